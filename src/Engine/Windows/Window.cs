@@ -1,0 +1,7 @@
+namespace QuotaEngine.Windows;
+
+/// <summary>A half-open interval <c>[StartMs, EndMs)</c> in UTC Unix milliseconds.</summary>
+public readonly record struct Window(long StartMs, long EndMs)
+{
+    public bool Contains(long nowMs) => StartMs <= nowMs && nowMs < EndMs;
+}

@@ -1,0 +1,55 @@
+using NodaTime;
+using NodaTime.TimeZones;
+using QuotaEngine.Model;
+
+namespace QuotaEngine.Windows;
+
+/// <summary>
+/// The immutable, pre-resolved description of how a policy's windows tile time: the anchor instant, and
+/// either a fixed length (5 h, custom) or a calendar step (day, week, month) in an IANA zone.
+/// Built once when a policy is saved, so window math never parses ids or looks zones up.
+/// </summary>
+public sealed class WindowRule
+{
+    public const long FiveHoursMs = 5L * 60 * 60 * 1000;
+    public const int CustomMinutesMin = 10;
+    public const int CustomMinutesMax = 525_600;
+
+    /// <summary>DESIGN.md §3: a skipped local time maps to the first instant after the gap; an ambiguous one to the earlier instant.</summary>
+    internal static readonly ZoneLocalMappingResolver Resolver =
+        Resolvers.CreateMappingResolver(Resolvers.ReturnEarlier, Resolvers.ReturnStartOfIntervalAfter);
+
+    public PeriodMode Mode { get; }
+    public long AnchorMs { get; }
+    /// <summary>Window length for fixed modes; 0 for calendar modes.</summary>
+    public long FixedLengthMs { get; }
+    public DateTimeZone Zone { get; }
+    /// <summary>The anchor in the zone's local time: calendar boundaries keep its time of day, weekday and day of month.</summary>
+    internal LocalDateTime AnchorLocal { get; }
+
+    private WindowRule(PeriodMode mode, long anchorMs, long fixedLengthMs, DateTimeZone zone)
+    {
+        Mode = mode;
+        AnchorMs = anchorMs;
+        FixedLengthMs = fixedLengthMs;
+        Zone = zone;
+        AnchorLocal = Instant.FromUnixTimeMilliseconds(anchorMs).InZone(zone).LocalDateTime;
+    }
+
+    /// <summary>Builds a rule; the caller has validated the spec (see <see cref="SpecValidation"/>).</summary>
+    public static WindowRule Create(PeriodMode mode, int customMinutes, long anchorMs, string timeZone)
+    {
+        DateTimeZone zone = TryFindZone(timeZone)
+            ?? throw new ArgumentException($"unknown time zone '{timeZone}'", nameof(timeZone));
+        long fixedLengthMs = mode switch
+        {
+            PeriodMode.Preset5h => FiveHoursMs,
+            PeriodMode.Custom => customMinutes * 60_000L,
+            _ => 0,
+        };
+        return new WindowRule(mode, anchorMs, fixedLengthMs, zone);
+    }
+
+    public static DateTimeZone? TryFindZone(string? timeZone) =>
+        string.IsNullOrEmpty(timeZone) ? null : DateTimeZoneProviders.Tzdb.GetZoneOrNull(timeZone);
+}
