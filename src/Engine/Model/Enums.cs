@@ -1,4 +1,4 @@
-namespace QuotaEngine.Model;
+namespace Quota.Engine.Model;
 
 // Values are part of the delta-log and API contracts: never renumber, only append.
 

@@ -1,4 +1,4 @@
-namespace QuotaEngine.Model;
+namespace Quota.Engine.Model;
 
 /// <summary>
 /// A periodic quota policy as configured by an operator: the input of SaveToken. It carries no counters

@@ -1,4 +1,4 @@
-namespace QuotaEngine.Model;
+namespace Quota.Engine.Model;
 
 /// <summary>The engine-owned fields of a key (names, hashes and other labels live in the config store).</summary>
 public sealed record TokenSpec

@@ -1,4 +1,4 @@
-namespace QuotaEngine.Windows;
+namespace Quota.Engine.Windows;
 
 /// <summary>A half-open interval <c>[StartMs, EndMs)</c> in UTC Unix milliseconds.</summary>
 public readonly record struct Window(long StartMs, long EndMs)

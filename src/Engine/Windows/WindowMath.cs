@@ -1,7 +1,7 @@
 using NodaTime;
-using QuotaEngine.Model;
+using Quota.Engine.Model;
 
-namespace QuotaEngine.Windows;
+namespace Quota.Engine.Windows;
 
 /// <summary>
 /// Which window contains <c>now</c> (DESIGN.md §3). Pure and closed form: the window is derived from the

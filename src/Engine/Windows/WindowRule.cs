@@ -1,8 +1,8 @@
 using NodaTime;
 using NodaTime.TimeZones;
-using QuotaEngine.Model;
+using Quota.Engine.Model;
 
-namespace QuotaEngine.Windows;
+namespace Quota.Engine.Windows;
 
 /// <summary>
 /// The immutable, pre-resolved description of how a policy's windows tile time: the anchor instant, and

@@ -1,9 +1,9 @@
 using System.Text.Json;
-using QuotaEngine.Model;
-using QuotaEngine.Windows;
+using Quota.Engine.Model;
+using Quota.Engine.Windows;
 using Xunit;
 
-namespace QuotaEngine.Tests.Windows;
+namespace Quota.Engine.Tests.Windows;
 
 /// <summary>The 396 golden cases of shared/vectors/windows.jsonl, from an independent implementation of DESIGN.md §3.</summary>
 public sealed class WindowVectorTests

@@ -1,0 +1,35 @@
+using Quota.Engine.Model;
+using Quota.Engine.Windows;
+
+namespace Quota.Engine.Accounts;
+
+/// <summary>A saved policy's configuration with its window rule resolved. Immutable: swapped whole on save.</summary>
+internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule)
+{
+    public readonly QuotaPolicySpec Spec = spec;
+    public readonly WindowRule Rule = rule;
+    public readonly BoundaryMode Boundary = spec.BoundaryMode;
+    public readonly long QuotaUnits = spec.QuotaUnits;
+}
+
+/// <summary>
+/// One of a key's (at most four) policy positions: its configuration, its current window's counters and its
+/// exhaustion/pause record. The slot object lives as long as the key; saving replaces <see cref="Config"/>.
+/// Concurrency: <see cref="Cell"/> is lock-free; every other field changes only under the key's lock and is
+/// read without it only as a hint that the lock path re-checks.
+/// </summary>
+internal sealed class PolicySlot(PolicyConfig config)
+{
+    public WindowCell Cell;
+    public volatile PolicyConfig Config = config;
+    /// <summary>When the current window first ran out (used ≥ quota); 0 = not exhausted. Cleared by resets.</summary>
+    public long ExhaustedAtMs;
+    /// <summary>The key's operator status recorded when this policy paused it; None = not paused (seed R2).</summary>
+    public TokenStatus PausedFromStatus;
+    /// <summary>Window generation in which the pause happened: a later generation means "recovering".</summary>
+    public ushort PausedGeneration;
+    /// <summary>The position was emptied by a save; the slot stays so that open reservations can still name it.</summary>
+    public bool Removed;
+
+    public bool IsPaused => PausedFromStatus != TokenStatus.None;
+}

@@ -1,0 +1,8 @@
+namespace Quota.Engine.Accounts;
+
+/// <summary>A user and the wallet every charge of its keys also draws from.</summary>
+internal sealed class UserState(int userId)
+{
+    public readonly int UserId = userId;
+    public BalanceCell Wallet;
+}

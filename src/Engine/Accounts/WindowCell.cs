@@ -1,0 +1,154 @@
+using System.Runtime.InteropServices;
+using Quota.Engine.Diagnostics;
+using Quota.Engine.Model;
+
+namespace Quota.Engine.Accounts;
+
+/// <summary>
+/// The counters of one policy's current window.
+/// <para><c>headroom</c> = quota − used − reserved is the only word admission reads; it is tagged with the
+/// window generation (see <see cref="WindowWord"/>), so a reserve, settle or refund applies to exactly the
+/// window its reservation was made in and is a no-op once that window has rolled over (DESIGN.md §4).
+/// <c>used</c> and <c>reserved</c> are bookkeeping words tagged the same way.</para>
+/// <para>Concurrency: reserve/charge/release are lock-free CAS loops. <see cref="Reset"/>, <see cref="AdjustQuota"/>
+/// and <see cref="ClearUsed"/> change the window structurally and run under the owning key's lock; Reset writes
+/// the bookkeeping words before publishing the new generation in <c>headroom</c>, so nothing can be
+/// reserved in the new window before its counters are zero.</para>
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+internal struct WindowCell
+{
+    [FieldOffset(0)] private long headroom;
+    [FieldOffset(8)] private long used;
+    [FieldOffset(16)] private long reserved;
+    [FieldOffset(24)] private long windowEndMs;
+    [FieldOffset(32)] private long windowStartMs;
+
+    public readonly long WindowEndMs => Volatile.Read(in windowEndMs);
+    public readonly long WindowStartMs => Volatile.Read(in windowStartMs);
+    public readonly ushort Generation => WindowWord.Generation(Volatile.Read(in headroom));
+    public readonly long Headroom => WindowWord.Value(Volatile.Read(in headroom));
+    public readonly long Used => WindowWord.Value(Volatile.Read(in used));
+    public readonly long Reserved => WindowWord.Value(Volatile.Read(in reserved));
+
+    /// <summary>Starts a new window (under the key lock): counters zero, headroom = quota, or carried usage.</summary>
+    public void Reset(ushort generation, long quota, long usedUnits, long reservedUnits, long startMs, long endMs)
+    {
+        Volatile.Write(ref used, WindowWord.Pack(generation, usedUnits));
+        Volatile.Write(ref reserved, WindowWord.Pack(generation, reservedUnits));
+        Volatile.Write(ref windowStartMs, startMs);
+        Volatile.Write(ref windowEndMs, endMs);
+        Volatile.Write(ref headroom, WindowWord.Pack(generation, WindowWord.Saturate(quota - usedUnits - reservedUnits)));
+    }
+
+    /// <summary>
+    /// Holds <paramref name="amount"/> in the current window. Strict: iff used + reserved + amount ≤ quota.
+    /// Graceful: iff used + reserved &lt; quota (in-flight reservations count, so at most one admitted
+    /// request crosses the quota).
+    /// </summary>
+    public ReserveResult TryReserve(long amount, BoundaryMode mode, out ushort generation)
+    {
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long word = Volatile.Read(ref headroom);
+            long room = WindowWord.Value(word);
+            generation = WindowWord.Generation(word);
+            if (room <= 0)
+            {
+                return ReserveResult.PolicyExhausted;
+            }
+
+            if (mode == BoundaryMode.Strict && amount > room)
+            {
+                return ReserveResult.PolicyEstimateTooLarge;
+            }
+
+            long next = WindowWord.Pack(generation, WindowWord.Saturate(room - amount));
+            if (Interlocked.CompareExchange(ref headroom, next, word) == word)
+            {
+                AddIfGeneration(ref reserved, generation, amount);
+                return ReserveResult.Ok;
+            }
+        }
+
+        Invariant.Assert(false, "WindowCell.TryReserve exceeded its CAS retry bound");
+        generation = 0;
+        return ReserveResult.PolicyExhausted;
+    }
+
+    /// <summary>
+    /// Settles a reservation made in window <paramref name="generation"/>: releases <paramref name="reservedAmount"/>,
+    /// charges <paramref name="charged"/>. Returns false (and changes nothing) if that window has rolled over.
+    /// <paramref name="usedAfter"/> is the window's usage right after this charge.
+    /// </summary>
+    public bool Charge(ushort generation, long reservedAmount, long charged, out long usedAfter)
+    {
+        usedAfter = 0;
+        // One CAS moves headroom by (estimate − actual): admission never sees a half-applied settle.
+        if (!AddIfGeneration(ref headroom, generation, reservedAmount - charged))
+        {
+            return false;
+        }
+
+        AddIfGeneration(ref reserved, generation, -reservedAmount);
+        return AddIfGeneration(ref used, generation, charged, out usedAfter);
+    }
+
+    /// <summary>Releases a reservation of window <paramref name="generation"/> without charging.</summary>
+    public void Release(ushort generation, long reservedAmount)
+    {
+        AddIfGeneration(ref reserved, generation, -reservedAmount);
+        AddIfGeneration(ref headroom, generation, reservedAmount);
+    }
+
+    /// <summary>Re-aligns the current window after its anchor or period changed, keeping its counters (under the key lock).</summary>
+    public void MoveWindow(long startMs, long endMs)
+    {
+        Volatile.Write(ref windowStartMs, startMs);
+        Volatile.Write(ref windowEndMs, endMs);
+    }
+
+    /// <summary>Applies a quota change to the current window (under the key lock).</summary>
+    public void AdjustQuota(long delta) => AddIfGeneration(ref headroom, Generation, delta);
+
+    /// <summary>Clears the current window's usage, keeping open reservations (manual reset, under the key lock).</summary>
+    public long ClearUsed()
+    {
+        ushort generation = Generation;
+        long cleared = Exchange(ref used, generation, 0);
+        AddIfGeneration(ref headroom, generation, cleared);
+        return cleared;
+    }
+
+    private static bool AddIfGeneration(ref long word, ushort generation, long delta) =>
+        AddIfGeneration(ref word, generation, delta, out _);
+
+    private static bool AddIfGeneration(ref long word, ushort generation, long delta, out long after)
+    {
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long current = Volatile.Read(ref word);
+            if (WindowWord.Generation(current) != generation)
+            {
+                after = 0;
+                return false;
+            }
+
+            after = WindowWord.Saturate(WindowWord.Value(current) + delta);
+            if (Interlocked.CompareExchange(ref word, WindowWord.Pack(generation, after), current) == current)
+            {
+                return true;
+            }
+        }
+
+        Invariant.Assert(false, "WindowCell update exceeded its CAS retry bound");
+        after = 0;
+        return false;
+    }
+
+    private static long Exchange(ref long word, ushort generation, long value)
+    {
+        long previous = Interlocked.Exchange(ref word, WindowWord.Pack(generation, value));
+        return WindowWord.Generation(previous) == generation ? WindowWord.Value(previous) : 0;
+    }
+}

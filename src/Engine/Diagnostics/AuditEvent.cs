@@ -1,0 +1,54 @@
+using Quota.Engine.Model;
+
+namespace Quota.Engine.Diagnostics;
+
+/// <summary>The owner-visible system log actions (seed-behaviour §8, plus reservation expiry). Never renumber.</summary>
+public enum AuditAction : byte
+{
+    /// <summary>token.quota_policy.exhausted_disable</summary>
+    ExhaustedDisable = 1,
+    /// <summary>token.quota_policy.auto_restore_reset</summary>
+    AutoRestoreReset = 2,
+    /// <summary>token.quota_policy.manual_reset</summary>
+    ManualReset = 3,
+    /// <summary>token.quota_policy.update_disable</summary>
+    UpdateDisable = 4,
+    /// <summary>token.quota_policy.update_restore</summary>
+    UpdateRestore = 5,
+    /// <summary>reservation.expired</summary>
+    ReservationExpired = 6,
+}
+
+/// <summary>
+/// A system-log event as a plain value; the host or persistence layer turns it into a log row.
+/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request.
+/// </summary>
+public readonly record struct AuditEvent(
+    AuditAction Action,
+    int TokenId,
+    int UserId,
+    int PolicyIndex,
+    long AtMs,
+    long UsedQuotaUnits,
+    long QuotaUnits,
+    long NextResetAtMs,
+    long NewPeriodStartMs,
+    TokenStatus PreviousStatus,
+    ReservationId ReservationId,
+    long AmountUnits);
+
+/// <summary>Receives audit events; must not block (called under a key's lock).</summary>
+public interface IAuditSink
+{
+    void Record(in AuditEvent auditEvent);
+}
+
+/// <summary>Discards audit events.</summary>
+public sealed class NullAuditSink : IAuditSink
+{
+    public static readonly NullAuditSink Instance = new();
+
+    public void Record(in AuditEvent auditEvent)
+    {
+    }
+}

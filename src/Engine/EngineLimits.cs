@@ -1,0 +1,17 @@
+namespace Quota.Engine;
+
+/// <summary>Hard bounds of the engine (STYLE.md "limits on everything"). Hitting one returns a named result.</summary>
+public static class EngineLimits
+{
+    public const int PoliciesPerKeyMax = 4;
+    /// <summary>Largest estimate or actual cost of one request: 2^40 units (≈ 2.2M USD at 500k units/USD).</summary>
+    public const long AmountMaxUnits = 1L << 40;
+    /// <summary>Largest per-window policy quota: keeps window headroom inside its 48-bit packed field.</summary>
+    public const long PolicyQuotaMaxUnits = 1L << 46;
+    /// <summary>Largest wallet or key lifetime balance set by an operator.</summary>
+    public const long BalanceMaxUnits = 1L << 60;
+    /// <summary>Bound on CAS retries of one counter update; exceeding it means livelock, not contention.</summary>
+    public const int CasRetriesMax = 1 << 20;
+    /// <summary>Slots probed when claiming a reservation record before reporting the table full.</summary>
+    public const int ReservationProbesMax = 64;
+}

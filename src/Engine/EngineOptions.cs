@@ -1,0 +1,45 @@
+namespace Quota.Engine;
+
+/// <summary>Tunable settings of the engine; validated and copied by the engine's constructor.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Capacity of the key table (token ids are 1..KeysMax).</summary>
+    public int KeysMax { get; init; } = 1 << 20;
+    /// <summary>Capacity of the user table (user ids are 1..UsersMax).</summary>
+    public int UsersMax { get; init; } = 1 << 20;
+    /// <summary>Reservation records; a power of two. Also the idempotency horizon of settle/refund replies.</summary>
+    public int ReservationsMax { get; init; } = 1 << 18;
+    /// <summary>An unfinished reservation is settled at its estimate after this long.</summary>
+    public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(10);
+
+    internal long ReservationTtlMs => (long)ReservationTtl.TotalMilliseconds;
+
+    /// <summary>Throws on a setting outside its bounds, naming it.</summary>
+    public EngineOptions Validated()
+    {
+        if (KeysMax is < 1 or > (1 << 28))
+        {
+            throw new ArgumentOutOfRangeException(nameof(KeysMax), KeysMax, "must be 1 … 2^28");
+        }
+
+        if (UsersMax is < 1 or > (1 << 28))
+        {
+            throw new ArgumentOutOfRangeException(nameof(UsersMax), UsersMax, "must be 1 … 2^28");
+        }
+
+        if (ReservationsMax < 64 || ReservationsMax > (1 << 26) || (ReservationsMax & (ReservationsMax - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReservationsMax), ReservationsMax, "must be a power of two, 64 … 2^26");
+        }
+
+        if (ReservationTtl < TimeSpan.FromSeconds(1) || ReservationTtl > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReservationTtl), ReservationTtl, "must be 1 s … 1 day");
+        }
+
+        return this with { };
+    }
+
+    public override string ToString() =>
+        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl}";
+}

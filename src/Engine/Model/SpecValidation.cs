@@ -1,0 +1,104 @@
+using Quota.Engine.Windows;
+
+namespace Quota.Engine.Model;
+
+/// <summary>
+/// Checks a token spec before anything changes (seed §3.7 order, made stricter: every field of every policy
+/// is checked, enabled or not, so a disabled policy can be re-enabled later without surprises).
+/// </summary>
+public static class SpecValidation
+{
+    public static (SpecError Error, int PolicyIndex) Validate(TokenSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return Validate(spec.Status, spec.RemainQuotaUnits, spec.ExpiresAtMs, spec.Policies);
+    }
+
+    public static (SpecError Error, int PolicyIndex) Validate(TokenUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        return Validate(update.Status, update.RemainQuotaUnits, update.ExpiresAtMs, update.Policies);
+    }
+
+    private static (SpecError Error, int PolicyIndex) Validate(
+        TokenStatus? status, long? remainQuotaUnits, long? expiresAtMs, IReadOnlyList<QuotaPolicySpec>? policies)
+    {
+        if (status is { } s && s is not (TokenStatus.Enabled or TokenStatus.Disabled))
+        {
+            return (SpecError.StatusInvalid, -1);
+        }
+
+        if (remainQuotaUnits is < 0 or > EngineLimits.BalanceMaxUnits)
+        {
+            return (SpecError.RemainQuotaInvalid, -1);
+        }
+
+        if (expiresAtMs is { } expires && expires != -1 && expires <= 0)
+        {
+            return (SpecError.ExpiresAtInvalid, -1);
+        }
+
+        if (policies is null)
+        {
+            return (SpecError.None, -1);
+        }
+
+        if (policies.Count > EngineLimits.PoliciesPerKeyMax)
+        {
+            return (SpecError.TooManyPolicies, -1);
+        }
+
+        for (int i = 0; i < policies.Count; i++)
+        {
+            SpecError error = ValidatePolicy(policies[i]);
+            if (error != SpecError.None)
+            {
+                return (error, i);
+            }
+        }
+
+        return (SpecError.None, -1);
+    }
+
+    public static SpecError ValidatePolicy(QuotaPolicySpec policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy.Enabled && policy.QuotaUnits is <= 0 or > EngineLimits.PolicyQuotaMaxUnits)
+        {
+            return SpecError.PolicyQuotaInvalid;
+        }
+
+        if (!policy.Enabled && policy.QuotaUnits is < 0 or > EngineLimits.PolicyQuotaMaxUnits)
+        {
+            return SpecError.PolicyQuotaInvalid;
+        }
+
+        if (policy.AnchorMs <= 0)
+        {
+            return SpecError.PolicyAnchorInvalid;
+        }
+
+        if (!Enum.IsDefined(policy.Mode))
+        {
+            return SpecError.PolicyPeriodModeInvalid;
+        }
+
+        if (policy.Mode == PeriodMode.Custom &&
+            policy.CustomMinutes is < WindowRule.CustomMinutesMin or > WindowRule.CustomMinutesMax)
+        {
+            return SpecError.PolicyCustomMinutesInvalid;
+        }
+
+        if (!Enum.IsDefined(policy.ExhaustedAction))
+        {
+            return SpecError.PolicyExhaustedActionInvalid;
+        }
+
+        if (!Enum.IsDefined(policy.BoundaryMode))
+        {
+            return SpecError.PolicyBoundaryModeInvalid;
+        }
+
+        return WindowRule.TryFindZone(policy.TimeZone) is null ? SpecError.PolicyTimeZoneInvalid : SpecError.None;
+    }
+}

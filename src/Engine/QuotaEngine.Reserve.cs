@@ -1,0 +1,172 @@
+using System.Numerics;
+using Quota.Engine.Accounts;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Engine.Reservations;
+
+namespace Quota.Engine;
+
+// Reserve: the hot path. Holds an estimate on the wallet, the key budget and every enabled policy, all or
+// nothing (DESIGN.md §4). Each account is taken with one CAS; a later refusal gives the earlier ones back,
+// so a rejection leaves every counter as it was. Lock-free unless a window is due to roll over.
+public sealed partial class QuotaEngine
+{
+    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs)
+    {
+        if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits)
+        {
+            return Rejected(ReserveResult.InvalidAmount);
+        }
+
+        KeyState? key = FindKey(tokenId);
+        if (key is null)
+        {
+            return Rejected(ReserveResult.KeyNotFound);
+        }
+
+        int policyMask = Volatile.Read(ref key.ActiveMask);
+        if (policyMask != 0 && AnyWindowDue(key, policyMask, nowMs))
+        {
+            RollDueWindows(key, nowMs); // rare: once per window; restores auto-resuming paused keys first
+            policyMask = Volatile.Read(ref key.ActiveMask);
+        }
+
+        ReserveResult keyCheck = CheckKey(key, nowMs, out int pausedIndex);
+        if (keyCheck != ReserveResult.Ok)
+        {
+            return Rejected(keyCheck, pausedIndex);
+        }
+
+        if (!deltas.HasCapacity)
+        {
+            return Rejected(ReserveResult.LogFull);
+        }
+
+        int slot = reservations.TryClaim(out uint sequence);
+        if (slot < 0)
+        {
+            return Rejected(ReserveResult.TooManyOpenReservations);
+        }
+
+        ReserveResult result = HoldAccounts(key, amountUnits, policyMask, ref reservations[slot], out int failedPolicy);
+        if (result != ReserveResult.Ok)
+        {
+            reservations.Abandon(slot, sequence);
+            return Rejected(result, failedPolicy);
+        }
+
+        ref ReservationRecord record = ref reservations[slot];
+        record.TokenId = tokenId;
+        record.UserId = key.User.UserId;
+        record.AmountUnits = amountUnits;
+        record.ChargedUnits = 0;
+        record.Exhausted = false;
+        record.PolicyMask = (byte)policyMask;
+        record.ExpiresAtMs = nowMs + options.ReservationTtlMs;
+        reservations.Publish(slot, sequence);
+
+        var id = ReservationId.From(slot, sequence);
+        deltas.Append(new DeltaRecord(
+            DeltaKind.Reserve, tokenId, record.UserId, policyMask, id.Value, amountUnits, 0, record.ExpiresAtMs, record.Generations));
+        return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
+    }
+
+    private static ReserveOutcome Rejected(ReserveResult result, int policyIndex = -1) =>
+        new(result, ReservationId.None, 0, policyIndex);
+
+    /// <summary>Check 1 of DESIGN.md §4: known, not deleted, enabled, not expired, not paused by a policy.</summary>
+    private static ReserveResult CheckKey(KeyState key, long nowMs, out int pausedIndex)
+    {
+        pausedIndex = -1;
+        int status = Volatile.Read(ref key.StatusWord);
+        if ((status & KeyState.DeletedFlag) != 0)
+        {
+            return ReserveResult.KeyNotFound;
+        }
+
+        if ((TokenStatus)(status & KeyState.OperatorStatusMask) != TokenStatus.Enabled)
+        {
+            return ReserveResult.KeyDisabled;
+        }
+
+        long expiresAtMs = Volatile.Read(ref key.ExpiresAtMs);
+        if (expiresAtMs != -1 && nowMs >= expiresAtMs)
+        {
+            return ReserveResult.KeyExpired;
+        }
+
+        int paused = (status & KeyState.PausedMask) >> KeyState.PausedShift;
+        if (paused != 0)
+        {
+            pausedIndex = BitOperations.TrailingZeroCount(paused);
+            return ReserveResult.KeyPaused;
+        }
+
+        return ReserveResult.Ok;
+    }
+
+    /// <summary>Checks 2–4: wallet, key budget, then each enabled policy; on a refusal, gives back what it took.</summary>
+    private static ReserveResult HoldAccounts(KeyState key, long amount, int policyMask, ref ReservationRecord record, out int failedPolicy)
+    {
+        failedPolicy = -1;
+        if (!key.User.Wallet.TryReserve(amount))
+        {
+            return ReserveResult.InsufficientUserQuota;
+        }
+
+        if (key.Unlimited)
+        {
+            key.Budget.ReserveUnchecked(amount); // not enforced, still tracked
+        }
+        else if (!key.Budget.TryReserve(amount))
+        {
+            key.User.Wallet.Release(amount);
+            return ReserveResult.InsufficientKeyQuota;
+        }
+
+        record.Generations = 0;
+        PolicySlot?[]? slots = key.Slots;
+        for (int held = 0, bits = policyMask; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            PolicySlot slot = slots![index]!;
+            ReserveResult result = slot.Cell.TryReserve(amount, slot.Config.Boundary, out ushort generation);
+            if (result != ReserveResult.Ok)
+            {
+                ReleasePolicies(key, held, amount, in record);
+                key.Budget.Release(amount);
+                key.User.Wallet.Release(amount);
+                failedPolicy = index;
+                return result;
+            }
+
+            record.SetGeneration(index, generation);
+            held |= 1 << index;
+        }
+
+        return ReserveResult.Ok;
+    }
+
+    private static void ReleasePolicies(KeyState key, int policyMask, long amount, in ReservationRecord record)
+    {
+        for (int bits = policyMask; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            key.Slots![index]!.Cell.Release(record.GenerationOf(index), amount);
+        }
+    }
+
+    private static bool AnyWindowDue(KeyState key, int policyMask, long nowMs)
+    {
+        PolicySlot?[]? slots = key.Slots;
+        for (int bits = policyMask; bits != 0; bits &= bits - 1)
+        {
+            if (nowMs >= slots![BitOperations.TrailingZeroCount(bits)]!.Cell.WindowEndMs)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

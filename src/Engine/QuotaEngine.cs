@@ -1,0 +1,129 @@
+using Quota.Engine.Accounts;
+using Quota.Engine.Diagnostics;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Engine.Reservations;
+
+namespace Quota.Engine;
+
+/// <summary>
+/// The quota engine: users' wallets, keys' lifetime budgets and their periodic policies, with two-phase
+/// accounting (reserve → settle | refund | expire). This file owns construction and the tables; the
+/// operations live in the partial files named after them.
+/// <para>Concurrency contract: Reserve, Settle and Refund are lock-free and allocation-free and may be called
+/// from any number of threads. Structural changes of one key (saving it, window rollover, pause/restore,
+/// manual reset, delete) serialize on that key's lock and never block other keys. Time is always the
+/// caller's <c>nowMs</c> (UTC Unix milliseconds); <see cref="NowMs"/> reads the injected TimeProvider.</para>
+/// </summary>
+public sealed partial class QuotaEngine
+{
+    private readonly EngineOptions options;
+    private readonly IDeltaSink deltas;
+    private readonly IAuditSink audit;
+    private readonly TimeProvider time;
+    private readonly UserState?[] users;
+    private readonly KeyState?[] keys;
+    private readonly ReservationTable reservations;
+    private int lastUserId;
+    private int lastTokenId;
+
+    public QuotaEngine(EngineOptions? options = null, IDeltaSink? deltas = null, IAuditSink? audit = null, TimeProvider? time = null)
+    {
+        this.options = (options ?? new EngineOptions()).Validated();
+        this.deltas = deltas ?? NullDeltaSink.Instance;
+        this.audit = audit ?? NullAuditSink.Instance;
+        this.time = time ?? TimeProvider.System;
+        users = new UserState?[this.options.UsersMax + 1];
+        keys = new KeyState?[this.options.KeysMax + 1];
+        reservations = new ReservationTable(this.options.ReservationsMax);
+    }
+
+    public EngineOptions Options => options;
+
+    /// <summary>The injected clock, in UTC Unix milliseconds.</summary>
+    public long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    internal ReservationTable Reservations => reservations;
+
+    internal int LastTokenId => Volatile.Read(ref lastTokenId);
+
+    internal int LastUserId => Volatile.Read(ref lastUserId);
+
+    internal KeyState? FindKey(int tokenId) =>
+        (uint)tokenId < (uint)keys.Length ? Volatile.Read(ref keys[tokenId]) : null;
+
+    internal UserState? FindUser(int userId) =>
+        (uint)userId < (uint)users.Length ? Volatile.Read(ref users[userId]) : null;
+
+    /// <summary>Creates a user with a wallet of <paramref name="quotaUnits"/>.</summary>
+    public SaveOutcome CreateUser(long quotaUnits)
+    {
+        if (quotaUnits is < 0 or > EngineLimits.BalanceMaxUnits)
+        {
+            return new SaveOutcome(SpecError.UserQuotaInvalid, 0, -1);
+        }
+
+        int userId = TakeId(ref lastUserId, options.UsersMax);
+        if (userId == 0)
+        {
+            return new SaveOutcome(SpecError.TooManyUsers, 0, -1);
+        }
+
+        var user = new UserState(userId);
+        user.Wallet.Initialize(quotaUnits, 0);
+        Volatile.Write(ref users[userId], user);
+        deltas.Append(new DeltaRecord(DeltaKind.UserCredit, 0, userId, -1, 0, quotaUnits, 0, 0, 0));
+        return new SaveOutcome(SpecError.None, userId, -1);
+    }
+
+    /// <summary>Tops up (positive) or debits (negative) a wallet; a debit never takes it below what is reserved.</summary>
+    public SpecError CreditUser(int userId, long deltaUnits)
+    {
+        UserState? user = FindUser(userId);
+        if (user is null)
+        {
+            return SpecError.UserNotFound;
+        }
+
+        if (deltaUnits is < -EngineLimits.BalanceMaxUnits or > EngineLimits.BalanceMaxUnits ||
+            deltaUnits > EngineLimits.BalanceMaxUnits - user.Wallet.Balance)
+        {
+            return SpecError.UserQuotaInvalid;
+        }
+
+        if (deltaUnits >= 0)
+        {
+            user.Wallet.Credit(deltaUnits);
+        }
+        else if (!user.Wallet.TryDebit(-deltaUnits))
+        {
+            return SpecError.UserQuotaInvalid;
+        }
+
+        deltas.Append(new DeltaRecord(DeltaKind.UserCredit, 0, userId, -1, 0, deltaUnits, 0, 0, 0));
+        return SpecError.None;
+    }
+
+    public UserView? ReadUser(int userId) =>
+        FindUser(userId) is { } user
+            ? new UserView(userId, user.Wallet.Balance, user.Wallet.Used, user.Wallet.Reserved)
+            : null;
+
+    /// <summary>Takes the next dense id, or 0 when the table is full.</summary>
+    private static int TakeId(ref int last, int max)
+    {
+        while (true)
+        {
+            int current = Volatile.Read(ref last);
+            if (current >= max)
+            {
+                return 0;
+            }
+
+            if (Interlocked.CompareExchange(ref last, current + 1, current) == current)
+            {
+                return current + 1;
+            }
+        }
+    }
+}
