@@ -105,6 +105,7 @@ public sealed partial class QuotaEngine
             }
 
             key.PublishStatus(key.OperatorStatus, deleted: true);
+            key.PublishActiveMask();
         }
 
         for (int slot = 0; slot < reservations.Capacity; slot++)

@@ -52,15 +52,15 @@ internal sealed class KeyState(int tokenId, UserState user)
         Volatile.Write(ref StatusWord, (int)operatorStatus | paused | (deleted ? DeletedFlag : 0));
     }
 
-    /// <summary>Recomputes and publishes the enabled-policy mask (under <see cref="Gate"/>).</summary>
+    /// <summary>Recomputes and publishes the enabled-policy mask (under <see cref="Gate"/>); a deleted key has none.</summary>
     public void PublishActiveMask()
     {
         int mask = 0;
-        if (Slots is { } slots)
+        if (Slots is { } slots && !IsDeleted)
         {
             for (int i = 0; i < slots.Length; i++)
             {
-                if (slots[i] is { } slot && slot.Config.Spec.Enabled)
+                if (slots[i] is { Removed: false } slot && slot.Config.Spec.Enabled)
                 {
                     mask |= 1 << i;
                 }
