@@ -123,7 +123,7 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>Records the first exhaustion of a window and, for disable_token, pauses the key (seed §4.2, R2, W9).</summary>
-    private void MarkExhausted(KeyState key, int index, ushort generation, long nowMs)
+    internal void MarkExhausted(KeyState key, int index, ushort generation, long nowMs)
     {
         lock (key.Gate)
         {

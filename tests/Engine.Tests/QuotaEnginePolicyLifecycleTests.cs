@@ -268,4 +268,23 @@ public sealed class QuotaEnginePolicyLifecycleTests
         Assert.Empty(t.Read(token).Policies);
         Assert.Equal(SpecError.TokenNotFound, t.Engine.UpdateToken(77, new TokenUpdate(), t.NowMs).Error);
     }
+
+    [Fact]
+    public void ExhaustionMark_ArrivingAfterTheWindowRolledOver_DoesNotPauseTheFreshWindow()
+    {
+        // W9: the interleaving "charge exhausts window G → window rolls to G+1 → mark runs" made deterministic.
+        int token = t.Token(t.User(), 1000, Policy(100, action: ExhaustedAction.DisableToken));
+        Engine.Accounts.KeyState key = t.Engine.FindKey(token)!;
+        ushort exhaustedWindow = key.Slots![0]!.Cell.Generation;
+        t.Settle(t.ReserveOk(token, 1), 50);
+        t.Advance(TimeSpan.FromHours(5));
+        t.Engine.RollDueWindows(t.NowMs);
+        t.Settle(t.ReserveOk(token, 1), 100); // the new window is exhausted too, but the stale mark must not be what says so
+        t.Engine.ResetPolicies(token, -1, t.NowMs);
+
+        t.Engine.MarkExhausted(key, 0, exhaustedWindow, t.NowMs);
+
+        Assert.False(t.Read(token).Paused);
+        Assert.Equal(0, t.Policy0(token).ExhaustedAtMs);
+    }
 }
