@@ -26,11 +26,12 @@ public sealed partial class QuotaEngine
         }
 
         ref ReservationRecord record = ref reservations[slot];
-        bool exhausted = Charge(ref record, actualUnits, nowMs);
+        bool exhausted = Charge(ref record, actualUnits, nowMs, live: true);
         record.ChargedUnits = actualUnits;
         record.Exhausted = exhausted;
-        reservations.Complete(slot, ReservationState.Settled);
+        // Appended before the record completes: its slot cannot be reused (and logged) before this.
         deltas.Append(new DeltaRecord(DeltaKind.Settle, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, actualUnits, nowMs, 0));
+        reservations.Complete(slot, ReservationState.Settled);
         return new FinishOutcome(FinishResult.Ok, actualUnits, exhausted, false);
     }
 
@@ -47,8 +48,8 @@ public sealed partial class QuotaEngine
         Release(ref record);
         record.ChargedUnits = 0;
         record.Exhausted = false;
-        reservations.Complete(slot, ReservationState.Refunded);
         deltas.Append(new DeltaRecord(DeltaKind.Refund, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, 0, nowMs, 0));
+        reservations.Complete(slot, ReservationState.Refunded);
         return new FinishOutcome(FinishResult.Ok, 0, false, false);
     }
 
@@ -67,12 +68,12 @@ public sealed partial class QuotaEngine
             }
 
             ref ReservationRecord record = ref reservations[slot];
-            bool exhausted = Charge(ref record, record.AmountUnits, nowMs);
+            bool exhausted = Charge(ref record, record.AmountUnits, nowMs, live: true);
             record.ChargedUnits = record.AmountUnits;
             record.Exhausted = exhausted;
-            reservations.Complete(slot, ReservationState.Expired);
             var id = ReservationId.From(slot, sequence);
             deltas.Append(new DeltaRecord(DeltaKind.Expire, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, record.AmountUnits, nowMs, 0));
+            reservations.Complete(slot, ReservationState.Expired);
             audit.Record(new AuditEvent(
                 AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));
             expired++;
@@ -113,8 +114,11 @@ public sealed partial class QuotaEngine
         return new FinishOutcome(conflict, charged, exhausted, false);
     }
 
-    /// <summary>Charges a finishing reservation on each account; returns whether any of its windows is now exhausted.</summary>
-    private bool Charge(ref ReservationRecord record, long charged, long nowMs)
+    /// <summary>
+    /// Charges a finishing reservation on each account; returns whether any of its windows is now exhausted.
+    /// Live, a first exhaustion is marked (and may pause the key); in replay those have records of their own.
+    /// </summary>
+    private bool Charge(ref ReservationRecord record, long charged, long nowMs, bool live)
     {
         KeyState? key = FindKey(record.TokenId);
         Invariant.Assert(key is not null, "a reservation always names an existing key");
@@ -135,7 +139,7 @@ public sealed partial class QuotaEngine
             }
 
             exhausted = true;
-            if (Volatile.Read(ref slot.ExhaustedAtMs) == 0)
+            if (live && Volatile.Read(ref slot.ExhaustedAtMs) == 0)
             {
                 MarkExhausted(key, index, generation, nowMs);
             }
@@ -156,7 +160,7 @@ public sealed partial class QuotaEngine
         }
     }
 
-    private void Release(ref ReservationRecord record)
+    internal void Release(ref ReservationRecord record)
     {
         KeyState? key = FindKey(record.TokenId);
         Invariant.Assert(key is not null, "a reservation always names an existing key");

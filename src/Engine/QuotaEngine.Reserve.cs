@@ -24,6 +24,11 @@ public sealed partial class QuotaEngine
             return Rejected(ReserveResult.KeyNotFound);
         }
 
+        if (!deltas.HasCapacity)
+        {
+            return Rejected(ReserveResult.LogFull);
+        }
+
         int policyMask = Volatile.Read(ref key.ActiveMask);
         if (policyMask != 0 && AnyWindowDue(key, policyMask, nowMs))
         {
@@ -35,11 +40,6 @@ public sealed partial class QuotaEngine
         if (keyCheck != ReserveResult.Ok)
         {
             return Rejected(keyCheck, pausedIndex);
-        }
-
-        if (!deltas.HasCapacity)
-        {
-            return Rejected(ReserveResult.LogFull);
         }
 
         int slot = reservations.TryClaim(out uint sequence);
@@ -63,11 +63,12 @@ public sealed partial class QuotaEngine
         record.Exhausted = false;
         record.PolicyMask = (byte)policyMask;
         record.ExpiresAtMs = nowMs + options.ReservationTtlMs;
-        reservations.Publish(slot, sequence);
 
+        // Appended before the reservation is published: no settle or refund of it can reach the log first.
         var id = ReservationId.From(slot, sequence);
         deltas.Append(new DeltaRecord(
             DeltaKind.Reserve, tokenId, record.UserId, policyMask, id.Value, amountUnits, 0, record.ExpiresAtMs, record.Generations));
+        reservations.Publish(slot, sequence);
         return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
     }
 

@@ -63,9 +63,10 @@ public sealed partial class QuotaEngine
                 }
 
                 PolicySlot slot = key.Slots![index]!;
-                slot.Cell.ClearUsed();
+                // Logged as "usage cleared by this much", an addition that commutes with concurrent settles.
+                long cleared = slot.Cell.ClearUsed();
                 slot.ExhaustedAtMs = 0;
-                deltas.Append(new DeltaRecord(DeltaKind.ManualReset, tokenId, key.User.UserId, index, 0, 0, 0, nowMs, 0));
+                deltas.Append(new DeltaRecord(DeltaKind.ManualReset, tokenId, key.User.UserId, index, 0, cleared, 0, nowMs, 0));
                 if (slot.IsPaused)
                 {
                     Restore(key, index, slot, nowMs, action: null);
@@ -111,14 +112,33 @@ public sealed partial class QuotaEngine
     private void ResetWindow(KeyState key, int index, PolicySlot slot, long nowMs)
     {
         PolicyConfig config = slot.Config;
-        Window window = WindowMath.Compute(config.Rule, nowMs);
-        ushort generation = unchecked((ushort)(slot.Cell.Generation + 1));
-        slot.Cell.Reset(generation, config.QuotaUnits, 0, 0, window.StartMs, window.EndMs);
-        slot.ExhaustedAtMs = 0;
-        deltas.Append(new DeltaRecord(DeltaKind.WindowReset, key.TokenId, key.User.UserId, index, 0, window.StartMs, window.EndMs, nowMs, generation));
+        StartGeneration(key, index, slot, config.QuotaUnits, WindowMath.Compute(config.Rule, nowMs), nowMs);
         if (slot.IsPaused && config.Spec.AutoResume)
         {
             Restore(key, index, slot, nowMs, AuditAction.AutoRestoreReset);
+        }
+    }
+
+    /// <summary>
+    /// Starts a new generation of the slot's window: counters zero, headroom = quota. The record is appended before
+    /// the new generation is published, so nothing tagged with it can reach the log ahead of it. Under the lock.
+    /// </summary>
+    private void StartGeneration(KeyState key, int index, PolicySlot slot, long quotaUnits, Window window, long nowMs)
+    {
+        ushort generation = unchecked((ushort)(slot.Cell.Generation + 1));
+        deltas.Append(new DeltaRecord(
+            DeltaKind.WindowReset, key.TokenId, key.User.UserId, index, 0, window.StartMs, window.EndMs, nowMs, (quotaUnits << 16) | generation));
+        slot.Cell.Reset(generation, quotaUnits, 0, 0, window.StartMs, window.EndMs);
+        slot.ExhaustedAtMs = 0;
+    }
+
+    /// <summary>Sets exhausted_at and logs the change (under the lock).</summary>
+    private void SetExhaustedAt(KeyState key, int index, PolicySlot slot, long atMs)
+    {
+        if (slot.ExhaustedAtMs != atMs)
+        {
+            deltas.Append(new DeltaRecord(DeltaKind.ExhaustedAt, key.TokenId, key.User.UserId, index, 0, 0, 0, atMs, 0));
+            slot.ExhaustedAtMs = atMs;
         }
     }
 
@@ -135,8 +155,7 @@ public sealed partial class QuotaEngine
                 return;
             }
 
-            slot.ExhaustedAtMs = nowMs;
-            deltas.Append(new DeltaRecord(DeltaKind.Exhausted, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, generation));
+            SetExhaustedAt(key, index, slot, nowMs);
             if (config.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !slot.IsPaused)
             {
                 Pause(key, index, slot, nowMs, AuditAction.ExhaustedDisable);
@@ -149,10 +168,10 @@ public sealed partial class QuotaEngine
     {
         Invariant.Assert(!slot.IsPaused, "a policy pauses a key at most once until restored");
         TokenStatus original = key.OperatorStatus;
+        deltas.Append(new DeltaRecord(DeltaKind.Pause, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, (long)original));
         slot.PausedFromStatus = original;
         slot.PausedGeneration = slot.Cell.Generation;
         key.PublishStatus(original, key.IsDeleted);
-        deltas.Append(new DeltaRecord(DeltaKind.Pause, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, (long)original));
         Emit(action, key, index, slot, nowMs, original);
     }
 
@@ -162,9 +181,9 @@ public sealed partial class QuotaEngine
     /// </summary>
     private void Restore(KeyState key, int index, PolicySlot slot, long nowMs, AuditAction? action)
     {
+        deltas.Append(new DeltaRecord(DeltaKind.Restore, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, 0));
         slot.PausedFromStatus = TokenStatus.None;
         key.PublishStatus(key.OperatorStatus, key.IsDeleted);
-        deltas.Append(new DeltaRecord(DeltaKind.Restore, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, 0));
         if (action is { } logged)
         {
             Emit(logged, key, index, slot, nowMs, TokenStatus.Disabled);

@@ -9,7 +9,8 @@ namespace Quota.Engine;
 
 // Creating, updating and deleting keys, and saving their policies (seed §4.6 with W11/W12/W16 fixed).
 // Everything is validated before anything changes; the changes of one save then apply under the key's lock,
-// so a reserve sees the key either before or after the save.
+// so a reserve sees the key either before or after the save. Each save ends with one TokenConfig record that
+// carries the key's whole configuration: the log alone rebuilds a key, configuration and counters together.
 public sealed partial class QuotaEngine
 {
     public SaveOutcome CreateToken(TokenSpec spec, long nowMs)
@@ -34,17 +35,17 @@ public sealed partial class QuotaEngine
         }
 
         var key = new KeyState(tokenId, user);
-        key.Budget.Initialize(spec.RemainQuotaUnits, 0);
         lock (key.Gate)
         {
+            CreditBudget(key, spec.RemainQuotaUnits, nowMs);
             key.Unlimited = spec.UnlimitedQuota;
             key.ExpiresAtMs = spec.ExpiresAtMs;
             key.PublishStatus(spec.Status, deleted: false);
             SavePolicies(key, spec.Policies, nowMs);
+            AppendConfig(key, nowMs);
         }
 
         Volatile.Write(ref keys[tokenId], key);
-        deltas.Append(new DeltaRecord(DeltaKind.TokenSave, tokenId, user.UserId, -1, 0, spec.RemainQuotaUnits, 0, nowMs, 0));
         return new SaveOutcome(SpecError.None, tokenId, -1);
     }
 
@@ -72,7 +73,7 @@ public sealed partial class QuotaEngine
 
             if (update.RemainQuotaUnits is { } remain)
             {
-                key.Budget.Credit(remain - key.Budget.Balance);
+                CreditBudget(key, remain - key.Budget.Balance, nowMs);
             }
 
             key.Unlimited = update.UnlimitedQuota ?? key.Unlimited;
@@ -82,9 +83,10 @@ public sealed partial class QuotaEngine
             {
                 SavePolicies(key, policies, nowMs);
             }
+
+            AppendConfig(key, nowMs);
         }
 
-        deltas.Append(new DeltaRecord(DeltaKind.TokenSave, tokenId, key.User.UserId, -1, 0, key.Budget.Balance, 0, nowMs, 0));
         return new SaveOutcome(SpecError.None, tokenId, -1);
     }
 
@@ -104,6 +106,7 @@ public sealed partial class QuotaEngine
                 return false;
             }
 
+            deltas.Append(new DeltaRecord(DeltaKind.TokenDelete, tokenId, key.User.UserId, -1, 0, 0, 0, nowMs, 0));
             key.PublishStatus(key.OperatorStatus, deleted: true);
             key.PublishActiveMask();
         }
@@ -112,13 +115,29 @@ public sealed partial class QuotaEngine
         {
             if (reservations.IsOpen(slot) && reservations[slot].TokenId == tokenId)
             {
-                long word = reservations.StateWordOf(slot);
-                Refund(ReservationTable.IdOf(slot, word), nowMs);
+                Refund(ReservationTable.IdOf(slot, reservations.StateWordOf(slot)), nowMs);
             }
         }
 
-        deltas.Append(new DeltaRecord(DeltaKind.TokenDelete, tokenId, key.User.UserId, -1, 0, 0, 0, nowMs, 0));
         return true;
+    }
+
+    private void CreditBudget(KeyState key, long deltaUnits, long nowMs)
+    {
+        deltas.Append(new DeltaRecord(DeltaKind.BudgetCredit, key.TokenId, key.User.UserId, -1, 0, deltaUnits, 0, nowMs, 0));
+        key.Budget.Credit(deltaUnits);
+    }
+
+    private void AppendConfig(KeyState key, long nowMs)
+    {
+        var policies = new QuotaPolicySpec?[EngineLimits.PoliciesPerKeyMax];
+        for (int index = 0; key.Slots is not null && index < policies.Length; index++)
+        {
+            policies[index] = key.Slots[index] is { Removed: false } slot ? slot.Config.Spec : null;
+        }
+
+        var config = new TokenConfig(key.User.UserId, key.OperatorStatus, key.Unlimited, key.ExpiresAtMs, policies);
+        deltas.Append(new DeltaRecord(DeltaKind.TokenConfig, key.TokenId, key.User.UserId, -1, 0, 0, 0, nowMs, 0), config.Serialize());
     }
 
     /// <summary>Replaces the key's policies position by position (under the key's lock).</summary>
@@ -148,7 +167,6 @@ public sealed partial class QuotaEngine
             var config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
             key.Slots[index] = slot = SavePolicy(key, index, slot, config, nowMs);
             slot.Removed = false;
-            deltas.Append(new DeltaRecord(DeltaKind.PolicySave, key.TokenId, key.User.UserId, index, 0, spec.QuotaUnits, 0, nowMs, slot.Cell.Generation));
         }
 
         key.PublishActiveMask();
@@ -180,15 +198,16 @@ public sealed partial class QuotaEngine
 
             long quotaDelta = config.QuotaUnits - slot.Config.QuotaUnits;
             slot.Config = config;
+            deltas.Append(new DeltaRecord(DeltaKind.PolicyMove, key.TokenId, key.User.UserId, index, 0, window.StartMs, window.EndMs, nowMs, 0));
             slot.Cell.MoveWindow(window.StartMs, window.EndMs);
+            deltas.Append(new DeltaRecord(DeltaKind.QuotaAdjust, key.TokenId, key.User.UserId, index, 0, quotaDelta, 0, nowMs, 0));
             slot.Cell.AdjustQuota(quotaDelta);
         }
         else
         {
             slot ??= new PolicySlot(config);
             slot.Config = config;
-            slot.Cell.Reset(unchecked((ushort)(slot.Cell.Generation + 1)), config.QuotaUnits, 0, 0, window.StartMs, window.EndMs);
-            slot.ExhaustedAtMs = 0;
+            StartGeneration(key, index, slot, config.QuotaUnits, window, nowMs);
         }
 
         ApplySavedExhaustion(key, index, slot, nowMs);
@@ -202,7 +221,7 @@ public sealed partial class QuotaEngine
         bool exhausted = slot.Cell.Used >= config.QuotaUnits;
         if (!exhausted)
         {
-            slot.ExhaustedAtMs = 0;
+            SetExhaustedAt(key, index, slot, 0);
             if (slot.IsPaused)
             {
                 Restore(key, index, slot, nowMs, AuditAction.UpdateRestore);
@@ -213,7 +232,7 @@ public sealed partial class QuotaEngine
 
         if (slot.ExhaustedAtMs == 0)
         {
-            slot.ExhaustedAtMs = nowMs;
+            SetExhaustedAt(key, index, slot, nowMs);
         }
 
         bool pauses = config.Spec.ExhaustedAction == ExhaustedAction.DisableToken;
@@ -236,7 +255,6 @@ public sealed partial class QuotaEngine
         }
 
         Invariant.Assert(!slot.IsPaused, "a retired policy holds no pause");
-        slot.Cell.Reset(unchecked((ushort)(slot.Cell.Generation + 1)), 0, 0, 0, 0, 0);
-        slot.ExhaustedAtMs = 0;
+        StartGeneration(key, index, slot, 0, default, nowMs);
     }
 }

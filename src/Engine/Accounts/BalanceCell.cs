@@ -34,6 +34,15 @@ internal struct BalanceCell
         used = usedUnits;
     }
 
+    /// <summary>Restores the counters from a snapshot (recovery only, single-threaded).</summary>
+    public void Restore(long availableUnits, long balanceUnits, long reservedUnits, long usedUnits)
+    {
+        available = availableUnits;
+        balance = balanceUnits;
+        reserved = reservedUnits;
+        used = usedUnits;
+    }
+
     /// <summary>Holds <paramref name="amount"/> iff balance − reserved ≥ amount (subtracting form: no overflow).</summary>
     public bool TryReserve(long amount)
     {

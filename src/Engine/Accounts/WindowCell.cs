@@ -120,6 +120,35 @@ internal struct WindowCell
         return cleared;
     }
 
+    /// <summary>Replay of a reserve: holds without a check, in its own generation only.</summary>
+    public void ReplayReserve(ushort generation, long amount)
+    {
+        AddIfGeneration(ref headroom, generation, -amount);
+        AddIfGeneration(ref reserved, generation, amount);
+    }
+
+    /// <summary>Replay of a manual reset: usage cleared by exactly what the live reset cleared.</summary>
+    public void ReplayClearUsed(long cleared)
+    {
+        ushort generation = Generation;
+        AddIfGeneration(ref used, generation, -cleared);
+        AddIfGeneration(ref headroom, generation, cleared);
+    }
+
+    /// <summary>The raw words, for snapshots.</summary>
+    public readonly (long Headroom, long Used, long Reserved) RawWords =>
+        (Volatile.Read(in headroom), Volatile.Read(in used), Volatile.Read(in reserved));
+
+    /// <summary>Restores the raw words from a snapshot (recovery only, single-threaded).</summary>
+    public void RestoreRaw(long headroomWord, long usedWord, long reservedWord, long startMs, long endMs)
+    {
+        headroom = headroomWord;
+        used = usedWord;
+        reserved = reservedWord;
+        windowStartMs = startMs;
+        windowEndMs = endMs;
+    }
+
     private static bool AddIfGeneration(ref long word, ushort generation, long delta) =>
         AddIfGeneration(ref word, generation, delta, out _);
 

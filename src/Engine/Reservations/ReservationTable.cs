@@ -163,6 +163,21 @@ internal sealed class ReservationTable
         Volatile.Write(ref record.StateWord, Pack(SequenceOf(word), final));
     }
 
+    /// <summary>Writes a record as it was (recovery only, single-threaded).</summary>
+    public void Restore(int slot, uint sequence, ReservationState state, in ReservationRecord fields)
+    {
+        ref ReservationRecord record = ref records[slot];
+        record = fields;
+        record.StateWord = Pack(sequence, state);
+    }
+
+    /// <summary>Ends a replayed reservation (recovery only).</summary>
+    public void RestoreState(int slot, ReservationState state)
+    {
+        ref ReservationRecord record = ref records[slot];
+        record.StateWord = Pack(SequenceOf(record.StateWord), state);
+    }
+
     /// <summary>True if the record currently holds an open reservation.</summary>
     public bool IsOpen(int slot) => StateOf(Volatile.Read(ref records[slot].StateWord)) == ReservationState.Open;
 
