@@ -42,20 +42,21 @@ public sealed partial class QuotaEngine
             return Rejected(keyCheck, pausedIndex);
         }
 
-        int slot = reservations.TryClaim(out uint sequence);
+        int slot = reservations.TryClaim(out uint sequence, out long previous);
         if (slot < 0)
         {
             return Rejected(ReserveResult.TooManyOpenReservations);
         }
 
-        ReserveResult result = HoldAccounts(key, amountUnits, policyMask, ref reservations[slot], out int failedPolicy);
+        ReserveResult result = HoldAccounts(key, amountUnits, policyMask, out long generations, out int failedPolicy);
         if (result != ReserveResult.Ok)
         {
-            reservations.Abandon(slot, sequence);
+            reservations.Abandon(slot, previous);
             return Rejected(result, failedPolicy);
         }
 
         ref ReservationRecord record = ref reservations[slot];
+        record.Generations = generations;
         record.TokenId = tokenId;
         record.UserId = key.User.UserId;
         record.AmountUnits = amountUnits;
@@ -107,9 +108,10 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>Checks 2–4: wallet, key budget, then each enabled policy; on a refusal, gives back what it took.</summary>
-    private static ReserveResult HoldAccounts(KeyState key, long amount, int policyMask, ref ReservationRecord record, out int failedPolicy)
+    private static ReserveResult HoldAccounts(KeyState key, long amount, int policyMask, out long generations, out int failedPolicy)
     {
         failedPolicy = -1;
+        generations = 0;
         if (!key.User.Wallet.TryReserve(amount))
         {
             return ReserveResult.InsufficientUserQuota;
@@ -125,7 +127,6 @@ public sealed partial class QuotaEngine
             return ReserveResult.InsufficientKeyQuota;
         }
 
-        record.Generations = 0;
         PolicySlot?[]? slots = key.Slots;
         for (int held = 0, bits = policyMask; bits != 0; bits &= bits - 1)
         {
@@ -134,26 +135,26 @@ public sealed partial class QuotaEngine
             ReserveResult result = slot.Cell.TryReserve(amount, slot.Config.Boundary, out ushort generation);
             if (result != ReserveResult.Ok)
             {
-                ReleasePolicies(key, held, amount, in record);
+                ReleasePolicies(key, held, amount, generations);
                 key.Budget.Release(amount);
                 key.User.Wallet.Release(amount);
                 failedPolicy = index;
                 return result;
             }
 
-            record.SetGeneration(index, generation);
+            generations |= (long)generation << (index * 16);
             held |= 1 << index;
         }
 
         return ReserveResult.Ok;
     }
 
-    private static void ReleasePolicies(KeyState key, int policyMask, long amount, in ReservationRecord record)
+    private static void ReleasePolicies(KeyState key, int policyMask, long amount, long generations)
     {
         for (int bits = policyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            key.Slots![index]!.Cell.Release(record.GenerationOf(index), amount);
+            key.Slots![index]!.Cell.Release(ReservationRecord.GenerationIn(generations, index), amount);
         }
     }
 

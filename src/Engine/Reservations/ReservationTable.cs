@@ -22,10 +22,9 @@ internal struct ReservationRecord
     public byte PolicyMask;
     public bool Exhausted;
 
-    public readonly ushort GenerationOf(int policyIndex) => (ushort)((ulong)Generations >> (policyIndex * 16));
+    public readonly ushort GenerationOf(int policyIndex) => GenerationIn(Generations, policyIndex);
 
-    public void SetGeneration(int policyIndex, ushort generation) =>
-        Generations = (Generations & ~(0xFFFFL << (policyIndex * 16))) | ((long)generation << (policyIndex * 16));
+    public static ushort GenerationIn(long generations, int policyIndex) => (ushort)((ulong)generations >> (policyIndex * 16));
 }
 
 /// <summary>
@@ -57,8 +56,11 @@ internal sealed class ReservationTable
 
     public ref ReservationRecord this[int slot] => ref records[slot];
 
-    /// <summary>Claims a free or finished record. Returns -1 when <see cref="EngineLimits.ReservationProbesMax"/> probes found none.</summary>
-    public int TryClaim(out uint sequence)
+    /// <summary>
+    /// Claims a free or finished record. Returns -1 when <see cref="EngineLimits.ReservationProbesMax"/> probes found
+    /// none. <paramref name="previous"/> is the state word to put back if the reserve is then rejected.
+    /// </summary>
+    public int TryClaim(out uint sequence, out long previous)
     {
         for (int probe = 0; probe < EngineLimits.ReservationProbesMax; probe++)
         {
@@ -79,11 +81,13 @@ internal sealed class ReservationTable
 
             if (Interlocked.CompareExchange(ref record.StateWord, Pack(sequence, ReservationState.Claimed), word) == word)
             {
+                previous = word;
                 return slot;
             }
         }
 
         sequence = 0;
+        previous = 0;
         return -1;
     }
 
@@ -91,9 +95,11 @@ internal sealed class ReservationTable
     public void Publish(int slot, uint sequence) =>
         Volatile.Write(ref records[slot].StateWord, Pack(sequence, ReservationState.Open));
 
-    /// <summary>Gives a claimed record back after its reserve was rejected.</summary>
-    public void Abandon(int slot, uint sequence) =>
-        Volatile.Write(ref records[slot].StateWord, Pack(sequence, ReservationState.Free));
+    /// <summary>
+    /// Gives a claimed record back, untouched, after its reserve was rejected: the finished reservation it held
+    /// keeps answering repeats, and the table is exactly as if the reserve had never come.
+    /// </summary>
+    public void Abandon(int slot, long previous) => Volatile.Write(ref records[slot].StateWord, previous);
 
     /// <summary>
     /// Wins the right to finish <paramref name="id"/>: Open → Finishing. Otherwise reports why not:

@@ -1,0 +1,50 @@
+using Quota.Engine.Persistence;
+
+namespace Quota.Engine.Tests.Support;
+
+/// <summary>An in-memory delta log: keeps every record in append order (tests only).</summary>
+internal sealed class RecordingSink : IDeltaSink
+{
+    private readonly List<(DeltaRecord Record, byte[]? Payload)> records = [];
+
+    public bool HasCapacity => true;
+
+    public IReadOnlyList<(DeltaRecord Record, byte[]? Payload)> Records
+    {
+        get
+        {
+            lock (records)
+            {
+                return records.ToArray();
+            }
+        }
+    }
+
+    public void Append(in DeltaRecord record)
+    {
+        lock (records)
+        {
+            records.Add((record, null));
+        }
+    }
+
+    public void Append(in DeltaRecord record, byte[] payload)
+    {
+        lock (records)
+        {
+            records.Add((record, payload));
+        }
+    }
+
+    /// <summary>Replays every record into a fresh engine with the same options.</summary>
+    public QuotaEngine Replay(EngineOptions options)
+    {
+        var engine = new QuotaEngine(options);
+        foreach ((DeltaRecord record, byte[]? payload) in Records)
+        {
+            engine.Apply(record, payload);
+        }
+
+        return engine;
+    }
+}
