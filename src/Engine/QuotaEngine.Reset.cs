@@ -16,7 +16,7 @@ public sealed partial class QuotaEngine
     {
         int rolled = 0;
         int last = LastTokenId;
-        for (int tokenId = 1; tokenId <= last; tokenId++)
+        for (int tokenId = 1; tokenId <= last && deltas.HasCapacity; tokenId++) // a full log: the rest rolls lazily or next time
         {
             KeyState? key = FindKey(tokenId);
             int mask = key is null ? 0 : Volatile.Read(ref key.ActiveMask);

@@ -18,8 +18,8 @@ namespace Quota.Engine;
 public sealed partial class QuotaEngine
 {
     private readonly EngineOptions options;
-    private readonly IDeltaSink deltas;
-    private readonly IAuditSink audit;
+    private IDeltaSink deltas;
+    private IAuditSink audit;
     private readonly TimeProvider time;
     private readonly UserState?[] users;
     private readonly KeyState?[] keys;
@@ -39,6 +39,13 @@ public sealed partial class QuotaEngine
     }
 
     public EngineOptions Options => options;
+
+    /// <summary>Connects a recovered engine to its log and audit sinks, before it serves any request.</summary>
+    internal void Attach(IDeltaSink deltaSink, IAuditSink auditSink)
+    {
+        deltas = deltaSink;
+        audit = auditSink;
+    }
 
     /// <summary>The injected clock, in UTC Unix milliseconds.</summary>
     public long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();

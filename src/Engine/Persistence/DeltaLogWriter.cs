@@ -1,0 +1,220 @@
+using Quota.Engine.Diagnostics;
+
+namespace Quota.Engine.Persistence;
+
+/// <summary>
+/// The engine's delta sink backed by a durable log: requests append into a lock-free ring (never blocking, never
+/// allocating); a background pump drains the ring into log entries and group-commits every CommitInterval.
+/// <para>Capacity rule: a reserve is admitted only while the ring has room for every record that the open
+/// reservations may still append (<c>ReservationsMax</c> finishes plus a margin for cold records), so a settle,
+/// refund or expiry never finds the ring full.</para>
+/// <para>Faults: a failing log device turns the writer unhealthy with the error as context; new reservations are
+/// then refused (<see cref="HasCapacity"/> false → LogFull) while in-flight requests finish in memory and wait in the
+/// ring; the pump keeps retrying and the writer heals when a commit succeeds. Durable waiters are never released
+/// by a failed commit.</para>
+/// </summary>
+public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
+{
+    /// <summary>Room kept for cold records (resets, pauses, saves) beyond one finish per open reservation.</summary>
+    public const int ColdRecordsMargin = 4096;
+    private const int DrainBufferBytes = 256 * 1024;
+
+    private readonly IDeltaLog log;
+    private readonly DeltaRing ring;
+    private readonly long reserveThreshold;
+    private readonly TimeSpan commitInterval;
+    private readonly TimeProvider time;
+    private readonly byte[] drainBuffer = new byte[DrainBufferBytes];
+    private readonly CancellationTokenSource stopping = new();
+    private readonly SemaphoreSlim pumpGate = new(1, 1);
+    private TaskCompletionSource nextCommit = NewCommitSignal();
+    private Task? pump;
+    private long committedThrough;
+    private long enqueuedThrough;
+    private long lastEnqueuedAddress;
+    private long ringFullCount;
+    private volatile string? fault;
+
+    public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval, TimeProvider? time = null)
+    {
+        this.log = log;
+        int capacity = (int)Math.Max(1 << 12, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (reservationsMax + ColdRecordsMargin))));
+        ring = new DeltaRing(capacity, firstSequence);
+        reserveThreshold = reservationsMax + ColdRecordsMargin;
+        this.commitInterval = commitInterval;
+        this.time = time ?? TimeProvider.System;
+        committedThrough = firstSequence - 1;
+        enqueuedThrough = firstSequence - 1;
+    }
+
+    public bool HasCapacity => fault is null && ring.Capacity - ring.Count > reserveThreshold;
+
+    /// <summary>Every change up to this sequence number has been appended.</summary>
+    public long AppendedThrough => ring.AppendedThrough;
+
+    /// <summary>Every change up to this sequence number is durable.</summary>
+    public long CommittedThrough => Volatile.Read(ref committedThrough);
+
+    /// <summary>The log address of the last entry written (the start of the newest batch).</summary>
+    public long LastEnqueuedAddress => Volatile.Read(ref lastEnqueuedAddress);
+
+    /// <summary>How often an append found the ring full and had to wait for the pump (should stay 0).</summary>
+    public long RingFullCount => Interlocked.Read(ref ringFullCount);
+
+    public int RingCapacity => ring.Capacity;
+
+    public long RingDepth => ring.Count;
+
+    /// <summary>Null while healthy; otherwise what failed, with context.</summary>
+    public string? Fault => fault;
+
+    public void Append(in DeltaRecord record)
+    {
+        if (!ring.TryAppend(record))
+        {
+            AppendSlow(record, null);
+        }
+    }
+
+    public void Append(in DeltaRecord record, byte[] payload)
+    {
+        if (!ring.TryAppend(record, payload))
+        {
+            AppendSlow(record, payload);
+        }
+    }
+
+    /// <summary>
+    /// Only reachable when cold records exceeded their margin: waits for the pump to make room. A stalled pump
+    /// stops the process (the records could not be kept otherwise); recovery then restarts from the last commit.
+    /// </summary>
+    private void AppendSlow(in DeltaRecord record, byte[]? payload)
+    {
+        Interlocked.Increment(ref ringFullCount);
+        var spin = default(SpinWait);
+        for (int attempt = 0; attempt < 200_000; attempt++)
+        {
+            spin.SpinOnce(sleep1Threshold: 20);
+            if (ring.TryAppend(record, payload))
+            {
+                return;
+            }
+        }
+
+        Invariant.Assert(false, "the delta ring stayed full: the log pump is stalled");
+    }
+
+    /// <summary>Starts the background pump: drain and group-commit every CommitInterval.</summary>
+    public void Start() => pump = Task.Run(PumpAsync);
+
+    private async Task PumpAsync()
+    {
+        using var timer = new PeriodicTimer(commitInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping.Token).ConfigureAwait(false))
+            {
+                await FlushAsync(stopping.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Drains the ring into the log and commits. Called by the pump, and directly on shutdown or in tests.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await pumpGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            DrainIntoLog();
+            long target = Volatile.Read(ref enqueuedThrough);
+            if (target <= CommittedThrough)
+            {
+                return; // nothing new: committing would only burn a core (NOTES.md)
+            }
+
+            await log.CommitAsync(cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref committedThrough, target);
+            fault = null;
+            Interlocked.Exchange(ref nextCommit, NewCommitSignal()).TrySetResult();
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            fault = $"delta log commit failed at address {log.TailAddress}: {exception.GetType().Name}: {exception.Message}";
+        }
+        finally
+        {
+            pumpGate.Release();
+        }
+    }
+
+    /// <summary>Moves what was appended so far into the log (one entry per drained batch).</summary>
+    private void DrainIntoLog()
+    {
+        long last = ring.AppendedThrough;
+        while (true)
+        {
+            int bytes = ring.Drain(drainBuffer, out long lastSequence);
+            if (bytes == 0)
+            {
+                return;
+            }
+
+            var spin = default(SpinWait);
+            long address;
+            while (!log.TryEnqueue(drainBuffer.AsSpan(0, bytes), out address))
+            {
+                spin.SpinOnce(); // FASTER's in-memory pages are full until its flush catches up
+            }
+
+            Volatile.Write(ref lastEnqueuedAddress, address);
+            Volatile.Write(ref enqueuedThrough, lastSequence);
+            if (lastSequence >= last)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Completes when every change up to <paramref name="sequence"/> is durable.</summary>
+    public async ValueTask WhenCommittedAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        while (CommittedThrough < sequence)
+        {
+            Task signal = Volatile.Read(ref nextCommit).Task;
+            if (CommittedThrough >= sequence)
+            {
+                return;
+            }
+
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the pump and commits what is left (FASTER's Dispose does not commit, NOTES.md). Flush still works after.</summary>
+    public async Task StopAsync()
+    {
+        if (!stopping.IsCancellationRequested)
+        {
+            await stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (pump is not null)
+        {
+            await pump.ConfigureAwait(false);
+        }
+
+        await FlushAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        stopping.Dispose();
+        pumpGate.Dispose();
+    }
+
+    private static TaskCompletionSource NewCommitSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,103 @@
+using LiteDB;
+
+namespace Quota.Engine.Persistence;
+
+/// <summary>
+/// The config store on LiteDB (the only file that imports LiteDB): key and user labels, the owner-visible logs
+/// (written in batches), and snapshots (in LiteDB's file storage, with one metadata document naming the newest).
+/// One file, opened in direct mode (NOTES.md: shared mode is ~60× slower).
+/// Not thread-safe by contract: callers serialize (the persistence façade holds a lock).
+/// </summary>
+public sealed class LiteConfigStore : IDisposable
+{
+    private readonly LiteDatabase db;
+    private readonly ILiteCollection<SnapshotDocument> snapshots;
+    private readonly ILiteCollection<UserDocument> users;
+    private readonly ILiteCollection<TokenDocument> tokens;
+    private readonly ILiteCollection<LogDocument> logs;
+
+    public LiteConfigStore(string path)
+    {
+        db = new LiteDatabase($"Filename={path};Connection=direct");
+        snapshots = db.GetCollection<SnapshotDocument>("snapshots");
+        users = db.GetCollection<UserDocument>("users");
+        tokens = db.GetCollection<TokenDocument>("tokens");
+        logs = db.GetCollection<LogDocument>("logs");
+        tokens.EnsureIndex(t => t.KeyHash, unique: true);
+        tokens.EnsureIndex(t => t.UserId);
+        logs.EnsureIndex(l => l.TokenId);
+        logs.EnsureIndex(l => l.UserId);
+    }
+
+    public SnapshotDocument? LatestSnapshot => snapshots.FindById(1);
+
+    public Stream OpenSnapshot(SnapshotDocument snapshot) => db.FileStorage.OpenRead(snapshot.FileId);
+
+    /// <summary>Stores a snapshot, then points the metadata at it, then deletes the one it replaces.</summary>
+    public void SaveSnapshot(long sequence, long resumeAddress, Stream content, long createdMs)
+    {
+        string fileId = $"snapshots/{sequence}";
+        LiteFileInfo<string> file = db.FileStorage.Upload(fileId, fileId, content);
+        SnapshotDocument? previous = LatestSnapshot;
+        snapshots.Upsert(new SnapshotDocument { Sequence = sequence, ResumeAddress = resumeAddress, FileId = fileId, Bytes = file.Length, CreatedMs = createdMs });
+        db.Checkpoint();
+        if (previous is not null && previous.FileId != fileId)
+        {
+            db.FileStorage.Delete(previous.FileId);
+        }
+    }
+
+    public void UpsertUser(UserDocument user) => users.Upsert(user);
+
+    public UserDocument? FindUser(int id) => users.FindById(id);
+
+    public void UpsertToken(TokenDocument token) => tokens.Upsert(token);
+
+    public TokenDocument? FindToken(int id) => tokens.FindById(id);
+
+    public TokenDocument? FindTokenByHash(string keyHash) => tokens.FindOne(t => t.KeyHash == keyHash);
+
+    public IEnumerable<TokenDocument> AllTokens() => tokens.FindAll();
+
+    public bool DeleteToken(int id) => tokens.Delete(id);
+
+    /// <summary>Inserts a batch of log rows in one transaction.</summary>
+    public void AppendLogs(IReadOnlyCollection<LogDocument> rows)
+    {
+        if (rows.Count > 0)
+        {
+            logs.InsertBulk(rows);
+        }
+    }
+
+    public (IReadOnlyList<LogDocument> Items, int Total) QueryLogs(LogQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ILiteQueryable<LogDocument> q = logs.Query();
+        if (query.TokenId is { } tokenId)
+        {
+            q = q.Where(l => l.TokenId == tokenId);
+        }
+
+        if (query.UserId is { } userId)
+        {
+            q = q.Where(l => l.UserId == userId);
+        }
+
+        if (query.Type is { } type)
+        {
+            q = q.Where(l => l.Type == type);
+        }
+
+        if (query.Action is { } action)
+        {
+            q = q.Where(l => l.Action == action);
+        }
+
+        int total = q.Count();
+        List<LogDocument> items = q.OrderByDescending(l => l.Id).Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
+        return (items, total);
+    }
+
+    public void Dispose() => db.Dispose();
+}

@@ -1,0 +1,183 @@
+using Quota.Engine.Diagnostics;
+
+namespace Quota.Engine.Persistence;
+
+/// <summary>
+/// The engine with its persistence: opens (recovers) the data directory, streams every change to the delta log,
+/// runs the background loops (group commit, expiry and window rollover, checkpoints) and shuts down cleanly
+/// (commit, then checkpoint). Data directory layout: <c>log/</c> (FASTER), <c>quota.db</c> (LiteDB).
+/// <para>Durability: with <see cref="Durability.WriteBehind"/> a change is acknowledged at once and is durable within
+/// one CommitInterval; a crash loses at most the changes of the last interval. With <see cref="Durability.Durable"/>
+/// callers await <see cref="AcknowledgeAsync"/> after each operation, which completes after the group commit that
+/// holds it: a crash loses nothing that was acknowledged.</para>
+/// </summary>
+public sealed class PersistentEngine : IAsyncDisposable
+{
+    private readonly PersistenceOptions options;
+    private readonly IDeltaLog log;
+    private readonly TimeProvider time;
+    private readonly SemaphoreSlim checkpointGate = new(1, 1);
+    private readonly CancellationTokenSource stopping = new();
+    private Task? ticker;
+    private Task? checkpointer;
+    private volatile string? checkpointFault;
+    private int closed;
+
+    private PersistentEngine(PersistenceOptions options, IDeltaLog log, LiteConfigStore store, QuotaEngine engine,
+        DeltaLogWriter writer, SystemLogWriter logs, RecoveryReport recovery, TimeProvider time)
+    {
+        this.options = options;
+        this.log = log;
+        this.time = time;
+        Store = store;
+        Engine = engine;
+        Writer = writer;
+        Logs = logs;
+        Recovery = recovery;
+    }
+
+    public QuotaEngine Engine { get; }
+    public DeltaLogWriter Writer { get; }
+    public LiteConfigStore Store { get; }
+    public SystemLogWriter Logs { get; }
+    public RecoveryReport Recovery { get; }
+    public Durability Durability => options.Durability;
+
+    /// <summary>Null while healthy; otherwise what is failing, with context.</summary>
+    public string? Fault => Writer.Fault ?? checkpointFault;
+
+    /// <param name="audit">Receives audit events besides the system log (optional).</param>
+    /// <param name="openLog">Opens the log in a directory; defaults to FASTER (tests wrap it to inject faults).</param>
+    public static PersistentEngine Open(
+        PersistenceOptions options, TimeProvider? time = null, IAuditSink? audit = null, Func<string, IDeltaLog>? openLog = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options = options.Validated();
+        time ??= TimeProvider.System;
+        Directory.CreateDirectory(options.DataDir);
+        var store = new LiteConfigStore(Path.Combine(options.DataDir, "quota.db"));
+        IDeltaLog log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
+        (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time);
+        if (report.Corruption is not null)
+        {
+            // Never append behind garbage: everything good is in the recovered engine, so snapshot it and resume
+            // the log after the damaged part. The report keeps saying what was lost, and where.
+            SaveSnapshot(engine, store, report.LastSequence, log.TailAddress, time);
+            log.TruncateUntil(log.TailAddress);
+        }
+
+        var writer = new DeltaLogWriter(log, options.Engine.ReservationsMax, report.LastSequence + 1, options.CommitInterval, time);
+        var logs = new SystemLogWriter(store);
+        engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
+        var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
+        opened.Start();
+        return opened;
+    }
+
+    private void Start()
+    {
+        Writer.Start();
+        ticker = Task.Run(() => EveryAsync(options.TickInterval, () =>
+        {
+            long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            Engine.ExpireDue(now);
+            Engine.RollDueWindows(now);
+            return Task.CompletedTask;
+        }));
+        checkpointer = Task.Run(() => EveryAsync(options.CheckpointInterval, () => CheckpointAsync(stopping.Token)));
+    }
+
+    private async Task EveryAsync(TimeSpan period, Func<Task> work)
+    {
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping.Token).ConfigureAwait(false))
+            {
+                await work().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Completes when the caller's changes so far are acknowledged under the configured durability.</summary>
+    public ValueTask AcknowledgeAsync(CancellationToken cancellationToken = default) =>
+        options.Durability == Durability.Durable ? Writer.WhenCommittedAsync(Writer.AppendedThrough, cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Compacts the log: replays the newest snapshot and the committed log into a private engine (a consistent state
+    /// by construction, while requests keep flowing), stores it as the new snapshot, and truncates the log before it.
+    /// </summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        await checkpointGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            (QuotaEngine replica, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, Store, time);
+            if (report.Corruption is not null)
+            {
+                checkpointFault = "checkpoint stopped: " + report.Corruption;
+                return;
+            }
+
+            SaveSnapshot(replica, Store, report.LastSequence, report.ResumeAddress, time);
+            log.TruncateUntil(report.ResumeAddress);
+            checkpointFault = null;
+        }
+        catch (Exception exception) when (exception is IOException or InvalidDataException or LiteDB.LiteException)
+        {
+            checkpointFault = $"checkpoint failed: {exception.GetType().Name}: {exception.Message}";
+        }
+        finally
+        {
+            checkpointGate.Release();
+        }
+    }
+
+    private static void SaveSnapshot(QuotaEngine engine, LiteConfigStore store, long sequence, long resumeAddress, TimeProvider time)
+    {
+        using var content = new MemoryStream();
+        SnapshotCodec.Write(engine, content, sequence);
+        content.Position = 0;
+        store.SaveSnapshot(sequence, resumeAddress, content, time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    /// <summary>Clean shutdown: stop the loops, commit everything, checkpoint, close.</summary>
+    public ValueTask DisposeAsync() => CloseAsync(checkpoint: true);
+
+    /// <summary>Commits and closes without a checkpoint: what a crash right after a commit leaves (tests, tools).</summary>
+    internal ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
+
+    private async ValueTask CloseAsync(bool checkpoint)
+    {
+        if (Interlocked.Exchange(ref closed, 1) != 0)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync().ConfigureAwait(false);
+        foreach (Task? loop in new[] { ticker, checkpointer })
+        {
+            if (loop is not null)
+            {
+                await loop.ConfigureAwait(false);
+            }
+        }
+
+        await Writer.StopAsync().ConfigureAwait(false);
+        if (checkpoint)
+        {
+            await CheckpointAsync().ConfigureAwait(false);
+        }
+
+        await Writer.DisposeAsync().ConfigureAwait(false);
+        await Logs.DisposeAsync().ConfigureAwait(false);
+        log.Dispose();
+        Store.Dispose();
+        stopping.Dispose();
+        checkpointGate.Dispose();
+    }
+}

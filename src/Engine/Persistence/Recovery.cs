@@ -1,0 +1,114 @@
+namespace Quota.Engine.Persistence;
+
+/// <summary>What a recovery found. <see cref="Corruption"/> is null when the log was read to its committed end.</summary>
+public sealed record RecoveryReport(
+    long SnapshotSequence,
+    long LastSequence,
+    long RecordsReplayed,
+    long EntriesScanned,
+    long ResumeAddress,
+    string? Corruption,
+    TimeSpan Elapsed);
+
+/// <summary>
+/// Rebuilds an engine: the newest snapshot, then every committed delta record after it, in log order.
+/// No record is applied twice (records at or below the snapshot's sequence are skipped) and none is skipped
+/// (each must be the previous sequence + 1). A record that fails its checksum, or a gap, stops the replay at the
+/// last good record and is reported with its log address; garbage is never applied.
+/// Used at start-up and by checkpoints (which replay into a private engine to get a consistent snapshot).
+/// </summary>
+internal static class Recovery
+{
+    public static (QuotaEngine Engine, RecoveryReport Report) Run(EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
+    {
+        long started = time.GetTimestamp();
+        SnapshotDocument? snapshot = store.LatestSnapshot;
+        QuotaEngine engine;
+        long snapshotSequence = 0;
+        long from = log.BeginAddress;
+        if (snapshot is null)
+        {
+            engine = new QuotaEngine(options);
+        }
+        else
+        {
+            using Stream stream = store.OpenSnapshot(snapshot);
+            using var buffered = new BufferedStream(stream, 1 << 20);
+            engine = SnapshotCodec.Read(buffered, options, out snapshotSequence);
+            from = Math.Max(from, snapshot.ResumeAddress);
+        }
+
+        long expected = snapshotSequence + 1, replayed = 0, entries = 0, resume = from;
+        string? corruption = null;
+        using IEnumerator<LogEntry> scan = log.Scan(from).GetEnumerator();
+        while (corruption is null && NextEntry(scan, resume, out LogEntry entry, out corruption))
+        {
+            entries++;
+            corruption = ReplayEntry(engine, entry, ref expected, ref replayed);
+            resume = corruption is null ? entry.NextAddress : resume;
+        }
+
+        var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started));
+        return (engine, report);
+    }
+
+    /// <summary>The next committed entry; a log the device cannot read (FASTER's entry checksum) is corruption, not a crash.</summary>
+    private static bool NextEntry(IEnumerator<LogEntry> scan, long address, out LogEntry entry, out string? corruption)
+    {
+        entry = default;
+        corruption = null;
+        try
+        {
+            if (!scan.MoveNext())
+            {
+                return false;
+            }
+
+            entry = scan.Current;
+            return true;
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            corruption = $"log unreadable after address {address}: {exception.GetType().Name}: {exception.Message}";
+            return false;
+        }
+    }
+
+    private static string? ReplayEntry(QuotaEngine engine, LogEntry entry, ref long expected, ref long replayed)
+    {
+        ReadOnlySpan<byte> bytes = entry.Bytes.AsSpan(0, entry.Length);
+        int offset = 0;
+        while (offset < bytes.Length)
+        {
+            DecodeStatus status = DeltaRecordCodec.TryRead(bytes[offset..], out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size);
+            if (status != DecodeStatus.Ok)
+            {
+                return $"{status} in the record at log address {entry.Address} + {offset} (after sequence {expected - 1})";
+            }
+
+            if (sequence >= expected)
+            {
+                if (sequence != expected)
+                {
+                    return $"sequence gap at log address {entry.Address} + {offset}: expected {expected}, found {sequence}";
+                }
+
+                try
+                {
+                    engine.Apply(record, payload);
+                }
+                catch (InvalidDataException exception)
+                {
+                    return $"record {sequence} at log address {entry.Address} + {offset} cannot be applied: {exception.Message}";
+                }
+
+                expected++;
+                replayed++;
+            }
+
+            offset += size;
+        }
+
+        return null;
+    }
+}

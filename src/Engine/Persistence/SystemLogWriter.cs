@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using Quota.Engine.Diagnostics;
+
+namespace Quota.Engine.Persistence;
+
+/// <summary>
+/// Turns audit events (and the host's consume records) into owner-visible log rows and writes them to the config
+/// store in batches from a background loop (NOTES.md: LiteDB wants batches). The engine calls <see cref="Record"/>
+/// under a key's lock, so it only enqueues; a full queue drops the row and counts it (<see cref="DroppedRows"/>).
+/// Rows are not accounting state: a crash may lose the last unflushed batch.
+/// </summary>
+public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
+{
+    private const int QueueRowsMax = 100_000;
+    private const int BatchRowsMax = 2_000;
+    private readonly LiteConfigStore store;
+    private readonly Channel<LogDocument> queue = Channel.CreateBounded<LogDocument>(
+        new BoundedChannelOptions(QueueRowsMax) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Task loop;
+    private long droppedRows;
+
+    public SystemLogWriter(LiteConfigStore store)
+    {
+        this.store = store;
+        loop = Task.Run(WriteLoopAsync);
+    }
+
+    public long DroppedRows => Interlocked.Read(ref droppedRows);
+
+    public void Record(in AuditEvent auditEvent) => Enqueue(ToRow(auditEvent));
+
+    public void Enqueue(LogDocument row)
+    {
+        if (!queue.Writer.TryWrite(row))
+        {
+            Interlocked.Increment(ref droppedRows);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<LogDocument>(BatchRowsMax);
+        while (await queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < BatchRowsMax && queue.Reader.TryRead(out LogDocument? row))
+            {
+                batch.Add(row);
+            }
+
+            store.AppendLogs(batch);
+            batch.Clear();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        await loop.ConfigureAwait(false);
+    }
+
+    public static string ActionName(AuditAction action) => action switch
+    {
+        AuditAction.ExhaustedDisable => "token.quota_policy.exhausted_disable",
+        AuditAction.AutoRestoreReset => "token.quota_policy.auto_restore_reset",
+        AuditAction.ManualReset => "token.quota_policy.manual_reset",
+        AuditAction.UpdateDisable => "token.quota_policy.update_disable",
+        AuditAction.UpdateRestore => "token.quota_policy.update_restore",
+        _ => "reservation.expired",
+    };
+
+    /// <summary>The row of seed-behaviour §8: English fallback content and the parameters the UI localizes from.</summary>
+    public static LogDocument ToRow(in AuditEvent e)
+    {
+        long nextResetAt = e.NextResetAtMs / 1000;
+        (string content, object parameters) = e.Action switch
+        {
+            AuditAction.ExhaustedDisable => (Format("API key temporarily disabled because periodic quota exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
+                (object)new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            AuditAction.AutoRestoreReset => (Format("API key automatically restored after periodic quota reset, new period started, previous_status={0}, new_period_start={1}, next_reset_at={2}", (int)e.PreviousStatus, e.NewPeriodStartMs / 1000, nextResetAt),
+                new { previous_status = (int)e.PreviousStatus, new_period_start = e.NewPeriodStartMs / 1000, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            AuditAction.ManualReset => (Format("API key periodic quota manually reset, used_quota=0, next_reset_at={0}", nextResetAt),
+                new { used_quota = 0, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            AuditAction.UpdateDisable => (Format("API key temporarily disabled because updated periodic quota is already exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
+                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            AuditAction.UpdateRestore => (Format("API key automatically restored after periodic quota update, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
+                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            _ => (Format("reservation {0} expired unfinished and was settled at its estimate of {1}", e.ReservationId, e.AmountUnits),
+                new { reservation_id = e.ReservationId.ToString(), amount = e.AmountUnits }),
+        };
+        return new LogDocument
+        {
+            CreatedMs = e.AtMs,
+            Type = "system",
+            UserId = e.UserId,
+            TokenId = e.TokenId,
+            Action = ActionName(e.Action),
+            Content = content,
+            ParamsJson = JsonSerializer.Serialize(parameters),
+            QuotaUnits = e.AmountUnits,
+        };
+    }
+
+    private static string Format(string format, params object[] values) => string.Format(CultureInfo.InvariantCulture, format, values);
+}

@@ -1,0 +1,24 @@
+using Quota.Engine.Persistence;
+
+namespace Quota.Engine.Tests.Persistence;
+
+/// <summary>Fault injection: the real FASTER log, whose commits fail while <see cref="FailCommits"/> is set.</summary>
+internal sealed class FaultyDeltaLog(IDeltaLog inner) : IDeltaLog
+{
+    public volatile bool FailCommits;
+
+    public long BeginAddress => inner.BeginAddress;
+
+    public long TailAddress => inner.TailAddress;
+
+    public bool TryEnqueue(ReadOnlySpan<byte> entry, out long address) => inner.TryEnqueue(entry, out address);
+
+    public ValueTask CommitAsync(CancellationToken cancellationToken) =>
+        FailCommits ? ValueTask.FromException(new IOException("injected: the log device rejected the write")) : inner.CommitAsync(cancellationToken);
+
+    public IEnumerable<LogEntry> Scan(long fromAddress) => inner.Scan(fromAddress);
+
+    public void TruncateUntil(long address) => inner.TruncateUntil(address);
+
+    public void Dispose() => inner.Dispose();
+}
