@@ -24,9 +24,9 @@ public sealed record PersistenceOptions
             throw new ArgumentOutOfRangeException(nameof(CommitInterval), CommitInterval, "must be 1 ms … 10 s");
         }
 
-        if (CheckpointInterval < TimeSpan.FromSeconds(1))
+        if (CheckpointInterval < TimeSpan.FromMilliseconds(100))
         {
-            throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), CheckpointInterval, "must be at least 1 s");
+            throw new ArgumentOutOfRangeException(nameof(CheckpointInterval), CheckpointInterval, "must be at least 100 ms");
         }
 
         if (TickInterval < TimeSpan.FromMilliseconds(10) || TickInterval > TimeSpan.FromMinutes(1))

@@ -48,6 +48,13 @@ internal sealed class ReservationTable
 
     public int Capacity => records.Length;
 
+    /// <summary>Where claiming continues; kept across restarts so finished records keep answering repeats as long as they would have.</summary>
+    public long Cursor
+    {
+        get => Volatile.Read(ref cursor);
+        set => Volatile.Write(ref cursor, value);
+    }
+
     public static ReservationState StateOf(long word) => (ReservationState)(byte)word;
 
     public static uint SequenceOf(long word) => (uint)((ulong)word >> 8);
