@@ -70,6 +70,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         private readonly Random random;
         private readonly TestEngine t;
         private readonly ReferenceModel model = new(TtlMs);
+        private readonly RecordingSink log = new();
         private readonly List<int> users = [];
         private readonly List<int> tokens = [];
         private readonly List<ReservationId> reservations = [];
@@ -78,7 +79,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         public ModelRun(int seed, string start)
         {
             random = new Random(seed);
-            t = new TestEngine(TestEngine.At(start), new EngineOptions { KeysMax = 64, UsersMax = 8, ReservationsMax = 4096, ReservationTtl = TimeSpan.FromMilliseconds(TtlMs) });
+            t = new TestEngine(TestEngine.At(start), new EngineOptions { KeysMax = 64, UsersMax = 8, ReservationsMax = 4096, ReservationTtl = TimeSpan.FromMilliseconds(TtlMs) }, log);
         }
 
         public int Step { get; private set; }
@@ -102,6 +103,9 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 RunOneOperation();
                 CompareAll();
             }
+
+            // Restart equality: replaying the delta records rebuilds exactly this state (invariant 5).
+            Assert.Equal(EngineState.Describe(t.Engine, t.NowMs), EngineState.Describe(log.Replay(t.Options), t.NowMs));
         }
 
         private void Log(string operation)

@@ -35,11 +35,14 @@ internal sealed class TestEngine
 {
     public static readonly long T0 = At("2026-06-27T01:15:00Z");
 
-    public TestEngine(long nowMs = 0, EngineOptions? options = null)
+    public TestEngine(long nowMs = 0, EngineOptions? options = null, Quota.Engine.Persistence.IDeltaSink? deltas = null)
     {
         NowMs = nowMs == 0 ? T0 : nowMs;
-        Engine = new QuotaEngine(options ?? new EngineOptions { KeysMax = 1024, UsersMax = 1024, ReservationsMax = 4096 }, audit: Audit);
+        Options = options ?? new EngineOptions { KeysMax = 1024, UsersMax = 1024, ReservationsMax = 4096 };
+        Engine = new QuotaEngine(Options, deltas, Audit);
     }
+
+    public EngineOptions Options { get; }
 
     public QuotaEngine Engine { get; }
     public AuditLog Audit { get; } = new();
