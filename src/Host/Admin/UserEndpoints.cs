@@ -1,0 +1,87 @@
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Host.Errors;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Admin;
+
+public sealed class UserInput
+{
+    public string? Name { get; set; }
+    public long? Quota { get; set; }
+    public long? Delta { get; set; }
+}
+
+/// <summary>/api/users: create, read, top up or debit a wallet.</summary>
+public static class UserEndpoints
+{
+    public static RouteGroupBuilder MapUsers(this RouteGroupBuilder group)
+    {
+        group.MapPost("/", CreateAsync);
+        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"));
+        group.MapPost("/{id:int}/quota", CreditAsync);
+        return group;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpRequest request, QuotaRuntime runtime)
+    {
+        JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
+        if (!body.IsOk)
+        {
+            return Problem.Invalid(body.Field!, body.Error!);
+        }
+
+        if (body.Value!.Quota is not { } quota || quota < 0)
+        {
+            return Problem.Invalid("quota", "is required and must not be negative");
+        }
+
+        SaveOutcome created = runtime.Engine.CreateUser(quota);
+        if (!created.IsOk)
+        {
+            return created.Error == SpecError.TooManyUsers ? Problem.Unavailable("the user table is full (Quota:UsersMax)") : Problem.Invalid("quota", "is out of range");
+        }
+
+        runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = body.Value.Name ?? "", CreatedMs = runtime.NowMs });
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Created($"/api/users/{created.Id}", Read(runtime, created.Id));
+    }
+
+    private static async Task<IResult> CreditAsync(int id, HttpRequest request, QuotaRuntime runtime)
+    {
+        JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
+        if (!body.IsOk)
+        {
+            return Problem.Invalid(body.Field!, body.Error!);
+        }
+
+        if (body.Value!.Delta is not { } delta)
+        {
+            return Problem.Invalid("delta", "is required");
+        }
+
+        switch (runtime.Engine.CreditUser(id, delta))
+        {
+            case SpecError.UserNotFound:
+                return Problem.NotFound($"user {id}");
+            case SpecError.UserQuotaInvalid:
+                return Problem.Invalid("delta", "would take the balance below zero (or below what in-flight requests hold)");
+        }
+
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Ok(Read(runtime, id));
+    }
+
+    private static object? Read(QuotaRuntime runtime, int id) =>
+        runtime.Engine.ReadUser(id) is { } user
+            ? new
+            {
+                id,
+                name = runtime.Store.FindUser(id)?.Name ?? "",
+                quota = user.QuotaUnits,
+                used_quota = user.UsedQuotaUnits,
+                reserved_quota = user.ReservedQuotaUnits,
+                created_time = (runtime.Store.FindUser(id)?.CreatedMs ?? 0) / 1000,
+            }
+            : null;
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+using Quota.Engine.Persistence;
+
+namespace Quota.Host.Configuration;
+
+/// <summary>Binds and validates configuration at start: bad configuration stops the host with a clear message.</summary>
+public static class OptionsRegistration
+{
+    public static IServiceCollection AddHostOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<QuotaOptions>().Bind(configuration.GetSection("Quota"))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.DataDir), "Quota:DataDir must name a directory")
+            .Validate(o => Enum.IsDefined(o.Durability), "Quota:Durability must be WriteBehind or Durable")
+            .Validate(o => o.CommitIntervalMs is >= 1 and <= 10_000, "Quota:CommitIntervalMs must be 1 … 10000")
+            .Validate(o => o.ReservationTtlSeconds is >= 1 and <= 86_400, "Quota:ReservationTtlSeconds must be 1 … 86400")
+            .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
+            .Validate(o => o.AdminKey.Length is 0 or >= 16, "Quota:AdminKey must be at least 16 characters (or empty to generate one)")
+            .ValidateOnStart();
+        services.AddOptions<RelayOptions>().Bind(configuration.GetSection("Relay"))
+            .Validate(o => o.Upstream.BaseUrl.Length == 0 || Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out _), "Relay:Upstream:BaseUrl must be an absolute URL")
+            .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")
+            .ValidateOnStart();
+        services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
+            .PostConfigure(o =>
+            {
+                if (o.Models.Count == 0)
+                {
+                    foreach ((string model, ModelPrice price) in PricingOptions.DefaultModels)
+                    {
+                        o.Models[model] = price;
+                    }
+                }
+            })
+            .Validate(o => o.DefaultMaxTokens is >= 1 and <= 1_000_000, "Pricing:DefaultMaxTokens must be 1 … 1000000")
+            .Validate(o => o.Models.Values.All(p => p.InputPerMillion >= 0 && p.OutputPerMillion >= 0 && p.PerCall >= 0), "Pricing:Models prices must not be negative")
+            .ValidateOnStart();
+        return services;
+    }
+
+    public static PersistenceOptions ToPersistence(this QuotaOptions o) => new()
+    {
+        DataDir = o.DataDir,
+        Durability = o.Durability,
+        CommitInterval = TimeSpan.FromMilliseconds(o.CommitIntervalMs),
+        CheckpointInterval = TimeSpan.FromSeconds(o.CheckpointIntervalSeconds),
+        Engine = new Engine.EngineOptions
+        {
+            KeysMax = o.KeysMax,
+            UsersMax = o.UsersMax,
+            ReservationsMax = o.ReservationsMax,
+            ReservationTtl = TimeSpan.FromSeconds(o.ReservationTtlSeconds),
+        },
+    };
+}

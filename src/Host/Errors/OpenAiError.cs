@@ -1,0 +1,30 @@
+namespace Quota.Host.Errors;
+
+/// <summary>The relay and quota API error body: <c>{ "error": { message, type, param, code } }</c> (API.md).</summary>
+public static class OpenAiError
+{
+    public static IResult Result(int status, string code, string message, string? param = null) =>
+        Results.Json(new { error = new { message, type = TypeOf(status), param, code } }, statusCode: status);
+
+    public static IResult InvalidRequest(string message, string? param = null) => Result(400, "invalid_request", message, param);
+
+    private static string TypeOf(int status) => status switch
+    {
+        401 => "authentication_error",
+        403 or 429 => "quota_error",
+        404 => "not_found_error",
+        502 => "upstream_error",
+        _ => "invalid_request_error",
+    };
+}
+
+/// <summary>Admin API errors: RFC 9457 problem details naming the offending field.</summary>
+public static class Problem
+{
+    public static IResult Invalid(string field, string message) =>
+        Results.Problem(statusCode: 400, title: "invalid_request", detail: $"{field}: {message}", extensions: new Dictionary<string, object?> { ["field"] = field });
+
+    public static IResult NotFound(string what) => Results.Problem(statusCode: 404, title: "not_found", detail: what);
+
+    public static IResult Unavailable(string detail) => Results.Problem(statusCode: 503, title: "unavailable", detail: detail);
+}

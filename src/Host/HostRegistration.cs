@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Quota.Host.Admin;
+using Quota.Host.Configuration;
+using Quota.Host.Operations;
+using Quota.Host.Quota;
+using Quota.Host.Relay;
+using Quota.Host.Runtime;
+
+namespace Quota.Host;
+
+/// <summary>Service registrations and the route table, so that Program.cs reads as a table of contents.</summary>
+public static class HostRegistration
+{
+    public const long BodyBytesMax = 4 * 1024 * 1024;
+
+    public static IServiceCollection AddQuotaHost(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddHostOptions(configuration);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<QuotaRuntime>();
+        services.AddHostedService<QuotaRuntimeLifetime>();
+        services.AddHostedService<RequestIdJanitor>();
+        services.AddSingleton<Pricing>();
+        services.AddSingleton<HostMetrics>();
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(HostMetrics.MeterName).AddPrometheusExporter());
+        services.AddHttpClient(RelayEndpoints.UpstreamClient, (provider, client) =>
+            {
+                UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
+                client.BaseAddress = new Uri((upstream.BaseUrl.Length > 0 ? upstream.BaseUrl : "http://demo-upstream/v1").TrimEnd('/') + "/");
+                client.Timeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds);
+                if (upstream.ApiKey.Length > 0)
+                {
+                    client.DefaultRequestHeaders.Authorization = new("Bearer", upstream.ApiKey);
+                }
+            })
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream.BaseUrl.Length > 0
+                    ? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }
+                    : new DemoUpstreamHandler());
+        return services;
+    }
+
+    public static WebApplication MapQuotaHost(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.MapGroup("/api/users").RequireAdminKey().MapUsers();
+        app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
+        app.MapGroup("/api/logs").RequireAdminKey().MapLogs();
+        app.MapGroup("/api/quota").RequireAdminKey(openAiErrors: true).MapQuota();
+        app.MapGroup("/v1").MapRelay();
+        app.MapOperations();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOpenApi("/openapi/{documentName}.json");
+        if (app.Services.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream.BaseUrl.Length == 0)
+        {
+            HostLog.DemoUpstream(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Relay"));
+        }
+
+        return app;
+    }
+}

@@ -1,0 +1,23 @@
+using System.Diagnostics.Metrics;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Operations;
+
+/// <summary>The host's metrics (System.Diagnostics.Metrics, exported in Prometheus text at /metrics).</summary>
+public sealed class HostMetrics
+{
+    public const string MeterName = "Quota.Host";
+
+    public HostMetrics(IMeterFactory meters, QuotaRuntime runtime)
+    {
+        Meter meter = meters.Create(MeterName);
+        meter.CreateObservableGauge("quota_log_ring_depth", () => runtime.Persistent.Writer.RingDepth, description: "Delta records appended but not yet in the log");
+        meter.CreateObservableCounter("quota_log_committed_sequence", () => runtime.Persistent.Writer.CommittedThrough, description: "Highest durable delta sequence");
+        meter.CreateObservableCounter("quota_log_ring_full_total", () => runtime.Persistent.Writer.RingFullCount, description: "Appends that found the ring full");
+        meter.CreateObservableGauge("quota_healthy", () => runtime.Persistent.Fault is null ? 1 : 0, description: "1 while the delta log and checkpoints work");
+        meter.CreateObservableCounter("quota_system_log_dropped_total", () => runtime.Persistent.Logs.DroppedRows, description: "Log rows dropped because the writer queue was full");
+        Decisions = meter.CreateCounter<long>("quota_decisions_total", description: "Reserve decisions by result");
+    }
+
+    public Counter<long> Decisions { get; }
+}

@@ -1,0 +1,28 @@
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Operations;
+
+public static class OperationsEndpoints
+{
+    /// <summary>/healthz: 200 while the log is writable, 503 with the fault otherwise.</summary>
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", (QuotaRuntime runtime) => runtime.Persistent.Fault is { } fault
+            ? Results.Json(new { status = "unhealthy", error = fault }, statusCode: 503)
+            : Results.Ok(new { status = "ok" }));
+        return app;
+    }
+}
+
+/// <summary>Forgets request ids of expired reservations once a minute (the engine expires and rolls on its own).</summary>
+public sealed class RequestIdJanitor(QuotaRuntime runtime, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            runtime.ForgetExpiredRequests(runtime.NowMs);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Quota.Engine;
+using Quota.Engine.Persistence;
+using Quota.Host.Configuration;
+
+namespace Quota.Host.Runtime;
+
+/// <summary>
+/// The host's one instance of the persistent engine, with what the HTTP layer adds around it: the key-hash index
+/// (relay keys are looked up by hash, never stored), the admin key, and idempotent reserve by request id.
+/// Opened (recovered) at start; <see cref="QuotaRuntimeLifetime"/> closes it cleanly (commit + snapshot) on stop.
+/// </summary>
+public sealed class QuotaRuntime : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RequestIdEntry> reservationsByRequestId = new(StringComparer.Ordinal);
+
+    public QuotaRuntime(IOptions<QuotaOptions> options, TimeProvider time, ILogger<QuotaRuntime> logger)
+    {
+        QuotaOptions o = options.Value;
+        Time = time;
+        Persistent = PersistentEngine.Open(o.ToPersistence(), time);
+        string dataDir = Path.GetFullPath(o.DataDir);
+        HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
+        if (Persistent.Recovery.Corruption is { } corruption)
+        {
+            HostLog.Corruption(logger, corruption);
+        }
+
+        foreach (TokenDocumentView token in TokenDocuments())
+        {
+            tokensByHash[token.KeyHash] = token.Id;
+        }
+
+        AdminKey = ResolveAdminKey(o, logger);
+    }
+
+    public PersistentEngine Persistent { get; }
+    public QuotaEngine Engine => Persistent.Engine;
+    public LiteConfigStore Store => Persistent.Store;
+    public TimeProvider Time { get; }
+    public string AdminKey { get; }
+    public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public int? FindTokenByKey(string key) => tokensByHash.TryGetValue(ApiKeys.Hash(key), out int id) ? id : null;
+
+    public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
+
+    public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
+
+    /// <summary>The reservation an earlier reserve with this request id made, if it is still known.</summary>
+    public bool TryGetRequest(string requestId, out RequestIdEntry entry) => reservationsByRequestId.TryGetValue(requestId, out entry!);
+
+    public void RememberRequest(string requestId, RequestIdEntry entry) => reservationsByRequestId[requestId] = entry;
+
+    /// <summary>Forgets request ids whose reservations have expired (called by the background tick).</summary>
+    public void ForgetExpiredRequests(long nowMs)
+    {
+        foreach ((string id, RequestIdEntry entry) in reservationsByRequestId)
+        {
+            if (entry.ExpiresAtMs <= nowMs)
+            {
+                reservationsByRequestId.TryRemove(id, out _);
+            }
+        }
+    }
+
+    /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
+    public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
+
+    private IEnumerable<TokenDocumentView> TokenDocuments() =>
+        Store.AllTokens().Select(t => new TokenDocumentView(t.Id, t.KeyHash));
+
+    private static string ResolveAdminKey(QuotaOptions options, ILogger logger)
+    {
+        if (options.AdminKey.Length > 0)
+        {
+            return options.AdminKey;
+        }
+
+        string path = Path.Combine(options.DataDir, "admin.key");
+        if (File.Exists(path))
+        {
+            return File.ReadAllText(path).Trim();
+        }
+
+        string key = ApiKeys.NewKey("sk-admin-");
+        File.WriteAllText(path, key);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (API.md)
+        return key;
+    }
+
+    public ValueTask DisposeAsync() => Persistent.DisposeAsync();
+
+    private readonly record struct TokenDocumentView(int Id, string KeyHash);
+}
+
+/// <summary>What a reserve with a request id returned, for repeats.</summary>
+public readonly record struct RequestIdEntry(Engine.Model.ReservationId Id, long Amount, long ExpiresAtMs);
+
+/// <summary>Closes the runtime on host stop (SIGTERM / Ctrl-C): flush the log, snapshot, close.</summary>
+public sealed class QuotaRuntimeLifetime(QuotaRuntime runtime) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await runtime.DisposeAsync().ConfigureAwait(false);
+}

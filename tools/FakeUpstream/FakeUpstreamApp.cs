@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using Quota.Host.Relay;
+
+namespace Quota.FakeUpstream;
+
+/// <summary>The fake upstream's settings (section <c>Fake</c>).</summary>
+public sealed class FakeOptions
+{
+    /// <summary>Delay before each response (and between stream chunks: a tenth of it).</summary>
+    public int LatencyMs { get; set; }
+    /// <summary>Every Nth request gets a 500 (0: never).</summary>
+    public int FailEvery { get; set; }
+    /// <summary>Ignore stream_options.include_usage, as some providers do.</summary>
+    public bool OmitStreamUsage { get; set; }
+}
+
+public static class FakeUpstreamApp
+{
+    public static WebApplication Build(string[] args)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        FakeOptions options = builder.Configuration.GetSection("Fake").Get<FakeOptions>() ?? new FakeOptions();
+        WebApplication app = builder.Build();
+        long requests = 0;
+        app.Map("/v1/{**path}", async (HttpContext context, string path) =>
+        {
+            context.Response.Headers["X-Fake-Request"] = Interlocked.Increment(ref requests).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (options.LatencyMs > 0)
+            {
+                await Task.Delay(options.LatencyMs, context.RequestAborted);
+            }
+
+            if (options.FailEvery > 0 && Volatile.Read(ref requests) % options.FailEvery == 0)
+            {
+                context.Response.StatusCode = 500;
+                await context.Response.WriteAsJsonAsync(new { error = new { message = "injected upstream failure", type = "server_error", code = "fake_failure" } });
+                return;
+            }
+
+            JsonObject? request = context.Request.ContentLength > 0 ? await JsonNode.ParseAsync(context.Request.Body) as JsonObject : null;
+            if (options.OmitStreamUsage && request is not null)
+            {
+                request.Remove("stream_options");
+            }
+
+            (int status, string contentType, IEnumerable<string> chunks) = path == "models"
+                ? (200, "application/json", ["{\"object\":\"list\",\"data\":[{\"id\":\"demo\",\"object\":\"model\"}]}"])
+                : FakeOpenAi.Respond(path, request);
+            context.Response.StatusCode = status;
+            context.Response.ContentType = contentType;
+            foreach (string chunk in chunks)
+            {
+                await context.Response.WriteAsync(chunk, context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (options.LatencyMs > 0 && contentType == "text/event-stream")
+                {
+                    await Task.Delay(Math.Max(1, options.LatencyMs / 10), context.RequestAborted);
+                }
+            }
+        });
+        app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
+        return app;
+    }
+}
