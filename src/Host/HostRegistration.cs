@@ -48,6 +48,7 @@ public static class HostRegistration
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
         app.UseExceptionHandler();
+        _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
         app.MapGroup("/api/logs").RequireAdminKey().MapLogs();

@@ -26,7 +26,7 @@ public static class TokenEndpoints
         JsonBody.Outcome<TokenInput> body = await JsonBody.ReadAsync<TokenInput>(request);
         if (!body.IsOk)
         {
-            return Problem.Invalid(body.Field!, body.Error!);
+            return Problem.BadBody(body);
         }
 
         TokenInput input = body.Value!;
@@ -84,7 +84,7 @@ public static class TokenEndpoints
         JsonBody.Outcome<TokenInput> body = await JsonBody.ReadAsync<TokenInput>(request);
         if (!body.IsOk)
         {
-            return Problem.Invalid(body.Field!, body.Error!);
+            return Problem.BadBody(body);
         }
 
         (TokenUpdate? update, string? field, string? error) = ParseFields(body.Value!, runtime.NowMs);

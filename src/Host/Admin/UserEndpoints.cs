@@ -28,7 +28,7 @@ public static class UserEndpoints
         JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
         if (!body.IsOk)
         {
-            return Problem.Invalid(body.Field!, body.Error!);
+            return Problem.BadBody(body);
         }
 
         if (body.Value!.Quota is not { } quota || quota < 0)
@@ -52,7 +52,7 @@ public static class UserEndpoints
         JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
         if (!body.IsOk)
         {
-            return Problem.Invalid(body.Field!, body.Error!);
+            return Problem.BadBody(body);
         }
 
         if (body.Value!.Delta is not { } delta)

@@ -8,6 +8,10 @@ public static class OpenAiError
 
     public static IResult InvalidRequest(string message, string? param = null) => Result(400, "invalid_request", message, param);
 
+    /// <summary>A body that could not be read: 400 naming the field, or 413 when it is too large.</summary>
+    public static IResult BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
+        body.Status == 413 ? Result(413, "request_too_large", body.Error!) : InvalidRequest($"{body.Field}: {body.Error}", body.Field);
+
     private static string TypeOf(int status) => status switch
     {
         401 => "authentication_error",
@@ -21,6 +25,10 @@ public static class OpenAiError
 /// <summary>Admin API errors: RFC 9457 problem details naming the offending field.</summary>
 public static class Problem
 {
+    /// <summary>A body that could not be read: 400 naming the field, or 413 when it is too large.</summary>
+    public static IResult BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
+        body.Status == 413 ? Results.Problem(statusCode: 413, title: "request_too_large", detail: body.Error) : Invalid(body.Field!, body.Error!);
+
     public static IResult Invalid(string field, string message) =>
         Results.Problem(statusCode: 400, title: "invalid_request", detail: $"{field}: {message}", extensions: new Dictionary<string, object?> { ["field"] = field });
 

@@ -34,7 +34,7 @@ public static class QuotaEndpoints
         JsonBody.Outcome<ReserveInput> body = await JsonBody.ReadAsync<ReserveInput>(context.Request);
         if (!body.IsOk)
         {
-            return OpenAiError.InvalidRequest($"{body.Field}: {body.Error}", body.Field);
+            return OpenAiError.BadBody(body);
         }
 
         ReserveInput input = body.Value!;
@@ -87,7 +87,7 @@ public static class QuotaEndpoints
         JsonBody.Outcome<FinishInput> body = await JsonBody.ReadAsync<FinishInput>(context.Request);
         if (!body.IsOk)
         {
-            return OpenAiError.InvalidRequest($"{body.Field}: {body.Error}", body.Field);
+            return OpenAiError.BadBody(body);
         }
 
         FinishInput input = body.Value!;

@@ -74,6 +74,10 @@ public static class RelayEndpoints
         {
             request = null;
         }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return OpenAiError.Result(413, "request_too_large", "the request body is larger than the limit");
+        }
 
         if (request?["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model))
         {

@@ -16,7 +16,8 @@ public static class JsonBody
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    public readonly record struct Outcome<T>(T? Value, string? Field, string? Error)
+    /// <summary>The parsed body, or the offending field, what is wrong with it, and the status to answer (400, or 413).</summary>
+    public readonly record struct Outcome<T>(T? Value, string? Field, string? Error, int Status = 400)
     {
         public bool IsOk => Error is null;
     }
@@ -33,6 +34,10 @@ public static class JsonBody
         {
             T? value = await JsonSerializer.DeserializeAsync<T>(request.Body, Options, request.HttpContext.RequestAborted).ConfigureAwait(false);
             return value is null ? new(null, "body", "a JSON object is required") : new(value, null, null);
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return new(null, "body", "the request body is larger than the limit", exception.StatusCode);
         }
         catch (JsonException exception)
         {

@@ -19,7 +19,8 @@ internal sealed class HostUnderTest : IAsyncDisposable
     private HostUnderTest(WebApplication app, string baseUrl)
     {
         this.app = app;
-        Client = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        // No response draining: a test that stops reading a stream really disconnects.
+        Client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = new Uri(baseUrl) };
         Admin = new HttpClient { BaseAddress = new Uri(baseUrl) };
         Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
     }
