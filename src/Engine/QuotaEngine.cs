@@ -77,7 +77,7 @@ public sealed partial class QuotaEngine
         }
 
         var user = new UserState(userId);
-        user.Wallet.Initialize(quotaUnits, 0);
+        user.Wallet.Credit(quotaUnits);
         Volatile.Write(ref users[userId], user);
         deltas.Append(new DeltaRecord(DeltaKind.UserCredit, 0, userId, -1, 0, quotaUnits, 0, 0, 0));
         return new SaveOutcome(SpecError.None, userId, -1);

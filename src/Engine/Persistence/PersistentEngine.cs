@@ -149,7 +149,7 @@ public sealed class PersistentEngine : IAsyncDisposable
     public ValueTask DisposeAsync() => CloseAsync(checkpoint: true);
 
     /// <summary>Commits and closes without a checkpoint: what a crash right after a commit leaves (tests, tools).</summary>
-    internal ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
+    public ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
 
     private async ValueTask CloseAsync(bool checkpoint)
     {

@@ -39,6 +39,17 @@ internal sealed class ReservationTable
     private readonly int mask;
     private long cursor;
 
+    // Each thread takes blocks of BlockSlots positions from the shared cursor and claims within its block: one shared
+    // atomic per block instead of per reservation, records of different threads on different cache lines, and
+    // recycling still in ring order at block granularity (the idempotency horizon stays ≈ capacity).
+    private const int BlockSlots = 64;
+    [ThreadStatic]
+    private static ReservationTable? blockOwner;
+    [ThreadStatic]
+    private static long blockNext;
+    [ThreadStatic]
+    private static long blockEnd;
+
     public ReservationTable(int capacity)
     {
         Invariant.Assert(capacity > 0 && (capacity & (capacity - 1)) == 0, "reservation capacity is a power of two");
@@ -48,7 +59,7 @@ internal sealed class ReservationTable
 
     public int Capacity => records.Length;
 
-    /// <summary>Where claiming continues; kept across restarts so finished records keep answering repeats as long as they would have.</summary>
+    /// <summary>Where claiming resumes after a restart (threads start from here), so that finished records keep answering repeats.</summary>
     public long Cursor
     {
         get => Volatile.Read(ref cursor);
@@ -71,7 +82,14 @@ internal sealed class ReservationTable
     {
         for (int probe = 0; probe < EngineLimits.ReservationProbesMax; probe++)
         {
-            int slot = (int)(Interlocked.Increment(ref cursor) & mask);
+            if (blockOwner != this || blockNext == blockEnd)
+            {
+                blockEnd = Interlocked.Add(ref cursor, BlockSlots);
+                blockNext = blockEnd - BlockSlots;
+                blockOwner = this;
+            }
+
+            int slot = (int)(blockNext++ & mask);
             ref ReservationRecord record = ref records[slot];
             long word = Volatile.Read(ref record.StateWord);
             ReservationState state = StateOf(word);

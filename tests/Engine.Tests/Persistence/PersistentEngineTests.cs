@@ -17,6 +17,7 @@ public sealed class PersistentEngineTests : IDisposable
         DataDir = directory.Path,
         Durability = durability,
         CheckpointInterval = TimeSpan.FromHours(1),
+        TickInterval = TimeSpan.FromMinutes(1), // these tests use a fixed clock: keep the real-clock expiry loop out of them
         Engine = new EngineOptions { KeysMax = 64, UsersMax = 8, ReservationsMax = 1024 },
     };
 
@@ -156,7 +157,7 @@ public sealed class PersistentEngineTests : IDisposable
     [Fact]
     public async Task AFailingLogDevice_MakesTheEngineUnhealthy_RefusesNewWork_AndNeverAcknowledgesUncommittedChanges()
     {
-        long now = T0;
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // the engine's background expiry runs on the real clock
         FaultyDeltaLog? faulty = null;
         ReservationId acknowledged;
         await using (var engine = PersistentEngine.Open(Options(Durability.Durable), openLog: d => faulty = new FaultyDeltaLog(new FasterDeltaLog(d))))

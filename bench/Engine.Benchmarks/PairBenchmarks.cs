@@ -1,0 +1,118 @@
+using System.Threading.RateLimiting;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Data.Sqlite;
+using Quota.Engine;
+using Quota.Engine.Model;
+
+namespace Quota.Benchmarks;
+
+/// <summary>
+/// One request's accounting: reserve + settle on a key with a wallet, a lifetime budget and policies, against the
+/// peers a user would otherwise pick, in the same run. Baseline: the DESIGN.md §7 configuration (1 policy).
+/// </summary>
+[MemoryDiagnoser]
+[BenchmarkCategory("pair")]
+public class PairBenchmarks
+{
+    private const long Amount = 60;
+    private QuotaEngine engine = null!;
+    private int noPolicy, graceful, strict, four;
+    private long now;
+    private FixedWindowRateLimiter limiter = null!;
+    private LockedQuota locked = null!;
+    private SqliteConnection sqlite = null!;
+    private SqliteCommand sqliteReserve = null!, sqliteSettle = null!;
+    private string sqlitePath = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        engine = new QuotaEngine(new EngineOptions { KeysMax = 16, UsersMax = 4, ReservationsMax = 1 << 16 });
+        now = engine.NowMs;
+        int user = engine.CreateUser(1L << 60).Id;
+        QuotaPolicySpec Policy(BoundaryMode mode, PeriodMode period = PeriodMode.Daily) =>
+            new() { QuotaUnits = 1L << 46, Mode = period, AnchorMs = now, BoundaryMode = mode, TimeZone = "UTC" };
+        int Token(params QuotaPolicySpec[] policies) =>
+            engine.CreateToken(new TokenSpec { UserId = user, RemainQuotaUnits = 1L << 60, Policies = policies }, now).Id;
+        noPolicy = Token();
+        graceful = Token(Policy(BoundaryMode.Graceful));
+        strict = Token(Policy(BoundaryMode.Strict));
+        four = Token(Policy(BoundaryMode.Graceful), Policy(BoundaryMode.Strict, PeriodMode.Weekly), Policy(BoundaryMode.Graceful, PeriodMode.Monthly), Policy(BoundaryMode.Strict, PeriodMode.Preset5h));
+
+        limiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions { PermitLimit = int.MaxValue, Window = TimeSpan.FromDays(1), QueueLimit = 0, AutoReplenishment = false });
+        locked = new LockedQuota();
+        locked.Add(1, 1L << 60, 1L << 60, 1L << 46, strict: false);
+
+        sqlitePath = Path.Combine(Path.GetTempPath(), $"quota-bench-{Guid.NewGuid():N}.db");
+        sqlite = new SqliteConnection($"Data Source={sqlitePath}");
+        sqlite.Open();
+        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" +
+                "CREATE TABLE policies (token_id INTEGER PRIMARY KEY, used INTEGER NOT NULL, quota INTEGER NOT NULL);" +
+                "INSERT INTO policies VALUES (1, 0, 4611686018427387904);");
+        // The reference gateway's pattern (seed §4.1): one conditional UPDATE per request to reserve, one to settle.
+        sqliteReserve = Command("UPDATE policies SET used = used + $n WHERE token_id = 1 AND used + $n <= quota");
+        sqliteSettle = Command("UPDATE policies SET used = used + $d WHERE token_id = 1");
+    }
+
+    private void Execute(string sql)
+    {
+        using SqliteCommand command = sqlite.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteCommand Command(string sql)
+    {
+        SqliteCommand command = sqlite.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$n", Amount);
+        command.Parameters.AddWithValue("$d", 0L);
+        command.Prepare();
+        return command;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        sqliteReserve.Dispose();
+        sqliteSettle.Dispose();
+        sqlite.Dispose();
+        SqliteConnection.ClearAllPools();
+        File.Delete(sqlitePath);
+        limiter.Dispose();
+    }
+
+    private long Pair(int token)
+    {
+        ReserveOutcome r = engine.Reserve(token, Amount, now);
+        return engine.Settle(r.Id, Amount, now).ChargedUnits;
+    }
+
+    [Benchmark(Baseline = true, Description = "engine: wallet + budget + 1 policy (graceful)")]
+    public long Engine_Pair_OnePolicy() => Pair(graceful);
+
+    [Benchmark(Description = "engine: wallet + budget, no policy")]
+    public long Engine_Pair_NoPolicy() => Pair(noPolicy);
+
+    [Benchmark(Description = "engine: wallet + budget + 1 policy (strict)")]
+    public long Engine_Pair_Strict() => Pair(strict);
+
+    [Benchmark(Description = "engine: wallet + budget + 4 policies")]
+    public long Engine_Pair_FourPolicies() => Pair(four);
+
+    [Benchmark(Description = "engine: reserve + refund, 1 policy")]
+    public long Engine_ReserveRefund() => engine.Refund(engine.Reserve(graceful, Amount, now).Id, now).ChargedUnits;
+
+    [Benchmark(Description = "peer: FixedWindowRateLimiter acquire + dispose")]
+    public bool Peer_FixedWindowRateLimiter()
+    {
+        using RateLimitLease lease = limiter.AttemptAcquire(1);
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "peer: ConcurrentDictionary + lock, same rules")]
+    public bool Peer_LockedDictionary() => locked.Settle(locked.Reserve(1, Amount, now), Amount);
+
+    [Benchmark(Description = "peer: SQLite UPDATE … WHERE used + n <= quota (reserve + settle)")]
+    public int Peer_SqliteUpdate() => sqliteReserve.ExecuteNonQuery() + sqliteSettle.ExecuteNonQuery();
+}

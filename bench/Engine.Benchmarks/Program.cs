@@ -1,0 +1,41 @@
+// Benchmarks of the quota engine, side by side with the peers a user would otherwise pick.
+//   BenchmarkDotNet classes:  dotnet run -c Release --project bench/Engine.Benchmarks -- --filter '*' [--job short]
+//   load measurements:        dotnet run -c Release --project bench/Engine.Benchmarks -- --load [scaling|durable|recovery] [--quick]
+// bench/run.sh runs everything and writes bench/results/latest.md.
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using Quota.Benchmarks;
+
+if (args.Length > 0 && args[0] == "--load")
+{
+    bool quick = args.Contains("--quick");
+    string what = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : "all";
+    int repeats = quick ? 3 : 5;
+    if (what is "all" or "scaling")
+    {
+        Console.WriteLine("### 2-thread scaling (reserve + settle, wallet + budget + 1 policy)\n");
+        LoadRunner.Scaling(quick ? 1 : 3, repeats, Console.Out);
+        Console.WriteLine();
+    }
+
+    if (what is "all" or "durable")
+    {
+        Console.WriteLine("### Acknowledged reserve + settle pairs per second (each operation awaited)\n");
+        await LoadRunner.DurableAsync(quick ? 2 : 5, quick ? 1 : 3, 1024, Console.Out);
+        Console.WriteLine();
+    }
+
+    if (what is "all" or "recovery")
+    {
+        Console.WriteLine("### Recovery\n");
+        int keys = quick ? 100_000 : 1_000_000;
+        long records = quick ? 1_000_000 : 10_000_000;
+        await LoadRunner.RecoveryAsync(keys, records, Console.Out);
+        Console.WriteLine();
+    }
+
+    return;
+}
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+BenchmarkSwitcher.FromAssembly(typeof(PairBenchmarks).Assembly).Run(args);

@@ -1,0 +1,45 @@
+using BenchmarkDotNet.Attributes;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Engine.Windows;
+
+namespace Quota.Benchmarks;
+
+/// <summary>Window math per period mode (runs only at rollover, never per request): closed form, including a DST zone.</summary>
+[MemoryDiagnoser]
+[BenchmarkCategory("windows")]
+public class WindowMathBenchmarks
+{
+    private static readonly long Anchor = DateTimeOffset.Parse("2020-01-31T08:30:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+    private static readonly long Now = DateTimeOffset.Parse("2026-11-28T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+    private readonly WindowRule preset5h = WindowRule.Create(PeriodMode.Preset5h, 0, Anchor, "UTC");
+    private readonly WindowRule custom = WindowRule.Create(PeriodMode.Custom, 17, Anchor, "UTC");
+    private readonly WindowRule dailyUtc = WindowRule.Create(PeriodMode.Daily, 0, Anchor, "UTC");
+    private readonly WindowRule dailyNewYork = WindowRule.Create(PeriodMode.Daily, 0, Anchor, "America/New_York");
+    private readonly WindowRule weeklyBerlin = WindowRule.Create(PeriodMode.Weekly, 0, Anchor, "Europe/Berlin");
+    private readonly WindowRule monthlySydney = WindowRule.Create(PeriodMode.Monthly, 0, Anchor, "Australia/Sydney");
+
+    [Benchmark] public Window Preset5h() => WindowMath.Compute(preset5h, Now);
+    [Benchmark] public Window Custom17Minutes() => WindowMath.Compute(custom, Now);
+    [Benchmark] public Window DailyUtc() => WindowMath.Compute(dailyUtc, Now);
+    [Benchmark] public Window DailyNewYorkDst() => WindowMath.Compute(dailyNewYork, Now);
+    [Benchmark] public Window WeeklyBerlin() => WindowMath.Compute(weeklyBerlin, Now);
+    [Benchmark] public Window MonthlySydney() => WindowMath.Compute(monthlySydney, Now);
+}
+
+/// <summary>The 64-byte delta record: encode and decode with its CRC-32C.</summary>
+[MemoryDiagnoser]
+[BenchmarkCategory("codec")]
+public class CodecBenchmarks
+{
+    private readonly byte[] buffer = new byte[DeltaRecordCodec.RecordBytes];
+    private readonly DeltaRecord record = new(DeltaKind.Settle, 12, 3, -1, 0x1_0000_0042, 60, 75, 1_795_836_000_000, 0);
+
+    [Benchmark]
+    public long EncodeDecode()
+    {
+        DeltaRecordCodec.Write(buffer, record, 42);
+        DeltaRecordCodec.TryRead(buffer, out DeltaRecord decoded, out long sequence, out _, out _);
+        return decoded.ChargedUnits + sequence;
+    }
+}
