@@ -12,14 +12,15 @@ namespace Quota.Engine.Accounts;
 /// operators. That keeps a settle at two atomic additions per account.</para>
 /// <para>Readers of the derived numbers combine two words without a lock: exact whenever no operation is half-way,
 /// which is when anyone audits them.</para>
-/// One cell is 64 bytes so that two hot accounts never share a cache line.
+/// The hot words sit a full cache line (64 bytes) away from both ends of the cell: objects are not 64-byte aligned, so
+/// this is what keeps two threads working on different accounts from sharing a line (false sharing).
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 64)]
+[StructLayout(LayoutKind.Explicit, Size = 192)]
 internal struct BalanceCell
 {
-    [FieldOffset(0)] private long available;
-    [FieldOffset(8)] private long reserved;
-    [FieldOffset(16)] private long credited;
+    [FieldOffset(64)] private long available;
+    [FieldOffset(72)] private long reserved;
+    [FieldOffset(80)] private long credited;
 
     public readonly long Available => Volatile.Read(in available);
     public readonly long Reserved => Volatile.Read(in reserved);

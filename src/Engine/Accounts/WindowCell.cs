@@ -14,15 +14,16 @@ namespace Quota.Engine.Accounts;
 /// and <see cref="ClearUsed"/> change the window structurally and run under the owning key's lock; Reset writes
 /// the bookkeeping words before publishing the new generation in <c>headroom</c>, so nothing can be
 /// reserved in the new window before its counters are zero.</para>
+/// <para>Like <see cref="BalanceCell"/>, the words sit a cache line away from both ends of the cell (no false sharing).</para>
 /// </summary>
-[StructLayout(LayoutKind.Explicit, Size = 64)]
+[StructLayout(LayoutKind.Explicit, Size = 192)]
 internal struct WindowCell
 {
-    [FieldOffset(0)] private long headroom;
-    [FieldOffset(8)] private long used;
-    [FieldOffset(16)] private long reserved;
-    [FieldOffset(24)] private long windowEndMs;
-    [FieldOffset(32)] private long windowStartMs;
+    [FieldOffset(64)] private long headroom;
+    [FieldOffset(72)] private long used;
+    [FieldOffset(80)] private long reserved;
+    [FieldOffset(88)] private long windowEndMs;
+    [FieldOffset(96)] private long windowStartMs;
 
     public readonly long WindowEndMs => Volatile.Read(in windowEndMs);
     public readonly long WindowStartMs => Volatile.Read(in windowStartMs);
