@@ -60,6 +60,12 @@ public static class FakeUpstreamApp
             }
         });
         app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
+        // The "bare Kestrel JSON POST" the benchmarks compare the quota API with: read a small JSON body, answer one.
+        app.MapPost("/echo", async (HttpContext context) =>
+        {
+            JsonNode? body = await JsonNode.ParseAsync(context.Request.Body);
+            return Results.Json(new { ok = true, amount = body?["amount"]?.GetValue<long>() ?? 0 });
+        });
         return app;
     }
 }
