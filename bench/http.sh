@@ -8,7 +8,7 @@ DURATION=${DURATION:-10}; CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 dotnet build src/Host -c Release --nologo -v q >/dev/null && dotnet build tools/FakeUpstream -c Release --nologo -v q >/dev/null
 data=$(mktemp -d); export ADMIN_KEY=bench-admin-key-0123456789
-dotnet tools/FakeUpstream/bin/Release/net10.0/Quota.FakeUpstream.dll --urls http://127.0.0.1:9100 > "$data/upstream.log" 2>&1 & upstream=$!
+dotnet tools/FakeUpstream/bin/Release/net10.0/FakeUpstream.dll --urls http://127.0.0.1:9100 > "$data/upstream.log" 2>&1 & upstream=$!
 dotnet src/Host/bin/Release/net10.0/Quota.Host.dll --urls http://127.0.0.1:9101 --Quota:DataDir="$data/host" --Quota:AdminKey=$ADMIN_KEY \
   --Relay:Upstream:BaseUrl=http://127.0.0.1:9100/v1 --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!
 trap 'kill $upstream $host 2>/dev/null; rm -rf "$data"' EXIT

@@ -124,7 +124,9 @@ public static class LoadRunner
                     ReserveOutcome r = engine.Reserve(token, 60, now);
                     if (!r.IsOk)
                     {
-                        await Task.Yield();
+                        // LogFull: back off like a client given a 503. Spinning here would starve the thread pool,
+                        // where FASTER completes the very I/O that frees the log.
+                        await Task.Delay(1);
                         continue;
                     }
 

@@ -21,7 +21,7 @@ if (args.Length > 0 && args[0] == "--load")
     if (what is "all" or "durable")
     {
         Console.WriteLine("### Acknowledged reserve + settle pairs per second (each operation awaited)\n");
-        await LoadRunner.DurableAsync(quick ? 2 : 5, quick ? 1 : 3, 1024, Console.Out);
+        await LoadRunner.DurableAsync(quick ? 2 : 5, 3, 1024, Console.Out);
         Console.WriteLine();
     }
 

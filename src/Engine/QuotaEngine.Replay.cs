@@ -95,7 +95,6 @@ public sealed partial class QuotaEngine
             PolicyMask = (byte)record.PolicyIndex,
         };
         reservations.Restore(id.Slot, id.Sequence, ReservationState.Open, fields);
-        reservations.Cursor = id.Slot;
         key.User.Wallet.ReserveUnchecked(record.AmountUnits);
         key.Budget.ReserveUnchecked(record.AmountUnits);
         for (int bits = record.PolicyIndex; bits != 0; bits &= bits - 1)

@@ -27,26 +27,16 @@ internal struct BalanceCell
     public readonly long Balance => Available + Reserved;
     public readonly long Used => Volatile.Read(in credited) - Balance;
 
-    /// <summary>Holds <paramref name="amount"/> iff balance − reserved ≥ amount (subtracting form: no overflow).</summary>
+    /// <summary>Holds <paramref name="amount"/> iff balance − reserved ≥ amount.</summary>
     public bool TryReserve(long amount)
     {
-        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        if (!TryTake(amount))
         {
-            long current = Volatile.Read(ref available);
-            if (amount > current)
-            {
-                return false;
-            }
-
-            if (Interlocked.CompareExchange(ref available, current - amount, current) == current)
-            {
-                Interlocked.Add(ref reserved, amount);
-                return true;
-            }
+            return false;
         }
 
-        Invariant.Assert(false, "BalanceCell.TryReserve exceeded its CAS retry bound");
-        return false;
+        Interlocked.Add(ref reserved, amount);
+        return true;
     }
 
     /// <summary>Holds <paramref name="amount"/> without a check: an unlimited key still tracks what it spends.</summary>
@@ -80,6 +70,18 @@ internal struct BalanceCell
     /// <summary>Takes <paramref name="amount"/> off the balance iff that keeps balance − reserved ≥ 0.</summary>
     public bool TryDebit(long amount)
     {
+        if (!TryTake(amount))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref credited, -amount);
+        return true;
+    }
+
+    /// <summary>The one admission step: available −= amount iff amount ≤ available (subtracting form: no overflow).</summary>
+    private bool TryTake(long amount)
+    {
         for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
         {
             long current = Volatile.Read(ref available);
@@ -90,12 +92,11 @@ internal struct BalanceCell
 
             if (Interlocked.CompareExchange(ref available, current - amount, current) == current)
             {
-                Interlocked.Add(ref credited, -amount);
                 return true;
             }
         }
 
-        Invariant.Assert(false, "BalanceCell.TryDebit exceeded its CAS retry bound");
+        Invariant.Assert(false, "BalanceCell CAS exceeded its retry bound");
         return false;
     }
 

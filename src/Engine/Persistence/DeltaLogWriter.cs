@@ -4,7 +4,10 @@ namespace Quota.Engine.Persistence;
 
 /// <summary>
 /// The engine's delta sink backed by a durable log: requests append into a lock-free ring (never blocking, never
-/// allocating); a background pump drains the ring into log entries and group-commits every CommitInterval.
+/// allocating); a pump on its own thread drains the ring into log entries and group-commits.
+/// <para>Group commit: the pump commits every CommitInterval, and back to back while anyone awaits durability, so
+/// each fsync acknowledges everyone who arrived during the previous one. It runs on a dedicated thread: a busy thread
+/// pool (thousands of requests) must not be able to delay the commit that would release them.</para>
 /// <para>Capacity rule: a reserve is admitted only while the ring has room for every record that the open
 /// reservations may still append (<c>ReservationsMax</c> finishes plus a margin for cold records), so a settle,
 /// refund or expiry never finds the ring full.</para>
@@ -23,26 +26,26 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     private readonly DeltaRing ring;
     private readonly long reserveThreshold;
     private readonly TimeSpan commitInterval;
-    private readonly TimeProvider time;
     private readonly byte[] drainBuffer = new byte[DrainBufferBytes];
-    private readonly CancellationTokenSource stopping = new();
-    private readonly SemaphoreSlim pumpGate = new(1, 1);
+    private readonly Lock pumpGate = new();
+    private readonly SemaphoreSlim wake = new(0);
     private TaskCompletionSource nextCommit = NewCommitSignal();
-    private Task? pump;
+    private Thread? pump;
+    private volatile bool stopping;
+    private int commitRequested;
     private long committedThrough;
     private long enqueuedThrough;
     private long lastEnqueuedAddress;
     private long ringFullCount;
     private volatile string? fault;
 
-    public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval, TimeProvider? time = null)
+    public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval)
     {
         this.log = log;
         int capacity = (int)Math.Max(1 << 12, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (reservationsMax + ColdRecordsMargin))));
         ring = new DeltaRing(capacity, firstSequence);
         reserveThreshold = reservationsMax + ColdRecordsMargin;
         this.commitInterval = commitInterval;
-        this.time = time ?? TimeProvider.System;
         committedThrough = firstSequence - 1;
         enqueuedThrough = firstSequence - 1;
     }
@@ -104,51 +107,52 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         Invariant.Assert(false, "the delta ring stayed full: the log pump is stalled");
     }
 
-    /// <summary>Starts the background pump: drain and group-commit every CommitInterval.</summary>
-    public void Start() => pump = Task.Run(PumpAsync);
-
-    private async Task PumpAsync()
+    /// <summary>Starts the pump thread.</summary>
+    public void Start()
     {
-        using var timer = new PeriodicTimer(commitInterval, time);
-        try
+        pump = new Thread(PumpLoop) { IsBackground = true, Name = "quota-delta-log-pump" };
+        pump.Start();
+    }
+
+    private void PumpLoop()
+    {
+        while (!stopping)
         {
-            while (await timer.WaitForNextTickAsync(stopping.Token).ConfigureAwait(false))
-            {
-                await FlushAsync(stopping.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
+            wake.Wait(commitInterval); // the interval, or sooner when a durable waiter asks
+            Volatile.Write(ref commitRequested, 0);
+            Flush();
         }
     }
 
-    /// <summary>Drains the ring into the log and commits. Called by the pump, and directly on shutdown or in tests.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    /// <summary>Drains the ring into the log and commits, on the calling thread (the pump, shutdown, checkpoints, tests).</summary>
+    public void Flush()
     {
-        await pumpGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        lock (pumpGate)
         {
-            DrainIntoLog();
-            long target = Volatile.Read(ref enqueuedThrough);
-            if (target <= CommittedThrough)
+            try
             {
-                return; // nothing new: committing would only burn a core (NOTES.md)
-            }
+                DrainIntoLog();
+                long target = Volatile.Read(ref enqueuedThrough);
+                if (target <= CommittedThrough)
+                {
+                    return; // nothing new: committing would only burn a core (NOTES.md)
+                }
 
-            await log.CommitAsync(cancellationToken).ConfigureAwait(false);
-            Volatile.Write(ref committedThrough, target);
-            fault = null;
-            Interlocked.Exchange(ref nextCommit, NewCommitSignal()).TrySetResult();
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            fault = $"delta log commit failed at address {log.TailAddress}: {exception.GetType().Name}: {exception.Message}";
-        }
-        finally
-        {
-            pumpGate.Release();
+                log.Commit();
+                Volatile.Write(ref committedThrough, target);
+                fault = null;
+                Interlocked.Exchange(ref nextCommit, NewCommitSignal()).TrySetResult();
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                // STYLE.md tier 3: an environment fault, recorded with context at this one boundary; the pump retries.
+                fault = $"delta log commit failed at address {log.TailAddress}: {exception.GetType().Name}: {exception.Message}";
+            }
         }
     }
+
+    /// <summary><see cref="Flush"/> for async callers.</summary>
+    public Task FlushAsync() => Task.Run(Flush);
 
     /// <summary>Moves what was appended so far into the log (one entry per drained batch).</summary>
     private void DrainIntoLog()
@@ -189,31 +193,32 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
                 return;
             }
 
+            if (Interlocked.Exchange(ref commitRequested, 1) == 0)
+            {
+                wake.Release(); // at most one pending request: the pump batches every waiter into one commit
+            }
+
             await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Stops the pump and commits what is left (FASTER's Dispose does not commit, NOTES.md). Flush still works after.</summary>
-    public async Task StopAsync()
+    public Task StopAsync()
     {
-        if (!stopping.IsCancellationRequested)
+        if (!stopping)
         {
-            await stopping.CancelAsync().ConfigureAwait(false);
+            stopping = true;
+            wake.Release();
+            pump?.Join();
         }
 
-        if (pump is not null)
-        {
-            await pump.ConfigureAwait(false);
-        }
-
-        await FlushAsync().ConfigureAwait(false);
+        return FlushAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        stopping.Dispose();
-        pumpGate.Dispose();
+        wake.Dispose();
     }
 
     private static TaskCompletionSource NewCommitSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -45,7 +45,7 @@ public sealed class FasterDeltaLog : IDeltaLog
 
     public bool TryEnqueue(ReadOnlySpan<byte> entry, out long address) => log.TryEnqueue(entry, out address);
 
-    public ValueTask CommitAsync(CancellationToken cancellationToken) => log.CommitAsync(cancellationToken);
+    public void Commit() => log.Commit(spinWait: true);
 
     public IEnumerable<LogEntry> Scan(long fromAddress)
     {

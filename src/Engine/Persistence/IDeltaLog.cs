@@ -16,8 +16,8 @@ public interface IDeltaLog : IDisposable
     /// <summary>Adds an entry to the log's memory; false when its in-memory ring is full (never spins).</summary>
     bool TryEnqueue(ReadOnlySpan<byte> entry, out long address);
 
-    /// <summary>Makes everything enqueued so far durable.</summary>
-    ValueTask CommitAsync(CancellationToken cancellationToken);
+    /// <summary>Makes everything enqueued so far durable; returns when it is (blocks the calling thread).</summary>
+    void Commit();
 
     /// <summary>Committed entries from <paramref name="fromAddress"/> on, in order.</summary>
     IEnumerable<LogEntry> Scan(long fromAddress);

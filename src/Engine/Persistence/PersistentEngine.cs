@@ -66,7 +66,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             log.TruncateUntil(log.TailAddress);
         }
 
-        var writer = new DeltaLogWriter(log, options.Engine.ReservationsMax, report.LastSequence + 1, options.CommitInterval, time);
+        var writer = new DeltaLogWriter(log, options.Engine.ReservationsMax, report.LastSequence + 1, options.CommitInterval);
         var logs = new SystemLogWriter(store);
         engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
         var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
@@ -115,7 +115,7 @@ public sealed class PersistentEngine : IAsyncDisposable
         await checkpointGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await Writer.FlushAsync().ConfigureAwait(false);
             (QuotaEngine replica, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, Store, time);
             if (report.Corruption is not null)
             {

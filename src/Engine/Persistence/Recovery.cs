@@ -48,6 +48,7 @@ internal static class Recovery
             resume = corruption is null ? entry.NextAddress : resume;
         }
 
+        engine.Reservations.ResumeAfterNewest();
         var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started));
         return (engine, report);
     }

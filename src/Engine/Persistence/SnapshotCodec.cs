@@ -189,7 +189,6 @@ internal static class SnapshotCodec
             count += ReservationTable.StateOf(table.StateWordOf(slot)) == ReservationState.Free ? 0 : 1;
         }
 
-        w.Write(table.Cursor);
         w.Write(count);
         for (int slot = 0; slot < table.Capacity; slot++)
         {
@@ -215,7 +214,6 @@ internal static class SnapshotCodec
 
     private static void ReadReservations(BinaryReader r, ReservationTable table)
     {
-        table.Cursor = r.ReadInt64();
         int count = r.ReadInt32();
         for (int i = 0; i < count; i++)
         {

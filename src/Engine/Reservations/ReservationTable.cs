@@ -39,17 +39,6 @@ internal sealed class ReservationTable
     private readonly int mask;
     private long cursor;
 
-    // Each thread takes blocks of BlockSlots positions from the shared cursor and claims within its block: one shared
-    // atomic per block instead of per reservation, records of different threads on different cache lines, and
-    // recycling still in ring order at block granularity (the idempotency horizon stays ≈ capacity).
-    private const int BlockSlots = 64;
-    [ThreadStatic]
-    private static ReservationTable? blockOwner;
-    [ThreadStatic]
-    private static long blockNext;
-    [ThreadStatic]
-    private static long blockEnd;
-
     public ReservationTable(int capacity)
     {
         Invariant.Assert(capacity > 0 && (capacity & (capacity - 1)) == 0, "reservation capacity is a power of two");
@@ -59,11 +48,27 @@ internal sealed class ReservationTable
 
     public int Capacity => records.Length;
 
-    /// <summary>Where claiming resumes after a restart (threads start from here), so that finished records keep answering repeats.</summary>
-    public long Cursor
+    /// <summary>Where claiming continues (a position; its slot is position mod capacity).</summary>
+    public long Cursor => Volatile.Read(ref cursor);
+
+    /// <summary>
+    /// After recovery: claims resume right after the newest record, so finished records keep answering repeats as long
+    /// as they would have without the restart. Records are reused in ring order and a slot's sequence counts its passes,
+    /// so the newest is the one with the largest sequence × capacity + slot.
+    /// </summary>
+    public void ResumeAfterNewest()
     {
-        get => Volatile.Read(ref cursor);
-        set => Volatile.Write(ref cursor, value);
+        long newest = -1;
+        for (int slot = 0; slot < records.Length; slot++)
+        {
+            long word = records[slot].StateWord;
+            if (StateOf(word) != ReservationState.Free)
+            {
+                newest = Math.Max(newest, ((long)SequenceOf(word) * records.Length) + slot);
+            }
+        }
+
+        cursor = newest + 1;
     }
 
     public static ReservationState StateOf(long word) => (ReservationState)(byte)word;
@@ -82,14 +87,7 @@ internal sealed class ReservationTable
     {
         for (int probe = 0; probe < EngineLimits.ReservationProbesMax; probe++)
         {
-            if (blockOwner != this || blockNext == blockEnd)
-            {
-                blockEnd = Interlocked.Add(ref cursor, BlockSlots);
-                blockNext = blockEnd - BlockSlots;
-                blockOwner = this;
-            }
-
-            int slot = (int)(blockNext++ & mask);
+            int slot = (int)((Interlocked.Increment(ref cursor) - 1) & mask);
             ref ReservationRecord record = ref records[slot];
             long word = Volatile.Read(ref record.StateWord);
             ReservationState state = StateOf(word);

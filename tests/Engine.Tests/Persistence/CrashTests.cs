@@ -104,7 +104,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Durable: every acknowledged reserve exists; every acknowledged settle/refund ended it that way, once.</summary>
-    private static void CheckEveryAcknowledgedLine(QuotaEngine engine, List<string> lines)
+    private static void CheckEveryAcknowledgedLine(QuotaEngine engine, List<string> lines) // lines of one cycle; the table holds all
     {
         foreach (string[] line in lines.Select(l => l.Split(' ')).Where(p => p[0] is "R" or "S" or "F" && p.Length >= 2))
         {
@@ -134,7 +134,13 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             charged += state is ReservationState.Settled or ReservationState.Expired ? engine.Reservations[slot].ChargedUnits : 0;
         }
 
-        Assert.Equal(charged, engine.ReadUser(1)!.UsedQuotaUnits); // nothing counted twice, nothing lost
+        int reused = Enumerable.Range(0, engine.Reservations.Capacity).Count(slot => ReservationTable.SequenceOf(engine.Reservations.StateWordOf(slot)) > 1);
+        int used = Enumerable.Range(0, engine.Reservations.Capacity).Count(slot => ReservationTable.StateOf(engine.Reservations.StateWordOf(slot)) != ReservationState.Free);
+        string detail = string.Join("; ", Enumerable.Range(0, engine.Reservations.Capacity)
+            .Where(slot => ReservationTable.SequenceOf(engine.Reservations.StateWordOf(slot)) > 1).Take(6)
+            .Select(slot => $"{slot}:{ReservationTable.SequenceOf(engine.Reservations.StateWordOf(slot))}/{ReservationTable.StateOf(engine.Reservations.StateWordOf(slot))}"));
+        int maxSlot = Enumerable.Range(0, engine.Reservations.Capacity).Where(slot => ReservationTable.StateOf(engine.Reservations.StateWordOf(slot)) != ReservationState.Free).DefaultIfEmpty(-1).Max();
+        Assert.True(charged == engine.ReadUser(1)!.UsedQuotaUnits, $"[{detail}] max slot {maxSlot} wallet used {engine.ReadUser(1)!.UsedQuotaUnits} ≠ charged {charged}; records in use {used}, reused {reused}, cursor {engine.Reservations.Cursor}");
     }
 
     private static string HarnessPath()

@@ -13,8 +13,15 @@ internal sealed class FaultyDeltaLog(IDeltaLog inner) : IDeltaLog
 
     public bool TryEnqueue(ReadOnlySpan<byte> entry, out long address) => inner.TryEnqueue(entry, out address);
 
-    public ValueTask CommitAsync(CancellationToken cancellationToken) =>
-        FailCommits ? ValueTask.FromException(new IOException("injected: the log device rejected the write")) : inner.CommitAsync(cancellationToken);
+    public void Commit()
+    {
+        if (FailCommits)
+        {
+            throw new IOException("injected: the log device rejected the write");
+        }
+
+        inner.Commit();
+    }
 
     public IEnumerable<LogEntry> Scan(long fromAddress) => inner.Scan(fromAddress);
 
