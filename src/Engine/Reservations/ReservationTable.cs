@@ -28,8 +28,8 @@ internal struct ReservationRecord
 }
 
 /// <summary>
-/// A preallocated ring of reservation records (DESIGN.md §4, invariant 2). Claiming a record is one atomic
-/// cursor increment and one CAS; finished records are recycled in ring order, so a finished reservation's
+/// A preallocated ring of reservation records (DESIGN.md §4, invariant 2). Claiming a record is one CAS (plus one
+/// shared atomic per block of 64 claims); finished records are recycled in ring order, so a finished reservation's
 /// outcome stays available for idempotent replies until about <c>capacity</c> newer reservations were made.
 /// Every transition is a CAS on the record's state word, so each reservation ends exactly once.
 /// </summary>
@@ -38,6 +38,17 @@ internal sealed class ReservationTable
     private readonly ReservationRecord[] records;
     private readonly int mask;
     private long cursor;
+
+    // Each thread takes blocks of BlockSlots positions from the shared cursor and claims within its block: one shared
+    // atomic per block instead of per reservation, and records of different threads on different cache lines.
+    // Recycling stays in ring order at block granularity (the idempotency horizon stays ≈ capacity).
+    private const int BlockSlots = 64;
+    [ThreadStatic]
+    private static ReservationTable? blockOwner;
+    [ThreadStatic]
+    private static long blockNext;
+    [ThreadStatic]
+    private static long blockEnd;
 
     public ReservationTable(int capacity)
     {
@@ -87,7 +98,14 @@ internal sealed class ReservationTable
     {
         for (int probe = 0; probe < EngineLimits.ReservationProbesMax; probe++)
         {
-            int slot = (int)((Interlocked.Increment(ref cursor) - 1) & mask);
+            if (blockOwner != this || blockNext == blockEnd)
+            {
+                blockEnd = Interlocked.Add(ref cursor, BlockSlots);
+                blockNext = blockEnd - BlockSlots;
+                blockOwner = this;
+            }
+
+            int slot = (int)(blockNext++ & mask);
             ref ReservationRecord record = ref records[slot];
             long word = Volatile.Read(ref record.StateWord);
             ReservationState state = StateOf(word);

@@ -163,8 +163,7 @@ public static class RelayEndpoints
             JsonNode? usage = (JsonNode.Parse(body) as JsonObject)?["usage"];
             long prompt = Tokens(usage?["prompt_tokens"]) ?? promptEstimate;
             long completion = Tokens(usage?["completion_tokens"]) ?? 0;
-            await SettleAsync(prompt, completion);
-            AddRateLimitHeaders();
+            await SettleAsync(prompt, completion, addHeaders: true);
             return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json");
         }
 
@@ -208,20 +207,28 @@ public static class RelayEndpoints
                 // the client went away (or the upstream broke off): charge what was streamed
             }
 
-            await SettleAsync(promptUsage ?? promptEstimate, completionUsage ?? ((streamedCharacters!.Value + 3) / 4));
+            await SettleAsync(promptUsage ?? promptEstimate, completionUsage ?? ((streamedCharacters!.Value + 3) / 4), addHeaders: false);
             return Results.Empty;
         }
 
-        private async Task SettleAsync(long prompt, long completion)
+        /// <summary>Settles, logs the consume row and (before the body is written) sets the headers, reading the key once.</summary>
+        private async Task SettleAsync(long prompt, long completion, bool addHeaders)
         {
             long charged = pricing.Price(model, prompt, completion);
-            runtime.Engine.Settle(reservation, charged, runtime.NowMs);
+            long now = runtime.NowMs;
+            runtime.Engine.Settle(reservation, charged, now);
+            TokenView? view = runtime.Engine.ReadToken(tokenId, now);
+            if (addHeaders && view is not null)
+            {
+                RateLimitHeaders.Add(context.Response, view, now);
+            }
+
             runtime.Persistent.Logs.Enqueue(new LogDocument
             {
                 CreatedMs = runtime.NowMs,
                 Type = "consume",
                 TokenId = tokenId,
-                UserId = runtime.Engine.ReadToken(tokenId, runtime.NowMs)?.UserId ?? 0,
+                UserId = view?.UserId ?? 0,
                 Action = "relay",
                 Content = $"{model}: {prompt} prompt + {completion} completion tokens",
                 Model = model,
