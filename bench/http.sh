@@ -11,7 +11,7 @@ data=$(mktemp -d); export ADMIN_KEY=bench-admin-key-0123456789
 dotnet tools/FakeUpstream/bin/Release/net10.0/FakeUpstream.dll --urls http://127.0.0.1:9100 > "$data/upstream.log" 2>&1 & upstream=$!
 dotnet src/Host/bin/Release/net10.0/Quota.Host.dll --urls http://127.0.0.1:9101 --Quota:DataDir="$data/host" --Quota:AdminKey=$ADMIN_KEY \
   --Relay:Upstream:BaseUrl=http://127.0.0.1:9100/v1 --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!
-trap 'kill $upstream $host 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $upstream $host 2>/dev/null; wait $upstream $host 2>/dev/null; rm -rf "$data" || true' EXIT
 for i in $(seq 100); do curl -sf localhost:9101/healthz >/dev/null && curl -sf localhost:9100/stats >/dev/null && break; sleep 0.2; done
 A="Authorization: Bearer $ADMIN_KEY"; J='content-type: application/json'
 curl -sf -XPOST localhost:9101/api/users -H "$A" -H "$J" -d '{"name":"bench","quota":1000000000000000}' >/dev/null

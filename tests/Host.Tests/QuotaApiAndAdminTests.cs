@@ -164,6 +164,17 @@ public sealed class QuotaApiAndAdminTests : IAsyncLifetime
         Assert.Equal("ok", (await host.Client.GetFromJsonAsync<JsonElement>("/healthz")).GetProperty("status").GetString());
         string metrics = await host.Client.GetStringAsync("/metrics");
         Assert.Contains("quota_healthy", metrics, StringComparison.Ordinal);
+        (_, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 10 });
+        await PostAsync("/api/quota/reserve", new { key, amount = 1 });
+        await PostAsync("/api/quota/reserve", new { key, amount = 100 });
+        for (int attempt = 0; attempt < 30 && !metrics.Contains("result=\"Ok\"", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100); // the exporter caches a scrape briefly
+            metrics = await host.Client.GetStringAsync("/metrics");
+        }
+
+        Assert.Contains("result=\"Ok\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("result=\"InsufficientKeyQuota\"", metrics, StringComparison.Ordinal);
         JsonElement openApi = await host.Client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/quota/reserve", out _));
     }

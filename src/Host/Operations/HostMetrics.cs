@@ -20,4 +20,8 @@ public sealed class HostMetrics
     }
 
     public Counter<long> Decisions { get; }
+
+    /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
+    public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>
+        context.RequestServices.GetRequiredService<HostMetrics>().Decisions.Add(1, new KeyValuePair<string, object?>("result", result.ToString()));
 }

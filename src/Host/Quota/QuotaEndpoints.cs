@@ -60,6 +60,7 @@ public static class QuotaEndpoints
         }
 
         ReserveOutcome outcome = runtime.Engine.Reserve(tokenId.Value, input.Amount.Value, runtime.NowMs);
+        Operations.HostMetrics.Count(context, outcome.Result);
         if (!outcome.IsOk)
         {
             return Rejection.Respond(context, runtime, tokenId.Value, outcome);

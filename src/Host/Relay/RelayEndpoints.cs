@@ -101,6 +101,7 @@ public static class RelayEndpoints
         }
 
         ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, estimate, runtime.NowMs);
+        Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {
             return Rejection.Respond(context, runtime, tokenId, reserved);
