@@ -35,7 +35,6 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     private int commitRequested;
     private long committedThrough;
     private long enqueuedThrough;
-    private long lastEnqueuedAddress;
     private long ringFullCount;
     private volatile string? fault;
 
@@ -58,13 +57,8 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     /// <summary>Every change up to this sequence number is durable.</summary>
     public long CommittedThrough => Volatile.Read(ref committedThrough);
 
-    /// <summary>The log address of the last entry written (the start of the newest batch).</summary>
-    public long LastEnqueuedAddress => Volatile.Read(ref lastEnqueuedAddress);
-
     /// <summary>How often an append found the ring full and had to wait for the pump (should stay 0).</summary>
     public long RingFullCount => Interlocked.Read(ref ringFullCount);
-
-    public int RingCapacity => ring.Capacity;
 
     public long RingDepth => ring.Count;
 
@@ -167,13 +161,11 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
             }
 
             var spin = default(SpinWait);
-            long address;
-            while (!log.TryEnqueue(drainBuffer.AsSpan(0, bytes), out address))
+            while (!log.TryEnqueue(drainBuffer.AsSpan(0, bytes), out _))
             {
                 spin.SpinOnce(); // FASTER's in-memory pages are full until its flush catches up
             }
 
-            Volatile.Write(ref lastEnqueuedAddress, address);
             Volatile.Write(ref enqueuedThrough, lastSequence);
             if (lastSequence >= last)
             {

@@ -19,7 +19,4 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream call failed for model {Model}: {Error}")]
     public static partial void UpstreamFailed(ILogger logger, string model, string error);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Config store write failed: {Error}")]
-    public static partial void StoreFailed(ILogger logger, string error);
 }
