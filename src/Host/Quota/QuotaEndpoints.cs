@@ -71,12 +71,9 @@ public static class QuotaEndpoints
             runtime.RememberRequest(newRequestId, new RequestIdEntry(outcome.Id, input.Amount.Value, outcome.ExpiresAtMs));
         }
 
+        // API.md puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
+        // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
         await runtime.AcknowledgeAsync(context.RequestAborted);
-        if (runtime.Engine.ReadToken(tokenId.Value, runtime.NowMs) is { } view)
-        {
-            RateLimitHeaders.Add(context.Response, view, runtime.NowMs);
-        }
-
         return Reserved(outcome.Id, input.Amount.Value, outcome.ExpiresAtMs);
     }
 
