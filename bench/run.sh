@@ -15,6 +15,7 @@ rm -rf BenchmarkDotNet.Artifacts
 dotnet run -c Release --no-build --project "$project" -- --filter '*' "${job[@]}" --exporters github csv > bench/results/benchmarkdotnet.log
 
 load=(); [ $quick = 1 ] && load=(--quick)
+[ $quick = 0 ] && rm -f bench/results/recovery-full.md # the full run measures recovery at full size itself
 dotnet run -c Release --no-build --project "$project" -- --load all "${load[@]}" > bench/results/load.md
 
 DURATION=$([ $quick = 1 ] && echo 5 || echo 15) bash bench/http.sh > bench/results/http.txt

@@ -35,7 +35,7 @@ long records = 0, entries = 0, firstSequence = -1, lastSequence = -1;
 foreach (LogEntry entry in log.Scan(log.BeginAddress))
 {
     entries++;
-    ReadOnlySpan<byte> bytes = entry.Bytes.AsSpan(0, entry.Length);
+    ReadOnlySpan<byte> bytes = entry.Bytes.Span;
     for (int offset = 0; offset < bytes.Length;)
     {
         DecodeStatus status = DeltaRecordCodec.TryRead(bytes[offset..], out DeltaRecord r, out long sequence, out ReadOnlySpan<byte> payload, out int size);

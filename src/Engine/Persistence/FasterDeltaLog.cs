@@ -1,3 +1,4 @@
+using System.Buffers;
 using FASTER.core;
 
 namespace Quota.Engine.Persistence;
@@ -50,9 +51,13 @@ public sealed class FasterDeltaLog : IDeltaLog
     public IEnumerable<LogEntry> Scan(long fromAddress)
     {
         using FasterLogScanIterator iterator = log.Scan(Math.Max(fromAddress, log.BeginAddress), long.MaxValue, scanUncommitted: false);
-        while (iterator.GetNext(out byte[] entry, out int length, out long address, out long nextAddress))
+        // Pooled buffers: entries are up to 256 KB, and a fresh array each would churn the large-object heap.
+        while (iterator.GetNext(MemoryPool<byte>.Shared, out IMemoryOwner<byte> entry, out int length, out long address, out long nextAddress))
         {
-            yield return new LogEntry(entry, length, address, nextAddress);
+            using (entry)
+            {
+                yield return new LogEntry(entry.Memory[..length], address, nextAddress);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 namespace Quota.Engine.Persistence;
 
-/// <summary>One stored log entry: a batch of encoded delta records.</summary>
-public readonly record struct LogEntry(byte[] Bytes, int Length, long Address, long NextAddress);
+/// <summary>One stored log entry: a batch of encoded delta records. Valid until the scan moves on (pooled memory).</summary>
+public readonly record struct LogEntry(ReadOnlyMemory<byte> Bytes, long Address, long NextAddress);
 
 /// <summary>
 /// The port to the durable log device (FASTER's words: enqueue, commit, scan, truncate). Only

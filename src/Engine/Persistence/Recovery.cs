@@ -8,7 +8,8 @@ public sealed record RecoveryReport(
     long EntriesScanned,
     long ResumeAddress,
     string? Corruption,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    TimeSpan SnapshotLoad);
 
 /// <summary>
 /// Rebuilds an engine: the newest snapshot, then every committed delta record after it, in log order.
@@ -38,6 +39,7 @@ internal static class Recovery
             from = Math.Max(from, snapshot.ResumeAddress);
         }
 
+        TimeSpan snapshotLoad = time.GetElapsedTime(started);
         long expected = snapshotSequence + 1, replayed = 0, entries = 0, resume = from;
         string? corruption = null;
         using IEnumerator<LogEntry> scan = log.Scan(from).GetEnumerator();
@@ -49,7 +51,7 @@ internal static class Recovery
         }
 
         engine.Reservations.ResumeAfterNewest();
-        var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started));
+        var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started), snapshotLoad);
         return (engine, report);
     }
 
@@ -77,7 +79,7 @@ internal static class Recovery
 
     private static string? ReplayEntry(QuotaEngine engine, LogEntry entry, ref long expected, ref long replayed)
     {
-        ReadOnlySpan<byte> bytes = entry.Bytes.AsSpan(0, entry.Length);
+        ReadOnlySpan<byte> bytes = entry.Bytes.Span;
         int offset = 0;
         while (offset < bytes.Length)
         {
