@@ -30,7 +30,7 @@ public sealed partial class QuotaEngine
         record.ChargedUnits = actualUnits;
         record.Exhausted = exhausted;
         // Appended before the record completes: its slot cannot be reused (and logged) before this.
-        deltas.Append(new DeltaRecord(DeltaKind.Settle, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, actualUnits, nowMs, 0));
+        deltas.Append(new DeltaRecord(DeltaKind.Settle, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, actualUnits, nowMs, exhausted ? 1 : 0));
         reservations.Complete(slot, ReservationState.Settled);
         return new FinishOutcome(FinishResult.Ok, actualUnits, exhausted, false);
     }
@@ -72,7 +72,7 @@ public sealed partial class QuotaEngine
             record.ChargedUnits = record.AmountUnits;
             record.Exhausted = exhausted;
             var id = ReservationId.From(slot, sequence);
-            deltas.Append(new DeltaRecord(DeltaKind.Expire, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, record.AmountUnits, nowMs, 0));
+            deltas.Append(new DeltaRecord(DeltaKind.Expire, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, record.AmountUnits, nowMs, exhausted ? 1 : 0));
             reservations.Complete(slot, ReservationState.Expired);
             audit.Record(new AuditEvent(
                 AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));

@@ -123,7 +123,10 @@ public sealed partial class QuotaEngine
             return;
         }
 
-        reservation.Exhausted = Charge(ref reservation, record.ChargedUnits, record.AtMs, live: false);
+        // The "exhausted" reply depends on how concurrent charges interleaved live: it is carried by the record,
+        // never recomputed from the replay order.
+        Charge(ref reservation, record.ChargedUnits, record.AtMs, live: false);
+        reservation.Exhausted = record.Aux != 0;
         reservation.ChargedUnits = record.ChargedUnits;
         reservations.RestoreState(id.Slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);
     }

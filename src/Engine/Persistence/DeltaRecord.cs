@@ -30,7 +30,7 @@ public enum DeltaKind : byte
 /// Field meaning by kind:
 /// <list type="bullet">
 /// <item>Reserve: ReservationId, TokenId, UserId, PolicyIndex = policy mask, Amount = estimate, At = expiry, Aux = generations (16 bits per policy).</item>
-/// <item>Settle / Expire: ReservationId, Amount = estimate, Charged = actual. Refund: ReservationId, Amount.</item>
+/// <item>Settle / Expire: ReservationId, Amount = estimate, Charged = actual, Aux = 1 if the reply said "exhausted". Refund: ReservationId, Amount.</item>
 /// <item>WindowReset: TokenId, PolicyIndex, Amount = window start, Charged = window end, Aux = quota &lt;&lt; 16 | generation.</item>
 /// <item>ExhaustedAt: TokenId, PolicyIndex, At = the new exhausted_at (0 clears it). Pause: Aux = the recorded status. Restore.</item>
 /// <item>ManualReset: TokenId, PolicyIndex, Amount = usage cleared. PolicyMove: Amount = start, Charged = end. QuotaAdjust: Amount = delta.</item>
