@@ -38,8 +38,13 @@ public sealed class ReplayTests
         Assert.Equal(EngineState.Describe(engine, now), EngineState.Describe(replayed, now));
     }
 
-    [Fact]
-    public void Replay_AfterConcurrentLoad_RebuildsTheSameState()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void Replay_AfterConcurrentLoad_RebuildsTheSameState(int seed)
     {
         var sink = new RecordingSink();
         var engine = new QuotaEngine(Options, sink);
@@ -55,7 +60,7 @@ public sealed class ReplayTests
         using var stop = new CancellationTokenSource();
         var clock = new Thread(() =>
         {
-            var random = new Random(7);
+            var random = new Random(seed);
             while (!stop.IsCancellationRequested)
             {
                 long at = Interlocked.Add(ref now, random.Next(1, 20_000));
@@ -70,7 +75,7 @@ public sealed class ReplayTests
         clock.Start();
         Parallel.For(0, 4, worker =>
         {
-            var random = new Random(worker);
+            var random = new Random((seed * 10) + worker);
             for (int i = 0; i < 20_000; i++)
             {
                 long at = Volatile.Read(ref now);
