@@ -176,6 +176,8 @@ public sealed class QuotaApiAndAdminTests : IAsyncLifetime
         Assert.Contains("result=\"Ok\"", metrics, StringComparison.Ordinal);
         Assert.Contains("result=\"InsufficientKeyQuota\"", metrics, StringComparison.Ordinal);
         JsonElement openApi = await host.Client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
-        Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/quota/reserve", out _));
+        Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/quota/reserve", out JsonElement reservePath));
+        Assert.True(reservePath.GetProperty("post").TryGetProperty("requestBody", out _), "the reserve body schema is documented");
+        Assert.True(openApi.GetProperty("components").GetProperty("schemas").TryGetProperty("TokenInput", out _));
     }
 }

@@ -12,12 +12,17 @@ public static class TokenEndpoints
 {
     public static RouteGroupBuilder MapTokens(this RouteGroupBuilder group)
     {
-        group.MapPost("/", CreateAsync);
-        group.MapGet("/", List);
-        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } token ? Results.Ok(token) : Problem.NotFound($"token {id}"));
-        group.MapPut("/{id:int}", UpdateAsync);
-        group.MapDelete("/{id:int}", DeleteAsync);
-        group.MapPost("/{id:int}/quota_policy/reset", ResetAsync);
+        group.MapPost("/", CreateAsync).Accepts<TokenInput>("application/json").WithSummary("Create an API key (the key is returned only here)")
+            .Produces(StatusCodes.Status201Created).ProducesValidationProblem();
+        group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status");
+        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } token ? Results.Ok(token) : Problem.NotFound($"token {id}"))
+            .WithSummary("Read a key with its policies").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{id:int}", UpdateAsync).Accepts<TokenInput>("application/json").WithSummary("Update a key; quota_policy/quota_policies replace its policies")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id:int}", DeleteAsync).WithSummary("Delete a key, its policies and open reservations")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:int}/quota_policy/reset", ResetAsync).WithSummary("Clear the current window's usage and restore a paused key")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

@@ -17,9 +17,12 @@ public static class UserEndpoints
 {
     public static RouteGroupBuilder MapUsers(this RouteGroupBuilder group)
     {
-        group.MapPost("/", CreateAsync);
-        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"));
-        group.MapPost("/{id:int}/quota", CreditAsync);
+        group.MapPost("/", CreateAsync).Accepts<UserInput>("application/json").WithSummary("Create a user with a wallet")
+            .Produces(StatusCodes.Status201Created).ProducesValidationProblem();
+        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"))
+            .WithSummary("Read a user's wallet").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:int}/quota", CreditAsync).Accepts<UserInput>("application/json").WithSummary("Top up (delta > 0) or debit a wallet")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

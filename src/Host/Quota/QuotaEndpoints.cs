@@ -23,9 +23,14 @@ public static class QuotaEndpoints
 {
     public static RouteGroupBuilder MapQuota(this RouteGroupBuilder group)
     {
-        group.MapPost("/reserve", ReserveAsync);
-        group.MapPost("/settle", (HttpContext context, QuotaRuntime runtime) => FinishAsync(context, runtime, settle: true));
-        group.MapPost("/refund", (HttpContext context, QuotaRuntime runtime) => FinishAsync(context, runtime, settle: false));
+        group.MapPost("/reserve", ReserveAsync).Accepts<ReserveInput>("application/json").WithSummary("Reserve an estimate on a key (idempotent by request_id)")
+            .Produces(StatusCodes.Status400BadRequest).Produces(StatusCodes.Status401Unauthorized).Produces(StatusCodes.Status403Forbidden).Produces(StatusCodes.Status429TooManyRequests);
+        group.MapPost("/settle", (HttpContext context, QuotaRuntime runtime) => FinishAsync(context, runtime, settle: true))
+            .Accepts<FinishInput>("application/json").WithSummary("Settle a reservation at its actual cost (idempotent)")
+            .Produces(StatusCodes.Status404NotFound).Produces(StatusCodes.Status409Conflict);
+        group.MapPost("/refund", (HttpContext context, QuotaRuntime runtime) => FinishAsync(context, runtime, settle: false))
+            .Accepts<FinishInput>("application/json").WithSummary("Refund a reservation (idempotent)")
+            .Produces(StatusCodes.Status404NotFound).Produces(StatusCodes.Status409Conflict);
         return group;
     }
 
