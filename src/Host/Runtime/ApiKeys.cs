@@ -15,10 +15,12 @@ public static class ApiKeys
 
     public static string Preview(string key) => key.Length < 11 ? "sk-…" : $"{key[..7]}…{key[^4..]}";
 
-    /// <summary>Compares two secrets in time independent of where they differ.</summary>
-    public static bool SecretEquals(string? presented, string expected) =>
-        presented is not null &&
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+    /// <summary>SHA-256 of a secret, to compare against with <see cref="SecretEquals"/>.</summary>
+    public static byte[] SecretHash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+
+    /// <summary>Compares a presented secret with a known one's hash, in time independent of where they differ.</summary>
+    public static bool SecretEquals(string? presented, byte[] expectedHash) =>
+        presented is not null && CryptographicOperations.FixedTimeEquals(SecretHash(presented), expectedHash);
 
     /// <summary>The token after "Bearer " in the Authorization header, or null.</summary>
     public static string? BearerToken(HttpRequest request)

@@ -33,14 +33,15 @@ public sealed class QuotaRuntime : IAsyncDisposable
             tokensByHash[token.KeyHash] = token.Id;
         }
 
-        AdminKey = ResolveAdminKey(o, logger);
+        AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
     }
 
     public PersistentEngine Persistent { get; }
     public QuotaEngine Engine => Persistent.Engine;
     public LiteConfigStore Store => Persistent.Store;
     public TimeProvider Time { get; }
-    public string AdminKey { get; }
+    /// <summary>SHA-256 of the admin key (the admin and quota APIs compare against it in constant time).</summary>
+    public byte[] AdminKeyHash { get; }
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 
     public int? FindTokenByKey(string key) => tokensByHash.TryGetValue(ApiKeys.Hash(key), out int id) ? id : null;
