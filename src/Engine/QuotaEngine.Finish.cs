@@ -148,22 +148,10 @@ public sealed partial class QuotaEngine
         return exhausted;
     }
 
-    private static void Release(ref ReservationRecord record, KeyState key)
-    {
-        long amount = record.AmountUnits;
-        key.User.Wallet.Release(amount);
-        key.Budget.Release(amount);
-        for (int bits = record.PolicyMask; bits != 0; bits &= bits - 1)
-        {
-            int index = BitOperations.TrailingZeroCount(bits);
-            key.Slots![index]!.Cell.Release(record.GenerationOf(index), amount);
-        }
-    }
-
     internal void Release(ref ReservationRecord record)
     {
         KeyState? key = FindKey(record.TokenId);
         Invariant.Assert(key is not null, "a reservation always names an existing key");
-        Release(ref record, key!);
+        ReleaseHolds(key!, record.AmountUnits, record.PolicyMask, record.Generations);
     }
 }

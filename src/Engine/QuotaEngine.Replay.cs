@@ -40,14 +40,14 @@ public sealed partial class QuotaEngine
                 ApplyFinish(record);
                 break;
             default:
-                ApplyToPolicy(record, SlotFor(KeyFor(record), record.PolicyIndex));
+                KeyState key = KeyFor(record);
+                ApplyToPolicy(record, key, SlotFor(key, record.PolicyIndex));
                 break;
         }
     }
 
-    private void ApplyToPolicy(in DeltaRecord record, PolicySlot slot)
+    private static void ApplyToPolicy(in DeltaRecord record, KeyState key, PolicySlot slot)
     {
-        KeyState key = FindKey(record.TokenId)!;
         switch (record.Kind)
         {
             case DeltaKind.WindowReset:

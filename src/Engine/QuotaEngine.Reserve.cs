@@ -135,9 +135,7 @@ public sealed partial class QuotaEngine
             ReserveResult result = slot.Cell.TryReserve(amount, slot.Config.Boundary, out ushort generation);
             if (result != ReserveResult.Ok)
             {
-                ReleasePolicies(key, held, amount, generations);
-                key.Budget.Release(amount);
-                key.User.Wallet.Release(amount);
+                ReleaseHolds(key, amount, held, generations);
                 failedPolicy = index;
                 return result;
             }
@@ -149,13 +147,17 @@ public sealed partial class QuotaEngine
         return ReserveResult.Ok;
     }
 
-    private static void ReleasePolicies(KeyState key, int policyMask, long amount, long generations)
+    /// <summary>Gives back what a reservation holds: the policies in <paramref name="policyMask"/>, the key budget, the wallet.</summary>
+    private static void ReleaseHolds(KeyState key, long amount, int policyMask, long generations)
     {
         for (int bits = policyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
             key.Slots![index]!.Cell.Release(ReservationRecord.GenerationIn(generations, index), amount);
         }
+
+        key.Budget.Release(amount);
+        key.User.Wallet.Release(amount);
     }
 
     private static bool AnyWindowDue(KeyState key, int policyMask, long nowMs)

@@ -31,13 +31,24 @@ public static class DeltaRecordCodec
     /// <summary>Bytes a record (with its payload, if any) occupies.</summary>
     public static int SizeOf(int payloadBytes) => payloadBytes == 0 ? RecordBytes : RecordBytes + 8 + payloadBytes;
 
+    /// <summary>Writes a record and, when it has one, its payload trailer.</summary>
     public static void Write(Span<byte> destination, in DeltaRecord record, long sequence, ReadOnlySpan<byte> payload = default)
+    {
+        WriteHead(destination, record, sequence, hasPayload: !payload.IsEmpty);
+        if (!payload.IsEmpty)
+        {
+            WritePayload(destination[RecordBytes..], payload);
+        }
+    }
+
+    /// <summary>Writes the 64-byte head; <paramref name="hasPayload"/> promises a payload trailer right after it.</summary>
+    public static void WriteHead(Span<byte> destination, in DeltaRecord record, long sequence, bool hasPayload)
     {
         Span<byte> head = destination[..RecordBytes];
         head[0] = CurrentVersion;
         head[1] = (byte)record.Kind;
         head[2] = (byte)(sbyte)record.PolicyIndex;
-        head[3] = payload.IsEmpty ? (byte)0 : HasPayloadFlag;
+        head[3] = hasPayload ? HasPayloadFlag : (byte)0;
         BinaryPrimitives.WriteInt32LittleEndian(head[4..], record.TokenId);
         BinaryPrimitives.WriteInt32LittleEndian(head[8..], record.UserId);
         BinaryPrimitives.WriteInt64LittleEndian(head[16..], sequence);
@@ -47,12 +58,14 @@ public static class DeltaRecordCodec
         BinaryPrimitives.WriteInt64LittleEndian(head[48..], record.AtMs);
         BinaryPrimitives.WriteInt64LittleEndian(head[56..], record.Aux);
         BinaryPrimitives.WriteUInt32LittleEndian(head[12..], HeadChecksum(head));
-        if (!payload.IsEmpty)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(destination[RecordBytes..], payload.Length);
-            payload.CopyTo(destination[(RecordBytes + 4)..]);
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[(RecordBytes + 4 + payload.Length)..], Checksum(payload));
-        }
+    }
+
+    /// <summary>Writes a payload trailer: 4-byte length, the payload, its CRC-32C.</summary>
+    public static void WritePayload(Span<byte> destination, ReadOnlySpan<byte> payload)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(destination, payload.Length);
+        payload.CopyTo(destination[4..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[(4 + payload.Length)..], Checksum(payload));
     }
 
     /// <summary>Decodes the record at the start of <paramref name="source"/>; <paramref name="size"/> is how many bytes it took.</summary>

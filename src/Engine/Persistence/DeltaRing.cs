@@ -64,7 +64,7 @@ internal sealed class DeltaRing
                         payloads[sequence] = payload;
                     }
 
-                    DeltaRecordCodec.Write(buffer.AsSpan(slot * DeltaRecordCodec.RecordBytes, DeltaRecordCodec.RecordBytes), record, sequence);
+                    DeltaRecordCodec.WriteHead(buffer.AsSpan(slot * DeltaRecordCodec.RecordBytes, DeltaRecordCodec.RecordBytes), record, sequence, payload is not null);
                     Volatile.Write(ref published[slot], position + 1);
                     return true;
                 }
@@ -111,14 +111,10 @@ internal sealed class DeltaRing
                 return written;
             }
 
-            if (payload is null)
+            encoded.CopyTo(destination[written..]);
+            if (payload is not null)
             {
-                encoded.CopyTo(destination[written..]);
-            }
-            else
-            {
-                DeltaRecordCodec.TryRead(encoded, out DeltaRecord record, out _, out _, out _);
-                DeltaRecordCodec.Write(destination[written..], record, sequence, payload);
+                DeltaRecordCodec.WritePayload(destination[(written + DeltaRecordCodec.RecordBytes)..], payload);
                 payloads.TryRemove(sequence, out _);
             }
 

@@ -8,7 +8,8 @@ namespace Quota.Engine.Persistence;
 /// <summary>
 /// Turns audit events (and the host's consume records) into owner-visible log rows and writes them to the config
 /// store in batches from a background loop (NOTES.md: LiteDB wants batches). The engine calls <see cref="Record"/>
-/// under a key's lock, so it only enqueues; a full queue drops the row and counts it (<see cref="DroppedRows"/>).
+/// under a key's lock, so it only enqueues the event; formatting happens in the loop. A full queue drops the row and
+/// counts it (<see cref="DroppedRows"/>).
 /// Rows are not accounting state: a crash may lose the last unflushed batch.
 /// </summary>
 public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
@@ -16,7 +17,7 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
     private const int QueueRowsMax = 100_000;
     private const int BatchRowsMax = 2_000;
     private readonly LiteConfigStore store;
-    private readonly Channel<LogDocument> queue = Channel.CreateBounded<LogDocument>(
+    private readonly Channel<Item> queue = Channel.CreateBounded<Item>(
         new BoundedChannelOptions(QueueRowsMax) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Task loop;
     private long droppedRows;
@@ -29,11 +30,13 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
 
     public long DroppedRows => Interlocked.Read(ref droppedRows);
 
-    public void Record(in AuditEvent auditEvent) => Enqueue(ToRow(auditEvent));
+    public void Record(in AuditEvent auditEvent) => Enqueue(new Item(auditEvent, null));
 
-    public void Enqueue(LogDocument row)
+    public void Enqueue(LogDocument row) => Enqueue(new Item(default, row));
+
+    private void Enqueue(Item item)
     {
-        if (!queue.Writer.TryWrite(row))
+        if (!queue.Writer.TryWrite(item))
         {
             Interlocked.Increment(ref droppedRows);
         }
@@ -44,9 +47,9 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
         var batch = new List<LogDocument>(BatchRowsMax);
         while (await queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < BatchRowsMax && queue.Reader.TryRead(out LogDocument? row))
+            while (batch.Count < BatchRowsMax && queue.Reader.TryRead(out Item item))
             {
-                batch.Add(row);
+                batch.Add(item.Row ?? ToRow(item.Event));
             }
 
             store.AppendLogs(batch);
@@ -101,6 +104,9 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
             QuotaUnits = e.AmountUnits,
         };
     }
+
+    /// <summary>A queued audit event (formatted by the loop) or a ready row (the host's consume records).</summary>
+    private readonly record struct Item(AuditEvent Event, LogDocument? Row);
 
     private static string Format(string format, params object[] values) => string.Format(CultureInfo.InvariantCulture, format, values);
 }

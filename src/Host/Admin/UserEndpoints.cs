@@ -75,16 +75,22 @@ public static class UserEndpoints
         return Results.Ok(Read(runtime, id));
     }
 
-    private static object? Read(QuotaRuntime runtime, int id) =>
-        runtime.Engine.ReadUser(id) is { } user
-            ? new
-            {
-                id,
-                name = runtime.Store.FindUser(id)?.Name ?? "",
-                quota = user.QuotaUnits,
-                used_quota = user.UsedQuotaUnits,
-                reserved_quota = user.ReservedQuotaUnits,
-                created_time = (runtime.Store.FindUser(id)?.CreatedMs ?? 0) / 1000,
-            }
-            : null;
+    private static object? Read(QuotaRuntime runtime, int id)
+    {
+        if (runtime.Engine.ReadUser(id) is not { } user)
+        {
+            return null;
+        }
+
+        UserDocument? label = runtime.Store.FindUser(id);
+        return new
+        {
+            id,
+            name = label?.Name ?? "",
+            quota = user.QuotaUnits,
+            used_quota = user.UsedQuotaUnits,
+            reserved_quota = user.ReservedQuotaUnits,
+            created_time = (label?.CreatedMs ?? 0) / 1000,
+        };
+    }
 }

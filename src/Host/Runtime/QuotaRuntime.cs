@@ -28,7 +28,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
             HostLog.Corruption(logger, corruption);
         }
 
-        foreach (TokenDocumentView token in TokenDocuments())
+        foreach (TokenDocument token in Store.AllTokens())
         {
             tokensByHash[token.KeyHash] = token.Id;
         }
@@ -70,9 +70,6 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
 
-    private IEnumerable<TokenDocumentView> TokenDocuments() =>
-        Store.AllTokens().Select(t => new TokenDocumentView(t.Id, t.KeyHash));
-
     private static string ResolveAdminKey(QuotaOptions options, ILogger logger)
     {
         if (options.AdminKey.Length > 0)
@@ -99,7 +96,6 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
     public ValueTask DisposeAsync() => Persistent.DisposeAsync();
 
-    private readonly record struct TokenDocumentView(int Id, string KeyHash);
 }
 
 /// <summary>What a reserve with a request id returned, for repeats.</summary>
