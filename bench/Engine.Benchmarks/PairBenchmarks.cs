@@ -16,8 +16,9 @@ public class PairBenchmarks
 {
     private const long Amount = 60;
     private QuotaEngine engine = null!;
-    private int noPolicy, graceful, strict, four;
+    private int noPolicy, graceful, strict, four, mixed;
     private long now;
+    private const string MixedModel = "gpt-4o-mini"; // matched by all 4 policies of the mixed key
     private FixedWindowRateLimiter limiter = null!;
     private LockedQuota locked = null!;
     private SqliteConnection sqlite = null!;
@@ -37,12 +38,20 @@ public class PairBenchmarks
         noPolicy = Token();
         graceful = Token(Policy(BoundaryMode.Graceful));
         strict = Token(Policy(BoundaryMode.Strict));
+        // Mixed metrics and model scope: quota for every model, tokens and quota scoped by model, a 1-minute requests window.
+        mixed = Token(
+            Policy(BoundaryMode.Graceful),
+            Policy(BoundaryMode.Strict, PeriodMode.Weekly) with { Metric = PolicyMetric.Tokens, Models = ["gpt-4o*"] },
+            Policy(BoundaryMode.Graceful, PeriodMode.Custom) with { Metric = PolicyMetric.Requests, CustomMinutes = 1 },
+            Policy(BoundaryMode.Strict, PeriodMode.Monthly) with { Models = ["demo-per-call", "gpt-4o-mini"] });
         four = Token(Policy(BoundaryMode.Graceful), Policy(BoundaryMode.Strict, PeriodMode.Weekly), Policy(BoundaryMode.Graceful, PeriodMode.Monthly), Policy(BoundaryMode.Strict, PeriodMode.Preset5h));
 
         limiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions { PermitLimit = int.MaxValue, Window = TimeSpan.FromDays(1), QueueLimit = 0, AutoReplenishment = false });
         locked = new LockedQuota();
-        locked.Add(1, 1L << 60, 1L << 60, 1L << 46, strict: false);
+        locked.AddUser(1, 1L << 60);
+        locked.AddKey(1, 1, 1L << 60, now, new LockedQuota.Policy(1L << 46));
 
+        Verify();
         sqlitePath = Path.Combine(Path.GetTempPath(), $"quota-bench-{Guid.NewGuid():N}.db");
         sqlite = new SqliteConnection($"Data Source={sqlitePath}");
         sqlite.Open();
@@ -52,6 +61,29 @@ public class PairBenchmarks
         // The reference gateway's pattern (seed §4.1): one conditional UPDATE per request to reserve, one to settle.
         sqliteReserve = Command("UPDATE policies SET used = used + $n WHERE token_id = 1 AND used + $n <= quota");
         sqliteSettle = Command("UPDATE policies SET used = used + $d WHERE token_id = 1");
+    }
+
+    /// <summary>Every measured pair must be an admitted one: a refusal would time the rejection path instead.</summary>
+    private void Verify()
+    {
+        foreach (int token in new[] { noPolicy, graceful, strict, four })
+        {
+            Check(engine.Reserve(token, Amount, now), token);
+        }
+
+        Check(engine.Reserve(mixed, new ReserveRequest(Amount, Tokens: 512, Model: MixedModel), now), mixed);
+        if (locked.Reserve(1, Amount, 0, now, out long id) != ReserveResult.Ok || locked.Settle(id, Amount, -1, out _, out _) != FinishResult.Ok)
+        {
+            throw new InvalidOperationException("the locked peer refused the benchmark's pair");
+        }
+
+        void Check(ReserveOutcome r, int token)
+        {
+            if (!r.IsOk || engine.Settle(r.Id, Amount, now).Result != FinishResult.Ok)
+            {
+                throw new InvalidOperationException($"token {token}: the benchmark's pair was refused ({r.Result})");
+            }
+        }
     }
 
     private void Execute(string sql)
@@ -100,6 +132,13 @@ public class PairBenchmarks
     [Benchmark(Description = "engine: wallet + budget + 4 policies")]
     public long Engine_Pair_FourPolicies() => Pair(four);
 
+    [Benchmark(Description = "engine: wallet + budget + 4 mixed policies (quota, tokens, requests; model-scoped)")]
+    public long Engine_Pair_FourMixedPolicies()
+    {
+        ReserveOutcome r = engine.Reserve(mixed, new ReserveRequest(Amount, Tokens: 512, Model: MixedModel), now);
+        return engine.Settle(r.Id, Amount, actualTokens: 300, now).ChargedUnits;
+    }
+
     [Benchmark(Description = "engine: reserve + refund, 1 policy")]
     public long Engine_ReserveRefund() => engine.Refund(engine.Reserve(graceful, Amount, now).Id, now).ChargedUnits;
 
@@ -111,7 +150,12 @@ public class PairBenchmarks
     }
 
     [Benchmark(Description = "peer: ConcurrentDictionary + lock, same rules")]
-    public bool Peer_LockedDictionary() => locked.Settle(locked.Reserve(1, Amount, now), Amount);
+    public long Peer_LockedDictionary()
+    {
+        locked.Reserve(1, Amount, 0, now, out long id);
+        locked.Settle(id, Amount, -1, out long charged, out _);
+        return charged;
+    }
 
     [Benchmark(Description = "peer: SQLite UPDATE … WHERE used + n <= quota (reserve + settle)")]
     public int Peer_SqliteUpdate() => sqliteReserve.ExecuteNonQuery() + sqliteSettle.ExecuteNonQuery();

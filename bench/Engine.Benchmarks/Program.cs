@@ -1,6 +1,6 @@
 // Benchmarks of the quota engine, side by side with the peers a user would otherwise pick.
 //   BenchmarkDotNet classes:  dotnet run -c Release --project bench/Engine.Benchmarks -- --filter '*' [--job short]
-//   load measurements:        dotnet run -c Release --project bench/Engine.Benchmarks -- --load [scaling|durable|recovery] [--quick]
+//   load measurements:        dotnet run -c Release --project bench/Engine.Benchmarks -- --load [scaling|peer|writebehind|durable|recovery] [--quick]
 // bench/run.sh runs everything and writes bench/results/latest.md.
 using System.Globalization;
 using BenchmarkDotNet.Running;
@@ -15,6 +15,20 @@ if (args.Length > 0 && args[0] == "--load")
     {
         Console.WriteLine("### 2-thread scaling (reserve + settle, wallet + budget + 1 policy)\n");
         LoadRunner.Scaling(quick ? 1 : 3, repeats, Console.Out);
+        Console.WriteLine();
+    }
+
+    if (what is "all" or "peer")
+    {
+        Console.WriteLine("### Engine vs the locked peer (same rules), 1 and 2 threads on keys of one user\n");
+        PeerScaling.Run(quick ? 1 : 3, repeats, Console.Out);
+        Console.WriteLine();
+    }
+
+    if (what is "all" or "writebehind")
+    {
+        Console.WriteLine("### Write-behind at a paced rate: process CPU per reserve + settle pair, log off vs on\n");
+        await WriteBehindPaced.RunAsync(quick ? 1.5 : 4, repeats, [10_000, 100_000, 500_000], Console.Out);
         Console.WriteLine();
     }
 
