@@ -97,9 +97,9 @@ public static class ConservationAudit
             violations.Add($"{name}: reserved {cell.Reserved} but open reservations of this window hold {held}");
         }
 
-        if (cell.Headroom != WindowWord.Saturate(quota - cell.Used - cell.Reserved))
+        if (cell.QuotaUnits != quota)
         {
-            violations.Add($"{name}: headroom {cell.Headroom} ≠ quota {quota} − used {cell.Used} − reserved {cell.Reserved}");
+            violations.Add($"{name}: the window's quota {cell.QuotaUnits} ≠ the policy's quota {quota}");
         }
 
         if (cell.Used < 0 || cell.Reserved < 0)
