@@ -5,7 +5,7 @@ namespace Quota.Engine.Diagnostics;
 
 /// <summary>
 /// The auditor (TigerBeetle's idea): recomputes every account's reserved amount from the open reservations and
-/// checks it against the counters, plus each account's internal identities (DESIGN.md §5, invariants 2 and 3).
+/// checks it against the counters, plus each account's internal identities (docs/design.md "Invariants", 2 and 3).
 /// Meaningful only while no operation is in flight. Cold path: allocates; used by tests and by operators' checks.
 /// </summary>
 public static class ConservationAudit
