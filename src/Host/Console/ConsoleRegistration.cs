@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using System.Text.Encodings.Web;
+using System.Text.Unicode;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Quota.Host.Configuration;
@@ -22,6 +25,8 @@ public static class ConsoleRegistration
     public static IServiceCollection AddQuotaConsole(this IServiceCollection services)
     {
         services.AddRazorComponents();
+        // Chinese text is written as characters, not as &#x…; escapes (the markup stays HTML-encoded).
+        services.TryAddSingleton(HtmlEncoder.Create(UnicodeRanges.All));
         services.AddAuthentication().AddCookie(ConsoleAuth.Scheme, ConsoleAuth.Configure);
         services.AddAuthorizationBuilder().AddPolicy(ConsoleAuth.Policy, policy =>
             policy.AddAuthenticationSchemes(ConsoleAuth.Scheme).RequireAuthenticatedUser());
@@ -70,6 +75,12 @@ public static class ConsoleRegistration
     {
         app.MapPost("/signout", async (HttpContext context) =>
         {
+            // The antiforgery middleware only records its verdict; an endpoint without form parameters must act on it.
+            if (context.Features.Get<IAntiforgeryValidationFeature>() is not { IsValid: true })
+            {
+                return Results.BadRequest();
+            }
+
             await ConsoleAuth.SignOutAsync(context);
             return Results.LocalRedirect("/signin");
         }).RequireAuthorization(ConsoleAuth.Policy).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
