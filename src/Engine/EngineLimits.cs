@@ -1,9 +1,14 @@
 namespace Quota.Engine;
 
-/// <summary>Hard bounds of the engine (STYLE.md "limits on everything"). Hitting one returns a named result.</summary>
+/// <summary>Hard bounds of the engine: nothing grows without one. Hitting one returns a named result.</summary>
 public static class EngineLimits
 {
     public const int PoliciesPerKeyMax = 4;
+    /// <summary>Model patterns per policy, and the longest one.</summary>
+    public const int ModelsPerPolicyMax = 16;
+    public const int ModelNameLengthMax = 128;
+    /// <summary>Largest token estimate or count of one request.</summary>
+    public const long TokensMax = uint.MaxValue;
     /// <summary>Largest estimate or actual cost of one request: 2^40 units (≈ 2.2M USD at 500k units/USD).</summary>
     public const long AmountMaxUnits = 1L << 40;
     /// <summary>Largest per-window policy quota: keeps window headroom inside its 48-bit packed field.</summary>
@@ -12,6 +17,6 @@ public static class EngineLimits
     public const long BalanceMaxUnits = 1L << 60;
     /// <summary>Bound on CAS retries of one counter update; exceeding it means livelock, not contention.</summary>
     public const int CasRetriesMax = 1 << 20;
-    /// <summary>Slots probed when claiming a reservation record before reporting the table full.</summary>
-    public const int ReservationProbesMax = 64;
+    /// <summary>The last instant the engine reasons about (9999-12-31T23:59:59.999Z): key expiries, clocks.</summary>
+    public const long TimeMaxMs = 253_402_300_799_999;
 }

@@ -167,6 +167,24 @@ public sealed class ConsoleHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeyForm_ForAScopedTokensPolicy_ShowsItsMetricAndModels_SoThatSavingKeepsThem()
+    {
+        int user = await host.CreateUserAsync();
+        using var client = new ConsoleClient(host.Admin.BaseAddress!);
+        await client.SignInAsync();
+        List<KeyValuePair<string, string>> fields = NewKeyFields(user);
+        fields.Add(new("Form.Policies[0].Metric", "Tokens"));
+        fields.Add(new("Form.Policies[0].Models", "gpt-4o*, o3"));
+        using HttpResponseMessage created = await client.PostFormAsync("/keys/new", "key", fields);
+        Assert.Contains("id=\"new-key\"", await created.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        int id = (await host.GetJsonAsync("/api/tokens")).GetProperty("items")[0].GetProperty("id").GetInt32();
+
+        string form = await client.GetPageAsync($"/keys/{id}/edit");
+        Assert.Matches("<option value=\"Tokens\" selected[=>\" ]", form);
+        Assert.Contains("value=\"gpt-4o*, o3\"", form, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task KeysTable_FiltersByTheApisDisplayStatus_AndPagesOnTheServer()
     {
         int user = await host.CreateUserAsync();
@@ -243,6 +261,7 @@ public sealed class ConsoleHostTests : IAsyncLifetime
         used.UnionWith(Enum.GetNames<PeriodMode>().Select(n => "Period_" + n));
         used.UnionWith(Enum.GetNames<ExhaustedAction>().Select(n => "Action_" + n));
         used.UnionWith(Enum.GetNames<BoundaryMode>().Select(n => "Boundary_" + n));
+        used.UnionWith(Enum.GetNames<PolicyMetric>().Select(n => "Metric_" + n));
         used.UnionWith(Enum.GetNames<SpecError>().Select(n => "SpecError_" + n));
         used.UnionWith(LogSentences.Types.Select(t => "LogType_" + t.Replace('.', '_')));
         used.UnionWith(DoneNotices.Select(d => "Done_" + d));

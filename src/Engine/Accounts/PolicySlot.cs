@@ -10,6 +10,15 @@ internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule)
     public readonly WindowRule Rule = rule;
     public readonly BoundaryMode Boundary = spec.BoundaryMode;
     public readonly long QuotaUnits = spec.QuotaUnits;
+    public readonly PolicyMetric Metric = spec.Metric;
+
+    /// <summary>A request's amount in this policy's metric: its cost, its tokens, or one request.</summary>
+    public long InMetric(long units, long tokens) => Metric switch
+    {
+        PolicyMetric.Quota => units,
+        PolicyMetric.Tokens => tokens,
+        _ => 1,
+    };
 }
 
 /// <summary>
@@ -30,6 +39,14 @@ internal sealed class PolicySlot(PolicyConfig config)
     public ushort PausedGeneration;
     /// <summary>The position was emptied by a save; the slot stays so that open reservations can still name it.</summary>
     public bool Removed;
+    /// <summary>
+    /// No open reservation holds a generation older than this (a conservative floor, refreshed by a table scan only
+    /// when the next window restart would reach it): the guard that keeps 16-bit generations from wrapping onto a held one.
+    /// </summary>
+    public ushort OldestHeldGeneration;
+
+    /// <summary>In service: saved, enabled, not removed.</summary>
+    public bool IsActive => !Removed && Config.Spec.Enabled;
 
     public bool IsPaused => PausedFromStatus != TokenStatus.None;
 }

@@ -146,28 +146,36 @@ public static class TokenEndpoints
 
     private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, HttpContext context)
     {
-        if (!Delete(runtime, id))
+        switch (Delete(runtime, id))
         {
-            return Problem.NotFound($"token {id}");
+            case SpecError.TokenNotFound:
+                return Problem.NotFound($"token {id}");
+            case SpecError.LogFull:
+                return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return Results.NoContent();
     }
 
-    /// <summary>Deletes a key (engine first, then its label and lookup entry); false when there is no such key (the console uses it too).</summary>
-    public static bool Delete(QuotaRuntime runtime, int id)
+    /// <summary>Deletes a key (engine first, then its label and lookup entry); nothing changes on an error (the console uses it too).</summary>
+    public static SpecError Delete(QuotaRuntime runtime, int id)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null || !runtime.Engine.DeleteToken(id, runtime.NowMs))
+        if (label is null)
         {
-            return false;
+            return SpecError.TokenNotFound;
         }
 
-        runtime.UnindexKey(label.KeyHash);
-        runtime.Store.DeleteToken(id);
-        return true;
+        SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
+        if (error == SpecError.None)
+        {
+            runtime.UnindexKey(label.KeyHash);
+            runtime.Store.DeleteToken(id);
+        }
+
+        return error;
     }
 
     private static async Task<IResult> ResetAsync(int id, int? policy_id, QuotaRuntime runtime, HttpContext context)
@@ -189,6 +197,8 @@ public static class TokenEndpoints
                 return Problem.NotFound($"token {id}");
             case SpecError.PolicyNotFound:
                 return Problem.NotFound($"token {id} has no enabled quota policy{(index >= 0 ? " at that id" : "")}");
+            case SpecError.LogFull:
+                return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
         await runtime.AcknowledgeAsync(context.RequestAborted);
@@ -274,6 +284,9 @@ public static class TokenEndpoints
         SpecError.TokenNotFound => Problem.NotFound($"token {outcome.Id}"),
         SpecError.TooManyKeys => Problem.Unavailable("the key table is full (Quota:KeysMax)"),
         SpecError.TooManyPolicies => Problem.Invalid("quota_policies", "too many policies"),
+        SpecError.LogFull => Problem.Unavailable("the delta log cannot take the change right now; retry"),
+        SpecError.PolicyRestartedTooOften => Problem.Conflict(
+            $"quota_policies[{outcome.PolicyIndex}]", "was restarted too often while requests are in flight; retry when they finish"),
         _ => Problem.Invalid(outcome.PolicyIndex >= 0 ? $"quota_policies[{outcome.PolicyIndex}]" : "body", outcome.Error.ToString()),
     };
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Quota.Engine.Persistence;
+using Quota.Host.Errors;
 
 namespace Quota.Host.Configuration;
 
@@ -19,6 +20,7 @@ public static class OptionsRegistration
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection("Relay"))
             .Validate(o => o.Upstream.BaseUrl.Length == 0 || Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out _), "Relay:Upstream:BaseUrl must be an absolute URL")
             .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")
+            .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
             .ValidateOnStart();
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
             .PostConfigure(o =>

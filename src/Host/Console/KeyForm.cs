@@ -58,6 +58,9 @@ public sealed class PolicyFormModel
     public string? ExhaustedAction { get; set; }
     public string? BoundaryMode { get; set; }
     public bool AutoResume { get; set; }
+    public string? Metric { get; set; }
+    /// <summary>Model ids or prefix* patterns, separated by commas or spaces; empty = every model.</summary>
+    public string? Models { get; set; }
 
     public static PolicyFormModel Blank(string zone) => new()
     {
@@ -66,6 +69,7 @@ public sealed class PolicyFormModel
         ExhaustedAction = nameof(Engine.Model.ExhaustedAction.RejectOnly),
         BoundaryMode = nameof(Engine.Model.BoundaryMode.Graceful),
         AutoResume = true,
+        Metric = nameof(PolicyMetric.Quota),
     };
 
     public static PolicyFormModel From(QuotaPolicySpec spec) => new()
@@ -79,6 +83,8 @@ public sealed class PolicyFormModel
         ExhaustedAction = spec.ExhaustedAction.ToString(),
         BoundaryMode = spec.BoundaryMode.ToString(),
         AutoResume = spec.AutoResume,
+        Metric = spec.Metric.ToString(),
+        Models = string.Join(", ", spec.Models),
     };
 }
 
@@ -170,6 +176,8 @@ public static class KeyFormParser
             ExhaustedAction = Choice<ExhaustedAction>(p.ExhaustedAction, prefix + "exhausted_action", errors),
             BoundaryMode = Choice<BoundaryMode>(p.BoundaryMode, prefix + "boundary_mode", errors),
             AutoResume = p.AutoResume,
+            Metric = Choice<PolicyMetric>(p.Metric ?? nameof(PolicyMetric.Quota), prefix + "metric", errors),
+            Models = (p.Models ?? "").Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
     }
 
@@ -227,6 +235,8 @@ public static class SpecErrorFields
             SpecError.PolicyExhaustedActionInvalid => prefix + "exhausted_action",
             SpecError.PolicyBoundaryModeInvalid => prefix + "boundary_mode",
             SpecError.PolicyTimeZoneInvalid => prefix + "time_zone",
+            SpecError.PolicyMetricInvalid => prefix + "metric",
+            SpecError.PolicyModelsInvalid => prefix + "models",
             _ => "form",
         };
         errors.Add(field, T.Get("SpecError_" + error));

@@ -133,6 +133,7 @@ public static class RelayEndpoints
             {
                 await call.RefundAsync();
                 call.AddRateLimitHeaders();
+                RetryHeaders.AddForUpstream(context.Response, response, runtime.NowMs);
                 string error = await response.Content.ReadAsStringAsync(context.RequestAborted);
                 return Results.Content(error, response.Content.Headers.ContentType?.ToString() ?? "application/json", statusCode: (int)response.StatusCode);
             }
