@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
+using Quota.Host.ConsoleUi;
 using Quota.Host.Operations;
 using Quota.Host.Quota;
 using Quota.Host.Relay;
@@ -25,6 +26,7 @@ public static class HostRegistration
         services.AddSingleton<HostMetrics>();
         services.AddProblemDetails();
         services.AddOpenApi();
+        services.AddQuotaConsole();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(HostMetrics.MeterName).AddPrometheusExporter());
@@ -48,6 +50,7 @@ public static class HostRegistration
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.MapQuotaConsole(); // the operator's console and the key holder's page (/, /me); only for non-API paths
         _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();

@@ -51,6 +51,10 @@ public sealed class LiteConfigStore : IDisposable
 
     public UserDocument? FindUser(int id) => users.FindById(id);
 
+    /// <summary>Users in id order, one page (the console's user list).</summary>
+    public (IReadOnlyList<UserDocument> Items, int Total) PageUsers(int skip, int limit) =>
+        (users.Query().OrderBy(u => u.Id).Skip(skip).Limit(limit).ToList(), users.Count());
+
     public void UpsertToken(TokenDocument token) => tokens.Upsert(token);
 
     public TokenDocument? FindToken(int id) => tokens.FindById(id);
@@ -92,6 +96,16 @@ public sealed class LiteConfigStore : IDisposable
         if (query.Action is { } action)
         {
             q = q.Where(l => l.Action == action);
+        }
+
+        if (query.FromMs is { } fromMs)
+        {
+            q = q.Where(l => l.CreatedMs >= fromMs);
+        }
+
+        if (query.ToMs is { } toMs)
+        {
+            q = q.Where(l => l.CreatedMs < toMs);
         }
 
         int total = q.Count();

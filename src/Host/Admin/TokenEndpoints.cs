@@ -55,18 +55,33 @@ public static class TokenEndpoints
             Status = fields.Status ?? TokenStatus.Enabled,
             Policies = fields.Policies ?? [],
         };
-        SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
+        (SaveOutcome created, TokenDocument? label, string? key) = Create(runtime, spec, input.Name ?? "");
         if (!created.IsOk)
         {
             return SaveError(created);
+        }
+
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.Engine.ReadToken(created.Id, runtime.NowMs)!, label!, key));
+    }
+
+    /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
+    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(spec);
+        SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
+        if (!created.IsOk)
+        {
+            return (created, null, null);
         }
 
         string key = ApiKeys.NewKey();
         var label = new TokenDocument
         {
             Id = created.Id,
-            UserId = userId,
-            Name = input.Name ?? "",
+            UserId = spec.UserId,
+            Name = name,
             KeyHash = ApiKeys.Hash(key),
             KeyPreview = ApiKeys.Preview(key),
             CreatedMs = runtime.NowMs,
@@ -74,8 +89,7 @@ public static class TokenEndpoints
         };
         runtime.Store.UpsertToken(label);
         runtime.IndexKey(label.KeyHash, created.Id);
-        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.Engine.ReadToken(created.Id, runtime.NowMs)!, label, key));
+        return (created, label, key);
     }
 
     private static async Task<IResult> UpdateAsync(int id, HttpRequest request, QuotaRuntime runtime)
@@ -98,32 +112,41 @@ public static class TokenEndpoints
             return Problem.Invalid(field!, error!);
         }
 
-        SaveOutcome saved = runtime.Engine.UpdateToken(id, update, runtime.NowMs);
+        SaveOutcome saved = Update(runtime, label, update, body.Value!.Name);
         if (!saved.IsOk)
         {
             return SaveError(saved);
         }
 
-        label.Name = body.Value!.Name ?? label.Name;
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Ok(Read(runtime, id));
+    }
+
+    /// <summary>Updates a key in the engine, then its label (name and configuration copy); nothing changes on an error (the console uses it too).</summary>
+    public static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(label);
+        ArgumentNullException.ThrowIfNull(update);
+        SaveOutcome saved = runtime.Engine.UpdateToken(label.Id, update, runtime.NowMs);
+        if (!saved.IsOk)
+        {
+            return saved;
+        }
+
+        label.Name = name ?? label.Name;
         if (update.Policies is { } policies)
         {
             label.ConfigJson = JsonSerializer.Serialize(policies);
         }
 
         runtime.Store.UpsertToken(label);
-        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Ok(Read(runtime, id));
+        return saved;
     }
 
     private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, HttpContext context)
     {
-        TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null)
-        {
-            return Problem.NotFound($"token {id}");
-        }
-
-        switch (runtime.Engine.DeleteToken(id, runtime.NowMs))
+        switch (Delete(runtime, id))
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -131,10 +154,28 @@ public static class TokenEndpoints
                 return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
-        runtime.UnindexKey(label.KeyHash);
-        runtime.Store.DeleteToken(id);
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return Results.NoContent();
+    }
+
+    /// <summary>Deletes a key (engine first, then its label and lookup entry); nothing changes on an error (the console uses it too).</summary>
+    public static SpecError Delete(QuotaRuntime runtime, int id)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        TokenDocument? label = runtime.Store.FindToken(id);
+        if (label is null)
+        {
+            return SpecError.TokenNotFound;
+        }
+
+        SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
+        if (error == SpecError.None)
+        {
+            runtime.UnindexKey(label.KeyHash);
+            runtime.Store.DeleteToken(id);
+        }
+
+        return error;
     }
 
     private static async Task<IResult> ResetAsync(int id, int? policy_id, QuotaRuntime runtime, HttpContext context)

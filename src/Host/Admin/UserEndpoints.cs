@@ -39,7 +39,7 @@ public static class UserEndpoints
             return Problem.Invalid("quota", "is required and must not be negative");
         }
 
-        SaveOutcome created = runtime.Engine.CreateUser(quota);
+        SaveOutcome created = Create(runtime, body.Value.Name ?? "", quota);
         if (!created.IsOk)
         {
             return created.Error switch
@@ -50,9 +50,21 @@ public static class UserEndpoints
             };
         }
 
-        runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = body.Value.Name ?? "", CreatedMs = runtime.NowMs });
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
         return Results.Created($"/api/users/{created.Id}", Read(runtime, created.Id));
+    }
+
+    /// <summary>Creates a user's wallet in the engine, then its label (the console uses it too).</summary>
+    public static SaveOutcome Create(QuotaRuntime runtime, string name, long quotaUnits)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        SaveOutcome created = runtime.Engine.CreateUser(quotaUnits);
+        if (created.IsOk)
+        {
+            runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = name, CreatedMs = runtime.NowMs });
+        }
+
+        return created;
     }
 
     private static async Task<IResult> CreditAsync(int id, HttpRequest request, QuotaRuntime runtime)
