@@ -18,6 +18,7 @@ public static partial class Misbehaviour
     public const string OverflowUsage = "overflow_usage";    // usage numbers beyond the long range
     public const string EchoAuth401 = "echo_auth_401";       // 401 whose body echoes the Authorization header
     public const string Status500 = "status_500";            // 500 with an error body
+    public const string Status400 = "status_400";            // 400 about the request, carelessly echoing the Authorization header
     public const string Stall = "stall";                     // a stream that stops after two chunks
     public const string SlowBody = "slow_body";              // non-stream: headers, then a long wait before the body
     public const string NoSpace = "no_space";                // "data:{…}" (valid SSE, no space after the colon)
@@ -48,6 +49,7 @@ public static partial class Misbehaviour
             HugeUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"completion_tokens\":10000000000000")).ToArray()),
             OverflowUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"completion_tokens\":100000000000000000000000")).ToArray()),
             EchoAuth401 => (401, "application/json", [$"{{\"error\":{{\"message\":\"Incorrect API key provided: {context.Request.Headers.Authorization}\",\"code\":\"invalid_api_key\"}}}}"]),
+            Status400 => (400, "application/json", [$"{{\"error\":{{\"message\":\"too long for key {context.Request.Headers.Authorization}\",\"code\":\"context_length_exceeded\"}}}}"]),
             Status500 => (500, "application/json", ["{\"error\":{\"message\":\"internal details: /srv/secret\",\"code\":\"server_error\"}}"]),
             Stall when stream => (200, reply.ContentType, [.. chunks[..2], "", .. chunks[2..]]),
             SlowBody when !stream => (200, reply.ContentType, ["", .. chunks]),

@@ -6,15 +6,17 @@ namespace Quota.Host.Relay;
 /// <summary>
 /// Counts the prompt tokens a request can be billed for, as a ceiling of what a provider counts (docs/relay.md):
 /// every string of every message (role, name, content and its text parts, tool calls and their arguments, …)
-/// counted separately with the model's tokenizer, plus a per-message overhead; tools, function schemas,
+/// counted separately with the model's tokenizer plus one separator token each, plus a per-message overhead; tools, function schemas,
 /// response_format, tool_choice and prediction counted as their JSON text, property names included; each image
 /// part at the model's <see cref="ModelPrice.ImageTokens"/>. Parts the relay does not know (audio, files) are
 /// counted as their text, which over-counts: the estimate may be high, never low.
 /// </summary>
 internal static class PromptCount
 {
-    /// <summary>Tokens a provider adds per message (role markers) — OpenAI documents 3, plus 1 with a name.</summary>
-    public const long MessageOverheadTokens = 4;
+    /// <summary>Tokens a provider adds per message (its start and end markers): OpenAI documents 3.</summary>
+    public const long MessageOverheadTokens = 3;
+    /// <summary>Tokens allowed per string of a message for the separator a provider's template puts between its fields.</summary>
+    public const long SeparatorTokens = 1;
     /// <summary>Tokens a provider adds to prime the reply.</summary>
     public const long ReplyPrimingTokens = 3;
 
@@ -110,9 +112,9 @@ internal static class PromptCount
 
                 return inArray;
             case JsonValue value when value.TryGetValue(out string? text):
-                return TokenCounter.Count(encoding, text);
+                return SeparatorTokens + TokenCounter.Count(encoding, text);
             case JsonValue other:
-                return TokenCounter.Count(encoding, other.ToJsonString());
+                return SeparatorTokens + TokenCounter.Count(encoding, other.ToJsonString());
             default:
                 return 0;
         }

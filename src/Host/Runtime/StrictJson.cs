@@ -11,7 +11,8 @@ namespace Quota.Host.Runtime;
 /// </summary>
 public static class StrictJson
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { AllowDuplicateProperties = false, MaxDepth = 64 };
+    // Duplicates are allowed while parsing so the walk below can name the path of the first one.
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
     /// <summary>The body as a mutable object, or the field that is wrong, what is wrong, and the status (400 or 413).</summary>
     public readonly record struct Outcome(JsonObject? Value, string? Field, string? Error, int Status = 400)
@@ -51,9 +52,9 @@ public static class StrictJson
                 return new(null, "body", "a JSON object is required");
             }
 
-            if (FirstUndecodable(document.RootElement, "") is { } field)
+            if (FirstProblem(document.RootElement, "") is ({ } field, { } problem))
             {
-                return new(null, field.Length == 0 ? "body" : field, "contains text that is not valid UTF-8");
+                return new(null, field.Length == 0 ? "body" : field, problem);
             }
 
             return new(JsonNode.Parse(bytes.Span, documentOptions: DocumentOptions)!.AsObject(), null, null);
@@ -61,30 +62,32 @@ public static class StrictJson
         catch (JsonException exception)
         {
             string field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "body" : exception.Path.TrimStart('$', '.');
-            bool duplicate = exception.Message.Contains("duplicate", StringComparison.OrdinalIgnoreCase);
-            return new(null, field, duplicate ? "a property name appears twice" : "malformed JSON");
+            return new(null, field, "malformed JSON");
         }
     }
 
-    /// <summary>The path of the first property name or string that cannot be decoded, or null.</summary>
-    private static string? FirstUndecodable(JsonElement element, string path)
+    private const string Undecodable = "contains text that is not valid UTF-8";
+
+    /// <summary>The path of the first string or property name that cannot be decoded, or of the first duplicate property.</summary>
+    private static (string? Field, string? Problem) FirstProblem(JsonElement element, string path)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                return Decodes(element) ? null : path;
+                return Decodes(element) ? default : (path, Undecodable);
             case JsonValueKind.Array:
                 int index = 0;
                 foreach (JsonElement item in element.EnumerateArray())
                 {
-                    if (FirstUndecodable(item, $"{path}[{index++}]") is { } bad)
+                    if (FirstProblem(item, $"{path}[{index++}]") is ({ } field, { } problem))
                     {
-                        return bad;
+                        return (field, problem);
                     }
                 }
 
-                return null;
+                return default;
             case JsonValueKind.Object:
+                var names = new HashSet<string>(StringComparer.Ordinal);
                 foreach (JsonProperty property in element.EnumerateObject())
                 {
                     string name;
@@ -94,19 +97,24 @@ public static class StrictJson
                     }
                     catch (InvalidOperationException)
                     {
-                        return path.Length == 0 ? "body" : path;
+                        return (path, Undecodable);
                     }
 
                     string child = path.Length == 0 ? name : $"{path}.{name}";
-                    if (FirstUndecodable(property.Value, child) is { } bad)
+                    if (!names.Add(name))
                     {
-                        return bad;
+                        return (child, "appears twice in one object");
+                    }
+
+                    if (FirstProblem(property.Value, child) is ({ } field, { } problem))
+                    {
+                        return (field, problem);
                     }
                 }
 
-                return null;
+                return default;
             default:
-                return null;
+                return default;
         }
     }
 
