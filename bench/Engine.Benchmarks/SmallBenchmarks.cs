@@ -33,7 +33,7 @@ public class WindowMathBenchmarks
 public class CodecBenchmarks
 {
     private readonly byte[] buffer = new byte[DeltaRecordCodec.RecordBytes];
-    private readonly DeltaRecord record = new(DeltaKind.Settle, 12, 3, -1, 0x1_0000_0042, 60, 75, 1_795_836_000_000, 0);
+    private readonly DeltaRecord record = DeltaRecord.Settle(new ReservationId(0x1_0000_0042), 12, 3, 60, 75, 1_795_836_000_000, exhaustedReply: false, default);
 
     [Benchmark]
     public long EncodeDecode()

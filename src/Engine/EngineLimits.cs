@@ -1,6 +1,6 @@
 namespace Quota.Engine;
 
-/// <summary>Hard bounds of the engine (STYLE.md "limits on everything"). Hitting one returns a named result.</summary>
+/// <summary>Hard bounds of the engine: nothing grows without one. Hitting one returns a named result.</summary>
 public static class EngineLimits
 {
     public const int PoliciesPerKeyMax = 4;
@@ -12,6 +12,6 @@ public static class EngineLimits
     public const long BalanceMaxUnits = 1L << 60;
     /// <summary>Bound on CAS retries of one counter update; exceeding it means livelock, not contention.</summary>
     public const int CasRetriesMax = 1 << 20;
-    /// <summary>Slots probed when claiming a reservation record before reporting the table full.</summary>
-    public const int ReservationProbesMax = 64;
+    /// <summary>The last instant the engine reasons about (9999-12-31T23:59:59.999Z): key expiries, clocks.</summary>
+    public const long TimeMaxMs = 253_402_300_799_999;
 }

@@ -7,7 +7,8 @@ using Quota.Engine.Reservations;
 
 namespace Quota.Engine;
 
-// Settle, refund and expire: the three ways a reservation ends, each exactly once (DESIGN.md §4, invariant 2).
+// Settle, refund and expire: the three ways a reservation ends, each exactly once (invariant 2), each one log record
+// (invariant 9: the ring always has room for it, so a finish never waits and is never refused).
 // Whoever moves the record Open → Finishing applies it; every later call replies from the record.
 public sealed partial class QuotaEngine
 {
@@ -25,12 +26,7 @@ public sealed partial class QuotaEngine
             return Replay(id, state, slot, ReservationState.Settled);
         }
 
-        ref ReservationRecord record = ref reservations[slot];
-        bool exhausted = Charge(ref record, actualUnits, nowMs, live: true);
-        record.ChargedUnits = actualUnits;
-        record.Exhausted = exhausted;
-        // Appended before the record completes: its slot cannot be reused (and logged) before this.
-        deltas.Append(new DeltaRecord(DeltaKind.Settle, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, actualUnits, nowMs, exhausted ? 1 : 0));
+        bool exhausted = ChargeAndLog(ref reservations[slot], id, actualUnits, nowMs, expired: false);
         reservations.Complete(slot, ReservationState.Settled);
         return new FinishOutcome(FinishResult.Ok, actualUnits, exhausted, false);
     }
@@ -48,7 +44,8 @@ public sealed partial class QuotaEngine
         Release(ref record);
         record.ChargedUnits = 0;
         record.Exhausted = false;
-        deltas.Append(new DeltaRecord(DeltaKind.Refund, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, 0, nowMs, 0));
+        // Appended before the record completes: its slot cannot be reused (and logged) before this.
+        deltas.Append(DeltaRecord.Refund(id, record.TokenId, record.UserId, record.AmountUnits, nowMs));
         reservations.Complete(slot, ReservationState.Refunded);
         return new FinishOutcome(FinishResult.Ok, 0, false, false);
     }
@@ -62,17 +59,13 @@ public sealed partial class QuotaEngine
         int expired = 0;
         for (int slot = 0; slot < reservations.Capacity; slot++)
         {
-            if (!reservations.TryBeginExpire(slot, nowMs, out uint sequence))
+            if (!reservations.TryBeginExpire(slot, nowMs, out ReservationId id))
             {
                 continue;
             }
 
             ref ReservationRecord record = ref reservations[slot];
-            bool exhausted = Charge(ref record, record.AmountUnits, nowMs, live: true);
-            record.ChargedUnits = record.AmountUnits;
-            record.Exhausted = exhausted;
-            var id = ReservationId.From(slot, sequence);
-            deltas.Append(new DeltaRecord(DeltaKind.Expire, record.TokenId, record.UserId, -1, id.Value, record.AmountUnits, record.AmountUnits, nowMs, exhausted ? 1 : 0));
+            ChargeAndLog(ref record, id, record.AmountUnits, nowMs, expired: true);
             reservations.Complete(slot, ReservationState.Expired);
             audit.Record(new AuditEvent(
                 AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));
@@ -94,8 +87,7 @@ public sealed partial class QuotaEngine
         long charged = record.ChargedUnits;
         bool exhausted = record.Exhausted;
         // The record may be recycled while we read it: only a still-matching id makes the numbers valid.
-        long word = reservations.StateWordOf(slot);
-        if (ReservationTable.SequenceOf(word) != id.Sequence)
+        if (!reservations.Holds(slot, id, reservations.StateWordOf(slot)))
         {
             return new FinishOutcome(FinishResult.NotFound, 0, false, false);
         }
@@ -115,43 +107,114 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>
-    /// Charges a finishing reservation on each account; returns whether any of its windows is now exhausted.
-    /// Live, a first exhaustion is marked (and may pause the key); in replay those have records of their own.
+    /// Charges a finishing reservation on each of its accounts and appends its one record; returns whether any of its
+    /// windows is now exhausted. A first exhaustion of a window is marked (and, for disable_token, pauses the key)
+    /// under the key's lock, where the record is appended before the marks are published.
     /// </summary>
-    private bool Charge(ref ReservationRecord record, long charged, long nowMs, bool live)
+    private bool ChargeAndLog(ref ReservationRecord record, ReservationId id, long charged, long nowMs, bool expired)
     {
-        KeyState? key = FindKey(record.TokenId);
-        Invariant.Assert(key is not null, "a reservation always names an existing key");
-        long amount = record.AmountUnits;
-        key!.User.Wallet.Charge(amount, charged);
-        key.Budget.Charge(amount, charged);
+        KeyState key = KeyOf(ref record);
+        int exhaustedMask = ChargeAccounts(key, ref record, charged, out int unmarkedMask);
+        record.ChargedUnits = charged;
+        record.Exhausted = exhaustedMask != 0;
+        if (unmarkedMask == 0)
+        {
+            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, record.AmountUnits, charged, nowMs, record.Exhausted, default, expired));
+            return record.Exhausted;
+        }
 
-        bool exhausted = false;
+        RaceHooks.Reached(RaceHooks.Point.SettleChargedUnmarked);
+        lock (key.Gate)
+        {
+            SettleMarks marks = DecideMarks(key, ref record, unmarkedMask);
+            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, record.AmountUnits, charged, nowMs, record.Exhausted, marks, expired));
+            ApplyMarks(key, marks, nowMs, live: true);
+        }
+
+        return record.Exhausted;
+    }
+
+    /// <summary>
+    /// The counter half of a finish: wallet, key budget and every policy window the reservation was made in (a window
+    /// that rolled over since is not touched; the charge stays in the lifetime totals). Returns the policies now
+    /// exhausted; <paramref name="unmarkedMask"/> those of them whose window has no exhaustion mark yet.
+    /// </summary>
+    private static int ChargeAccounts(KeyState key, ref ReservationRecord record, long charged, out int unmarkedMask)
+    {
+        long amount = record.AmountUnits;
+        key.User.Wallet.Charge(amount, charged);
+        key.Budget.Charge(amount, charged);
+        int exhaustedMask = 0;
+        unmarkedMask = 0;
         for (int bits = record.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
             PolicySlot slot = key.Slots![index]!;
-            ushort generation = record.GenerationOf(index);
-            // A window that rolled over since the reserve is not touched: the charge stays in the lifetime totals.
-            if (!slot.Cell.Charge(generation, amount, charged, out long usedAfter) || usedAfter < slot.Config.QuotaUnits)
+            if (!slot.Cell.Charge(record.GenerationOf(index), amount, charged, out long usedAfter) || usedAfter < slot.Config.QuotaUnits)
             {
                 continue;
             }
 
-            exhausted = true;
-            if (live && Volatile.Read(ref slot.ExhaustedAtMs) == 0)
-            {
-                MarkExhausted(key, index, generation, nowMs);
-            }
+            exhaustedMask |= 1 << index;
+            unmarkedMask |= Volatile.Read(ref slot.ExhaustedAtMs) == 0 ? 1 << index : 0;
         }
 
-        return exhausted;
+        return exhaustedMask;
     }
 
-    internal void Release(ref ReservationRecord record)
+    /// <summary>Under the key's lock: which windows this finish marks exhausted first, and which of them pause the key.</summary>
+    private static SettleMarks DecideMarks(KeyState key, ref ReservationRecord record, int candidates)
+    {
+        int exhausted = 0, paused = 0;
+        int active = Volatile.Read(ref key.ActiveMask);
+        for (int bits = candidates; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            PolicySlot slot = key.Slots![index]!;
+            bool stillThisWindow = (active & (1 << index)) != 0 && slot.Cell.Generation == record.GenerationOf(index);
+            if (!stillThisWindow || slot.ExhaustedAtMs != 0 || slot.Cell.Used < slot.Config.QuotaUnits)
+            {
+                continue;
+            }
+
+            exhausted |= 1 << index;
+            paused |= slot.Config.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !slot.IsPaused ? 1 << index : 0;
+        }
+
+        return new SettleMarks(exhausted, paused, paused != 0 ? key.OperatorStatus : TokenStatus.None);
+    }
+
+    /// <summary>Publishes a finish's marks (live under the key's lock, or in replay): exhausted_at, then the pauses (R2: recorded once).</summary>
+    private void ApplyMarks(KeyState key, in SettleMarks marks, long atMs, bool live)
+    {
+        for (int bits = marks.ExhaustedMask; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            PolicySlot slot = key.Slots![index]!;
+            slot.ExhaustedAtMs = atMs;
+            if ((marks.PausedMask & (1 << index)) == 0)
+            {
+                continue;
+            }
+
+            Invariant.Assert(!slot.IsPaused, "a policy pauses a key at most once until restored");
+            slot.PausedFromStatus = marks.PausedFromStatus;
+            slot.PausedGeneration = slot.Cell.Generation;
+            key.PublishStatus(key.OperatorStatus, key.IsDeleted);
+            if (live)
+            {
+                Emit(AuditAction.ExhaustedDisable, key, index, slot, atMs, marks.PausedFromStatus);
+            }
+        }
+    }
+
+    internal void Release(ref ReservationRecord record) =>
+        ReleaseHolds(KeyOf(ref record), record.AmountUnits, record.PolicyMask, record.Generations);
+
+    private KeyState KeyOf(ref ReservationRecord record)
     {
         KeyState? key = FindKey(record.TokenId);
         Invariant.Assert(key is not null, "a reservation always names an existing key");
-        ReleaseHolds(key!, record.AmountUnits, record.PolicyMask, record.Generations);
+        return key!;
     }
 }

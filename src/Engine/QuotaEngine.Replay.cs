@@ -7,26 +7,24 @@ using Quota.Engine.Windows;
 
 namespace Quota.Engine;
 
-// Replay: applies one delta record's effect to the engine, during recovery only (single-threaded, before the
-// engine serves). Records are effects, not requests: nothing is re-checked, no audit event is emitted, and no
-// record is appended. See DeltaRecord for why log order reproduces the live state.
+// Log recovery: applies one delta record's effect to the engine (single-threaded, before the engine serves).
+// Records are effects, not requests: nothing is re-checked, no audit event is emitted, and no record is appended.
+// Every kind is applied by the same routine the live operation used after appending it. See DeltaRecord for why
+// log order reproduces the live state.
 public sealed partial class QuotaEngine
 {
     private static readonly PolicyConfig PendingConfig = new(
-        new QuotaPolicySpec { Enabled = false, AnchorMs = 1 }, WindowRule.Create(PeriodMode.Daily, 0, 1, "UTC"));
+        new QuotaPolicySpec { Enabled = false, AnchorMs = WindowRule.AnchorMinMs }, WindowRule.Create(PeriodMode.Daily, 0, WindowRule.AnchorMinMs, "UTC"));
 
     internal void Apply(in DeltaRecord record, ReadOnlySpan<byte> payload)
     {
         switch (record.Kind)
         {
             case DeltaKind.UserCredit:
-                UserFor(record.UserId).Wallet.Credit(record.AmountUnits);
+                UserFor(record.UserId).Wallet.Credit(record.DeltaUnits);
                 break;
-            case DeltaKind.BudgetCredit:
-                KeyFor(record).Budget.Credit(record.AmountUnits);
-                break;
-            case DeltaKind.TokenConfig:
-                ApplyConfig(KeyFor(record), TokenConfig.Deserialize(payload));
+            case DeltaKind.TokenSave:
+                ApplySave(KeyFor(record), TokenSave.Deserialize(payload), live: false);
                 break;
             case DeltaKind.TokenDelete:
                 KeyState deleted = KeyFor(record);
@@ -39,122 +37,95 @@ public sealed partial class QuotaEngine
             case DeltaKind.Settle or DeltaKind.Expire or DeltaKind.Refund:
                 ApplyFinish(record);
                 break;
-            default:
+            case DeltaKind.KeepAlive:
+                OpenRecord(record.ReservationId).ExpiresAtMs = record.ExpiresAtMs;
+                break;
+            case DeltaKind.WindowReset or DeltaKind.ManualReset:
                 KeyState key = KeyFor(record);
-                ApplyToPolicy(record, key, SlotFor(key, record.PolicyIndex));
+                ApplyReset(record, key, SlotFor(key, record.PolicyIndex));
                 break;
-        }
-    }
-
-    private static void ApplyToPolicy(in DeltaRecord record, KeyState key, PolicySlot slot)
-    {
-        switch (record.Kind)
-        {
-            case DeltaKind.WindowReset:
-                slot.Cell.Reset((ushort)record.Aux, record.Aux >> 16, 0, 0, record.AmountUnits, record.ChargedUnits);
-                slot.ExhaustedAtMs = 0;
-                break;
-            case DeltaKind.PolicyMove:
-                slot.Cell.MoveWindow(record.AmountUnits, record.ChargedUnits);
-                break;
-            case DeltaKind.QuotaAdjust:
-                slot.Cell.AdjustQuota(record.AmountUnits);
-                break;
-            case DeltaKind.ExhaustedAt:
-                slot.ExhaustedAtMs = record.AtMs;
-                break;
-            case DeltaKind.ManualReset:
-                slot.Cell.ReplayClearUsed(record.AmountUnits);
-                slot.ExhaustedAtMs = 0;
-                break;
-            case DeltaKind.Pause:
-                slot.PausedFromStatus = (TokenStatus)record.Aux;
-                slot.PausedGeneration = slot.Cell.Generation;
-                key.PublishStatus(key.OperatorStatus, key.IsDeleted);
-                break;
-            case DeltaKind.Restore:
-                slot.PausedFromStatus = TokenStatus.None;
-                key.PublishStatus(key.OperatorStatus, key.IsDeleted);
+            case DeltaKind.RunStarted:
+                reservations.RecoverEpoch(record.Epoch);
                 break;
             default:
                 throw new InvalidDataException($"unknown delta kind {record.Kind}");
         }
     }
 
+    private static void ApplyReset(in DeltaRecord record, KeyState key, PolicySlot slot)
+    {
+        if (record.Kind == DeltaKind.WindowReset)
+        {
+            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs);
+        }
+        else
+        {
+            slot.Cell.ReplayClearUsed(record.ClearedUnits);
+            slot.ExhaustedAtMs = 0;
+        }
+
+        if (record.Restores)
+        {
+            Restore(key, slot);
+        }
+    }
+
     private void ApplyReserve(in DeltaRecord record)
     {
-        var id = new ReservationId(record.ReservationId);
         KeyState key = KeyFor(record);
         var fields = new ReservationRecord
         {
             TokenId = record.TokenId,
             UserId = record.UserId,
-            AmountUnits = record.AmountUnits,
-            ExpiresAtMs = record.AtMs,
-            Generations = record.Aux,
-            PolicyMask = (byte)record.PolicyIndex,
+            AmountUnits = record.EstimateUnits,
+            ExpiresAtMs = record.ExpiresAtMs,
+            Generations = record.Generations,
+            RequestKey = record.RequestKey,
+            PolicyMask = (byte)record.PolicyMask,
         };
-        reservations.Restore(id.Slot, id.Sequence, ReservationState.Open, fields);
-        key.User.Wallet.ReserveUnchecked(record.AmountUnits);
-        key.Budget.ReserveUnchecked(record.AmountUnits);
-        for (int bits = record.PolicyIndex; bits != 0; bits &= bits - 1)
+        reservations.Restore(record.ReservationId, ReservationState.Open, fields);
+        key.User.Wallet.ReserveUnchecked(fields.AmountUnits);
+        key.Budget.ReserveUnchecked(fields.AmountUnits);
+        for (int bits = fields.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            SlotFor(key, index).Cell.ReplayReserve(fields.GenerationOf(index), record.AmountUnits);
+            SlotFor(key, index).Cell.ReplayReserve(fields.GenerationOf(index), fields.AmountUnits);
         }
     }
 
     private void ApplyFinish(in DeltaRecord record)
     {
-        var id = new ReservationId(record.ReservationId);
-        long word = reservations.StateWordOf(id.Slot);
-        if (ReservationTable.SequenceOf(word) != id.Sequence || ReservationTable.StateOf(word) != ReservationState.Open)
-        {
-            throw new InvalidDataException($"finish of reservation {id} that is not open in the log");
-        }
-
-        ref ReservationRecord reservation = ref reservations[id.Slot];
+        ref ReservationRecord reservation = ref OpenRecord(record.ReservationId);
+        int slot = reservations.SlotOf(record.ReservationId);
         if (record.Kind == DeltaKind.Refund)
         {
             Release(ref reservation);
             reservation.ChargedUnits = 0;
             reservation.Exhausted = false;
-            reservations.RestoreState(id.Slot, ReservationState.Refunded);
+            reservations.RestoreState(slot, ReservationState.Refunded);
             return;
         }
 
-        // The "exhausted" reply depends on how concurrent charges interleaved live: it is carried by the record,
-        // never recomputed from the replay order.
-        Charge(ref reservation, record.ChargedUnits, record.AtMs, live: false);
-        reservation.Exhausted = record.Aux != 0;
+        // The "exhausted" reply and the marks depend on how concurrent charges interleaved live: they are carried by
+        // the record, never recomputed from the replay order.
+        KeyState key = KeyOf(ref reservation);
+        ChargeAccounts(key, ref reservation, record.ChargedUnits, out _);
+        ApplyMarks(key, record.Marks, record.AtMs, live: false);
+        reservation.Exhausted = record.ExhaustedReply;
         reservation.ChargedUnits = record.ChargedUnits;
-        reservations.RestoreState(id.Slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);
+        reservations.RestoreState(slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);
     }
 
-    private static void ApplyConfig(KeyState key, TokenConfig config)
+    private ref ReservationRecord OpenRecord(ReservationId id)
     {
-        key.Unlimited = config.UnlimitedQuota;
-        key.ExpiresAtMs = config.ExpiresAtMs;
-        for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
+        int slot = reservations.SlotOf(id);
+        long word = reservations.StateWordOf(slot);
+        if (!reservations.Holds(slot, id, word) || ReservationTable.StateOf(word) != ReservationState.Open)
         {
-            QuotaPolicySpec? spec = config.Policies.Length > index ? config.Policies[index] : null;
-            if (spec is null)
-            {
-                if (key.Slots?[index] is { } removed)
-                {
-                    removed.Removed = true;
-                }
-
-                continue;
-            }
-
-            PolicySlot slot = SlotFor(key, index);
-            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
-            slot.Removed = false;
+            throw new InvalidDataException($"reservation {id} is not open in the log");
         }
 
-        key.PublishStatus(config.Status, key.IsDeleted);
-        key.PublishActiveMask();
+        return ref reservations[slot];
     }
 
     internal UserState UserFor(int userId)
@@ -189,5 +160,24 @@ public sealed partial class QuotaEngine
     {
         key.Slots ??= new PolicySlot?[EngineLimits.PoliciesPerKeyMax];
         return key.Slots[index] ??= new PolicySlot(PendingConfig);
+    }
+
+    /// <summary>
+    /// After recovery, before serving: ids carry the new run's epoch, claims resume after the newest record, and each
+    /// window forgets which generations it believed held (the next restart rescans), since replay does not track them.
+    /// </summary>
+    internal void StartRun(int epoch)
+    {
+        reservations.StartRun(epoch);
+        for (int tokenId = 1; tokenId <= lastTokenId; tokenId++)
+        {
+            foreach (PolicySlot? slot in FindKey(tokenId)?.Slots ?? [])
+            {
+                if (slot is not null)
+                {
+                    slot.OldestHeldGeneration = unchecked((ushort)(slot.Cell.Generation + 1));
+                }
+            }
+        }
     }
 }

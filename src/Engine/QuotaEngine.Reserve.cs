@@ -11,7 +11,14 @@ namespace Quota.Engine;
 // so a rejection leaves every counter as it was. Lock-free unless a window is due to roll over.
 public sealed partial class QuotaEngine
 {
-    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs)
+    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs) => Reserve(tokenId, amountUnits, nowMs, requestKey: 0);
+
+    /// <summary>
+    /// Reserves, remembering <paramref name="requestKey"/> (a caller's hash of its request id, 0 = none) with the
+    /// reservation and in the log, so that the caller can find a repeated request after a restart
+    /// (<see cref="ReservationsWithRequestKeys"/>). The engine does not deduplicate: that is the caller's index.
+    /// </summary>
+    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs, long requestKey)
     {
         if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits)
         {
@@ -32,7 +39,11 @@ public sealed partial class QuotaEngine
         int policyMask = Volatile.Read(ref key.ActiveMask);
         if (policyMask != 0 && AnyWindowDue(key, policyMask, nowMs))
         {
-            RollDueWindows(key, nowMs); // rare: once per window; restores auto-resuming paused keys first
+            if (!TryRollDueWindows(key, nowMs)) // rare: once per window; restores auto-resuming paused keys first
+            {
+                return Rejected(ReserveResult.LogFull);
+            }
+
             policyMask = Volatile.Read(ref key.ActiveMask);
         }
 
@@ -42,7 +53,7 @@ public sealed partial class QuotaEngine
             return Rejected(keyCheck, pausedIndex);
         }
 
-        int slot = reservations.TryClaim(out uint sequence, out long previous);
+        int slot = reservations.TryClaim(out ReservationId id, out long previous);
         if (slot < 0)
         {
             return Rejected(ReserveResult.TooManyOpenReservations);
@@ -63,13 +74,12 @@ public sealed partial class QuotaEngine
         record.ChargedUnits = 0;
         record.Exhausted = false;
         record.PolicyMask = (byte)policyMask;
+        record.RequestKey = requestKey;
         record.ExpiresAtMs = nowMs + options.ReservationTtlMs;
 
         // Appended before the reservation is published: no settle or refund of it can reach the log first.
-        var id = ReservationId.From(slot, sequence);
-        deltas.Append(new DeltaRecord(
-            DeltaKind.Reserve, tokenId, record.UserId, policyMask, id.Value, amountUnits, 0, record.ExpiresAtMs, record.Generations));
-        reservations.Publish(slot, sequence);
+        deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, record.ExpiresAtMs, generations, requestKey));
+        reservations.Publish(slot, id);
         return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
     }
 

@@ -6,32 +6,65 @@ using Quota.Engine.Windows;
 
 namespace Quota.Engine;
 
-// Window rollover, exhaustion, pause and restore, manual reset: the cold transitions of a policy.
-// All run under the key's lock and re-check their condition inside it (fixes W9). There is one reset
-// routine for every path — lazy on reserve, the background sweep, saving, manual reset (fixes W6).
+// Window rollover and manual reset: the cold transitions of a policy. All run under the key's lock and re-check
+// their condition inside it. There is one rollover routine for every path — lazy on reserve, the background sweep,
+// and manual reset of an overdue window; saves start windows through their plan (QuotaEngine.Save.cs).
+// Each transition is one log record, appended before its new window is published.
 public sealed partial class QuotaEngine
 {
+    /// <summary>Records a rollover may append: one per policy (a restore rides on its record).</summary>
+    private const int RollRecordsMax = EngineLimits.PoliciesPerKeyMax;
+
     /// <summary>Rolls every due window of every key (the background sweep; the request path also rolls lazily).</summary>
     public int RollDueWindows(long nowMs)
     {
         int rolled = 0;
         int last = LastTokenId;
-        for (int tokenId = 1; tokenId <= last && deltas.HasCapacity; tokenId++) // a full log: the rest rolls lazily or next time
+        for (int tokenId = 1; tokenId <= last; tokenId++)
         {
             KeyState? key = FindKey(tokenId);
             int mask = key is null ? 0 : Volatile.Read(ref key.ActiveMask);
-            if (mask != 0 && AnyWindowDue(key!, mask, nowMs))
+            if (mask == 0 || !AnyWindowDue(key!, mask, nowMs))
             {
-                rolled += RollDueWindows(key!, nowMs);
+                continue;
             }
+
+            if (!deltas.TryPromise(RollRecordsMax))
+            {
+                break; // a full log: the rest rolls lazily or next time
+            }
+
+            lock (key!.Gate)
+            {
+                rolled += RollDueWindowsLocked(key, nowMs);
+            }
+
+            deltas.EndPromise(RollRecordsMax);
         }
 
         return rolled;
     }
 
+    /// <summary>The request path's lazy rollover; false when the log has no room for it (nothing changed).</summary>
+    private bool TryRollDueWindows(KeyState key, long nowMs)
+    {
+        if (!deltas.TryPromise(RollRecordsMax))
+        {
+            return false;
+        }
+
+        lock (key.Gate)
+        {
+            RollDueWindowsLocked(key, nowMs);
+        }
+
+        deltas.EndPromise(RollRecordsMax);
+        return true;
+    }
+
     /// <summary>
     /// Clears the current window's usage of the key's policies (or of one), restoring a key they paused.
-    /// An overdue window is rolled first (fixes W21).
+    /// An overdue window is rolled first.
     /// </summary>
     public SpecError ResetPolicies(int tokenId, int policyIndex, long nowMs)
     {
@@ -41,50 +74,66 @@ public sealed partial class QuotaEngine
             return SpecError.TokenNotFound;
         }
 
-        lock (key.Gate)
+        if (!deltas.TryPromise(2 * EngineLimits.PoliciesPerKeyMax))
         {
-            int mask = Volatile.Read(ref key.ActiveMask);
-            if (policyIndex >= 0)
+            return SpecError.LogFull;
+        }
+
+        try
+        {
+            lock (key.Gate)
             {
-                mask &= policyIndex < EngineLimits.PoliciesPerKeyMax ? 1 << policyIndex : 0;
+                return ResetPoliciesLocked(key, policyIndex, nowMs);
+            }
+        }
+        finally
+        {
+            deltas.EndPromise(2 * EngineLimits.PoliciesPerKeyMax);
+        }
+    }
+
+    private SpecError ResetPoliciesLocked(KeyState key, int policyIndex, long nowMs)
+    {
+        if (key.IsDeleted)
+        {
+            return SpecError.TokenNotFound;
+        }
+
+        int mask = Volatile.Read(ref key.ActiveMask);
+        if (policyIndex >= 0)
+        {
+            mask &= policyIndex < EngineLimits.PoliciesPerKeyMax ? 1 << policyIndex : 0;
+        }
+
+        if (mask == 0)
+        {
+            return SpecError.PolicyNotFound;
+        }
+
+        RollDueWindowsLocked(key, nowMs);
+        for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
+        {
+            if ((mask & (1 << index)) == 0)
+            {
+                continue;
             }
 
-            if (mask == 0)
+            PolicySlot slot = key.Slots![index]!;
+            bool restores = slot.IsPaused;
+            // Logged as "usage cleared by this much", an addition that commutes with concurrent settles: the record
+            // is appended after the clear, which only frees room (admission never sees more than the log allows).
+            long cleared = slot.Cell.ClearUsed();
+            deltas.Append(DeltaRecord.ManualReset(key.TokenId, key.User.UserId, index, cleared, restores, nowMs));
+            slot.ExhaustedAtMs = 0;
+            if (restores)
             {
-                return SpecError.PolicyNotFound;
+                Restore(key, slot);
             }
 
-            RollDueWindowsLocked(key, nowMs);
-            for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
-            {
-                if ((mask & (1 << index)) == 0)
-                {
-                    continue;
-                }
-
-                PolicySlot slot = key.Slots![index]!;
-                // Logged as "usage cleared by this much", an addition that commutes with concurrent settles.
-                long cleared = slot.Cell.ClearUsed();
-                slot.ExhaustedAtMs = 0;
-                deltas.Append(new DeltaRecord(DeltaKind.ManualReset, tokenId, key.User.UserId, index, 0, cleared, 0, nowMs, 0));
-                if (slot.IsPaused)
-                {
-                    Restore(key, index, slot, nowMs, action: null);
-                }
-
-                Emit(AuditAction.ManualReset, key, index, slot, nowMs, TokenStatus.None);
-            }
+            Emit(AuditAction.ManualReset, key, index, slot, nowMs, TokenStatus.None);
         }
 
         return SpecError.None;
-    }
-
-    private int RollDueWindows(KeyState key, long nowMs)
-    {
-        lock (key.Gate)
-        {
-            return RollDueWindowsLocked(key, nowMs);
-        }
     }
 
     private int RollDueWindowsLocked(KeyState key, long nowMs)
@@ -95,7 +144,7 @@ public sealed partial class QuotaEngine
         {
             if ((mask & (1 << index)) != 0 && nowMs >= key.Slots![index]!.Cell.WindowEndMs)
             {
-                ResetWindow(key, index, key.Slots[index]!, nowMs);
+                RollWindow(key, index, key.Slots[index]!, nowMs);
                 rolled++;
             }
         }
@@ -104,90 +153,64 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>
-    /// The one reset routine: the window containing now starts with used = reserved = 0 and exhausted_at cleared
-    /// (reservations of the old window no longer count against the new one). A key this policy paused is
-    /// restored when auto_resume is on; otherwise it stays paused, its restore record kept, until a manual reset
-    /// (fixes W7). Under the key's lock.
+    /// The one rollover: the window containing now starts with used = reserved = 0 and exhausted_at cleared
+    /// (reservations of the old window no longer count against the new one). A key this policy paused is restored
+    /// when auto_resume is on; otherwise it stays paused, its restore record kept, until a manual reset. Under the lock.
     /// </summary>
-    private void ResetWindow(KeyState key, int index, PolicySlot slot, long nowMs)
+    private void RollWindow(KeyState key, int index, PolicySlot slot, long nowMs)
     {
         PolicyConfig config = slot.Config;
-        StartGeneration(key, index, slot, config.QuotaUnits, WindowMath.Compute(config.Rule, nowMs), nowMs);
-        if (slot.IsPaused && config.Spec.AutoResume)
+        Window window = WindowMath.Compute(config.Rule, nowMs);
+        ushort generation = NextGeneration(key, index, slot);
+        Invariant.Assert(generation != 0 || slot.Cell.Generation == ushort.MaxValue, "generations advance by one");
+        bool restores = slot.IsPaused && config.Spec.AutoResume;
+        deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
+        StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs);
+        if (restores)
         {
-            Restore(key, index, slot, nowMs, AuditAction.AutoRestoreReset);
+            Restore(key, slot);
+            Emit(AuditAction.AutoRestoreReset, key, index, slot, nowMs, TokenStatus.Disabled);
         }
     }
 
     /// <summary>
-    /// Starts a new generation of the slot's window: counters zero, headroom = quota. The record is appended before
-    /// the new generation is published, so nothing tagged with it can reach the log ahead of it. Under the lock.
+    /// The generation a window restart takes. Generations are 16 bits, so one that open reservations still name must
+    /// never come round again (a stale refund would then change the new window): checked here, cheaply — the slot
+    /// remembers the oldest generation that may still be held and rescans the table only when the next one reaches it.
+    /// A rollover cannot wrap (65,536 windows of at least a minute outlast any reservation), so for it this asserts;
+    /// a save checks first (<see cref="CanStartGeneration"/>) and is refused instead.
     /// </summary>
-    private void StartGeneration(KeyState key, int index, PolicySlot slot, long quotaUnits, Window window, long nowMs)
+    private ushort NextGeneration(KeyState key, int index, PolicySlot slot)
     {
-        ushort generation = unchecked((ushort)(slot.Cell.Generation + 1));
-        deltas.Append(new DeltaRecord(
-            DeltaKind.WindowReset, key.TokenId, key.User.UserId, index, 0, window.StartMs, window.EndMs, nowMs, (quotaUnits << 16) | generation));
-        slot.Cell.Reset(generation, quotaUnits, 0, 0, window.StartMs, window.EndMs);
-        slot.ExhaustedAtMs = 0;
+        Invariant.Assert(CanStartGeneration(key, index, slot), "a window generation still held by open reservations would come round again");
+        return unchecked((ushort)(slot.Cell.Generation + 1));
     }
 
-    /// <summary>Sets exhausted_at and logs the change (under the lock).</summary>
-    private void SetExhaustedAt(KeyState key, int index, PolicySlot slot, long atMs)
+    private bool CanStartGeneration(KeyState key, int index, PolicySlot slot)
     {
-        if (slot.ExhaustedAtMs != atMs)
+        ushort next = unchecked((ushort)(slot.Cell.Generation + 1));
+        if (next != slot.OldestHeldGeneration)
         {
-            deltas.Append(new DeltaRecord(DeltaKind.ExhaustedAt, key.TokenId, key.User.UserId, index, 0, 0, 0, atMs, 0));
-            slot.ExhaustedAtMs = atMs;
+            return true;
         }
+
+        slot.OldestHeldGeneration = reservations.OldestHeldGeneration(key.TokenId, index, slot.Cell.Generation);
+        return next != slot.OldestHeldGeneration;
     }
 
-    /// <summary>Records the first exhaustion of a window and, for disable_token, pauses the key (seed §4.2, R2, W9).</summary>
-    internal void MarkExhausted(KeyState key, int index, ushort generation, long nowMs)
+    /// <summary>Starts a window (under the lock, its record appended): exhausted_at cleared before the window is published.</summary>
+    private static void StartGeneration(PolicySlot slot, ushort generation, long quotaUnits, long startMs, long endMs)
     {
-        lock (key.Gate)
-        {
-            PolicySlot slot = key.Slots![index]!;
-            PolicyConfig config = slot.Config;
-            bool stillThisWindow = (Volatile.Read(ref key.ActiveMask) & (1 << index)) != 0 && slot.Cell.Generation == generation;
-            if (!stillThisWindow || slot.ExhaustedAtMs != 0 || slot.Cell.Used < config.QuotaUnits)
-            {
-                return;
-            }
-
-            SetExhaustedAt(key, index, slot, nowMs);
-            if (config.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !slot.IsPaused)
-            {
-                Pause(key, index, slot, nowMs, AuditAction.ExhaustedDisable);
-            }
-        }
+        slot.ExhaustedAtMs = 0; // before the publish: a settle in the new window must find it unmarked
+        slot.Cell.Reset(generation, quotaUnits, 0, 0, startMs, endMs);
+        RaceHooks.Reached(RaceHooks.Point.WindowStartPublished);
     }
 
-    /// <summary>Pauses the key for this policy, recording its status once (never overwritten, R2). Under the lock.</summary>
-    private void Pause(KeyState key, int index, PolicySlot slot, long nowMs, AuditAction action)
+    /// <summary>Lifts a policy's pause. The operator status is untouched: a key an operator disabled stays disabled (R10).</summary>
+    private static void Restore(KeyState key, PolicySlot slot)
     {
-        Invariant.Assert(!slot.IsPaused, "a policy pauses a key at most once until restored");
-        TokenStatus original = key.OperatorStatus;
-        deltas.Append(new DeltaRecord(DeltaKind.Pause, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, (long)original));
-        slot.PausedFromStatus = original;
-        slot.PausedGeneration = slot.Cell.Generation;
-        key.PublishStatus(original, key.IsDeleted);
-        Emit(action, key, index, slot, nowMs, original);
-    }
-
-    /// <summary>
-    /// Lifts this policy's pause. The operator status is untouched, so a key an operator disabled stays disabled
-    /// (R10). Under the lock.
-    /// </summary>
-    private void Restore(KeyState key, int index, PolicySlot slot, long nowMs, AuditAction? action)
-    {
-        deltas.Append(new DeltaRecord(DeltaKind.Restore, key.TokenId, key.User.UserId, index, 0, 0, 0, nowMs, 0));
         slot.PausedFromStatus = TokenStatus.None;
         key.PublishStatus(key.OperatorStatus, key.IsDeleted);
-        if (action is { } logged)
-        {
-            Emit(logged, key, index, slot, nowMs, TokenStatus.Disabled);
-        }
     }
 
     private void Emit(AuditAction action, KeyState key, int index, PolicySlot slot, long nowMs, TokenStatus previousStatus) =>

@@ -2,15 +2,14 @@ using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
-using Quota.Engine.Reservations;
 using Quota.Engine.Windows;
 
 namespace Quota.Engine;
 
-// Creating, updating and deleting keys, and saving their policies (seed §4.6 with W11/W12/W16 fixed).
-// Everything is validated before anything changes; the changes of one save then apply under the key's lock,
-// so a reserve sees the key either before or after the save. Each save ends with one TokenConfig record that
-// carries the key's whole configuration: the log alone rebuilds a key, configuration and counters together.
+// Creating, updating and deleting keys (docs/design.md "Saves"). A save is one unit in memory and in the log:
+// everything is validated and planned first (nothing changes, no id is taken), then, under the key's lock, the plan
+// is appended as one TokenSave record and applied by the same routine that replays it (QuotaEngine.Replay.cs).
+// A save that fails changes nothing and consumes nothing; a crash leaves all of it or none of it.
 public sealed partial class QuotaEngine
 {
     public SaveOutcome CreateToken(TokenSpec spec, long nowMs)
@@ -28,25 +27,41 @@ public sealed partial class QuotaEngine
             return new SaveOutcome(SpecError.UserNotFound, 0, -1);
         }
 
-        int tokenId = TakeId(ref lastTokenId, options.KeysMax);
-        if (tokenId == 0)
+        var audits = new List<(AuditAction Action, int Index, TokenStatus Previous)>();
+        PolicySave?[] policies = PlanPolicies(key: null, spec.Policies, spec.Status, nowMs, audits, out policyIndex, out error);
+        if (error != SpecError.None)
         {
-            return new SaveOutcome(SpecError.TooManyKeys, 0, -1);
+            return new SaveOutcome(error, 0, policyIndex);
         }
 
-        var key = new KeyState(tokenId, user);
-        lock (key.Gate)
+        if (!deltas.TryPromise(1))
         {
-            CreditBudget(key, spec.RemainQuotaUnits, nowMs);
-            key.Unlimited = spec.UnlimitedQuota;
-            key.ExpiresAtMs = spec.ExpiresAtMs;
-            key.PublishStatus(spec.Status, deleted: false);
-            SavePolicies(key, spec.Policies, nowMs);
-            AppendConfig(key, nowMs);
+            return new SaveOutcome(SpecError.LogFull, 0, -1);
         }
 
-        Volatile.Write(ref keys[tokenId], key);
-        return new SaveOutcome(SpecError.None, tokenId, -1);
+        try
+        {
+            int tokenId = TakeId(ref lastTokenId, options.KeysMax);
+            if (tokenId == 0)
+            {
+                return new SaveOutcome(SpecError.TooManyKeys, 0, -1);
+            }
+
+            var key = new KeyState(tokenId, user);
+            lock (key.Gate)
+            {
+                long budgetDelta = key.Budget.SetBalance(spec.RemainQuotaUnits);
+                var save = new TokenSave(user.UserId, spec.Status, spec.UnlimitedQuota, spec.ExpiresAtMs, budgetDelta, policies);
+                CommitSave(key, save, audits, nowMs);
+            }
+
+            Volatile.Write(ref keys[tokenId], key);
+            return new SaveOutcome(SpecError.None, tokenId, -1);
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
     }
 
     public SaveOutcome UpdateToken(int tokenId, TokenUpdate update, long nowMs)
@@ -64,197 +79,97 @@ public sealed partial class QuotaEngine
             return new SaveOutcome(error, tokenId, policyIndex);
         }
 
-        lock (key.Gate)
+        if (!deltas.TryPromise(1))
         {
-            if (key.IsDeleted)
-            {
-                return new SaveOutcome(SpecError.TokenNotFound, tokenId, -1);
-            }
-
-            if (update.RemainQuotaUnits is { } remain)
-            {
-                CreditBudget(key, remain - key.Budget.Balance, nowMs);
-            }
-
-            key.Unlimited = update.UnlimitedQuota ?? key.Unlimited;
-            Volatile.Write(ref key.ExpiresAtMs, update.ExpiresAtMs ?? key.ExpiresAtMs);
-            key.PublishStatus(update.Status ?? key.OperatorStatus, deleted: false);
-            if (update.Policies is { } policies)
-            {
-                SavePolicies(key, policies, nowMs);
-            }
-
-            AppendConfig(key, nowMs);
+            return new SaveOutcome(SpecError.LogFull, tokenId, -1);
         }
 
-        return new SaveOutcome(SpecError.None, tokenId, -1);
+        try
+        {
+            lock (key.Gate)
+            {
+                return UpdateLocked(key, update, nowMs);
+            }
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
     }
 
-    /// <summary>Deletes a key with its policies (fixes W16) and refunds its open reservations.</summary>
-    public bool DeleteToken(int tokenId, long nowMs)
+    private SaveOutcome UpdateLocked(KeyState key, TokenUpdate update, long nowMs)
+    {
+        if (key.IsDeleted)
+        {
+            return new SaveOutcome(SpecError.TokenNotFound, key.TokenId, -1);
+        }
+
+        TokenStatus status = update.Status ?? key.OperatorStatus;
+        var audits = new List<(AuditAction Action, int Index, TokenStatus Previous)>();
+        int policyIndex = -1;
+        SpecError error = SpecError.None;
+        PolicySave?[] policies = update.Policies is { } specs
+            ? PlanPolicies(key, specs, status, nowMs, audits, out policyIndex, out error)
+            : new PolicySave?[EngineLimits.PoliciesPerKeyMax];
+        if (error != SpecError.None)
+        {
+            return new SaveOutcome(error, key.TokenId, policyIndex);
+        }
+
+        RaceHooks.Reached(RaceHooks.Point.SavePlanned);
+        long budgetDelta = update.RemainQuotaUnits is { } remain ? key.Budget.SetBalance(remain) : 0;
+        var save = new TokenSave(
+            key.User.UserId, status, update.UnlimitedQuota ?? key.Unlimited, update.ExpiresAtMs ?? key.ExpiresAtMs, budgetDelta, policies);
+        CommitSave(key, save, audits, nowMs);
+        return new SaveOutcome(SpecError.None, key.TokenId, -1);
+    }
+
+    /// <summary>Appends the save, then applies it (under the key's lock; its one record was promised).</summary>
+    private void CommitSave(KeyState key, TokenSave save, List<(AuditAction Action, int Index, TokenStatus Previous)> audits, long nowMs)
+    {
+        deltas.Append(DeltaRecord.TokenSave(key.TokenId, key.User.UserId, nowMs), save.Serialize());
+        ApplySave(key, save, live: true);
+        foreach ((AuditAction action, int index, TokenStatus previous) in audits)
+        {
+            Emit(action, key, index, key.Slots![index]!, nowMs, previous);
+        }
+    }
+
+    /// <summary>
+    /// Deletes a key with its policies. Its open reservations stay open: they settle on the user's wallet (the work was
+    /// done) or expire at their estimate — the key's own counters are gone with it.
+    /// </summary>
+    public SpecError DeleteToken(int tokenId, long nowMs)
     {
         KeyState? key = FindKey(tokenId);
-        if (key is null)
+        if (key is null || key.IsDeleted)
         {
-            return false;
+            return SpecError.TokenNotFound;
         }
 
-        lock (key.Gate)
+        if (!deltas.TryPromise(1))
         {
-            if (key.IsDeleted)
+            return SpecError.LogFull;
+        }
+
+        try
+        {
+            lock (key.Gate)
             {
-                return false;
-            }
-
-            deltas.Append(new DeltaRecord(DeltaKind.TokenDelete, tokenId, key.User.UserId, -1, 0, 0, 0, nowMs, 0));
-            key.PublishStatus(key.OperatorStatus, deleted: true);
-            key.PublishActiveMask();
-        }
-
-        for (int slot = 0; slot < reservations.Capacity; slot++)
-        {
-            if (reservations.IsOpen(slot) && reservations[slot].TokenId == tokenId)
-            {
-                Refund(ReservationTable.IdOf(slot, reservations.StateWordOf(slot)), nowMs);
-            }
-        }
-
-        return true;
-    }
-
-    private void CreditBudget(KeyState key, long deltaUnits, long nowMs)
-    {
-        deltas.Append(new DeltaRecord(DeltaKind.BudgetCredit, key.TokenId, key.User.UserId, -1, 0, deltaUnits, 0, nowMs, 0));
-        key.Budget.Credit(deltaUnits);
-    }
-
-    private void AppendConfig(KeyState key, long nowMs)
-    {
-        var policies = new QuotaPolicySpec?[EngineLimits.PoliciesPerKeyMax];
-        for (int index = 0; key.Slots is not null && index < policies.Length; index++)
-        {
-            policies[index] = key.Slots[index] is { Removed: false } slot ? slot.Config.Spec : null;
-        }
-
-        var config = new TokenConfig(key.User.UserId, key.OperatorStatus, key.Unlimited, key.ExpiresAtMs, policies);
-        deltas.Append(new DeltaRecord(DeltaKind.TokenConfig, key.TokenId, key.User.UserId, -1, 0, 0, 0, nowMs, 0), config.Serialize());
-    }
-
-    /// <summary>Replaces the key's policies position by position (under the key's lock).</summary>
-    private void SavePolicies(KeyState key, IReadOnlyList<QuotaPolicySpec> specs, long nowMs)
-    {
-        if (specs.Count == 0 && key.Slots is null)
-        {
-            return;
-        }
-
-        key.Slots ??= new PolicySlot?[EngineLimits.PoliciesPerKeyMax];
-        for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
-        {
-            QuotaPolicySpec? spec = index < specs.Count ? specs[index] : null;
-            PolicySlot? slot = key.Slots[index];
-            if (spec is null)
-            {
-                if (slot is { Removed: false })
+                if (key.IsDeleted)
                 {
-                    Retire(key, index, slot, nowMs);
-                    slot.Removed = true; // kept, not nulled: open reservations still name this position
+                    return SpecError.TokenNotFound;
                 }
 
-                continue;
+                deltas.Append(DeltaRecord.TokenDelete(tokenId, key.User.UserId, nowMs));
+                key.PublishStatus(key.OperatorStatus, deleted: true);
+                key.PublishActiveMask();
+                return SpecError.None;
             }
-
-            var config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
-            key.Slots[index] = slot = SavePolicy(key, index, slot, config, nowMs);
-            slot.Removed = false;
         }
-
-        key.PublishActiveMask();
-        key.PublishStatus(key.OperatorStatus, key.IsDeleted);
-    }
-
-    private PolicySlot SavePolicy(KeyState key, int index, PolicySlot? slot, PolicyConfig config, long nowMs)
-    {
-        if (!config.Spec.Enabled)
+        finally
         {
-            if (slot is null)
-            {
-                return new PolicySlot(config);
-            }
-
-            Retire(key, index, slot, nowMs);
-            slot.Config = config;
-            return slot;
+            deltas.EndPromise(1);
         }
-
-        Window window = WindowMath.Compute(config.Rule, nowMs);
-        if (slot is { Removed: false } && slot.Config.Spec.Enabled)
-        {
-            // Carry the usage over (seed §4.6), but never across an elapsed window (fixes W11).
-            if (nowMs >= slot.Cell.WindowEndMs)
-            {
-                ResetWindow(key, index, slot, nowMs);
-            }
-
-            long quotaDelta = config.QuotaUnits - slot.Config.QuotaUnits;
-            slot.Config = config;
-            deltas.Append(new DeltaRecord(DeltaKind.PolicyMove, key.TokenId, key.User.UserId, index, 0, window.StartMs, window.EndMs, nowMs, 0));
-            slot.Cell.MoveWindow(window.StartMs, window.EndMs);
-            deltas.Append(new DeltaRecord(DeltaKind.QuotaAdjust, key.TokenId, key.User.UserId, index, 0, quotaDelta, 0, nowMs, 0));
-            slot.Cell.AdjustQuota(quotaDelta);
-        }
-        else
-        {
-            slot ??= new PolicySlot(config);
-            slot.Config = config;
-            StartGeneration(key, index, slot, config.QuotaUnits, window, nowMs);
-        }
-
-        ApplySavedExhaustion(key, index, slot, nowMs);
-        return slot;
-    }
-
-    /// <summary>After a save: pause if the new quota is already used up, restore if it now fits (seed §4.6 step 6).</summary>
-    private void ApplySavedExhaustion(KeyState key, int index, PolicySlot slot, long nowMs)
-    {
-        PolicyConfig config = slot.Config;
-        bool exhausted = slot.Cell.Used >= config.QuotaUnits;
-        if (!exhausted)
-        {
-            SetExhaustedAt(key, index, slot, 0);
-            if (slot.IsPaused)
-            {
-                Restore(key, index, slot, nowMs, AuditAction.UpdateRestore);
-            }
-
-            return;
-        }
-
-        if (slot.ExhaustedAtMs == 0)
-        {
-            SetExhaustedAt(key, index, slot, nowMs);
-        }
-
-        bool pauses = config.Spec.ExhaustedAction == ExhaustedAction.DisableToken;
-        if (pauses && !slot.IsPaused)
-        {
-            Pause(key, index, slot, nowMs, AuditAction.UpdateDisable);
-        }
-        else if (!pauses && slot.IsPaused)
-        {
-            Restore(key, index, slot, nowMs, AuditAction.UpdateRestore); // reject_only never holds a key paused
-        }
-    }
-
-    /// <summary>Takes a policy out of service: restores a key it paused, zeroes its window, orphans its reservations.</summary>
-    private void Retire(KeyState key, int index, PolicySlot slot, long nowMs)
-    {
-        if (slot.IsPaused)
-        {
-            Restore(key, index, slot, nowMs, AuditAction.UpdateRestore);
-        }
-
-        Invariant.Assert(!slot.IsPaused, "a retired policy holds no pause");
-        StartGeneration(key, index, slot, 0, default, nowMs);
     }
 }

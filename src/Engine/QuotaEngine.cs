@@ -7,7 +7,7 @@ using Quota.Engine.Reservations;
 namespace Quota.Engine;
 
 /// <summary>
-/// The quota engine: users' wallets, keys' lifetime budgets and their periodic policies, with two-phase
+/// The quota engine (docs/design.md): users' wallets, keys' lifetime budgets and their periodic policies, with two-phase
 /// accounting (reserve → settle | refund | expire). This file owns construction and the tables; the
 /// operations live in the partial files named after them.
 /// <para>Concurrency contract: Reserve, Settle and Refund are lock-free and allocation-free and may be called
@@ -70,17 +70,29 @@ public sealed partial class QuotaEngine
             return new SaveOutcome(SpecError.UserQuotaInvalid, 0, -1);
         }
 
-        int userId = TakeId(ref lastUserId, options.UsersMax);
-        if (userId == 0)
+        if (!deltas.TryPromise(1))
         {
-            return new SaveOutcome(SpecError.TooManyUsers, 0, -1);
+            return new SaveOutcome(SpecError.LogFull, 0, -1);
         }
 
-        var user = new UserState(userId);
-        user.Wallet.Credit(quotaUnits);
-        Volatile.Write(ref users[userId], user);
-        deltas.Append(new DeltaRecord(DeltaKind.UserCredit, 0, userId, -1, 0, quotaUnits, 0, 0, 0));
-        return new SaveOutcome(SpecError.None, userId, -1);
+        try
+        {
+            int userId = TakeId(ref lastUserId, options.UsersMax);
+            if (userId == 0)
+            {
+                return new SaveOutcome(SpecError.TooManyUsers, 0, -1);
+            }
+
+            var user = new UserState(userId);
+            deltas.Append(DeltaRecord.UserCredit(userId, quotaUnits, NowMs));
+            user.Wallet.Credit(quotaUnits);
+            Volatile.Write(ref users[userId], user);
+            return new SaveOutcome(SpecError.None, userId, -1);
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
     }
 
     /// <summary>Tops up (positive) or debits (negative) a wallet; a debit never takes it below what is reserved.</summary>
@@ -98,17 +110,30 @@ public sealed partial class QuotaEngine
             return SpecError.UserQuotaInvalid;
         }
 
-        if (deltaUnits >= 0)
+        if (!deltas.TryPromise(1))
         {
-            user.Wallet.Credit(deltaUnits);
-        }
-        else if (!user.Wallet.TryDebit(-deltaUnits))
-        {
-            return SpecError.UserQuotaInvalid;
+            return SpecError.LogFull;
         }
 
-        deltas.Append(new DeltaRecord(DeltaKind.UserCredit, 0, userId, -1, 0, deltaUnits, 0, 0, 0));
-        return SpecError.None;
+        try
+        {
+            if (deltaUnits >= 0)
+            {
+                user.Wallet.Credit(deltaUnits);
+            }
+            else if (!user.Wallet.TryDebit(-deltaUnits))
+            {
+                return SpecError.UserQuotaInvalid;
+            }
+
+            // An addition: it commutes with every concurrent reserve and settle of the wallet.
+            deltas.Append(DeltaRecord.UserCredit(userId, deltaUnits, NowMs));
+            return SpecError.None;
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
     }
 
     public UserView? ReadUser(int userId) =>

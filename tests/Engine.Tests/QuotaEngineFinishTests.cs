@@ -132,17 +132,23 @@ public sealed class QuotaEngineFinishTests
     }
 
     [Fact]
-    public void DeleteToken_RefundsItsOpenReservations_AndForgetsTheKey()
+    public void DeleteToken_LeavesItsOpenReservationsToSettleOnTheWallet_AndForgetsTheKey()
     {
         int user = t.User(1000);
         int token = t.Token(user, 1000, Policy(100));
-        ReservationId id = t.ReserveOk(token, 40);
-        Assert.True(t.Engine.DeleteToken(token, t.NowMs));
-        Assert.False(t.Engine.DeleteToken(token, t.NowMs));
-        Assert.Equal(0, t.Engine.ReadUser(user)!.ReservedQuotaUnits);
-        Assert.Equal(FinishResult.AlreadyRefunded, t.Settle(id, 40).Result);
+        ReservationId settled = t.ReserveOk(token, 40);
+        ReservationId expiring = t.ReserveOk(token, 25);
+        Assert.Equal(SpecError.None, t.Engine.DeleteToken(token, t.NowMs));
+        Assert.Equal(SpecError.TokenNotFound, t.Engine.DeleteToken(token, t.NowMs));
+        Assert.Equal(65, t.Engine.ReadUser(user)!.ReservedQuotaUnits); // still held: the work may be under way
+
+        Assert.Equal(new FinishOutcome(FinishResult.Ok, 55, false, false), t.Settle(settled, 55)); // delivered: charged
+        t.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, t.Engine.ExpireDue(t.NowMs));
+        Assert.Equal(new UserView(user, 1000 - 55 - 25, 80, 0), t.Engine.ReadUser(user));
         Assert.Equal(ReserveResult.KeyNotFound, t.Reserve(token, 1).Result);
         Assert.Null(t.Engine.ReadToken(token, t.NowMs));
+        Assert.Equal(FinishResult.AlreadyExpired, t.Refund(expiring).Result);
     }
 
     [Fact]

@@ -274,15 +274,15 @@ public sealed class QuotaEnginePolicyLifecycleTests
     {
         // W9: the interleaving "charge exhausts window G → window rolls to G+1 → mark runs" made deterministic.
         int token = t.Token(t.User(), 1000, Policy(100, action: ExhaustedAction.DisableToken));
-        Engine.Accounts.KeyState key = t.Engine.FindKey(token)!;
-        ushort exhaustedWindow = key.Slots![0]!.Cell.Generation;
-        t.Settle(t.ReserveOk(token, 1), 50);
-        t.Advance(TimeSpan.FromHours(5));
-        t.Engine.RollDueWindows(t.NowMs);
-        t.Settle(t.ReserveOk(token, 1), 100); // the new window is exhausted too, but the stale mark must not be what says so
-        t.Engine.ResetPolicies(token, -1, t.NowMs);
-
-        t.Engine.MarkExhausted(key, 0, exhaustedWindow, t.NowMs);
+        ReservationId id = t.ReserveOk(token, 1);
+        using (RaceHook.At(RaceHooks.Point.SettleChargedUnmarked, () =>
+        {
+            t.Advance(TimeSpan.FromHours(5));
+            t.Engine.RollDueWindows(t.NowMs); // the window rolls between the charge and the mark
+        }))
+        {
+            Assert.True(t.Settle(id, 150).Exhausted); // the reply says what the charge did to its window
+        }
 
         Assert.False(t.Read(token).Paused);
         Assert.Equal(0, t.Policy0(token).ExhaustedAtMs);

@@ -54,7 +54,7 @@ foreach (LogEntry entry in log.Scan(log.BeginAddress))
             string at = r.AtMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(r.AtMs).ToString("u", CultureInfo.InvariantCulture) : "-";
             string extra = payload.IsEmpty ? "" : " " + System.Text.Encoding.UTF8.GetString(payload);
             Console.WriteLine(FormattableString.Invariant(
-                $"#{sequence} @{entry.Address}+{offset} {r.Kind} token={r.TokenId} user={r.UserId} policy={r.PolicyIndex} reservation={r.ReservationId:x16} amount={r.AmountUnits} charged={r.ChargedUnits} at={at} aux={r.Aux}{extra}"));
+                $"#{sequence} @{entry.Address}+{offset} {r.Kind} token={r.TokenId} user={r.UserId} policy={r.PolicyIndex} {Describe(r)} at={at}{extra}"));
         }
 
         offset += size;
@@ -68,3 +68,17 @@ foreach ((DeltaKind kind, long count) in counts)
 }
 
 return 0;
+
+// What each kind holds, by name (the record's accessors are the one place that knows the layout).
+static string Describe(DeltaRecord r) => r.Kind switch
+{
+    DeltaKind.Reserve => FormattableString.Invariant($"reservation={r.ReservationId} amount={r.EstimateUnits} mask={r.PolicyMask} generations={r.Generations:x} request_key={r.RequestKey:x}"),
+    DeltaKind.Settle or DeltaKind.Expire => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits} charged={r.ChargedUnits} exhausted={r.ExhaustedReply} marks={r.Marks}"),
+    DeltaKind.Refund => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits}"),
+    DeltaKind.KeepAlive => FormattableString.Invariant($"reservation={r.ReservationId}"),
+    DeltaKind.WindowReset => FormattableString.Invariant($"generation={r.Generation} quota={r.QuotaUnits} start={r.WindowStartMs} end={r.WindowEndMs} restores={r.Restores}"),
+    DeltaKind.ManualReset => FormattableString.Invariant($"cleared={r.ClearedUnits} restores={r.Restores}"),
+    DeltaKind.UserCredit => FormattableString.Invariant($"delta={r.DeltaUnits}"),
+    DeltaKind.RunStarted => FormattableString.Invariant($"epoch={r.Epoch}"),
+    _ => "",
+};

@@ -6,10 +6,11 @@ namespace Quota.Engine.Accounts;
 /// <summary>
 /// A balance account: a user's wallet or a key's lifetime budget.
 /// <para>Admission reads exactly one word, <see cref="available"/> = balance − reserved, and changes it with a CAS, so
-/// two reservations can never both take the same units. The hot path touches only <c>available</c> and
-/// <c>reserved</c>: the balance and the lifetime usage are derived (balance = available + reserved,
-/// used = credited − balance), with <c>credited</c> (every unit ever put in, minus debits) changed only by
-/// operators. That keeps a settle at two atomic additions per account.</para>
+/// two reservations can never both take the same units. <c>balance</c> changes only by what is charged and by
+/// operators; <c>reserved</c> is derived (balance − available) and <c>used</c> too (credited − balance, with
+/// <c>credited</c> every unit ever put in, minus debits). So a reserve is one CAS, a refund one addition and a settle
+/// two, and an operator can set the balance exactly with one CAS on <c>balance</c>, whatever is in flight
+/// (a settle moves <c>balance</c> by its charge alone, before or after the operator's CAS).</para>
 /// <para>Readers of the derived numbers combine two words without a lock: exact whenever no operation is half-way,
 /// which is when anyone audits them.</para>
 /// The hot words sit a full cache line (64 bytes) away from both ends of the cell: objects are not 64-byte aligned, so
@@ -19,68 +20,16 @@ namespace Quota.Engine.Accounts;
 internal struct BalanceCell
 {
     [FieldOffset(64)] private long available;
-    [FieldOffset(72)] private long reserved;
+    [FieldOffset(72)] private long balance;
     [FieldOffset(80)] private long credited;
 
     public readonly long Available => Volatile.Read(in available);
-    public readonly long Reserved => Volatile.Read(in reserved);
-    public readonly long Balance => Available + Reserved;
+    public readonly long Balance => Volatile.Read(in balance);
+    public readonly long Reserved => Balance - Available;
     public readonly long Used => Volatile.Read(in credited) - Balance;
 
-    /// <summary>Holds <paramref name="amount"/> iff balance − reserved ≥ amount.</summary>
+    /// <summary>Holds <paramref name="amount"/> iff balance − reserved ≥ amount (subtracting form: no overflow).</summary>
     public bool TryReserve(long amount)
-    {
-        if (!TryTake(amount))
-        {
-            return false;
-        }
-
-        Interlocked.Add(ref reserved, amount);
-        return true;
-    }
-
-    /// <summary>Holds <paramref name="amount"/> without a check: an unlimited key still tracks what it spends.</summary>
-    public void ReserveUnchecked(long amount)
-    {
-        Interlocked.Add(ref available, -amount);
-        Interlocked.Add(ref reserved, amount);
-    }
-
-    /// <summary>Releases a reservation of <paramref name="reservedAmount"/> and charges <paramref name="charged"/>.</summary>
-    public void Charge(long reservedAmount, long charged)
-    {
-        Interlocked.Add(ref reserved, -reservedAmount);
-        Interlocked.Add(ref available, reservedAmount - charged);
-    }
-
-    /// <summary>Releases a reservation without charging (refund, or the rollback of a rejected reserve).</summary>
-    public void Release(long reservedAmount)
-    {
-        Interlocked.Add(ref reserved, -reservedAmount);
-        Interlocked.Add(ref available, reservedAmount);
-    }
-
-    /// <summary>Adds <paramref name="delta"/> to the balance (a top-up, or an operator setting a new budget).</summary>
-    public void Credit(long delta)
-    {
-        Interlocked.Add(ref credited, delta);
-        Interlocked.Add(ref available, delta);
-    }
-
-    /// <summary>Takes <paramref name="amount"/> off the balance iff that keeps balance − reserved ≥ 0.</summary>
-    public bool TryDebit(long amount)
-    {
-        if (!TryTake(amount))
-        {
-            return false;
-        }
-
-        Interlocked.Add(ref credited, -amount);
-        return true;
-    }
-
-    /// <summary>The one admission step: available −= amount iff amount ≤ available (subtracting form: no overflow).</summary>
-    private bool TryTake(long amount)
     {
         for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
         {
@@ -100,11 +49,73 @@ internal struct BalanceCell
         return false;
     }
 
-    /// <summary>Restores the counters from a snapshot (recovery only, single-threaded).</summary>
-    public void Restore(long availableUnits, long balanceUnits, long reservedUnits, long usedUnits)
+    /// <summary>Holds <paramref name="amount"/> without a check: an unlimited key still tracks what it spends.</summary>
+    public void ReserveUnchecked(long amount) => Interlocked.Add(ref available, -amount);
+
+    /// <summary>Releases a reservation of <paramref name="reservedAmount"/> and charges <paramref name="charged"/>.</summary>
+    public void Charge(long reservedAmount, long charged)
+    {
+        Interlocked.Add(ref balance, -charged);
+        Interlocked.Add(ref available, reservedAmount - charged);
+    }
+
+    /// <summary>Releases a reservation without charging (refund, or the rollback of a rejected reserve).</summary>
+    public void Release(long reservedAmount) => Interlocked.Add(ref available, reservedAmount);
+
+    /// <summary>Adds <paramref name="delta"/> to the balance (a top-up; replay of an operator's change).</summary>
+    public void Credit(long delta)
+    {
+        Interlocked.Add(ref credited, delta);
+        Interlocked.Add(ref balance, delta);
+        Interlocked.Add(ref available, delta);
+    }
+
+    /// <summary>
+    /// First half of setting the balance to exactly <paramref name="target"/>: one CAS on the balance word, which
+    /// admission never reads; returns the change. <see cref="PublishSetBalance"/> then makes it admissible, after the
+    /// change is in the log. Under the owning key's lock.
+    /// </summary>
+    public long SetBalance(long target)
+    {
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long current = Volatile.Read(ref balance);
+            if (Interlocked.CompareExchange(ref balance, target, current) == current)
+            {
+                Interlocked.Add(ref credited, target - current);
+                return target - current;
+            }
+        }
+
+        Invariant.Assert(false, "BalanceCell CAS exceeded its retry bound");
+        return 0;
+    }
+
+    /// <summary>Second half of <see cref="SetBalance"/>: the change becomes available to admission.</summary>
+    public void PublishSetBalance(long delta) => Interlocked.Add(ref available, delta);
+
+    /// <summary>Takes <paramref name="amount"/> off the balance iff that keeps balance − reserved ≥ 0.</summary>
+    public bool TryDebit(long amount)
+    {
+        if (!TryReserve(amount))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref credited, -amount);
+        Interlocked.Add(ref balance, -amount);
+        return true;
+    }
+
+    /// <summary>The raw words, for snapshots.</summary>
+    public readonly (long Available, long Balance, long Credited) RawWords =>
+        (Volatile.Read(in available), Volatile.Read(in balance), Volatile.Read(in credited));
+
+    /// <summary>Restores the raw words from a snapshot (recovery only, single-threaded).</summary>
+    public void RestoreRaw(long availableUnits, long balanceUnits, long creditedUnits)
     {
         available = availableUnits;
-        reserved = reservedUnits;
-        credited = balanceUnits + usedUnits;
+        balance = balanceUnits;
+        credited = creditedUnits;
     }
 }

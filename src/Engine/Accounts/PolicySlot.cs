@@ -30,6 +30,14 @@ internal sealed class PolicySlot(PolicyConfig config)
     public ushort PausedGeneration;
     /// <summary>The position was emptied by a save; the slot stays so that open reservations can still name it.</summary>
     public bool Removed;
+    /// <summary>
+    /// No open reservation holds a generation older than this (a conservative floor, refreshed by a table scan only
+    /// when the next window restart would reach it): the guard that keeps 16-bit generations from wrapping onto a held one.
+    /// </summary>
+    public ushort OldestHeldGeneration;
+
+    /// <summary>In service: saved, enabled, not removed.</summary>
+    public bool IsActive => !Removed && Config.Spec.Enabled;
 
     public bool IsPaused => PausedFromStatus != TokenStatus.None;
 }

@@ -54,7 +54,7 @@ public static class ConservationAudit
         ReservationTable table = engine.Reservations;
         for (int slot = 0; slot < table.Capacity; slot++)
         {
-            if (!table.IsOpen(slot))
+            if (ReservationTable.StateOf(table.StateWordOf(slot)) != ReservationState.Open)
             {
                 continue;
             }

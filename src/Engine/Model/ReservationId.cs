@@ -1,18 +1,24 @@
 namespace Quota.Engine.Model;
 
 /// <summary>
-/// Names one reservation: the slot in the reservation table (low 32 bits) and that slot's sequence number
-/// (high 32 bits), so that an id of a recycled slot is recognised as unknown instead of touching another
-/// request's reservation. Never 0.
+/// Names one reservation forever (docs/design.md "Reservation ids"): the run's epoch (high 16 bits) and the claim
+/// position (low 48 bits; its slot in the reservation table is position mod capacity). Positions only grow within a
+/// run and every start takes a new epoch, durably, before it issues an id — so an id is never issued twice, also
+/// not after a crash that lost the records of ids issued just before it. Never 0.
 /// </summary>
 public readonly record struct ReservationId(long Value)
 {
     public static readonly ReservationId None;
 
-    internal int Slot => (int)(Value & 0xFFFF_FFFF);
-    internal uint Sequence => (uint)((ulong)Value >> 32);
+    internal const int PositionBits = 48;
+    internal const long PositionMask = (1L << PositionBits) - 1;
+    /// <summary>Epochs run 1 … 65535 and then start over at 1: an id repeats only after 65,535 restarts.</summary>
+    internal const int EpochMax = ushort.MaxValue;
 
-    internal static ReservationId From(int slot, uint sequence) => new(((long)sequence << 32) | (uint)slot);
+    internal long Position => Value & PositionMask;
+    internal int Epoch => (int)((ulong)Value >> PositionBits);
+
+    internal static ReservationId From(int epoch, long position) => new(((long)epoch << PositionBits) | (position & PositionMask));
 
     public override string ToString() => Value.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -1,9 +1,9 @@
 namespace Quota.Engine.Model;
 
-// Expected outcomes on the hot path (STYLE.md tier 1). Values are in validation order and never renumbered;
+// Expected outcomes on the hot path. Values are in validation order and never renumbered;
 // the host maps them to HTTP in exactly one table.
 
-/// <summary>The outcome of a reserve, in the order the checks run (DESIGN.md §4).</summary>
+/// <summary>The outcome of a reserve, in the order the checks run (docs/design.md "Admission").</summary>
 public enum ReserveResult : byte
 {
     Ok = 0,
@@ -59,7 +59,36 @@ public enum SpecError : byte
     TooManyUsers = 15,
     UserQuotaInvalid = 16,
     PolicyNotFound = 17,
+    /// <summary>The delta log has no room for the change right now; nothing was changed (retry later).</summary>
+    LogFull = 18,
+    /// <summary>
+    /// A policy's window was restarted (disabled, re-enabled, re-anchored) so often that a window still held by open
+    /// reservations would come round again; nothing was changed (retry once they finish).
+    /// </summary>
+    PolicyRestartedTooOften = 19,
 }
+
+/// <summary>The outcome of a keep-alive of a reservation.</summary>
+public enum KeepAliveResult : byte
+{
+    Ok = 0,
+    NotFound = 1,
+    AlreadyFinished = 2,
+    LogFull = 3,
+}
+
+/// <summary>Where a reservation is in its life.</summary>
+public enum ReservationStatus : byte
+{
+    Open = 0,
+    Settled = 1,
+    Refunded = 2,
+    Expired = 3,
+}
+
+/// <summary>A point-in-time copy of one reservation record.</summary>
+public readonly record struct ReservationView(
+    ReservationId Id, int TokenId, long AmountUnits, long RequestKey, ReservationStatus Status, long ChargedUnits, long ExpiresAtMs);
 
 /// <summary>The outcome of a reserve; <see cref="PolicyIndex"/> names the policy that refused (or -1).</summary>
 public readonly record struct ReserveOutcome(ReserveResult Result, ReservationId Id, long ExpiresAtMs, int PolicyIndex)

@@ -3,8 +3,9 @@ using Quota.Engine.Windows;
 namespace Quota.Engine.Model;
 
 /// <summary>
-/// Checks a token spec before anything changes (seed §3.7 order, made stricter: every field of every policy
-/// is checked, enabled or not, so a disabled policy can be re-enabled later without surprises).
+/// Checks a token spec before anything changes — the one place that knows every bound (the host parses into the
+/// spec types and reports the field this names). Every field of every policy is checked, enabled or not, so a
+/// disabled policy can be re-enabled later without surprises.
 /// </summary>
 public static class SpecValidation
 {
@@ -33,7 +34,7 @@ public static class SpecValidation
             return (SpecError.RemainQuotaInvalid, -1);
         }
 
-        if (expiresAtMs is { } expires && expires != -1 && expires <= 0)
+        if (expiresAtMs is { } expires && expires != -1 && expires is <= 0 or > EngineLimits.TimeMaxMs)
         {
             return (SpecError.ExpiresAtInvalid, -1);
         }
@@ -73,7 +74,7 @@ public static class SpecValidation
             return SpecError.PolicyQuotaInvalid;
         }
 
-        if (policy.AnchorMs <= 0)
+        if (policy.AnchorMs is < WindowRule.AnchorMinMs or > WindowRule.AnchorMaxMs)
         {
             return SpecError.PolicyAnchorInvalid;
         }

@@ -8,9 +8,12 @@ namespace Quota.Engine.Persistence;
 /// <para>Group commit: the pump commits every CommitInterval, and back to back while anyone awaits durability, so
 /// each fsync acknowledges everyone who arrived during the previous one. It runs on a dedicated thread: a busy thread
 /// pool (thousands of requests) must not be able to delay the commit that would release them.</para>
-/// <para>Capacity rule: a reserve is admitted only while the ring has room for every record that the open
-/// reservations may still append (<c>ReservationsMax</c> finishes plus a margin for cold records), so a settle,
-/// refund or expiry never finds the ring full.</para>
+/// <para>Room rule (invariant 9: a finish never waits). A settle, refund or expiry appends exactly one record, and at
+/// most <c>ReservationsMax</c> reservations are open, so the ring always keeps that many records free for them:
+/// a reserve is admitted only while the free room, less what cold operations promised, exceeds
+/// <c>ReservationsMax</c> + <see cref="ReserveSlack"/> (reserves racing past the check) + <see cref="ColdRoom"/>; a cold
+/// operation (save, reset, rollover, keep-alive, wallet change) first promises its records and is refused when the
+/// promise would cut into the room kept for finishes and racing reserves.</para>
 /// <para>Faults: a failing log device turns the writer unhealthy with the error as context; new reservations are
 /// then refused (<see cref="HasCapacity"/> false → LogFull) while in-flight requests finish in memory and wait in the
 /// ring; the pump keeps retrying and the writer heals when a commit succeeds. Durable waiters are never released
@@ -18,13 +21,16 @@ namespace Quota.Engine.Persistence;
 /// </summary>
 public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
 {
-    /// <summary>Room kept for cold records (resets, pauses, saves) beyond one finish per open reservation.</summary>
-    public const int ColdRecordsMargin = 4096;
+    /// <summary>Reserves that may pass the room check at once before their records show in the ring.</summary>
+    public const int ReserveSlack = 4096;
+    /// <summary>Room only cold operations may use: reserves stop before it is reached.</summary>
+    public const int ColdRoom = 4096;
     private const int DrainBufferBytes = 256 * 1024;
 
     private readonly IDeltaLog log;
     private readonly DeltaRing ring;
-    private readonly long reserveThreshold;
+    private readonly long finishRoom;
+    private long promised;
     private readonly TimeSpan commitInterval;
     private readonly byte[] drainBuffer = new byte[DrainBufferBytes];
     private readonly Lock pumpGate = new();
@@ -41,15 +47,31 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval)
     {
         this.log = log;
-        int capacity = (int)Math.Max(1 << 12, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (reservationsMax + ColdRecordsMargin))));
+        int capacity = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (reservationsMax + ReserveSlack + ColdRoom)));
         ring = new DeltaRing(capacity, firstSequence);
-        reserveThreshold = reservationsMax + ColdRecordsMargin;
+        finishRoom = reservationsMax;
         this.commitInterval = commitInterval;
         committedThrough = firstSequence - 1;
         enqueuedThrough = firstSequence - 1;
     }
 
-    public bool HasCapacity => fault is null && ring.Capacity - ring.Count > reserveThreshold;
+    public bool HasCapacity => fault is null && FreeRoom - Volatile.Read(ref promised) > finishRoom + ReserveSlack + ColdRoom;
+
+    private long FreeRoom => ring.Capacity - ring.Count;
+
+    public bool TryPromise(int records)
+    {
+        long after = Interlocked.Add(ref promised, records);
+        if (fault is null && FreeRoom - after >= finishRoom + ReserveSlack)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref promised, -records);
+        return false;
+    }
+
+    public void EndPromise(int records) => Interlocked.Add(ref promised, -records);
 
     /// <summary>Every change up to this sequence number has been appended.</summary>
     public long AppendedThrough => ring.AppendedThrough;
@@ -57,7 +79,7 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     /// <summary>Every change up to this sequence number is durable.</summary>
     public long CommittedThrough => Volatile.Read(ref committedThrough);
 
-    /// <summary>How often an append found the ring full and had to wait for the pump (should stay 0).</summary>
+    /// <summary>How often an append found the ring full and had to wait for the pump (0 by construction; watched as a metric).</summary>
     public long RingFullCount => Interlocked.Read(ref ringFullCount);
 
     public long RingDepth => ring.Count;
@@ -82,8 +104,8 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     }
 
     /// <summary>
-    /// Only reachable when cold records exceeded their margin: waits for the pump to make room. A stalled pump
-    /// stops the process (the records could not be kept otherwise); recovery then restarts from the last commit.
+    /// Unreachable while the room rule holds (every append is a finish or was promised); kept as the last line of
+    /// defence: waits for the pump, and a stalled pump stops the process rather than lose a record.
     /// </summary>
     private void AppendSlow(in DeltaRecord record, byte[]? payload)
     {

@@ -1,3 +1,5 @@
+using Quota.Engine.Model;
+
 namespace Quota.Engine.Persistence;
 
 /// <summary>Kinds of state change streamed to the delta log. Persisted: never renumber, only append.</summary>
@@ -8,57 +10,163 @@ public enum DeltaKind : byte
     Refund = 3,
     Expire = 4,
     WindowReset = 5,
-    ExhaustedAt = 6,
-    Pause = 7,
-    Restore = 8,
     ManualReset = 9,
-    PolicyMove = 10,
     UserCredit = 11,
-    TokenConfig = 12,
     TokenDelete = 13,
-    BudgetCredit = 14,
-    QuotaAdjust = 15,
+    /// <summary>A create or update of a key: its whole configuration and every effect of the save, in one record.</summary>
+    TokenSave = 16,
+    KeepAlive = 17,
+    /// <summary>A process started serving: the reservation ids it issues carry this epoch.</summary>
+    RunStarted = 18,
 }
 
 /// <summary>
-/// One fixed-size state change (DESIGN.md §6): a plain value, producing one never allocates.
+/// One state change (docs/design.md "The delta log"): a plain 64-byte value, producing one never allocates.
 /// <para>Records describe <b>effects</b>, not requests, so that replaying them in log order rebuilds exactly the
-/// state the live engine reached, although concurrent requests reach the log in a different order than they
-/// changed the counters: counter effects are additions (they commute), and effects on a policy window are tagged
-/// with the window's generation, which only a WindowReset record (appended before the new window is published)
-/// changes.</para>
-/// Field meaning by kind:
-/// <list type="bullet">
-/// <item>Reserve: ReservationId, TokenId, UserId, PolicyIndex = policy mask, Amount = estimate, At = expiry, Aux = generations (16 bits per policy).</item>
-/// <item>Settle / Expire: ReservationId, Amount = estimate, Charged = actual, Aux = 1 if the reply said "exhausted". Refund: ReservationId, Amount.</item>
-/// <item>WindowReset: TokenId, PolicyIndex, Amount = window start, Charged = window end, Aux = quota &lt;&lt; 16 | generation.</item>
-/// <item>ExhaustedAt: TokenId, PolicyIndex, At = the new exhausted_at (0 clears it). Pause: Aux = the recorded status. Restore.</item>
-/// <item>ManualReset: TokenId, PolicyIndex, Amount = usage cleared. PolicyMove: Amount = start, Charged = end. QuotaAdjust: Amount = delta.</item>
-/// <item>UserCredit: UserId, Amount = delta (creates the user on first sight). BudgetCredit: TokenId, UserId, Amount = delta.</item>
-/// <item>TokenConfig: TokenId, UserId, and a payload (the key's whole configuration). TokenDelete: TokenId.</item>
-/// </list>
+/// state the live engine reached although concurrent requests reach the log in a different order than they changed
+/// the counters: counter effects are additions (they commute), and effects on a policy window are tagged with the
+/// window's generation, which only a WindowReset or a TokenSave (appended before the new window is published) moves.</para>
+/// <para><b>One operation, one record.</b> A settle that exhausts windows and pauses the key, a window rollover that
+/// restores the key, a manual reset, a whole save: each is one record, so every prefix of the log is a state some
+/// serial history produced, and a settle or refund appends exactly one record (the ring keeps room for it).</para>
+/// The fields mean different things for different kinds, so they are private: build a record with the factory of its
+/// kind and read it with the accessors named after what they hold. The byte layout is in <see cref="DeltaRecordCodec"/>.
 /// </summary>
-public readonly record struct DeltaRecord(
-    DeltaKind Kind,
-    int TokenId,
-    int UserId,
-    int PolicyIndex,
-    long ReservationId,
-    long AmountUnits,
-    long ChargedUnits,
-    long AtMs,
-    long Aux);
+public readonly record struct DeltaRecord
+{
+    private DeltaRecord(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long atMs, long aux)
+    {
+        Kind = kind;
+        TokenId = tokenId;
+        UserId = userId;
+        Policy = policy;
+        RawReservationId = reservationId;
+        A = a;
+        B = b;
+        AtMs = atMs;
+        Aux = aux;
+    }
+
+    public DeltaKind Kind { get; }
+    public int TokenId { get; }
+    public int UserId { get; }
+    /// <summary>When the change happened (UTC Unix ms); for Reserve and KeepAlive, the reservation's expiry.</summary>
+    public long AtMs { get; }
+
+    // The positional fields, for the codec only.
+    internal int Policy { get; }
+    internal long RawReservationId { get; }
+    internal long A { get; }
+    internal long B { get; }
+    internal long Aux { get; }
+
+    internal static DeltaRecord FromFields(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long atMs, long aux) =>
+        new(kind, tokenId, userId, policy, reservationId, a, b, atMs, aux);
+
+    // ---- factories, one per kind ----
+
+    /// <summary>A reservation held <paramref name="amountUnits"/> on the key's accounts and the policies in <paramref name="policyMask"/>.</summary>
+    public static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long expiresAtMs, long generations, long requestKey) =>
+        new(DeltaKind.Reserve, tokenId, userId, policyMask, id.Value, amountUnits, requestKey, expiresAtMs, generations);
+
+    /// <summary>A settle (or, with <paramref name="expired"/>, an expiry) with the windows it marked exhausted and the pauses it caused.</summary>
+    public static DeltaRecord Settle(ReservationId id, int tokenId, int userId, long estimateUnits, long chargedUnits, long atMs, bool exhaustedReply, in SettleMarks marks, bool expired = false) =>
+        new(expired ? DeltaKind.Expire : DeltaKind.Settle, tokenId, userId, -1, id.Value, estimateUnits, chargedUnits, atMs,
+            (exhaustedReply ? 1L : 0) | ((long)marks.ExhaustedMask << 1) | ((long)marks.PausedMask << 5) | ((long)marks.PausedFromStatus << 9));
+
+    public static DeltaRecord Refund(ReservationId id, int tokenId, int userId, long estimateUnits, long atMs) =>
+        new(DeltaKind.Refund, tokenId, userId, -1, id.Value, estimateUnits, 0, atMs, 0);
+
+    /// <summary>An open reservation's expiry moved to <paramref name="expiresAtMs"/> (a running stream keeps it alive).</summary>
+    public static DeltaRecord KeepAlive(ReservationId id, int tokenId, int userId, long expiresAtMs) =>
+        new(DeltaKind.KeepAlive, tokenId, userId, -1, id.Value, 0, 0, expiresAtMs, 0);
+
+    /// <summary>A window rolled over: generation <paramref name="generation"/> starts empty; <paramref name="restores"/> lifts this policy's pause.</summary>
+    public static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool restores, long atMs) =>
+        new(DeltaKind.WindowReset, tokenId, userId, policyIndex, 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
+
+    /// <summary>An operator cleared <paramref name="clearedUnits"/> of the current window's usage; <paramref name="restores"/> lifts the pause.</summary>
+    public static DeltaRecord ManualReset(int tokenId, int userId, int policyIndex, long clearedUnits, bool restores, long atMs) =>
+        new(DeltaKind.ManualReset, tokenId, userId, policyIndex, 0, clearedUnits, 0, atMs, restores ? 1 : 0);
+
+    /// <summary>A wallet changed by <paramref name="deltaUnits"/> (creates the user on first sight).</summary>
+    public static DeltaRecord UserCredit(int userId, long deltaUnits, long atMs) =>
+        new(DeltaKind.UserCredit, 0, userId, -1, 0, deltaUnits, 0, atMs, 0);
+
+    /// <summary>A create or update; the payload (<see cref="TokenSave"/>) carries the configuration and every effect.</summary>
+    public static DeltaRecord TokenSave(int tokenId, int userId, long atMs) =>
+        new(DeltaKind.TokenSave, tokenId, userId, -1, 0, 0, 0, atMs, 0);
+
+    public static DeltaRecord TokenDelete(int tokenId, int userId, long atMs) =>
+        new(DeltaKind.TokenDelete, tokenId, userId, -1, 0, 0, 0, atMs, 0);
+
+    public static DeltaRecord RunStarted(int epoch, long atMs) =>
+        new(DeltaKind.RunStarted, 0, 0, -1, 0, epoch, 0, atMs, 0);
+
+    // ---- accessors, named by meaning ----
+
+    /// <summary>Reserve, Settle, Expire, Refund, KeepAlive.</summary>
+    public ReservationId ReservationId => new(RawReservationId);
+    /// <summary>Reserve: the policies held. WindowReset, ManualReset: the policy index.</summary>
+    public int PolicyMask => Policy;
+    public int PolicyIndex => Policy;
+    /// <summary>Reserve: the amount held. Settle, Expire, Refund: the estimate released.</summary>
+    public long EstimateUnits => A;
+    /// <summary>Settle, Expire: the actual charged.</summary>
+    public long ChargedUnits => B;
+    /// <summary>Reserve: the caller's request key (0 = none).</summary>
+    public long RequestKey => B;
+    /// <summary>Reserve, KeepAlive: when the reservation expires.</summary>
+    public long ExpiresAtMs => AtMs;
+    /// <summary>Reserve: the window generation of each held policy, 16 bits per index.</summary>
+    public long Generations => Aux;
+    /// <summary>Settle, Expire: the reply said "exhausted".</summary>
+    public bool ExhaustedReply => (Aux & 1) != 0;
+    /// <summary>Settle, Expire: exhaustion marks and pauses this finish made.</summary>
+    public SettleMarks Marks => new((int)(Aux >> 1) & 0xF, (int)(Aux >> 5) & 0xF, (TokenStatus)(byte)(Aux >> 9));
+    /// <summary>WindowReset.</summary>
+    public ushort Generation => (ushort)Aux;
+    public long QuotaUnits => (long)((ulong)Aux >> 17);
+    public long WindowStartMs => A;
+    public long WindowEndMs => B;
+    /// <summary>WindowReset, ManualReset: the policy's pause is lifted.</summary>
+    public bool Restores => Kind == DeltaKind.WindowReset ? (Aux & (1L << 16)) != 0 : Aux != 0;
+    /// <summary>ManualReset: usage cleared.</summary>
+    public long ClearedUnits => A;
+    /// <summary>UserCredit: the wallet change.</summary>
+    public long DeltaUnits => A;
+    /// <summary>RunStarted.</summary>
+    public int Epoch => (int)A;
+}
+
+/// <summary>
+/// What a settle or expiry decided under the key's lock: the policies whose window it marked exhausted (first time in
+/// the window) and those of them that paused the key, with the operator status the pause recorded.
+/// </summary>
+public readonly record struct SettleMarks(int ExhaustedMask, int PausedMask, TokenStatus PausedFromStatus)
+{
+    public bool Any => ExhaustedMask != 0;
+}
 
 /// <summary>
 /// The engine's seam to the delta log: called on the request path, so an implementation must be
-/// non-blocking and allocation-free for <see cref="Append"/> (a bounded ring drained by a background pump).
+/// non-blocking and allocation-free for <see cref="Append(in DeltaRecord)"/> (a bounded ring drained by a background pump).
+/// <para>Room: a reserve is admitted only while <see cref="HasCapacity"/>, which keeps room for one finishing record
+/// of every reservation that may be open, so settles, refunds and expiries append without asking. Every other
+/// operation first promises the records it may append (<see cref="TryPromise"/>) and is refused when there is no room.</para>
 /// </summary>
 public interface IDeltaSink
 {
     /// <summary>False when the log cannot promise room for a new reservation and everything it may still append.</summary>
     bool HasCapacity { get; }
 
-    /// <summary>Appends one record; never fails for a reservation admitted while <see cref="HasCapacity"/> was true.</summary>
+    /// <summary>Sets aside room for <paramref name="records"/> cold records; false (nothing set aside) when there is none.</summary>
+    bool TryPromise(int records);
+
+    /// <summary>Gives back a promise once its records are appended (or were not needed).</summary>
+    void EndPromise(int records);
+
+    /// <summary>Appends one record; never fails for a finish or for records promised.</summary>
     void Append(in DeltaRecord record);
 
     /// <summary>Appends a record with a variable-size payload (configuration changes; cold path).</summary>
@@ -71,6 +179,12 @@ public sealed class NullDeltaSink : IDeltaSink
     public static readonly NullDeltaSink Instance = new();
 
     public bool HasCapacity => true;
+
+    public bool TryPromise(int records) => true;
+
+    public void EndPromise(int records)
+    {
+    }
 
     public void Append(in DeltaRecord record)
     {

@@ -19,13 +19,18 @@ public enum DecodeStatus : byte
 /// A record flagged as having a payload is followed by a 4-byte length, the payload, and the payload's CRC-32C.
 /// <code>
 ///  0 version u8 | 1 kind u8 | 2 policy index/mask i8 | 3 flags u8 | 4 token id i32 | 8 user id i32 | 12 crc u32
-/// 16 sequence i64 | 24 reservation id i64 | 32 amount i64 | 40 charged i64 | 48 at-ms i64 | 56 aux i64
+/// 16 sequence i64 | 24 reservation id i64 | 32 a i64 | 40 b i64 | 48 at-ms i64 | 56 aux i64
+/// </code>
+/// What a, b and aux hold depends on the kind: <see cref="DeltaRecord"/>'s factories and accessors are the only
+/// place that knows.
+/// <code>
 /// </code>
 /// </summary>
 public static class DeltaRecordCodec
 {
     public const int RecordBytes = 64;
-    public const byte CurrentVersion = 1;
+    /// <summary>2: one record per operation (TokenSave, marks on Settle/Expire, epochs in reservation ids).</summary>
+    public const byte CurrentVersion = 2;
     private const byte HasPayloadFlag = 1;
 
     /// <summary>Bytes a record (with its payload, if any) occupies.</summary>
@@ -47,14 +52,14 @@ public static class DeltaRecordCodec
         Span<byte> head = destination[..RecordBytes];
         head[0] = CurrentVersion;
         head[1] = (byte)record.Kind;
-        head[2] = (byte)(sbyte)record.PolicyIndex;
+        head[2] = (byte)(sbyte)record.Policy;
         head[3] = hasPayload ? HasPayloadFlag : (byte)0;
         BinaryPrimitives.WriteInt32LittleEndian(head[4..], record.TokenId);
         BinaryPrimitives.WriteInt32LittleEndian(head[8..], record.UserId);
         BinaryPrimitives.WriteInt64LittleEndian(head[16..], sequence);
-        BinaryPrimitives.WriteInt64LittleEndian(head[24..], record.ReservationId);
-        BinaryPrimitives.WriteInt64LittleEndian(head[32..], record.AmountUnits);
-        BinaryPrimitives.WriteInt64LittleEndian(head[40..], record.ChargedUnits);
+        BinaryPrimitives.WriteInt64LittleEndian(head[24..], record.RawReservationId);
+        BinaryPrimitives.WriteInt64LittleEndian(head[32..], record.A);
+        BinaryPrimitives.WriteInt64LittleEndian(head[40..], record.B);
         BinaryPrimitives.WriteInt64LittleEndian(head[48..], record.AtMs);
         BinaryPrimitives.WriteInt64LittleEndian(head[56..], record.Aux);
         BinaryPrimitives.WriteUInt32LittleEndian(head[12..], HeadChecksum(head));
@@ -121,7 +126,7 @@ public static class DeltaRecordCodec
         }
 
         sequence = BinaryPrimitives.ReadInt64LittleEndian(head[16..]);
-        record = new DeltaRecord(
+        record = DeltaRecord.FromFields(
             kind,
             BinaryPrimitives.ReadInt32LittleEndian(head[4..]),
             BinaryPrimitives.ReadInt32LittleEndian(head[8..]),

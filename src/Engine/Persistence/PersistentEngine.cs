@@ -67,6 +67,17 @@ public sealed class PersistentEngine : IAsyncDisposable
         }
 
         var writer = new DeltaLogWriter(log, options.Engine.ReservationsMax, report.LastSequence + 1, options.CommitInterval);
+        // A new epoch, durable before the first id of this run is issued: ids never repeat, even if this run crashes
+        // after losing records (docs/design.md "Reservation ids").
+        int epoch = (engine.Reservations.Epoch % Model.ReservationId.EpochMax) + 1;
+        writer.Append(DeltaRecord.RunStarted(epoch, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        writer.Flush();
+        if (writer.Fault is { } fault)
+        {
+            throw new IOException($"the delta log cannot be written at start: {fault}");
+        }
+
+        engine.StartRun(epoch);
         var logs = new SystemLogWriter(store);
         engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
         var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);

@@ -50,7 +50,6 @@ internal static class Recovery
             resume = corruption is null ? entry.NextAddress : resume;
         }
 
-        engine.Reservations.ResumeAfterNewest();
         var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started), snapshotLoad);
         return (engine, report);
     }

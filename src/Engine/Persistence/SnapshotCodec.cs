@@ -14,7 +14,7 @@ namespace Quota.Engine.Persistence;
 internal static class SnapshotCodec
 {
     private const uint Magic = 0x504E_5351; // "QSNP"
-    private const int Version = 1;
+    private const int Version = 2;
 
     public static void Write(QuotaEngine engine, Stream stream, long sequence)
     {
@@ -22,6 +22,7 @@ internal static class SnapshotCodec
         w.Write(Magic);
         w.Write(Version);
         w.Write(sequence);
+        w.Write(engine.Reservations.Epoch);
         w.Write(engine.LastUserId);
         for (int userId = 1; userId <= engine.LastUserId; userId++)
         {
@@ -58,6 +59,7 @@ internal static class SnapshotCodec
 
         sequence = r.ReadInt64();
         var engine = new QuotaEngine(options);
+        engine.Reservations.RecoverEpoch(r.ReadInt32());
         int lastUserId = r.ReadInt32();
         for (int userId = 1; userId <= lastUserId; userId++)
         {
@@ -172,14 +174,14 @@ internal static class SnapshotCodec
 
     private static void WriteBalance(BinaryWriter w, in BalanceCell cell)
     {
-        w.Write(cell.Available);
-        w.Write(cell.Balance);
-        w.Write(cell.Reserved);
-        w.Write(cell.Used);
+        (long available, long balance, long credited) = cell.RawWords;
+        w.Write(available);
+        w.Write(balance);
+        w.Write(credited);
     }
 
     private static void ReadBalance(BinaryReader r, ref BalanceCell cell) =>
-        cell.Restore(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
+        cell.RestoreRaw(r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
 
     private static void WriteReservations(BinaryWriter w, ReservationTable table)
     {
@@ -207,6 +209,7 @@ internal static class SnapshotCodec
             w.Write(record.ChargedUnits);
             w.Write(record.ExpiresAtMs);
             w.Write(record.Generations);
+            w.Write(record.RequestKey);
             w.Write(record.PolicyMask);
             w.Write(record.Exhausted);
         }
@@ -232,10 +235,11 @@ internal static class SnapshotCodec
                 ChargedUnits = r.ReadInt64(),
                 ExpiresAtMs = r.ReadInt64(),
                 Generations = r.ReadInt64(),
+                RequestKey = r.ReadInt64(),
                 PolicyMask = r.ReadByte(),
                 Exhausted = r.ReadBoolean(),
             };
-            table.Restore(slot, ReservationTable.SequenceOf(word), ReservationTable.StateOf(word), fields);
+            table.Restore(table.IdOf(slot, word), ReservationTable.StateOf(word), fields);
         }
     }
 }

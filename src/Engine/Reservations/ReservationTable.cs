@@ -10,7 +10,7 @@ namespace Quota.Engine.Reservations;
 /// </summary>
 internal struct ReservationRecord
 {
-    /// <summary>(sequence &lt;&lt; 8) | state: one word, so "this id is still this record, and open" is one CAS.</summary>
+    /// <summary>(the id's tag &lt;&lt; 3) | state: one word, so "this id is still this record, and open" is one CAS.</summary>
     public long StateWord;
     public int TokenId;
     public int UserId;
@@ -19,6 +19,8 @@ internal struct ReservationRecord
     public long ExpiresAtMs;
     /// <summary>Window generation per policy index, 16 bits each.</summary>
     public long Generations;
+    /// <summary>The caller's request key (0 = none): the host finds a repeated request id by it, also after a restart.</summary>
+    public long RequestKey;
     public byte PolicyMask;
     public bool Exhausted;
 
@@ -28,20 +30,23 @@ internal struct ReservationRecord
 }
 
 /// <summary>
-/// A preallocated ring of reservation records (DESIGN.md §4, invariant 2). Claiming a record is one CAS (plus one
-/// shared atomic per block of 64 claims); finished records are recycled in ring order, so a finished reservation's
-/// outcome stays available for idempotent replies until about <c>capacity</c> newer reservations were made.
-/// Every transition is a CAS on the record's state word, so each reservation ends exactly once.
+/// A preallocated ring of reservation records (invariant 2: each reservation ends exactly once; invariant 8: an id names
+/// one reservation forever). Claiming takes the next position from a cursor (threads take blocks of 64 positions, one
+/// shared atomic per block) and the record at position mod capacity, if it is free or finished <b>at an older
+/// position</b>: records are recycled strictly in ring order, so a finished reservation's reply stays available until
+/// the cursor comes round again — at least <c>capacity</c> positions after the one it was made at (a position is
+/// taken by every reserve attempt; a record still open when the cursor comes round is skipped and kept).
+/// Every transition is a CAS on the record's state word, which holds the id's tag (epoch and pass) and the state.
 /// </summary>
 internal sealed class ReservationTable
 {
+    private const int StateBits = 3;
     private readonly ReservationRecord[] records;
     private readonly int mask;
+    private readonly int shift;
     private long cursor;
+    private int epoch = 1;
 
-    // Each thread takes blocks of BlockSlots positions from the shared cursor and claims within its block: one shared
-    // atomic per block instead of per reservation, and records of different threads on different cache lines.
-    // Recycling stays in ring order at block granularity (the idempotency horizon stays ≈ capacity).
     private const int BlockSlots = 64;
     [ThreadStatic]
     private static ReservationTable? blockOwner;
@@ -52,9 +57,10 @@ internal sealed class ReservationTable
 
     public ReservationTable(int capacity)
     {
-        Invariant.Assert(capacity > 0 && (capacity & (capacity - 1)) == 0, "reservation capacity is a power of two");
+        Invariant.Assert(capacity >= BlockSlots && (capacity & (capacity - 1)) == 0, "reservation capacity is a power of two ≥ 64");
         records = new ReservationRecord[capacity];
         mask = capacity - 1;
+        shift = System.Numerics.BitOperations.Log2((uint)capacity);
     }
 
     public int Capacity => records.Length;
@@ -62,50 +68,64 @@ internal sealed class ReservationTable
     /// <summary>Where claiming continues (a position; its slot is position mod capacity).</summary>
     public long Cursor => Volatile.Read(ref cursor);
 
+    /// <summary>The epoch of the ids this run issues (during recovery: of the newest run in the log).</summary>
+    public int Epoch => epoch;
+
+    /// <summary>Recovery: the log or snapshot names the epoch of a run (single-threaded).</summary>
+    public void RecoverEpoch(int runEpoch) => epoch = runEpoch;
+
     /// <summary>
-    /// After recovery: claims resume right after the newest record, so finished records keep answering repeats as long
-    /// as they would have without the restart. Records are reused in ring order and a slot's sequence counts its passes,
-    /// so the newest is the one with the largest sequence × capacity + slot.
+    /// Before serving (recovery done): ids carry <paramref name="runEpoch"/>, and claims resume right after the newest
+    /// record, so finished records keep answering repeats as long as they would have without the restart.
     /// </summary>
-    public void ResumeAfterNewest()
+    public void StartRun(int runEpoch)
     {
+        Invariant.Assert(runEpoch is > 0 and <= ReservationId.EpochMax, "an epoch fits the id's 16 bits");
+        epoch = runEpoch;
         long newest = -1;
         for (int slot = 0; slot < records.Length; slot++)
         {
             long word = records[slot].StateWord;
             if (StateOf(word) != ReservationState.Free)
             {
-                newest = Math.Max(newest, ((long)SequenceOf(word) * records.Length) + slot);
+                newest = Math.Max(newest, PositionOf(slot, word));
             }
         }
 
         cursor = newest + 1;
+        blockOwner = null;
     }
 
-    public static ReservationState StateOf(long word) => (ReservationState)(byte)word;
+    public static ReservationState StateOf(long word) => (ReservationState)(word & ((1 << StateBits) - 1));
 
-    public static uint SequenceOf(long word) => (uint)((ulong)word >> 8);
+    public int SlotOf(ReservationId id) => (int)(id.Position & mask);
 
-    private static long Pack(uint sequence, ReservationState state) => ((long)sequence << 8) | (byte)state;
+    public ReservationId IdOf(int slot, long word) => new((long)(((ulong)word >> StateBits) << shift) | (uint)slot);
+
+    private long PositionOf(int slot, long word) => IdOf(slot, word).Position;
+
+    private long Pack(ReservationId id, ReservationState state) => (long)(((ulong)id.Value >> shift) << StateBits) | (byte)state;
 
     public ref ReservationRecord this[int slot] => ref records[slot];
 
     /// <summary>
-    /// Claims a free or finished record. Returns -1 when <see cref="EngineLimits.ReservationProbesMax"/> probes found
-    /// none. <paramref name="previous"/> is the state word to put back if the reserve is then rejected.
+    /// Claims a free record, or a finished one from an older pass. Returns -1 only after a whole lap of the ring found
+    /// every record open (the table is full). <paramref name="previous"/> is the state word to put back if the reserve
+    /// is then rejected.
     /// </summary>
-    public int TryClaim(out uint sequence, out long previous)
+    public int TryClaim(out ReservationId id, out long previous)
     {
-        for (int probe = 0; probe < EngineLimits.ReservationProbesMax; probe++)
+        for (int probe = 0; probe < records.Length; probe++)
         {
-            if (blockOwner != this || blockNext == blockEnd)
+            if (blockOwner != this || blockNext >= blockEnd)
             {
                 blockEnd = Interlocked.Add(ref cursor, BlockSlots);
                 blockNext = blockEnd - BlockSlots;
                 blockOwner = this;
             }
 
-            int slot = (int)(blockNext++ & mask);
+            long position = blockNext++;
+            int slot = (int)(position & mask);
             ref ReservationRecord record = ref records[slot];
             long word = Volatile.Read(ref record.StateWord);
             ReservationState state = StateOf(word);
@@ -114,27 +134,28 @@ internal sealed class ReservationTable
                 continue;
             }
 
-            sequence = SequenceOf(word) + 1;
-            if (sequence == 0)
+            if (state != ReservationState.Free && PositionOf(slot, word) >= (position & ReservationId.PositionMask))
             {
-                sequence = 1; // ids are never 0
+                blockNext = blockEnd; // this thread's block went stale while it was idle: others have lapped it
+                continue;
             }
 
-            if (Interlocked.CompareExchange(ref record.StateWord, Pack(sequence, ReservationState.Claimed), word) == word)
+            id = ReservationId.From(epoch, position);
+            if (Interlocked.CompareExchange(ref record.StateWord, Pack(id, ReservationState.Claimed), word) == word)
             {
                 previous = word;
                 return slot;
             }
         }
 
-        sequence = 0;
+        id = ReservationId.None;
         previous = 0;
         return -1;
     }
 
     /// <summary>Makes a claimed record visible as open (its fields are written).</summary>
-    public void Publish(int slot, uint sequence) =>
-        Volatile.Write(ref records[slot].StateWord, Pack(sequence, ReservationState.Open));
+    public void Publish(int slot, ReservationId id) =>
+        Volatile.Write(ref records[slot].StateWord, Pack(id, ReservationState.Open));
 
     /// <summary>
     /// Gives a claimed record back, untouched, after its reserve was rejected: the finished reservation it held
@@ -142,32 +163,30 @@ internal sealed class ReservationTable
     /// </summary>
     public void Abandon(int slot, long previous) => Volatile.Write(ref records[slot].StateWord, previous);
 
+    /// <summary>True if the slot's record is this id (in any state).</summary>
+    public bool Holds(int slot, ReservationId id, long word) => StateOf(word) != ReservationState.Free && IdOf(slot, word) == id;
+
     /// <summary>
     /// Wins the right to finish <paramref name="id"/>: Open → Finishing. Otherwise reports why not:
-    /// NotFound, or the state it already ended in (the caller replies idempotently from the record).
+    /// Free (unknown), or the state it already ended in (the caller replies idempotently from the record).
     /// </summary>
     public ReservationState TryBeginFinish(ReservationId id, out int slot)
     {
-        slot = id.Slot;
-        if ((uint)slot >= (uint)records.Length)
-        {
-            return ReservationState.Free;
-        }
-
+        slot = SlotOf(id);
         ref ReservationRecord record = ref records[slot];
         var spin = default(SpinWait);
         for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
         {
             long word = Volatile.Read(ref record.StateWord);
             ReservationState state = StateOf(word);
-            if (SequenceOf(word) != id.Sequence || state is ReservationState.Free or ReservationState.Claimed)
+            if (!Holds(slot, id, word) || state == ReservationState.Claimed)
             {
                 return ReservationState.Free;
             }
 
             if (state == ReservationState.Open)
             {
-                if (Interlocked.CompareExchange(ref record.StateWord, Pack(id.Sequence, ReservationState.Finishing), word) == word)
+                if (Interlocked.CompareExchange(ref record.StateWord, Pack(id, ReservationState.Finishing), word) == word)
                 {
                     return ReservationState.Finishing;
                 }
@@ -188,17 +207,17 @@ internal sealed class ReservationTable
     }
 
     /// <summary>Claims an open record for expiry if it is due; used by the sweep.</summary>
-    public bool TryBeginExpire(int slot, long nowMs, out uint sequence)
+    public bool TryBeginExpire(int slot, long nowMs, out ReservationId id)
     {
         ref ReservationRecord record = ref records[slot];
         long word = Volatile.Read(ref record.StateWord);
-        sequence = SequenceOf(word);
+        id = IdOf(slot, word);
         if (StateOf(word) != ReservationState.Open || Volatile.Read(ref record.ExpiresAtMs) > nowMs)
         {
             return false;
         }
 
-        return Interlocked.CompareExchange(ref record.StateWord, Pack(sequence, ReservationState.Finishing), word) == word;
+        return Interlocked.CompareExchange(ref record.StateWord, Pack(id, ReservationState.Finishing), word) == word;
     }
 
     /// <summary>Ends a record that this caller moved to Finishing.</summary>
@@ -207,28 +226,48 @@ internal sealed class ReservationTable
         ref ReservationRecord record = ref records[slot];
         long word = Volatile.Read(ref record.StateWord);
         Invariant.Assert(StateOf(word) == ReservationState.Finishing, "only a finishing record can complete");
-        Volatile.Write(ref record.StateWord, Pack(SequenceOf(word), final));
+        Volatile.Write(ref record.StateWord, (word & ~((1L << StateBits) - 1)) | (byte)final);
     }
 
+    /// <summary>Gives a record this caller moved to Finishing back as open (a keep-alive changed it meanwhile).</summary>
+    public void Reopen(int slot) => Complete(slot, ReservationState.Open);
+
     /// <summary>Writes a record as it was (recovery only, single-threaded).</summary>
-    public void Restore(int slot, uint sequence, ReservationState state, in ReservationRecord fields)
+    public void Restore(ReservationId id, ReservationState state, in ReservationRecord fields)
     {
-        ref ReservationRecord record = ref records[slot];
+        ref ReservationRecord record = ref records[SlotOf(id)];
         record = fields;
-        record.StateWord = Pack(sequence, state);
+        record.StateWord = Pack(id, state);
     }
 
     /// <summary>Ends a replayed reservation (recovery only).</summary>
     public void RestoreState(int slot, ReservationState state)
     {
         ref ReservationRecord record = ref records[slot];
-        record.StateWord = Pack(SequenceOf(record.StateWord), state);
+        record.StateWord = (record.StateWord & ~((1L << StateBits) - 1)) | (byte)state;
     }
 
-    /// <summary>True if the record currently holds an open reservation.</summary>
-    public bool IsOpen(int slot) => StateOf(Volatile.Read(ref records[slot].StateWord)) == ReservationState.Open;
-
-    public static ReservationId IdOf(int slot, long word) => ReservationId.From(slot, SequenceOf(word));
-
     public long StateWordOf(int slot) => Volatile.Read(ref records[slot].StateWord);
+
+    /// <summary>
+    /// The oldest window generation of policy <paramref name="policyIndex"/> of a key that a reservation not yet ended
+    /// may hold, counting back from <paramref name="current"/> (cold: scans the table; a record being claimed is at
+    /// most moments old, so it holds the current generation).
+    /// </summary>
+    public ushort OldestHeldGeneration(int tokenId, int policyIndex, ushort current)
+    {
+        int oldestDistance = 0;
+        for (int slot = 0; slot < records.Length; slot++)
+        {
+            ref ReservationRecord record = ref records[slot];
+            ReservationState state = StateOf(Volatile.Read(ref record.StateWord));
+            if (state is ReservationState.Open or ReservationState.Finishing &&
+                record.TokenId == tokenId && (record.PolicyMask & (1 << policyIndex)) != 0)
+            {
+                oldestDistance = Math.Max(oldestDistance, (ushort)(current - record.GenerationOf(policyIndex)));
+            }
+        }
+
+        return (ushort)(current - oldestDistance);
+    }
 }

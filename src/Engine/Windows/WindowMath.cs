@@ -4,18 +4,22 @@ using Quota.Engine.Model;
 namespace Quota.Engine.Windows;
 
 /// <summary>
-/// Which window contains <c>now</c> (DESIGN.md §3). Pure and closed form: the window is derived from the
+/// Which window contains <c>now</c> (docs/design.md "Windows"). Pure and closed form: the window is derived from the
 /// anchor, never from a previous window, so any number of missed windows collapses into one answer.
 /// Fixed modes are one division. Calendar modes estimate the window index k from local dates and then
 /// correct it by at most a step or two (a DST shift moves a boundary by hours, never by a day), so the cost
 /// does not grow with the time elapsed since the anchor.
 /// Runs only when a window rolls over or a policy is saved, never per request.
+/// <para>Total: for every anchor validation admits (<see cref="WindowRule.AnchorMinMs"/> … <see cref="WindowRule.AnchorMaxMs"/>)
+/// and every <c>now</c>, it returns a window and never throws; a clock beyond <see cref="EngineLimits.TimeMaxMs"/> is
+/// read as that instant.</para>
 /// </summary>
 public static class WindowMath
 {
     public static Window Compute(WindowRule rule, long nowMs)
     {
         ArgumentNullException.ThrowIfNull(rule);
+        nowMs = Math.Min(nowMs, EngineLimits.TimeMaxMs);
         if (rule.FixedLengthMs > 0)
         {
             return ComputeFixed(rule.AnchorMs, rule.FixedLengthMs, nowMs);

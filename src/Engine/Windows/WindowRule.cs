@@ -14,8 +14,11 @@ public sealed class WindowRule
     public const long FiveHoursMs = 5L * 60 * 60 * 1000;
     public const int CustomMinutesMin = 10;
     public const int CustomMinutesMax = 525_600;
+    /// <summary>Anchors lie in the years 2000–2099 (2000-01-01T00:00Z … 2100-01-01T00:00Z inclusive): window math is total there.</summary>
+    public const long AnchorMinMs = 946_684_800_000;
+    public const long AnchorMaxMs = 4_102_444_800_000;
 
-    /// <summary>DESIGN.md §3: a skipped local time maps to the first instant after the gap; an ambiguous one to the earlier instant.</summary>
+    /// <summary>A skipped local time maps to the first instant after the gap; an ambiguous one to the earlier instant.</summary>
     internal static readonly ZoneLocalMappingResolver Resolver =
         Resolvers.CreateMappingResolver(Resolvers.ReturnEarlier, Resolvers.ReturnStartOfIntervalAfter);
 

@@ -118,9 +118,17 @@ public static class TokenEndpoints
     private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, HttpContext context)
     {
         TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null || !runtime.Engine.DeleteToken(id, runtime.NowMs))
+        if (label is null)
         {
             return Problem.NotFound($"token {id}");
+        }
+
+        switch (runtime.Engine.DeleteToken(id, runtime.NowMs))
+        {
+            case SpecError.TokenNotFound:
+                return Problem.NotFound($"token {id}");
+            case SpecError.LogFull:
+                return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
         runtime.UnindexKey(label.KeyHash);
@@ -148,6 +156,8 @@ public static class TokenEndpoints
                 return Problem.NotFound($"token {id}");
             case SpecError.PolicyNotFound:
                 return Problem.NotFound($"token {id} has no enabled quota policy{(index >= 0 ? " at that id" : "")}");
+            case SpecError.LogFull:
+                return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
         await runtime.AcknowledgeAsync(context.RequestAborted);
@@ -233,6 +243,9 @@ public static class TokenEndpoints
         SpecError.TokenNotFound => Problem.NotFound($"token {outcome.Id}"),
         SpecError.TooManyKeys => Problem.Unavailable("the key table is full (Quota:KeysMax)"),
         SpecError.TooManyPolicies => Problem.Invalid("quota_policies", "too many policies"),
+        SpecError.LogFull => Problem.Unavailable("the delta log cannot take the change right now; retry"),
+        SpecError.PolicyRestartedTooOften => Problem.Conflict(
+            $"quota_policies[{outcome.PolicyIndex}]", "was restarted too often while requests are in flight; retry when they finish"),
         _ => Problem.Invalid(outcome.PolicyIndex >= 0 ? $"quota_policies[{outcome.PolicyIndex}]" : "body", outcome.Error.ToString()),
     };
 }

@@ -42,7 +42,12 @@ public static class UserEndpoints
         SaveOutcome created = runtime.Engine.CreateUser(quota);
         if (!created.IsOk)
         {
-            return created.Error == SpecError.TooManyUsers ? Problem.Unavailable("the user table is full (Quota:UsersMax)") : Problem.Invalid("quota", "is out of range");
+            return created.Error switch
+            {
+                SpecError.TooManyUsers => Problem.Unavailable("the user table is full (Quota:UsersMax)"),
+                SpecError.LogFull => Problem.Unavailable("the delta log cannot take the change right now; retry"),
+                _ => Problem.Invalid("quota", "is out of range"),
+            };
         }
 
         runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = body.Value.Name ?? "", CreatedMs = runtime.NowMs });
@@ -69,6 +74,8 @@ public static class UserEndpoints
                 return Problem.NotFound($"user {id}");
             case SpecError.UserQuotaInvalid:
                 return Problem.Invalid("delta", "would take the balance below zero (or below what in-flight requests hold)");
+            case SpecError.LogFull:
+                return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);

@@ -35,4 +35,7 @@ public static class Problem
     public static IResult NotFound(string what) => Results.Problem(statusCode: 404, title: "not_found", detail: what);
 
     public static IResult Unavailable(string detail) => Results.Problem(statusCode: 503, title: "unavailable", detail: detail);
+
+    public static IResult Conflict(string field, string message) =>
+        Results.Problem(statusCode: 409, title: "conflict", detail: $"{field}: {message}", extensions: new Dictionary<string, object?> { ["field"] = field });
 }

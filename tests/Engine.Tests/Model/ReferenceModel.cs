@@ -249,13 +249,7 @@ internal sealed class ReferenceModel(long ttlMs)
             return false;
         }
 
-        key.Deleted = true;
-        foreach (Reservation r in Reservations.Values.Where(r => r.TokenId == tokenId && r.State == "open"))
-        {
-            Release(r);
-            r.State = "refunded";
-        }
-
+        key.Deleted = true; // its open reservations stay open: they settle (on the wallet) or expire later
         return true;
     }
 
@@ -428,7 +422,7 @@ internal sealed class ReferenceModel(long ttlMs)
             }
 
             r.Exhausted = true;
-            if (p.ExhaustedAtMs == 0 && p.Active)
+            if (p.ExhaustedAtMs == 0 && p.Active && !key.Deleted)
             {
                 p.ExhaustedAtMs = now;
                 if (p.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !p.Paused)

@@ -1,23 +1,95 @@
+using Quota.Engine.Model;
 using Quota.Engine.Persistence;
+using Quota.Engine.Tests.Support;
+using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests.Persistence;
 
 public sealed class DeltaRecordCodecTests
 {
-    public static TheoryData<DeltaKind> Kinds() => new(Enum.GetValues<DeltaKind>());
+    private static readonly ReservationId Id = new(0x0102_0304_0506_0708);
 
-    private static DeltaRecord Sample(DeltaKind kind) =>
-        new(kind, 123_456, 789, kind == DeltaKind.Reserve ? 0b1011 : -1, 0x0102_0304_0506_0708, -42, long.MaxValue, 1_782_532_500_000, long.MinValue + 7);
+    /// <summary>One record of every kind, built by its factory with distinct values in every field it has.</summary>
+    private static readonly DeltaRecord[] Samples =
+    [
+        DeltaRecord.Reserve(Id, 123_456, 789, 0b1011, 42, 1_782_532_500_000, 0x0003_0002_0001, requestKey: -7),
+        DeltaRecord.Settle(Id, 123_456, 789, 42, 99, 1_782_532_500_001, exhaustedReply: true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
+        DeltaRecord.Settle(Id, 123_456, 789, 42, 42, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
+        DeltaRecord.Refund(Id, 123_456, 789, 42, 1_782_532_500_003),
+        DeltaRecord.KeepAlive(Id, 123_456, 789, 1_782_532_900_000),
+        DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, restores: true, 1_782_532_500_004),
+        DeltaRecord.ManualReset(123_456, 789, 2, 5_000, restores: true, 1_782_532_500_005),
+        DeltaRecord.UserCredit(789, -EngineLimits.BalanceMaxUnits, 1_782_532_500_006),
+        DeltaRecord.TokenSave(123_456, 789, 1_782_532_500_007),
+        DeltaRecord.TokenDelete(123_456, 789, 1_782_532_500_008),
+        DeltaRecord.RunStarted(ReservationId.EpochMax, 1_782_532_500_009),
+    ];
 
-    [Theory]
-    [MemberData(nameof(Kinds))]
-    public void EveryKind_RoundTrips(DeltaKind kind)
+    [Fact]
+    public void EveryKind_HasASample()
     {
-        var buffer = new byte[DeltaRecordCodec.RecordBytes];
-        DeltaRecordCodec.Write(buffer, Sample(kind), sequence: 99);
+        Assert.Equal(Enum.GetValues<DeltaKind>().Order(), Samples.Select(s => s.Kind).Distinct().Order());
+    }
 
-        Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size));
-        Assert.Equal((Sample(kind), 99L, 0, DeltaRecordCodec.RecordBytes), (record, sequence, payload.Length, size));
+    [Fact]
+    public void EveryKind_RoundTrips_WithItsMeaningIntact()
+    {
+        foreach (DeltaRecord sample in Samples)
+        {
+            var buffer = new byte[DeltaRecordCodec.RecordBytes];
+            DeltaRecordCodec.Write(buffer, sample, sequence: 99);
+
+            Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size));
+            Assert.Equal((sample, 99L, 0, DeltaRecordCodec.RecordBytes), (record, sequence, payload.Length, size));
+        }
+
+        // Read back by meaning, not by position: a swapped argument in a factory shows here.
+        DeltaRecord[] decoded = Samples.Select(RoundTrip).ToArray();
+        Assert.Equal((Id, 0b1011, 42L, 1_782_532_500_000L, 0x0003_0002_0001L, -7L),
+            (decoded[0].ReservationId, decoded[0].PolicyMask, decoded[0].EstimateUnits, decoded[0].ExpiresAtMs, decoded[0].Generations, decoded[0].RequestKey));
+        Assert.Equal((42L, 99L, true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
+            (decoded[1].EstimateUnits, decoded[1].ChargedUnits, decoded[1].ExhaustedReply, decoded[1].Marks));
+        Assert.Equal((DeltaKind.Expire, false, default(SettleMarks)), (decoded[2].Kind, decoded[2].ExhaustedReply, decoded[2].Marks));
+        Assert.Equal((3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000L, 1_782_600_000_000L, true),
+            (decoded[5].PolicyIndex, decoded[5].Generation, decoded[5].QuotaUnits, decoded[5].WindowStartMs, decoded[5].WindowEndMs, decoded[5].Restores));
+        Assert.Equal((2, 5_000L, true), (decoded[6].PolicyIndex, decoded[6].ClearedUnits, decoded[6].Restores));
+        Assert.Equal(-EngineLimits.BalanceMaxUnits, decoded[7].DeltaUnits);
+        Assert.Equal(ReservationId.EpochMax, decoded[10].Epoch);
+    }
+
+    [Fact]
+    public void EveryKindALiveEngineWrites_ReplaysThroughTheCodec_ToTheSameState()
+    {
+        var sink = new RecordingSink();
+        var t = new TestEngine(deltas: sink);
+        int user = t.User(10_000);
+        int token = t.Token(user, 1000, Policy(100, action: ExhaustedAction.DisableToken), Policy(500, PeriodMode.Daily, timeZone: "Asia/Kathmandu"));
+        ReserveOutcome kept = t.Engine.Reserve(token, 30, t.NowMs, requestKey: 0x5eed);
+        Assert.Equal(KeepAliveResult.Ok, t.Engine.KeepAlive(kept.Id, t.NowMs + 1000));
+        t.Settle(t.ReserveOk(token, 60), 120);                      // exhausts and pauses: marks ride on the settle
+        Assert.Equal(SpecError.None, t.Engine.ResetPolicies(token, 0, t.NowMs)); // manual reset, restores
+        t.Refund(t.ReserveOk(token, 5));
+        t.Engine.UpdateToken(token, new TokenUpdate { RemainQuotaUnits = 700, Policies = [Policy(50, action: ExhaustedAction.DisableToken)] }, t.NowMs);
+        t.Settle(t.ReserveOk(token, 10), 60);                       // pauses again
+        t.Advance(TimeSpan.FromHours(6));
+        t.Engine.RollDueWindows(t.NowMs);                           // rollover, auto restore
+        t.Advance(TimeSpan.FromHours(1));
+        t.Engine.ExpireDue(t.NowMs);
+        t.Engine.CreditUser(user, -100);
+        Assert.Equal(SpecError.None, t.Engine.DeleteToken(t.Token(user, 5), t.NowMs));
+
+        var replayed = new QuotaEngine(t.Options);
+        foreach ((DeltaRecord record, byte[]? payload) in sink.Records)
+        {
+            var buffer = new byte[DeltaRecordCodec.SizeOf(payload?.Length ?? 0)];
+            DeltaRecordCodec.Write(buffer, record, 1, payload);
+            Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out DeltaRecord decoded, out _, out ReadOnlySpan<byte> decodedPayload, out _));
+            replayed.Apply(decoded, decodedPayload);
+        }
+
+        Assert.Equal(EngineState.Describe(t.Engine, t.NowMs), EngineState.Describe(replayed, t.NowMs));
+        DeltaKind[] written = sink.Records.Select(r => r.Record.Kind).Distinct().ToArray();
+        Assert.Equal(Enum.GetValues<DeltaKind>().Where(k => k != DeltaKind.RunStarted).Order(), written.Order()); // RunStarted: PersistentEngineTests
     }
 
     [Fact]
@@ -25,7 +97,7 @@ public sealed class DeltaRecordCodecTests
     {
         byte[] payload = "{\"policies\":[]}"u8.ToArray();
         var buffer = new byte[DeltaRecordCodec.SizeOf(payload.Length)];
-        DeltaRecordCodec.Write(buffer, Sample(DeltaKind.TokenConfig), 5, payload);
+        DeltaRecordCodec.Write(buffer, DeltaRecord.TokenSave(1, 2, 3), 5, payload);
 
         Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out _, out _, out ReadOnlySpan<byte> read, out int size));
         Assert.Equal(payload, read.ToArray());
@@ -37,7 +109,7 @@ public sealed class DeltaRecordCodecTests
     {
         byte[] payload = [1, 2, 3, 4, 5];
         var clean = new byte[DeltaRecordCodec.SizeOf(payload.Length)];
-        DeltaRecordCodec.Write(clean, Sample(DeltaKind.TokenConfig), 5, payload);
+        DeltaRecordCodec.Write(clean, DeltaRecord.TokenSave(1, 2, 3), 5, payload);
         for (int i = 0; i < clean.Length; i++)
         {
             if (i is >= 64 and < 68)
@@ -58,8 +130,16 @@ public sealed class DeltaRecordCodecTests
     public void ATornRecord_IsReportedAsTruncated()
     {
         var buffer = new byte[DeltaRecordCodec.SizeOf(10)];
-        DeltaRecordCodec.Write(buffer, Sample(DeltaKind.TokenConfig), 1, new byte[10]);
+        DeltaRecordCodec.Write(buffer, DeltaRecord.TokenSave(1, 2, 3), 1, new byte[10]);
         Assert.Equal(DecodeStatus.Truncated, DeltaRecordCodec.TryRead(buffer.AsSpan(0, 40), out _, out _, out _, out _));
         Assert.Equal(DecodeStatus.Truncated, DeltaRecordCodec.TryRead(buffer.AsSpan(0, 70), out _, out _, out _, out _));
+    }
+
+    private static DeltaRecord RoundTrip(DeltaRecord record)
+    {
+        var buffer = new byte[DeltaRecordCodec.RecordBytes];
+        DeltaRecordCodec.Write(buffer, record, 1);
+        DeltaRecordCodec.TryRead(buffer, out DeltaRecord decoded, out _, out _, out _);
+        return decoded;
     }
 }

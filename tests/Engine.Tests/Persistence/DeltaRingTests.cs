@@ -1,3 +1,4 @@
+using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 
 namespace Quota.Engine.Tests.Persistence;
@@ -21,7 +22,7 @@ public sealed class DeltaRingTests
                 for (int offset = 0; offset < bytes; offset += 64)
                 {
                     Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer.AsSpan(offset), out DeltaRecord r, out long sequence, out _, out _));
-                    seen.Add((sequence, r.AmountUnits));
+                    seen.Add((sequence, r.EstimateUnits));
                 }
 
                 if (finished && bytes == 0)
@@ -34,7 +35,7 @@ public sealed class DeltaRingTests
         {
             for (int i = 0; i < perProducer; i++)
             {
-                var record = new DeltaRecord(DeltaKind.Settle, p, 0, -1, 0, ((long)p << 32) | (uint)i, 0, 0, 0);
+                var record = DeltaRecord.Refund(new ReservationId(1), p, 0, ((long)p << 32) | (uint)i, 0);
                 var spin = default(SpinWait);
                 while (!ring.TryAppend(record))
                 {
@@ -59,7 +60,7 @@ public sealed class DeltaRingTests
     public void AFullRing_SaysSo_AndDrainingMakesRoom()
     {
         var ring = new DeltaRing(4, firstSequence: 1);
-        var record = new DeltaRecord(DeltaKind.Refund, 1, 1, -1, 1, 1, 0, 0, 0);
+        var record = DeltaRecord.Refund(new ReservationId(1), 1, 1, 1, 0);
         for (int i = 0; i < 4; i++)
         {
             Assert.True(ring.TryAppend(record));

@@ -9,6 +9,12 @@ internal sealed class RecordingSink : IDeltaSink
 
     public bool HasCapacity => true;
 
+    public bool TryPromise(int records) => true;
+
+    public void EndPromise(int records)
+    {
+    }
+
     public IReadOnlyList<(DeltaRecord Record, byte[]? Payload)> Records
     {
         get
