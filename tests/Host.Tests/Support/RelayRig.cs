@@ -22,11 +22,11 @@ internal sealed class RelayRig : IAsyncDisposable
 
     /// <param name="fake">Fake upstream settings, e.g. "Misbehave=html" (prefixed with --Fake:).</param>
     /// <param name="host">Host settings, e.g. "Relay:Upstream:IdleTimeoutSeconds=1" (prefixed with --).</param>
-    public static async Task<RelayRig> StartAsync(string[]? fake = null, string[]? host = null)
+    public static async Task<RelayRig> StartAsync(string[]? fake = null, string[]? host = null, Microsoft.Extensions.Time.Testing.FakeTimeProvider? time = null)
     {
         UpstreamUnderTest upstream = await UpstreamUnderTest.StartAsync((fake ?? []).Select(f => "--Fake:" + f).ToArray());
         var data = new TempDirectory();
-        HostUnderTest started = await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl, null, (host ?? []).Select(h => "--" + h).ToArray());
+        HostUnderTest started = await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl, time, (host ?? []).Select(h => "--" + h).ToArray());
         return new RelayRig(data, upstream, started);
     }
 
