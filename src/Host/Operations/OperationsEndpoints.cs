@@ -14,7 +14,7 @@ public static class OperationsEndpoints
     }
 }
 
-/// <summary>Forgets request ids of expired reservations once a minute (the engine expires and rolls on its own).</summary>
+/// <summary>Forgets request ids whose reservation records were recycled, once a minute (the engine expires and rolls on its own).</summary>
 public sealed class RequestIdJanitor(QuotaRuntime runtime, TimeProvider time) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -22,7 +22,7 @@ public sealed class RequestIdJanitor(QuotaRuntime runtime, TimeProvider time) : 
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            runtime.ForgetExpiredRequests(runtime.NowMs);
+            runtime.RequestIds.Sweep();
         }
     }
 }
