@@ -46,6 +46,8 @@ public static class TokenEndpoints
             return Problem.Invalid(field!, error!);
         }
 
+        string policyPrefix = PolicyPrefix(input);
+
         var spec = new TokenSpec
         {
             UserId = userId,
@@ -58,7 +60,7 @@ public static class TokenEndpoints
         SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
         if (!created.IsOk)
         {
-            return SaveError(created);
+            return SaveError(created, policyPrefix);
         }
 
         string key = ApiKeys.NewKey();
@@ -101,7 +103,7 @@ public static class TokenEndpoints
         SaveOutcome saved = runtime.Engine.UpdateToken(id, update, runtime.NowMs);
         if (!saved.IsOk)
         {
-            return SaveError(saved);
+            return SaveError(saved, PolicyPrefix(body.Value!));
         }
 
         label.Name = body.Value!.Name ?? label.Name;
@@ -181,22 +183,18 @@ public static class TokenEndpoints
     private static object? Read(QuotaRuntime runtime, int id) =>
         runtime.Store.FindToken(id) is { } label && runtime.Engine.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
 
-    /// <summary>The fields of a create or update body, validated; null fields are "not sent".</summary>
+    /// <summary>Longest key name (characters).</summary>
+    public const int NameLengthMax = 256;
+
+    /// <summary>
+    /// The fields of a create or update body, translated into the engine's <see cref="TokenUpdate"/> (null fields are
+    /// "not sent"). Only the shape is checked here; the engine's validation judges the values.
+    /// </summary>
     private static (TokenUpdate? Update, string? Field, string? Error) ParseFields(TokenInput input, long nowMs)
     {
-        if (input.Status is { } status && status is not (1 or 2))
+        if (input.Name is { Length: > NameLengthMax })
         {
-            return (null, "status", "must be 1 (enabled) or 2 (disabled)");
-        }
-
-        if (input.RemainQuota is < 0 or > EngineLimits.BalanceMaxUnits)
-        {
-            return (null, "remain_quota", "must not be negative");
-        }
-
-        if (input.ExpiredTime is { } expires && expires != -1 && expires <= 0)
-        {
-            return (null, "expired_time", "must be -1 (never) or a Unix time in seconds");
+            return (null, "name", $"must be at most {NameLengthMax} characters");
         }
 
         if (input.QuotaPolicy is not null && input.QuotaPolicies is not null)
@@ -205,47 +203,33 @@ public static class TokenEndpoints
         }
 
         PolicyInput[]? inputs = input.QuotaPolicies ?? (input.QuotaPolicy is { } one ? [one] : null);
-        if (inputs is { Length: > EngineLimits.PoliciesPerKeyMax })
-        {
-            return (null, "quota_policies", $"at most {EngineLimits.PoliciesPerKeyMax} policies");
-        }
-
-        QuotaPolicySpec[]? specs = null;
-        if (inputs is not null)
-        {
-            specs = new QuotaPolicySpec[inputs.Length];
-            for (int i = 0; i < inputs.Length; i++)
-            {
-                string prefix = input.QuotaPolicies is null ? "quota_policy." : $"quota_policies[{i}].";
-                (QuotaPolicySpec? spec, string? field, string? error) = PolicyJson.Parse(inputs[i] ?? new PolicyInput(), prefix, nowMs);
-                if (spec is null)
-                {
-                    return (null, field, error);
-                }
-
-                specs[i] = spec;
-            }
-        }
-
         return (new TokenUpdate
         {
-            Status = (TokenStatus?)input.Status,
+            Status = input.Status is { } status ? (status is >= 0 and <= byte.MaxValue ? (TokenStatus)status : TokenStatus.None) : null,
             RemainQuotaUnits = input.RemainQuota,
             UnlimitedQuota = input.UnlimitedQuota,
-            ExpiresAtMs = input.ExpiredTime is { } seconds ? (seconds == -1 ? -1 : seconds * 1000) : null,
-            Policies = specs,
+            ExpiresAtMs = input.ExpiredTime is { } seconds ? (seconds == -1 ? -1 : PolicyJson.SecondsToMs(seconds)) : null,
+            Policies = inputs?.Select(p => PolicyJson.Parse(p ?? new PolicyInput(), nowMs)).ToArray(),
         }, null, null);
     }
 
-    private static IResult SaveError(SaveOutcome outcome) => outcome.Error switch
+    private static string PolicyPrefix(TokenInput input) => input.QuotaPolicies is null ? "quota_policy." : "quota_policies[{0}].";
+
+    private static IResult SaveError(SaveOutcome outcome, string policyPrefix)
     {
-        SpecError.UserNotFound => Problem.Invalid("user_id", "no such user"),
-        SpecError.TokenNotFound => Problem.NotFound($"token {outcome.Id}"),
-        SpecError.TooManyKeys => Problem.Unavailable("the key table is full (Quota:KeysMax)"),
-        SpecError.TooManyPolicies => Problem.Invalid("quota_policies", "too many policies"),
-        SpecError.LogFull => Problem.Unavailable("the delta log cannot take the change right now; retry"),
-        SpecError.PolicyRestartedTooOften => Problem.Conflict(
-            $"quota_policies[{outcome.PolicyIndex}]", "was restarted too often while requests are in flight; retry when they finish"),
-        _ => Problem.Invalid(outcome.PolicyIndex >= 0 ? $"quota_policies[{outcome.PolicyIndex}]" : "body", outcome.Error.ToString()),
-    };
+        (int status, string? field, string message) = SpecErrors.Of(outcome.Error);
+        if (outcome.PolicyIndex >= 0 && (SpecErrors.IsPolicyField(outcome.Error) || outcome.Error == SpecError.PolicyRestartedTooOften))
+        {
+            string policy = string.Format(System.Globalization.CultureInfo.InvariantCulture, policyPrefix, outcome.PolicyIndex);
+            field = SpecErrors.IsPolicyField(outcome.Error) ? policy + field : policy.TrimEnd('.');
+        }
+
+        return status switch
+        {
+            400 => Problem.Invalid(field ?? "body", message),
+            404 => Problem.NotFound(outcome.Error == SpecError.TokenNotFound ? $"token {outcome.Id}" : message),
+            409 => Problem.Conflict(field ?? "body", message),
+            _ => Problem.Unavailable(message),
+        };
+    }
 }

@@ -34,7 +34,12 @@ public static class UserEndpoints
             return Problem.BadBody(body);
         }
 
-        if (body.Value!.Quota is not { } quota || quota < 0)
+        if (body.Value!.Name is { Length: > TokenEndpoints.NameLengthMax })
+        {
+            return Problem.Invalid("name", $"must be at most {TokenEndpoints.NameLengthMax} characters");
+        }
+
+        if (body.Value.Quota is not { } quota || quota < 0)
         {
             return Problem.Invalid("quota", "is required and must not be negative");
         }
