@@ -49,6 +49,7 @@ public static class HostRegistration
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseStatusCodePages(Errors.EmptyErrors.WriteAsync); // a 4xx/5xx without a body (415, 405, 404) still explains itself
         _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
         _ = app.Services.GetRequiredService<TokenCounter>(); // tokenizers load at start, not on the first request
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();

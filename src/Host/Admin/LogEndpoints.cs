@@ -7,12 +7,28 @@ namespace Quota.Host.Admin;
 /// <summary>/api/logs: system and consume logs, newest first.</summary>
 public static class LogEndpoints
 {
+    /// <summary>Longest type or action filter (characters).</summary>
+    public const int FilterLengthMax = 64;
+
     public static RouteGroupBuilder MapLogs(this RouteGroupBuilder group)
     {
         group.MapGet("/", (int? token_id, int? user_id, string? type, string? action, int? p, int? size, QuotaRuntime runtime) =>
         {
-            var query = new LogQuery(token_id, user_id, type, action, Math.Max(1, p ?? 1), Math.Clamp(size ?? 20, 1, 100));
+            if (p is < 1)
+            {
+                return Errors.Problem.Invalid("p", "must be at least 1");
+            }
+
+            if (type is { Length: > FilterLengthMax } || action is { Length: > FilterLengthMax })
+            {
+                return Errors.Problem.Invalid(type is { Length: > FilterLengthMax } ? "type" : "action", $"must be at most {FilterLengthMax} characters");
+            }
+
+            int page = p ?? 1, pageSize = Math.Clamp(size ?? 20, 1, 100);
+            bool beyondEnd = (long)(page - 1) * pageSize > int.MaxValue; // no log has that many rows: an empty page, never page 1
+            var query = new LogQuery(token_id, user_id, type, action, beyondEnd ? 1 : page, pageSize);
             (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(query);
+            rows = beyondEnd ? [] : rows;
             var names = new Dictionary<int, string>();
             object[] items = rows.Select(row => (object)new
             {

@@ -37,6 +37,13 @@ public static class RelayEndpoints
             return OpenAiError.Result(401, "invalid_api_key", "invalid API key");
         }
 
+        // Like the relay: a key the operator disabled, or one that expired, is not a key any more (a key paused by a
+        // policy still reads its numbers, to see when it recovers).
+        if (view.OperatorStatus == TokenStatus.Disabled || view.Expired)
+        {
+            return OpenAiError.Result(401, "invalid_api_key", view.Expired ? "API key has expired" : "API key is disabled");
+        }
+
         RateLimitHeaders.Add(context.Response, view, runtime.NowMs);
         return Results.Ok(new
         {
