@@ -30,24 +30,22 @@ public static class LogEndpoints
             (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(query);
             rows = beyondEnd ? [] : rows;
             var names = new Dictionary<int, string>();
-            object[] items = rows.Select(row => (object)new
-            {
-                id = row.Id,
-                created_time = row.CreatedMs / 1000,
-                type = row.Type,
-                user_id = row.UserId,
-                token_id = row.TokenId,
-                token_name = names.TryGetValue(row.TokenId, out string? name) ? name : names[row.TokenId] = runtime.Store.FindToken(row.TokenId)?.Name ?? "",
-                action = row.Action,
-                content = row.Content,
-                @params = JsonDocument.Parse(row.ParamsJson).RootElement,
-                model = row.Model,
-                prompt_tokens = row.PromptTokens,
-                completion_tokens = row.CompletionTokens,
-                quota = row.QuotaUnits,
-            }).ToArray();
-            return Results.Ok(new { items, total });
-        });
+            LogItem[] items = rows.Select(row => new LogItem(
+                Id: row.Id,
+                CreatedTime: row.CreatedMs / 1000,
+                Type: row.Type,
+                UserId: row.UserId,
+                TokenId: row.TokenId,
+                TokenName: names.TryGetValue(row.TokenId, out string? name) ? name : names[row.TokenId] = runtime.Store.FindToken(row.TokenId)?.Name ?? "",
+                Action: row.Action,
+                Content: row.Content,
+                Params: JsonDocument.Parse(row.ParamsJson).RootElement,
+                Model: row.Model,
+                PromptTokens: row.PromptTokens,
+                CompletionTokens: row.CompletionTokens,
+                Quota: row.QuotaUnits)).ToArray();
+            return Results.Ok(new LogPage(items, total));
+        }).WithSummary("System and consume logs, newest first").Produces<LogPage>().ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }
 }

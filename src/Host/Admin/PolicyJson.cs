@@ -48,29 +48,28 @@ public static class PolicyJson
     public static long SecondsToMs(long seconds) =>
         seconds > long.MaxValue / 1000 ? long.MaxValue : seconds < long.MinValue / 1000 ? long.MinValue : seconds * 1000;
 
-    public static object ToJson(int tokenId, PolicyView p)
+    public static PolicyResponse ToJson(int tokenId, PolicyView p)
     {
+        ArgumentNullException.ThrowIfNull(p);
         long end = p.PeriodEndMs / 1000;
-        return new
-        {
-            id = (tokenId * 10) + p.Index + 1,
-            enabled = p.Spec.Enabled,
-            period_mode = ModeName(p.Spec.Mode),
-            custom_minutes = p.Spec.CustomMinutes,
-            quota = p.Spec.QuotaUnits,
-            anchor_time = p.Spec.AnchorMs / 1000,
-            time_zone = p.Spec.TimeZone,
-            exhausted_action = PolicyNames.NameOf(PolicyNames.ExhaustedActions, p.Spec.ExhaustedAction),
-            boundary_mode = PolicyNames.NameOf(PolicyNames.BoundaryModes, p.Spec.BoundaryMode),
-            auto_resume = p.Spec.AutoResume,
-            used_quota = p.UsedQuotaUnits,
-            reserved_quota = p.ReservedQuotaUnits,
-            period_start = p.PeriodStartMs / 1000,
-            period_end = end,
-            next_reset_at = end,
-            exhausted_at = p.ExhaustedAtMs / 1000,
-            exhausted_token_status = (int)p.ExhaustedTokenStatus,
-        };
+        return new PolicyResponse(
+            Id: (tokenId * 10) + p.Index + 1,
+            Enabled: p.Spec.Enabled,
+            PeriodMode: ModeName(p.Spec.Mode),
+            CustomMinutes: p.Spec.CustomMinutes,
+            Quota: p.Spec.QuotaUnits,
+            AnchorTime: p.Spec.AnchorMs / 1000,
+            TimeZone: p.Spec.TimeZone,
+            ExhaustedAction: PolicyNames.NameOf(PolicyNames.ExhaustedActions, p.Spec.ExhaustedAction),
+            BoundaryMode: PolicyNames.NameOf(PolicyNames.BoundaryModes, p.Spec.BoundaryMode),
+            AutoResume: p.Spec.AutoResume,
+            UsedQuota: p.UsedQuotaUnits,
+            ReservedQuota: p.ReservedQuotaUnits,
+            PeriodStart: p.PeriodStartMs / 1000,
+            PeriodEnd: end,
+            NextResetAt: end,
+            ExhaustedAt: p.ExhaustedAtMs / 1000,
+            ExhaustedTokenStatus: (int)p.ExhaustedTokenStatus);
     }
 
     /// <summary>Policy ids are stable per key and position: token_id × 10 + position + 1.</summary>

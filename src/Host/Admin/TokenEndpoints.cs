@@ -13,16 +13,16 @@ public static class TokenEndpoints
     public static RouteGroupBuilder MapTokens(this RouteGroupBuilder group)
     {
         group.MapPost("/", CreateAsync).Accepts<TokenInput>("application/json").WithSummary("Create an API key (the key is returned only here)")
-            .Produces(StatusCodes.Status201Created).ProducesValidationProblem();
-        group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status");
+            .Produces<TokenResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status").Produces<TokenPage>();
         group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } token ? Results.Ok(token) : Problem.NotFound($"token {id}"))
-            .WithSummary("Read a key with its policies").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithSummary("Read a key with its policies").Produces<TokenResponse>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPut("/{id:int}", UpdateAsync).Accepts<TokenInput>("application/json").WithSummary("Update a key; quota_policy/quota_policies replace its policies")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapDelete("/{id:int}", DeleteAsync).WithSummary("Delete a key, its policies and open reservations")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:int}/quota_policy/reset", ResetAsync).WithSummary("Clear the current window's usage and restore a paused key")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
@@ -166,7 +166,7 @@ public static class TokenEndpoints
         return Results.Ok(Read(runtime, id));
     }
 
-    private static IResult List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
+    private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
     {
         int page = Math.Max(1, p ?? 1), pageSize = Math.Clamp(size ?? 20, 1, 100);
         long now = runtime.NowMs;
@@ -176,11 +176,11 @@ public static class TokenEndpoints
             .Where(t => t.view is not null && (status is null || TokenJson.DisplayStatus(t.view) == status))
             .OrderBy(t => t.label.Id)
             .ToList();
-        object[] items = matching.Skip((page - 1) * pageSize).Take(pageSize).Select(t => TokenJson.ToJson(t.view!, t.label)).ToArray();
-        return Results.Ok(new { items, total = matching.Count });
+        TokenResponse[] items = matching.Skip((page - 1) * pageSize).Take(pageSize).Select(t => TokenJson.ToJson(t.view!, t.label)).ToArray();
+        return TypedResults.Ok(new TokenPage(items, matching.Count));
     }
 
-    private static object? Read(QuotaRuntime runtime, int id) =>
+    private static TokenResponse? Read(QuotaRuntime runtime, int id) =>
         runtime.Store.FindToken(id) is { } label && runtime.Engine.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
 
     /// <summary>Longest key name (characters).</summary>

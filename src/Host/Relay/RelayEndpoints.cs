@@ -1,11 +1,24 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Quota.Engine.Model;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
 using Quota.Host.Errors;
+using Quota.Host.Quota;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
+
+/// <summary>GET /v1/quota: the calling key's own numbers.</summary>
+public sealed record OwnQuotaResponse(long RemainQuota, bool UnlimitedQuota, IReadOnlyList<OwnPolicy> Policies);
+
+public sealed record OwnPolicy(string PeriodMode, long Quota, long UsedQuota, long Remaining, long NextResetAt);
+
+public sealed record ModelList([property: JsonPropertyName("object")] string Kind, IReadOnlyList<ModelEntry> Data);
+
+public sealed record ModelEntry(string Id, [property: JsonPropertyName("object")] string Kind, string OwnedBy);
 
 /// <summary>
 /// The OpenAI-compatible relay (API.md): authenticate → read the body strictly → count and price the estimate, cap
@@ -18,19 +31,20 @@ public static class RelayEndpoints
     public static RouteGroupBuilder MapRelay(this RouteGroupBuilder group)
     {
         group.MapPost("/chat/completions", (HttpContext context, QuotaRuntime runtime, Pricing pricing, IHttpClientFactory clients, ILoggerFactory logs) =>
-            RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.ChatCompletions));
+                RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.ChatCompletions))
+            .Accepts<JsonObject>("application/json").WithSummary("OpenAI chat completion, relayed (stream or not)")
+            .Produces<JsonObject>(200, "application/json", "text/event-stream").ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
         group.MapPost("/embeddings", (HttpContext context, QuotaRuntime runtime, Pricing pricing, IHttpClientFactory clients, ILoggerFactory logs) =>
-            RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.Embeddings));
-        group.MapGet("/models", (Pricing pricing) => Results.Ok(new
-        {
-            @object = "list",
-            data = pricing.Models.Select(id => new { id, @object = "model", owned_by = "quota-engine" }).ToArray(),
-        }));
-        group.MapGet("/quota", OwnQuota);
+                RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.Embeddings))
+            .Accepts<JsonObject>("application/json").WithSummary("OpenAI embeddings, relayed")
+            .Produces<JsonObject>().ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
+        group.MapGet("/models", (Pricing pricing) => TypedResults.Ok(new ModelList("list", pricing.Models.Select(id => new ModelEntry(id, "model", "quota-engine")).ToArray())))
+            .WithSummary("The models the relay has prices for");
+        group.MapGet("/quota", OwnQuota).WithSummary("The calling key's own numbers").ProducesOpenAiErrors(401);
         return group;
     }
 
-    private static IResult OwnQuota(HttpContext context, QuotaRuntime runtime)
+    private static Results<Ok<OwnQuotaResponse>, JsonHttpResult<OpenAiErrorBody>> OwnQuota(HttpContext context, QuotaRuntime runtime)
     {
         if (Authenticate(context, runtime) is not { } tokenId || runtime.Engine.ReadToken(tokenId, runtime.NowMs) is not { } view)
         {
@@ -45,19 +59,10 @@ public static class RelayEndpoints
         }
 
         RateLimitHeaders.Add(context.Response, view, runtime.NowMs);
-        return Results.Ok(new
-        {
-            remain_quota = view.RemainQuotaUnits,
-            unlimited_quota = view.UnlimitedQuota,
-            policies = view.Policies.Where(p => p.Spec.Enabled).Select(p => new
-            {
-                period_mode = PolicyJson.ModeName(p.Spec.Mode),
-                quota = p.Spec.QuotaUnits,
-                used_quota = p.UsedQuotaUnits,
-                remaining = p.RemainingUnits,
-                next_reset_at = p.PeriodEndMs / 1000,
-            }).ToArray(),
-        });
+        OwnPolicy[] policies = view.Policies.Where(p => p.Spec.Enabled)
+            .Select(p => new OwnPolicy(PolicyJson.ModeName(p.Spec.Mode), p.Spec.QuotaUnits, p.UsedQuotaUnits, p.RemainingUnits, p.PeriodEndMs / 1000))
+            .ToArray();
+        return TypedResults.Ok(new OwnQuotaResponse(view.RemainQuotaUnits, view.UnlimitedQuota, policies));
     }
 
     private static int? Authenticate(HttpContext context, QuotaRuntime runtime) =>
