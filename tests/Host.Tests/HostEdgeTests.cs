@@ -65,6 +65,8 @@ public sealed class HostEdgeTests : IAsyncLifetime
     [InlineData("""{"user_id":1,"quota_policy":{"period_mode":"daily","quota":10,"anchor_time":4102444801}}""", "quota_policy.anchor_time", "2000")]
     [InlineData("""{"user_id":1,"quota_policy":{"period_mode":"daily","quota":10,"exhausted_action":"explode"}}""", "quota_policy.exhausted_action", "disable_token")]
     [InlineData("""{"user_id":1,"status":3}""", "status", "1 (enabled)")]
+    [InlineData("""{"user_id":1,"quota_policy":{"period_mode":"daily","quota":10,"metric":"bytes"}}""", "quota_policy.metric", "requests")]
+    [InlineData("""{"user_id":1,"quota_policy":{"period_mode":"daily","quota":10,"models":["gpt-*-mini"]}}""", "quota_policy.models", "prefix*")]
     public async Task ABadKeyField_NamesTheFieldAndItsRealBound(string json, string field, string mentioned)
     {
         await host.CreateUserAsync();

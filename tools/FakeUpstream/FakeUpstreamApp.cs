@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Quota.Host.Relay;
 
-
 namespace Quota.FakeUpstream;
 
 /// <summary>The fake upstream's settings (section <c>Fake</c>).</summary>
@@ -11,6 +10,10 @@ public sealed class FakeOptions
     public int LatencyMs { get; set; }
     /// <summary>Every Nth request gets a 500 (0: never).</summary>
     public int FailEvery { get; set; }
+    /// <summary>The status of an injected failure (500 by default; 429 to play a provider's rate limit).</summary>
+    public int FailStatus { get; set; } = 500;
+    /// <summary>Retry-After sent with an injected failure (empty: none).</summary>
+    public string FailRetryAfter { get; set; } = "";
     /// <summary>Ignore stream_options.include_usage, as some providers do.</summary>
     public bool OmitStreamUsage { get; set; }
     /// <summary>The tokenizer the fake bills prompts with (a provider's may differ from the relay's).</summary>
@@ -42,7 +45,12 @@ public static class FakeUpstreamApp
 
             if (options.FailEvery > 0 && Volatile.Read(ref requests) % options.FailEvery == 0)
             {
-                context.Response.StatusCode = 500;
+                context.Response.StatusCode = options.FailStatus;
+                if (options.FailRetryAfter.Length > 0)
+                {
+                    context.Response.Headers.RetryAfter = options.FailRetryAfter;
+                }
+
                 await context.Response.WriteAsJsonAsync(new { error = new { message = "injected upstream failure", type = "server_error", code = "fake_failure" } });
                 return;
             }

@@ -10,6 +10,15 @@ internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule)
     public readonly WindowRule Rule = rule;
     public readonly BoundaryMode Boundary = spec.BoundaryMode;
     public readonly long QuotaUnits = spec.QuotaUnits;
+    public readonly PolicyMetric Metric = spec.Metric;
+
+    /// <summary>A request's amount in this policy's metric: its cost, its tokens, or one request.</summary>
+    public long InMetric(long units, long tokens) => Metric switch
+    {
+        PolicyMetric.Quota => units,
+        PolicyMetric.Tokens => tokens,
+        _ => 1,
+    };
 }
 
 /// <summary>

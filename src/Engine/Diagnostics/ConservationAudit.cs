@@ -65,11 +65,11 @@ public static class ConservationAudit
             KeyState? key = engine.FindKey(record.TokenId);
             for (int index = 0; index < 4; index++)
             {
-                bool inCurrentWindow = (record.PolicyMask & (1 << index)) != 0 &&
-                    key?.Slots?[index] is { } policy && policy.Cell.Generation == record.GenerationOf(index);
-                if (inCurrentWindow)
+                if ((record.PolicyMask & (1 << index)) != 0 &&
+                    key?.Slots?[index] is { } policy && policy.Cell.Generation == record.GenerationOf(index))
                 {
-                    windowHeld[(record.TokenId, index)] = windowHeld.GetValueOrDefault((record.TokenId, index)) + record.AmountUnits;
+                    long held = policy.Config.InMetric(record.AmountUnits, record.TokenUnits);
+                    windowHeld[(record.TokenId, index)] = windowHeld.GetValueOrDefault((record.TokenId, index)) + held;
                 }
             }
         }

@@ -157,6 +157,12 @@ internal static class SnapshotCodec
         w.Write((byte)spec.ExhaustedAction);
         w.Write((byte)spec.BoundaryMode);
         w.Write(spec.AutoResume);
+        w.Write((byte)spec.Metric);
+        w.Write(spec.Models.Count);
+        foreach (string model in spec.Models)
+        {
+            w.Write(model);
+        }
     }
 
     private static QuotaPolicySpec ReadSpec(BinaryReader r) => new()
@@ -170,7 +176,20 @@ internal static class SnapshotCodec
         ExhaustedAction = (ExhaustedAction)r.ReadByte(),
         BoundaryMode = (BoundaryMode)r.ReadByte(),
         AutoResume = r.ReadBoolean(),
+        Metric = (PolicyMetric)r.ReadByte(),
+        Models = ReadModels(r),
     };
+
+    private static string[] ReadModels(BinaryReader r)
+    {
+        var models = new string[r.ReadInt32()];
+        for (int i = 0; i < models.Length; i++)
+        {
+            models[i] = r.ReadString();
+        }
+
+        return models;
+    }
 
     private static void WriteBalance(BinaryWriter w, in BalanceCell cell)
     {
@@ -206,7 +225,9 @@ internal static class SnapshotCodec
             w.Write(record.TokenId);
             w.Write(record.UserId);
             w.Write(record.AmountUnits);
+            w.Write(record.TokenUnits);
             w.Write(record.ChargedUnits);
+            w.Write(record.ChargedTokens);
             w.Write(record.ExpiresAtMs);
             w.Write(record.Generations);
             w.Write(record.RequestKey);
@@ -232,7 +253,9 @@ internal static class SnapshotCodec
                 TokenId = r.ReadInt32(),
                 UserId = r.ReadInt32(),
                 AmountUnits = r.ReadInt64(),
+                TokenUnits = r.ReadInt64(),
                 ChargedUnits = r.ReadInt64(),
+                ChargedTokens = r.ReadInt64(),
                 ExpiresAtMs = r.ReadInt64(),
                 Generations = r.ReadInt64(),
                 RequestKey = r.ReadInt64(),

@@ -11,7 +11,7 @@ namespace Quota.Engine.Windows;
 /// does not grow with the time elapsed since the anchor.
 /// Runs only when a window rolls over or a policy is saved, never per request.
 /// <para>Total: for every anchor validation admits (<see cref="WindowRule.AnchorMinMs"/> … <see cref="WindowRule.AnchorMaxMs"/>)
-/// and every <c>now</c>, it returns a window and never throws; a clock beyond <see cref="EngineLimits.TimeMaxMs"/> is
+/// and every <c>now</c>, it returns a window and never throws; a clock beyond <see cref="WindowRule.ClockMaxMs"/> is
 /// read as that instant.</para>
 /// </summary>
 public static class WindowMath
@@ -19,7 +19,7 @@ public static class WindowMath
     public static Window Compute(WindowRule rule, long nowMs)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        nowMs = Math.Min(nowMs, EngineLimits.TimeMaxMs);
+        nowMs = Math.Min(nowMs, WindowRule.ClockMaxMs);
         if (rule.FixedLengthMs > 0)
         {
             return ComputeFixed(rule.AnchorMs, rule.FixedLengthMs, nowMs);

@@ -15,6 +15,8 @@ public sealed class PolicyInput
     public string? ExhaustedAction { get; set; }
     public string? BoundaryMode { get; set; }
     public bool? AutoResume { get; set; }
+    public string? Metric { get; set; }
+    public string[]? Models { get; set; }
 }
 
 /// <summary>
@@ -41,6 +43,8 @@ public static class PolicyJson
             ExhaustedAction = PolicyNames.Parse(PolicyNames.ExhaustedActions, input.ExhaustedAction, defaults.ExhaustedAction),
             BoundaryMode = PolicyNames.Parse(PolicyNames.BoundaryModes, input.BoundaryMode, defaults.BoundaryMode),
             AutoResume = input.AutoResume ?? defaults.AutoResume,
+            Metric = PolicyNames.Parse(PolicyNames.Metrics, input.Metric, defaults.Metric),
+            Models = input.Models ?? [],
         };
     }
 
@@ -69,7 +73,9 @@ public static class PolicyJson
             PeriodEnd: end,
             NextResetAt: end,
             ExhaustedAt: p.ExhaustedAtMs / 1000,
-            ExhaustedTokenStatus: (int)p.ExhaustedTokenStatus);
+            ExhaustedTokenStatus: (int)p.ExhaustedTokenStatus,
+            Metric: PolicyNames.NameOf(PolicyNames.Metrics, p.Spec.Metric),
+            Models: p.Spec.Models);
     }
 
     /// <summary>Policy ids are stable per key and position: token_id × 10 + position + 1.</summary>

@@ -14,6 +14,9 @@ public static class PolicyNames
     public static readonly IReadOnlyList<(ExhaustedAction Value, string Name)> ExhaustedActions =
         [(ExhaustedAction.RejectOnly, "reject_only"), (ExhaustedAction.DisableToken, "disable_token")];
 
+    public static readonly IReadOnlyList<(PolicyMetric Value, string Name)> Metrics =
+        [(PolicyMetric.Quota, "quota"), (PolicyMetric.Tokens, "tokens"), (PolicyMetric.Requests, "requests")];
+
     public static readonly IReadOnlyList<(BoundaryMode Value, string Name)> BoundaryModes =
         [(BoundaryMode.Graceful, "graceful_boundary"), (BoundaryMode.Strict, "strict_pre_check")];
 

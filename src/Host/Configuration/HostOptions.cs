@@ -21,6 +21,12 @@ public sealed class QuotaOptions
 public sealed class RelayOptions
 {
     public UpstreamOptions Upstream { get; set; } = new();
+
+    /// <summary>
+    /// The longest wait a 429 announces in <c>Retry-After</c>; a key that recovers later gets <c>x-should-retry: false</c>
+    /// instead, because standard SDKs sleep for the whole <c>Retry-After</c> before retrying (README, "Retry-After").
+    /// </summary>
+    public int RetryAfterMaxSeconds { get; set; } = 60;
 }
 
 public sealed class UpstreamOptions

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Quota.Engine.Persistence;
+using Quota.Host.Errors;
 
 namespace Quota.Host.Configuration;
 
@@ -21,6 +22,7 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")
             .Validate(o => o.Upstream.IdleTimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:IdleTimeoutSeconds must be 1 … 3600")
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
+            .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
             .ValidateOnStart();
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
             .PostConfigure(o =>

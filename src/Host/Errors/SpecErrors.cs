@@ -23,7 +23,7 @@ public static class SpecErrors
         SpecError.PolicyQuotaInvalid => (400, "quota", $"must be from 1 to {EngineLimits.PolicyQuotaMaxUnits} (0 is allowed on a disabled policy)"),
         SpecError.PolicyAnchorInvalid => (400, "anchor_time", $"must be a Unix time in seconds from {WindowRule.AnchorMinMs / 1000} to {WindowRule.AnchorMaxMs / 1000} (years 2000–2099)"),
         SpecError.PolicyPeriodModeInvalid => (400, "period_mode", $"must be one of {PolicyNames.List(PolicyNames.Modes)}"),
-        SpecError.PolicyCustomMinutesInvalid => (400, "custom_minutes", $"must be from {WindowRule.CustomMinutesMin} to {WindowRule.CustomMinutesMax} for a custom period"),
+        SpecError.PolicyCustomMinutesInvalid => (400, "custom_minutes", $"must be from {WindowRule.CustomMinutesMin} to {WindowRule.CustomMinutesMax} for a custom period ({WindowRule.RateCustomMinutesMin} for tokens and requests policies)"),
         SpecError.PolicyExhaustedActionInvalid => (400, "exhausted_action", $"must be one of {PolicyNames.List(PolicyNames.ExhaustedActions)}"),
         SpecError.PolicyBoundaryModeInvalid => (400, "boundary_mode", $"must be one of {PolicyNames.List(PolicyNames.BoundaryModes)}"),
         SpecError.PolicyTimeZoneInvalid => (400, "time_zone", "must be an IANA time zone id, e.g. Europe/Berlin"),
@@ -33,9 +33,12 @@ public static class SpecErrors
         SpecError.PolicyNotFound => (404, "policy_id", "no enabled quota policy there"),
         SpecError.LogFull => (503, null, "the delta log cannot take the change right now; retry"),
         SpecError.PolicyRestartedTooOften => (409, "quota_policies", "was restarted too often while requests are in flight; retry when they finish"),
+        SpecError.PolicyMetricInvalid => (400, "metric", $"must be one of {PolicyNames.List(PolicyNames.Metrics)}"),
+        SpecError.PolicyModelsInvalid => (400, "models", $"must be at most {EngineLimits.ModelsPerPolicyMax} model ids or prefix* patterns of 1 to {EngineLimits.ModelNameLengthMax} characters, '*' only at the end"),
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, "None is not an error"),
     };
 
     /// <summary>True for the errors about one policy (their field is relative to it).</summary>
-    public static bool IsPolicyField(SpecError error) => error is >= SpecError.PolicyQuotaInvalid and <= SpecError.PolicyTimeZoneInvalid;
+    public static bool IsPolicyField(SpecError error) =>
+        error is (>= SpecError.PolicyQuotaInvalid and <= SpecError.PolicyTimeZoneInvalid) or SpecError.PolicyMetricInvalid or SpecError.PolicyModelsInvalid;
 }

@@ -11,12 +11,18 @@ public sealed class ReserveInput
     public int? TokenId { get; set; }
     public long? Amount { get; set; }
     public string? RequestId { get; set; }
+    /// <summary>The model the request is for (policies scoped to models apply by it).</summary>
+    public string? Model { get; set; }
+    /// <summary>Estimated tokens, for <c>tokens</c> policies.</summary>
+    public long? Tokens { get; set; }
 }
 
 public sealed class FinishInput
 {
     public string? ReservationId { get; set; }
     public long? Amount { get; set; }
+    /// <summary>Actual tokens, for <c>tokens</c> policies (absent: the reserved estimate).</summary>
+    public long? Tokens { get; set; }
 }
 
 /// <summary>A reserve's answer: the id to settle or refund, the amount held, when it expires (Unix seconds).</summary>
@@ -75,6 +81,17 @@ public static class QuotaEndpoints
             return OpenAiError.InvalidRequest("amount is required: the estimate in quota units", "amount");
         }
 
+        if (input.Model is { Length: > Engine.EngineLimits.ModelNameLengthMax })
+        {
+            return OpenAiError.InvalidRequest($"model must be at most {Engine.EngineLimits.ModelNameLengthMax} characters", "model");
+        }
+
+        if (input.Tokens is < 0 or > Engine.EngineLimits.TokensMax)
+        {
+            return OpenAiError.InvalidRequest($"tokens must be from 0 to {Engine.EngineLimits.TokensMax}", "tokens");
+        }
+
+        var request = new ReserveRequest(amount, input.Tokens ?? 0, input.Model);
         int? tokenId = input.Key is { } key ? runtime.FindTokenByKey(key) : input.TokenId;
         if (tokenId is null)
         {
@@ -84,7 +101,7 @@ public static class QuotaEndpoints
         ReserveOutcome outcome;
         if (input.RequestId is { } requestId)
         {
-            RequestIdIndex.Outcome found = runtime.RequestIds.Reserve(tokenId.Value, amount, requestId, runtime.NowMs);
+            RequestIdIndex.Outcome found = runtime.RequestIds.Reserve(tokenId.Value, request, requestId, runtime.NowMs);
             if (found.Earlier is { } earlier)
             {
                 return found.Conflict
@@ -96,7 +113,7 @@ public static class QuotaEndpoints
         }
         else
         {
-            outcome = runtime.Engine.Reserve(tokenId.Value, amount, runtime.NowMs);
+            outcome = runtime.Engine.Reserve(tokenId.Value, request, runtime.NowMs);
         }
 
         Operations.HostMetrics.Count(context, outcome.Result);
@@ -124,7 +141,12 @@ public static class QuotaEndpoints
             return OpenAiError.InvalidRequest("amount is required: the actual cost in quota units", "amount");
         }
 
-        FinishOutcome outcome = runtime.Engine.Settle(id, amount, runtime.NowMs);
+        if (input.Tokens is < 0 or > Engine.EngineLimits.TokensMax)
+        {
+            return OpenAiError.InvalidRequest($"tokens must be from 0 to {Engine.EngineLimits.TokensMax}", "tokens");
+        }
+
+        FinishOutcome outcome = runtime.Engine.Settle(id, amount, input.Tokens ?? -1, runtime.NowMs);
         if (outcome.Result != FinishResult.Ok)
         {
             return Refused(outcome.Result);

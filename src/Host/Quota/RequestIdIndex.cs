@@ -56,8 +56,9 @@ public sealed class RequestIdIndex
     /// Returns the reservation this key made earlier with this id (the same amount), a conflict (another amount), or
     /// the result of a new reserve that is then remembered.
     /// </summary>
-    public Outcome Reserve(int tokenId, long amountUnits, string requestId, long nowMs)
+    public Outcome Reserve(int tokenId, ReserveRequest request, string requestId, long nowMs)
     {
+        long amountUnits = request.AmountUnits;
         long requestKey = KeyOf(requestId);
         (int, long) entry = (tokenId, requestKey);
         lock (stripes[(int)((uint)HashCode.Combine(tokenId, requestKey) % Stripes)])
@@ -67,7 +68,7 @@ public sealed class RequestIdIndex
                 return earlier.AmountUnits == amountUnits ? new(default, earlier, false) : new(default, earlier, true);
             }
 
-            ReserveOutcome reserved = engine.Reserve(tokenId, amountUnits, nowMs, requestKey);
+            ReserveOutcome reserved = engine.Reserve(tokenId, request with { RequestKey = requestKey }, nowMs);
             if (reserved.IsOk)
             {
                 entries[entry] = reserved.Id;

@@ -32,7 +32,7 @@ public static class FakeOpenAi
             {
                 ["object"] = "list",
                 ["model"] = model,
-                ["data"] = new JsonArray(new JsonObject { ["object"] = "embedding", ["index"] = 0, ["embedding"] = new JsonArray(0.1, 0.2, 0.3, 0.4) }),
+                ["data"] = new JsonArray(new JsonObject { ["object"] = "embedding", ["index"] = 0, ["embedding"] = Embedding(request) }),
                 ["usage"] = new JsonObject { ["prompt_tokens"] = inputTokens, ["total_tokens"] = inputTokens },
             }.ToJsonString();
             return (200, "application/json", [body]);
@@ -96,6 +96,15 @@ public static class FakeOpenAi
         }
 
         yield return "data: [DONE]\n\n";
+    }
+
+    /// <summary>A fixed vector, as floats or — when asked, as the official SDKs do by default — base64 of little-endian float32.</summary>
+    private static JsonNode Embedding(JsonObject? request)
+    {
+        float[] vector = [0.1f, 0.2f, 0.3f, 0.4f];
+        return request?["encoding_format"] is JsonValue format && format.TryGetValue(out string? encoding) && encoding == "base64"
+            ? JsonValue.Create(Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan())))
+            : new JsonArray(vector.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
     }
 
     private static string Sse(JsonObject chunk) => "data: " + chunk.ToJsonString() + "\n\n";

@@ -76,6 +76,7 @@ internal sealed partial class RelayCall(
         int status = (int)response.StatusCode;
         await RefundAsync();
         AddRateLimitHeaders();
+        RetryHeaders.AddForUpstream(context.Response, response, runtime.NowMs); // an upstream 429's own Retry-After, bounded
         if (!PassedThrough.Contains(status))
         {
             // 401/403 are about the relay's own upstream key: the body may echo it, so it never reaches the client.
@@ -145,7 +146,8 @@ internal sealed partial class RelayCall(
         }
 
         long now = runtime.NowMs;
-        FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, now);
+        long tokens = prompt > EngineLimits.TokensMax - completion ? EngineLimits.TokensMax : prompt + completion; // clamped like the amount
+        FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
         if (outcome.Result != FinishResult.Ok)
         {
             HostLog.FinishRefused(logger, reservation.ToString(), "settle", outcome.Result, charged);

@@ -91,7 +91,8 @@ public static class RelayEndpoints
                 : OpenAiError.InvalidRequest($"{parsed.Field}: {parsed.Error}", parsed.Field);
         }
 
-        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, request.EstimateUnits, runtime.NowMs);
+        var estimate = new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model);
+        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, estimate, runtime.NowMs);
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {

@@ -135,6 +135,11 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
             return Fail(capField == "input" ? "input" : "messages", $"the prompt costs more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
         }
 
+        if (prompt > EngineLimits.TokensMax - completion)
+        {
+            return Fail(capField, $"the request counts more than {EngineLimits.TokensMax} tokens");
+        }
+
         if (pricing.TryPrice(price, prompt, completion) is not { } units || units > EngineLimits.AmountMaxUnits)
         {
             return Fail(capField, $"the completion cap makes the request cost more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");

@@ -76,10 +76,14 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         private readonly List<ReservationId> reservations = [];
         private readonly Queue<string> recent = new();
 
+        private readonly QuotaEngine replica;
+        private int applied;
+
         public ModelRun(int seed, string start)
         {
             random = new Random(seed);
             t = new TestEngine(TestEngine.At(start), new EngineOptions { KeysMax = 64, UsersMax = 8, ReservationsMax = 4096, ReservationTtl = TimeSpan.FromMilliseconds(TtlMs) }, log);
+            replica = new QuotaEngine(t.Options);
         }
 
         public int Step { get; private set; }
@@ -102,10 +106,27 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             {
                 RunOneOperation();
                 CompareAll();
+                ReplayNewRecords();
             }
 
             // Restart equality: replaying the delta records rebuilds exactly this state (invariant 5).
             Assert.Equal(EngineState.Describe(t.Engine, t.NowMs), EngineState.Describe(log.Replay(t.Options), t.NowMs));
+        }
+
+        /// <summary>
+        /// Invariant 7: the log replayed one record at a time passes the auditor after every record, and at every
+        /// operation's end equals the live engine — so every prefix of the log is a state a serial history reached.
+        /// </summary>
+        private void ReplayNewRecords()
+        {
+            var records = log.Records;
+            for (; applied < records.Count; applied++)
+            {
+                replica.Apply(records[applied].Record, records[applied].Payload);
+                Assert.Empty(Quota.Engine.Diagnostics.ConservationAudit.Check(replica));
+            }
+
+            Assert.Equal(EngineState.Describe(t.Engine, t.NowMs), EngineState.Describe(replica, t.NowMs));
         }
 
         private void Log(string operation)
@@ -174,9 +195,11 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         {
             int token = AnyToken();
             long amount = RandomAmount(token);
-            Log($"reserve token {token} amount {amount}");
-            ReserveOutcome actual = t.Engine.Reserve(token, amount, t.NowMs);
-            ReserveOutcome expected = model.Reserve(token, amount, t.NowMs, () => actual.Id);
+            long tokens = random.Next(4) == 0 ? 0 : random.Next(1, 400);
+            string? modelName = Models[random.Next(Models.Length)];
+            Log($"reserve token {token} amount {amount} tokens {tokens} model {modelName ?? "-"}");
+            ReserveOutcome actual = t.Engine.Reserve(token, new ReserveRequest(amount, tokens, modelName), t.NowMs);
+            ReserveOutcome expected = model.Reserve(token, amount, tokens, modelName, t.NowMs, () => actual.Id);
             Assert.Equal(expected with { Id = actual.Id }, actual);
             if (actual.IsOk)
             {
@@ -219,8 +242,9 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 4 => random.Next(40) == 0 ? -1 : estimate * 3,
                 _ => random.Next(0, 200),
             };
-            Log($"settle {id} actual {actual}");
-            Assert.Equal(model.Settle(id, actual, t.NowMs), t.Engine.Settle(id, actual, t.NowMs));
+            long actualTokens = random.Next(4) switch { 0 => -1, 1 => 0, _ => random.Next(0, 600) };
+            Log($"settle {id} actual {actual} tokens {actualTokens}");
+            Assert.Equal(model.Settle(id, actual, actualTokens, t.NowMs), t.Engine.Settle(id, actual, actualTokens, t.NowMs));
         }
 
         private void Refund()
@@ -307,6 +331,9 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             Assert.Equal(model.Delete(token), t.Engine.DeleteToken(token, t.NowMs) == SpecError.None);
         }
 
+        private static readonly string?[] Models = ["gpt-4o", "gpt-4o-mini", "claude-3-haiku", null];
+        private static readonly string[][] Scopes = [["gpt-4o"], ["gpt-4*"], ["claude-*", "gpt-4o-mini"], ["*"]];
+
         private QuotaPolicySpec[] RandomPolicies(bool valid)
         {
             int count = random.Next(4) == 0 ? 0 : random.Next(1, 4);
@@ -334,11 +361,14 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 anchor = new DateTimeOffset(now.Year, 1, 31, random.Next(24), 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
             }
 
+            var metric = (PolicyMetric)random.Next(3);
             return new QuotaPolicySpec
             {
                 Enabled = random.Next(8) != 0,
                 Mode = mode,
-                CustomMinutes = mode == PeriodMode.Custom ? random.Next(10, 600) : 0,
+                Metric = metric,
+                Models = random.Next(3) == 0 ? Scopes[random.Next(Scopes.Length)] : [],
+                CustomMinutes = mode == PeriodMode.Custom ? random.Next(metric == PolicyMetric.Quota ? 10 : 1, 600) : 0,
                 QuotaUnits = random.Next(50, 300),
                 AnchorMs = anchor,
                 TimeZone = mode is PeriodMode.Daily or PeriodMode.Weekly or PeriodMode.Monthly ? Zones[random.Next(Zones.Length)] : "UTC",
@@ -349,7 +379,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         }
 
         private static string Describe(QuotaPolicySpec p) =>
-            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
+            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} {p.Metric} [{string.Join(',', p.Models)}] q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
 
         private void CompareAll()
         {

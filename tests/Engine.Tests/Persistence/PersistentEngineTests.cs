@@ -57,6 +57,27 @@ public sealed class PersistentEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task EveryStart_TakesANewEpochDurably_SoIdsOfDifferentRunsNeverCollide()
+    {
+        var ids = new List<ReservationId>();
+        for (int run = 0; run < 3; run++)
+        {
+            await using var engine = PersistentEngine.Open(Options());
+            if (run == 0)
+            {
+                int user = engine.Engine.CreateUser(1000).Id;
+                engine.Engine.CreateToken(new TokenSpec { UserId = user, RemainQuotaUnits = 1000 }, T0);
+            }
+
+            ids.Add(engine.Engine.Reserve(1, 1, T0).Id);
+            await engine.CloseWithoutCheckpointAsync();
+        }
+
+        Assert.Equal([2, 3, 4], ids.Select(id => (int)((ulong)id.Value >> 48)));
+        Assert.Equal(3, ids.Distinct().Count());
+    }
+
+    [Fact]
     public async Task Restart_AfterACleanStop_RestoresEveryCounterReservationAndWindow()
     {
         long now = T0;

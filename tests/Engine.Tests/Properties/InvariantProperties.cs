@@ -7,7 +7,10 @@ using Quota.Engine.Windows;
 
 namespace Quota.Engine.Tests.Properties;
 
-/// <summary>DESIGN.md §5, one property per invariant (5, recovery, is covered by the persistence tests).</summary>
+/// <summary>
+/// One property per invariant of docs/design.md "Invariants". Recovery (5), log prefixes (7), unique ids (8) and finishes
+/// that never wait (9) are checked by the model-based run, ReplayTests, CrashTests, ExactnessTests and LogRoomTests.
+/// </summary>
 public sealed class InvariantProperties
 {
     private const int Tests = 150;
@@ -34,7 +37,7 @@ public sealed class InvariantProperties
                     Assert.True(held < scenario.QuotaUnits, $"admitted while used + reserved = {held} ≥ quota");
                     if (scenario.Boundary == BoundaryMode.Strict)
                     {
-                        Assert.True(held + op.A <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
+                        Assert.True(held + scenario.InMetric(op.A) <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
                     }
                 }
 
@@ -151,6 +154,27 @@ public sealed class InvariantProperties
 
         return true;
     });
+
+    /// <summary>
+    /// Window math is total over what validation admits: any anchor of the years 2000–2099, any clock (from before the
+    /// anchor to past the last instant the engine reasons about), every mode and an exotic zone — never a throw.
+    /// </summary>
+    [Property(MaxTest = 400)]
+    public Property WindowMath_IsTotal_OverEveryValidAnchor() => Prop.ForAll(
+        (from mode in Gen.Elements(PeriodMode.Preset5h, PeriodMode.Daily, PeriodMode.Weekly, PeriodMode.Monthly, PeriodMode.Custom)
+         from anchor in Gen.OneOf(Gen.Choose(0, 1_000_000).Select(i => WindowRule.AnchorMinMs + (long)((WindowRule.AnchorMaxMs - WindowRule.AnchorMinMs) * (i / 1_000_000.0))),
+             Gen.Elements(WindowRule.AnchorMinMs, WindowRule.AnchorMaxMs))
+         from zone in Gen.Elements("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "America/St_Johns")
+         from now in Gen.Elements(long.MinValue, -1L, 0L, WindowRule.AnchorMinMs - 1, anchor, WindowRule.AnchorMaxMs + 1, WindowRule.ClockMaxMs, EngineLimits.TimeMaxMs, long.MaxValue)
+         select (mode, anchor, zone, now)).ToArbitrary(),
+        c =>
+        {
+            var rule = WindowRule.Create(c.mode, c.mode == PeriodMode.Custom ? 525_600 : 0, c.anchor, c.zone);
+            Window window = WindowMath.Compute(rule, c.now);
+            long from = Math.Clamp(c.now, c.anchor, WindowRule.ClockMaxMs);
+            Assert.True(window.StartMs <= from && from < window.EndMs, $"{window} does not contain {from}");
+            return true;
+        });
 }
 
 internal sealed record WindowCase(PeriodMode Mode, int CustomMinutes, long AnchorMs, string Zone, long NowMs)
