@@ -3,7 +3,7 @@ using Quota.Engine.Model;
 namespace Quota.Host.Admin;
 
 /// <summary>
-/// The wire names of the policy enums (API.md), each written once and read both ways. A name not in a table parses
+/// The wire names of the policy enums, each written once and read both ways. A name not in a table parses
 /// to a value the engine does not define, so the engine's validation — the one source — refuses it and names the field.
 /// </summary>
 public static class PolicyNames

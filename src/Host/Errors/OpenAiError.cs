@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Quota.Host.Errors;
 
-/// <summary>The relay and quota API error body (API.md).</summary>
+/// <summary>The relay and quota API error body.</summary>
 public sealed record OpenAiErrorBody(OpenAiErrorDetail Error);
 
 /// <summary>What went wrong: a sentence, the error family, the offending field (or null), and a stable code.</summary>

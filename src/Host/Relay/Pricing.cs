@@ -5,7 +5,7 @@ namespace Quota.Host.Relay;
 
 /// <summary>
 /// Prices requests in quota units: <c>PerCall + ceil((prompt × InputPerMillion + completion × OutputPerMillion) / 1,000,000)</c>,
-/// integer arithmetic, overflow-checked (API.md). How the tokens are counted lives in <see cref="RelayRequest"/>.
+/// integer arithmetic, overflow-checked (docs/relay.md). How the tokens are counted lives in <see cref="RelayRequest"/>.
 /// </summary>
 public sealed class Pricing(IOptions<PricingOptions> options)
 {

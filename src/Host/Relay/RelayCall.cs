@@ -14,7 +14,7 @@ namespace Quota.Host.Relay;
 /// One relayed request after its reservation, to its one end: settled (from the upstream's usage, or by counting
 /// what it produced) or refunded — never left to expire into a charge, whatever the upstream or the client does.
 /// Every failure before the response starts answers an OpenAI-style error; a stream that fails after it started
-/// ends with an error event. Which upstream answers are passed on, and which become 502, is API.md's table.
+/// ends with an error event. Which upstream answers are passed on, and which become 502: docs/relay.md, "Failures".
 /// Not shared between requests.
 /// </summary>
 internal sealed partial class RelayCall(

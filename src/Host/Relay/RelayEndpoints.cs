@@ -21,7 +21,7 @@ public sealed record ModelList([property: JsonPropertyName("object")] string Kin
 public sealed record ModelEntry(string Id, [property: JsonPropertyName("object")] string Kind, string OwnedBy);
 
 /// <summary>
-/// The OpenAI-compatible relay (API.md): authenticate → read the body strictly → count and price the estimate, cap
+/// The OpenAI-compatible relay (docs/relay.md): authenticate → read the body strictly → count and price the estimate, cap
 /// the completion → reserve → forward (<see cref="RelayCall"/>) → settle from the upstream's usage, or refund.
 /// </summary>
 public static class RelayEndpoints
