@@ -206,7 +206,7 @@ public sealed partial class QuotaEngine
         RaceHooks.Reached(RaceHooks.Point.WindowStartPublished);
     }
 
-    /// <summary>Lifts a policy's pause. The operator status is untouched: a key an operator disabled stays disabled (R10).</summary>
+    /// <summary>Lifts a policy's pause. The operator status is untouched: a key an operator disabled stays disabled.</summary>
     private static void Restore(KeyState key, PolicySlot slot)
     {
         slot.PausedFromStatus = TokenStatus.None;

@@ -5,7 +5,7 @@ namespace Quota.Engine.Persistence;
 /// <summary>
 /// The config store on LiteDB (the only file that imports LiteDB): key and user labels, the owner-visible logs
 /// (written in batches), and snapshots (in LiteDB's file storage, with one metadata document naming the newest).
-/// One file, opened in direct mode (NOTES.md: shared mode is ~60× slower) by one LiteDatabase instance per process,
+/// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
 public sealed class LiteConfigStore : IDisposable
