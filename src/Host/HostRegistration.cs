@@ -23,6 +23,7 @@ public static class HostRegistration
         services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
         services.AddSingleton<Pricing>();
+        services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();
         services.AddProblemDetails();
         services.AddOpenApi();
@@ -34,7 +35,7 @@ public static class HostRegistration
             {
                 UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
                 client.BaseAddress = new Uri((upstream.BaseUrl.Length > 0 ? upstream.BaseUrl : "http://demo-upstream/v1").TrimEnd('/') + "/");
-                client.Timeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds);
+                client.Timeout = Timeout.InfiniteTimeSpan; // the relay's own clocks (UpstreamDeadlines) bound every call
                 if (upstream.ApiKey.Length > 0)
                 {
                     client.DefaultRequestHeaders.Authorization = new("Bearer", upstream.ApiKey);
@@ -50,8 +51,10 @@ public static class HostRegistration
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseStatusCodePages(Errors.EmptyErrors.WriteAsync); // a 4xx/5xx without a body (415, 405, 404) still explains itself
         app.MapQuotaConsole(); // the operator's console and the key holder's page (/, /me); only for non-API paths
         _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
+        _ = app.Services.GetRequiredService<TokenCounter>(); // tokenizers load at start, not on the first request
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
         app.MapGroup("/api/logs").RequireAdminKey().MapLogs();

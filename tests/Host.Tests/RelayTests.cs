@@ -133,7 +133,7 @@ public sealed class RelayTests : IAsyncLifetime
         malformed.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         using HttpResponseMessage bad = await host.Client.SendAsync(malformed);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Equal("model", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("body", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Quota.Engine.Model;
 using Quota.Host.Runtime;
 
@@ -6,7 +7,7 @@ namespace Quota.Host.Errors;
 /// <summary>The response to a refused reserve, shared by the relay and the quota API: code, localized message, headers.</summary>
 public static class Rejection
 {
-    public static IResult Respond(HttpContext context, QuotaRuntime runtime, int tokenId, ReserveOutcome outcome)
+    public static JsonHttpResult<OpenAiErrorBody> Respond(HttpContext context, QuotaRuntime runtime, int tokenId, ReserveOutcome outcome)
     {
         (int status, string code) = ReserveRejection.Of(outcome.Result);
         string message = ReserveRejection.DefaultMessage(outcome.Result);
@@ -27,6 +28,6 @@ public static class Rejection
             RetryHeaders.Add(context.Response, clearsInMs);
         }
 
-        return OpenAiError.Result(status, code, message);
+        return OpenAiError.Result(status, code, message, outcome.Result == ReserveResult.InvalidAmount ? "amount" : null);
     }
 }
