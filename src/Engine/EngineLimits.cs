@@ -4,6 +4,11 @@ namespace Quota.Engine;
 public static class EngineLimits
 {
     public const int PoliciesPerKeyMax = 4;
+    /// <summary>Model patterns per policy, and the longest one.</summary>
+    public const int ModelsPerPolicyMax = 16;
+    public const int ModelNameLengthMax = 128;
+    /// <summary>Largest token estimate or count of one request.</summary>
+    public const long TokensMax = uint.MaxValue;
     /// <summary>Largest estimate or actual cost of one request: 2^40 units (≈ 2.2M USD at 500k units/USD).</summary>
     public const long AmountMaxUnits = 1L << 40;
     /// <summary>Largest per-window policy quota: keeps window headroom inside its 48-bit packed field.</summary>

@@ -12,10 +12,17 @@ namespace Quota.Engine;
 // Whoever moves the record Open → Finishing applies it; every later call replies from the record.
 public sealed partial class QuotaEngine
 {
-    /// <summary>Releases the reservation and charges <paramref name="actualUnits"/> on every account it holds.</summary>
-    public FinishOutcome Settle(ReservationId id, long actualUnits, long nowMs)
+    /// <summary>Settles with the actual cost; tokens policies are charged the reservation's token estimate.</summary>
+    public FinishOutcome Settle(ReservationId id, long actualUnits, long nowMs) => Settle(id, actualUnits, actualTokens: -1, nowMs);
+
+    /// <summary>
+    /// Releases the reservation and charges each account it holds its actual, in its metric: <paramref name="actualUnits"/>
+    /// on the wallet, the key budget and quota policies; <paramref name="actualTokens"/> on tokens policies (-1: the
+    /// estimate); one request on requests policies.
+    /// </summary>
+    public FinishOutcome Settle(ReservationId id, long actualUnits, long actualTokens, long nowMs)
     {
-        if (actualUnits is < 0 or > EngineLimits.AmountMaxUnits)
+        if (actualUnits is < 0 or > EngineLimits.AmountMaxUnits || actualTokens is < -1 or > EngineLimits.TokensMax)
         {
             return new FinishOutcome(FinishResult.InvalidAmount, 0, false, false);
         }
@@ -26,7 +33,8 @@ public sealed partial class QuotaEngine
             return Replay(id, state, slot, ReservationState.Settled);
         }
 
-        bool exhausted = ChargeAndLog(ref reservations[slot], id, actualUnits, nowMs, expired: false);
+        ref ReservationRecord record = ref reservations[slot];
+        bool exhausted = ChargeAndLog(ref record, id, actualUnits, actualTokens < 0 ? record.TokenUnits : actualTokens, nowMs, expired: false);
         reservations.Complete(slot, ReservationState.Settled);
         return new FinishOutcome(FinishResult.Ok, actualUnits, exhausted, false);
     }
@@ -43,6 +51,7 @@ public sealed partial class QuotaEngine
         ref ReservationRecord record = ref reservations[slot];
         Release(ref record);
         record.ChargedUnits = 0;
+        record.ChargedTokens = 0;
         record.Exhausted = false;
         // Appended before the record completes: its slot cannot be reused (and logged) before this.
         deltas.Append(DeltaRecord.Refund(id, record.TokenId, record.UserId, record.AmountUnits, nowMs));
@@ -65,7 +74,7 @@ public sealed partial class QuotaEngine
             }
 
             ref ReservationRecord record = ref reservations[slot];
-            ChargeAndLog(ref record, id, record.AmountUnits, nowMs, expired: true);
+            ChargeAndLog(ref record, id, record.AmountUnits, record.TokenUnits, nowMs, expired: true);
             reservations.Complete(slot, ReservationState.Expired);
             audit.Record(new AuditEvent(
                 AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));
@@ -111,15 +120,16 @@ public sealed partial class QuotaEngine
     /// windows is now exhausted. A first exhaustion of a window is marked (and, for disable_token, pauses the key)
     /// under the key's lock, where the record is appended before the marks are published.
     /// </summary>
-    private bool ChargeAndLog(ref ReservationRecord record, ReservationId id, long charged, long nowMs, bool expired)
+    private bool ChargeAndLog(ref ReservationRecord record, ReservationId id, long charged, long chargedTokens, long nowMs, bool expired)
     {
         KeyState key = KeyOf(ref record);
-        int exhaustedMask = ChargeAccounts(key, ref record, charged, out int unmarkedMask);
         record.ChargedUnits = charged;
+        record.ChargedTokens = chargedTokens;
+        int exhaustedMask = ChargeAccounts(key, ref record, out int unmarkedMask);
         record.Exhausted = exhaustedMask != 0;
         if (unmarkedMask == 0)
         {
-            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, record.AmountUnits, charged, nowMs, record.Exhausted, default, expired));
+            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, charged, chargedTokens, nowMs, record.Exhausted, default, expired));
             return record.Exhausted;
         }
 
@@ -127,7 +137,7 @@ public sealed partial class QuotaEngine
         lock (key.Gate)
         {
             SettleMarks marks = DecideMarks(key, ref record, unmarkedMask);
-            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, record.AmountUnits, charged, nowMs, record.Exhausted, marks, expired));
+            deltas.Append(DeltaRecord.Settle(id, record.TokenId, record.UserId, charged, chargedTokens, nowMs, record.Exhausted, marks, expired));
             ApplyMarks(key, marks, nowMs, live: true);
         }
 
@@ -137,11 +147,12 @@ public sealed partial class QuotaEngine
     /// <summary>
     /// The counter half of a finish: wallet, key budget and every policy window the reservation was made in (a window
     /// that rolled over since is not touched; the charge stays in the lifetime totals). Returns the policies now
-    /// exhausted; <paramref name="unmarkedMask"/> those of them whose window has no exhaustion mark yet.
+    /// exhausted; <paramref name="unmarkedMask"/> those of them whose window has no exhaustion mark yet. The actuals are
+    /// the record's <c>ChargedUnits</c> and <c>ChargedTokens</c>.
     /// </summary>
-    private static int ChargeAccounts(KeyState key, ref ReservationRecord record, long charged, out int unmarkedMask)
+    private static int ChargeAccounts(KeyState key, ref ReservationRecord record, out int unmarkedMask)
     {
-        long amount = record.AmountUnits;
+        long amount = record.AmountUnits, charged = record.ChargedUnits;
         key.User.Wallet.Charge(amount, charged);
         key.Budget.Charge(amount, charged);
         int exhaustedMask = 0;
@@ -150,7 +161,9 @@ public sealed partial class QuotaEngine
         {
             int index = BitOperations.TrailingZeroCount(bits);
             PolicySlot slot = key.Slots![index]!;
-            if (!slot.Cell.Charge(record.GenerationOf(index), amount, charged, out long usedAfter) || usedAfter < slot.Config.QuotaUnits)
+            PolicyConfig config = slot.Config;
+            long held = config.InMetric(amount, record.TokenUnits), actual = config.InMetric(charged, record.ChargedTokens);
+            if (!slot.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter) || usedAfter < config.QuotaUnits)
             {
                 continue;
             }
@@ -184,7 +197,7 @@ public sealed partial class QuotaEngine
         return new SettleMarks(exhausted, paused, paused != 0 ? key.OperatorStatus : TokenStatus.None);
     }
 
-    /// <summary>Publishes a finish's marks (live under the key's lock, or in replay): exhausted_at, then the pauses (R2: recorded once).</summary>
+    /// <summary>Publishes a finish's marks (live under the key's lock, or in replay): exhausted_at, then the pauses (the status a pause records is never overwritten).</summary>
     private void ApplyMarks(KeyState key, in SettleMarks marks, long atMs, bool live)
     {
         for (int bits = marks.ExhaustedMask; bits != 0; bits &= bits - 1)
@@ -209,7 +222,7 @@ public sealed partial class QuotaEngine
     }
 
     internal void Release(ref ReservationRecord record) =>
-        ReleaseHolds(KeyOf(ref record), record.AmountUnits, record.PolicyMask, record.Generations);
+        ReleaseHolds(KeyOf(ref record), record.AmountUnits, record.TokenUnits, record.PolicyMask, record.Generations);
 
     private KeyState KeyOf(ref ReservationRecord record)
     {

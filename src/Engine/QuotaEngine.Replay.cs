@@ -78,6 +78,7 @@ public sealed partial class QuotaEngine
             TokenId = record.TokenId,
             UserId = record.UserId,
             AmountUnits = record.EstimateUnits,
+            TokenUnits = record.TokenEstimate,
             ExpiresAtMs = record.ExpiresAtMs,
             Generations = record.Generations,
             RequestKey = record.RequestKey,
@@ -89,7 +90,8 @@ public sealed partial class QuotaEngine
         for (int bits = fields.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            SlotFor(key, index).Cell.ReplayReserve(fields.GenerationOf(index), fields.AmountUnits);
+            PolicySlot slot = SlotFor(key, index);
+            slot.Cell.ReplayReserve(fields.GenerationOf(index), slot.Config.InMetric(fields.AmountUnits, fields.TokenUnits));
         }
     }
 
@@ -101,6 +103,7 @@ public sealed partial class QuotaEngine
         {
             Release(ref reservation);
             reservation.ChargedUnits = 0;
+            reservation.ChargedTokens = 0;
             reservation.Exhausted = false;
             reservations.RestoreState(slot, ReservationState.Refunded);
             return;
@@ -109,10 +112,11 @@ public sealed partial class QuotaEngine
         // The "exhausted" reply and the marks depend on how concurrent charges interleaved live: they are carried by
         // the record, never recomputed from the replay order.
         KeyState key = KeyOf(ref reservation);
-        ChargeAccounts(key, ref reservation, record.ChargedUnits, out _);
+        reservation.ChargedUnits = record.ChargedUnits;
+        reservation.ChargedTokens = record.ChargedTokens;
+        ChargeAccounts(key, ref reservation, out _);
         ApplyMarks(key, record.Marks, record.AtMs, live: false);
         reservation.Exhausted = record.ExhaustedReply;
-        reservation.ChargedUnits = record.ChargedUnits;
         reservations.RestoreState(slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);
     }
 

@@ -7,20 +7,23 @@ using Quota.Engine.Reservations;
 namespace Quota.Engine;
 
 // Reserve: the hot path. Holds an estimate on the wallet, the key budget and every enabled policy, all or
-// nothing (DESIGN.md §4). Each account is taken with one CAS; a later refusal gives the earlier ones back,
+// nothing (docs/design.md "Admission"). Each account is taken with one CAS; a later refusal gives the earlier ones back,
 // so a rejection leaves every counter as it was. Lock-free unless a window is due to roll over.
 public sealed partial class QuotaEngine
 {
-    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs) => Reserve(tokenId, amountUnits, nowMs, requestKey: 0);
+    /// <summary>Reserves <paramref name="amountUnits"/> for a request of no named model and no token estimate.</summary>
+    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs) => Reserve(tokenId, new ReserveRequest(amountUnits), nowMs);
 
     /// <summary>
-    /// Reserves, remembering <paramref name="requestKey"/> (a caller's hash of its request id, 0 = none) with the
-    /// reservation and in the log, so that the caller can find a repeated request after a restart
-    /// (<see cref="ReservationsWithRequestKeys"/>). The engine does not deduplicate: that is the caller's index.
+    /// Reserves a request's estimate on the wallet, the key budget and every enabled policy that applies to its model,
+    /// each in its metric: quota units, tokens, or one request. <see cref="ReserveRequest.RequestKey"/> (a caller's hash
+    /// of its request id, 0 = none) is kept with the reservation and in the log, so that the caller can find a repeated
+    /// request after a restart (<see cref="ReservationsWithRequestKeys"/>); the engine does not deduplicate.
     /// </summary>
-    public ReserveOutcome Reserve(int tokenId, long amountUnits, long nowMs, long requestKey)
+    public ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs)
     {
-        if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits)
+        long amountUnits = request.AmountUnits, tokens = request.Tokens;
+        if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits || tokens is < 0 or > EngineLimits.TokensMax)
         {
             return Rejected(ReserveResult.InvalidAmount);
         }
@@ -47,6 +50,11 @@ public sealed partial class QuotaEngine
             policyMask = Volatile.Read(ref key.ActiveMask);
         }
 
+        if (policyMask != 0 && key.Scope is { } scope)
+        {
+            policyMask &= scope.MaskFor(request.Model);
+        }
+
         ReserveResult keyCheck = CheckKey(key, nowMs, out int pausedIndex);
         if (keyCheck != ReserveResult.Ok)
         {
@@ -59,7 +67,7 @@ public sealed partial class QuotaEngine
             return Rejected(ReserveResult.TooManyOpenReservations);
         }
 
-        ReserveResult result = HoldAccounts(key, amountUnits, policyMask, out long generations, out int failedPolicy);
+        ReserveResult result = HoldAccounts(key, amountUnits, tokens, policyMask, out long generations, out int failedPolicy);
         if (result != ReserveResult.Ok)
         {
             reservations.Abandon(slot, previous);
@@ -71,14 +79,15 @@ public sealed partial class QuotaEngine
         record.TokenId = tokenId;
         record.UserId = key.User.UserId;
         record.AmountUnits = amountUnits;
+        record.TokenUnits = tokens;
         record.ChargedUnits = 0;
         record.Exhausted = false;
         record.PolicyMask = (byte)policyMask;
-        record.RequestKey = requestKey;
+        record.RequestKey = request.RequestKey;
         record.ExpiresAtMs = nowMs + options.ReservationTtlMs;
 
         // Appended before the reservation is published: no settle or refund of it can reach the log first.
-        deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, record.ExpiresAtMs, generations, requestKey));
+        deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
         reservations.Publish(slot, id);
         return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
     }
@@ -86,7 +95,7 @@ public sealed partial class QuotaEngine
     private static ReserveOutcome Rejected(ReserveResult result, int policyIndex = -1) =>
         new(result, ReservationId.None, 0, policyIndex);
 
-    /// <summary>Check 1 of DESIGN.md §4: known, not deleted, enabled, not expired, not paused by a policy.</summary>
+    /// <summary>The first admission check: known, not deleted, enabled, not expired, not paused by a policy.</summary>
     private static ReserveResult CheckKey(KeyState key, long nowMs, out int pausedIndex)
     {
         pausedIndex = -1;
@@ -118,7 +127,7 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>Checks 2–4: wallet, key budget, then each enabled policy; on a refusal, gives back what it took.</summary>
-    private static ReserveResult HoldAccounts(KeyState key, long amount, int policyMask, out long generations, out int failedPolicy)
+    private static ReserveResult HoldAccounts(KeyState key, long amount, long tokens, int policyMask, out long generations, out int failedPolicy)
     {
         failedPolicy = -1;
         generations = 0;
@@ -142,10 +151,11 @@ public sealed partial class QuotaEngine
         {
             int index = BitOperations.TrailingZeroCount(bits);
             PolicySlot slot = slots![index]!;
-            ReserveResult result = slot.Cell.TryReserve(amount, slot.Config.Boundary, out ushort generation);
+            PolicyConfig config = slot.Config;
+            ReserveResult result = slot.Cell.TryReserve(config.InMetric(amount, tokens), config.Boundary, out ushort generation);
             if (result != ReserveResult.Ok)
             {
-                ReleaseHolds(key, amount, held, generations);
+                ReleaseHolds(key, amount, tokens, held, generations);
                 failedPolicy = index;
                 return result;
             }
@@ -157,13 +167,17 @@ public sealed partial class QuotaEngine
         return ReserveResult.Ok;
     }
 
-    /// <summary>Gives back what a reservation holds: the policies in <paramref name="policyMask"/>, the key budget, the wallet.</summary>
-    private static void ReleaseHolds(KeyState key, long amount, int policyMask, long generations)
+    /// <summary>
+    /// Gives back what a reservation holds: the policies in <paramref name="policyMask"/> (each in its metric), the key
+    /// budget, the wallet. A policy's metric changes only with a new window, so a hold is released in the metric it was taken in.
+    /// </summary>
+    private static void ReleaseHolds(KeyState key, long amount, long tokens, int policyMask, long generations)
     {
         for (int bits = policyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            key.Slots![index]!.Cell.Release(ReservationRecord.GenerationIn(generations, index), amount);
+            PolicySlot slot = key.Slots![index]!;
+            slot.Cell.Release(ReservationRecord.GenerationIn(generations, index), slot.Config.InMetric(amount, tokens));
         }
 
         key.Budget.Release(amount);

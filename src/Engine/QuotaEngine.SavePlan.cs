@@ -8,7 +8,7 @@ namespace Quota.Engine;
 
 // The plan of a save and the one routine that applies it, live and in replay (docs/design.md "Saves").
 // Policies are matched by position: the i-th policy sent replaces the i-th stored one and carries its usage over,
-// except across an already elapsed window, which restarts first. A position taken out of service starts an empty
+// except across an already elapsed window, which restarts first, or to another metric (other units), which starts afresh. A position taken out of service starts an empty
 // window (its open reservations then touch nothing), once: a retired position is never restarted again.
 public sealed partial class QuotaEngine
 {
@@ -75,7 +75,7 @@ public sealed partial class QuotaEngine
         Window window = WindowMath.Compute(WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), nowMs);
         long exhaustedAt = slot?.ExhaustedAtMs ?? 0;
         TokenStatus pausedFrom = slot?.PausedFromStatus ?? TokenStatus.None;
-        if (slot is { IsActive: true } && nowMs < slot.Cell.WindowEndMs)
+        if (slot is { IsActive: true } && nowMs < slot.Cell.WindowEndMs && slot.Config.Metric == spec.Metric)
         {
             long carried = spec.QuotaUnits - slot.Config.QuotaUnits;
             return Exhaustion(index, spec, status, nowMs, slot.Cell.Used, new PolicySave(
@@ -88,7 +88,8 @@ public sealed partial class QuotaEngine
             return null;
         }
 
-        if (slot is { IsActive: true, IsPaused: true } && slot.Config.Spec.AutoResume)
+        bool elapsedWindowRolls = slot is { IsActive: true } && slot.Config.Metric == spec.Metric; // else a fresh window
+        if (elapsedWindowRolls && slot!.IsPaused && slot.Config.Spec.AutoResume)
         {
             audits.Add((AuditAction.AutoRestoreReset, index, TokenStatus.Disabled)); // the elapsed window rolls first
             pausedFrom = TokenStatus.None;

@@ -4,14 +4,23 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests;
 
-/// <summary>The hot path allocates nothing (STYLE.md): reserve, settle and refund, with a wallet, a budget and policies.</summary>
+/// <summary>The hot path allocates nothing: reserve, settle and refund, with a wallet, a budget and policies of every metric and scope.</summary>
 public sealed class AllocationTests
 {
-    [Fact]
-    public void ReserveSettleRefund_AllocateZeroBytes()
+    public static TheoryData<string> Keys() => new("spend policies", "mixed metrics, scoped");
+
+    [Theory]
+    [MemberData(nameof(Keys))]
+    public void ReserveSettleRefund_AllocateZeroBytes(string key)
     {
         var t = new TestEngine();
-        int token = t.Token(t.User(1L << 55), 1L << 50, Policy(1L << 45), Policy(1L << 45, PeriodMode.Daily, BoundaryMode.Strict));
+        int token = key == "spend policies"
+            ? t.Token(t.User(1L << 55), 1L << 50, Policy(1L << 45), Policy(1L << 45, PeriodMode.Daily, BoundaryMode.Strict))
+            : t.Token(t.User(1L << 55), 1L << 50,
+                Policy(1L << 45) with { Models = ["gpt-4*", "o1"] },
+                Policy(1L << 45, PeriodMode.Daily, BoundaryMode.Strict) with { Metric = PolicyMetric.Tokens },
+                Policy(1L << 45, PeriodMode.Custom, customMinutes: 1) with { Metric = PolicyMetric.Requests, Models = ["gpt-4o"] },
+                Policy(1L << 45, PeriodMode.Monthly) with { Metric = PolicyMetric.Tokens, Models = ["claude-*"] });
         QuotaEngine engine = t.Engine;
         long now = t.NowMs;
         RunPairs(engine, token, now, 1000); // warm up: JIT, tiering, first-use statics
@@ -25,12 +34,13 @@ public sealed class AllocationTests
 
     private static void RunPairs(QuotaEngine engine, int token, long now, int count)
     {
+        var request = new ReserveRequest(60, Tokens: 500, Model: "gpt-4o");
         for (int i = 0; i < count; i++)
         {
-            ReserveOutcome settled = engine.Reserve(token, 60, now);
-            ReserveOutcome refunded = engine.Reserve(token, 60, now);
+            ReserveOutcome settled = engine.Reserve(token, request, now);
+            ReserveOutcome refunded = engine.Reserve(token, request, now);
             if (!settled.IsOk || !refunded.IsOk ||
-                engine.Settle(settled.Id, 55, now).Result != FinishResult.Ok ||
+                engine.Settle(settled.Id, 55, 480, now).Result != FinishResult.Ok ||
                 engine.Refund(refunded.Id, now).Result != FinishResult.Ok)
             {
                 throw new InvalidOperationException("hot path refused a request");

@@ -30,7 +30,12 @@ public sealed class ConcurrencyTests
             t.Token(rich, 1L << 40, Policy(20_000, PeriodMode.Custom, BoundaryMode.Graceful, ExhaustedAction.DisableToken, customMinutes: 10)),
             t.Token(rich, 1L << 40, Policy(5_000, PeriodMode.Custom, BoundaryMode.Strict, customMinutes: 10), Policy(50_000, PeriodMode.Daily)),
             t.Token(poor, 1L << 40, Policy(1L << 40, PeriodMode.Daily)),
+            t.Token(rich, 1L << 40,
+                Policy(30_000, PeriodMode.Custom, BoundaryMode.Strict, customMinutes: 1) with { Metric = PolicyMetric.Tokens },
+                Policy(400, PeriodMode.Custom, BoundaryMode.Graceful, ExhaustedAction.DisableToken, customMinutes: 1) with { Metric = PolicyMetric.Requests, Models = ["gpt-4*"] },
+                Policy(8_000, PeriodMode.Custom, BoundaryMode.Strict, customMinutes: 10) with { Models = ["claude-*"] }),
         ];
+        string?[] models = ["gpt-4o", "claude-3", null];
         long now = t.NowMs;
         var ids = new List<ReservationId>[Workers];
         using var stop = new CancellationTokenSource();
@@ -40,24 +45,25 @@ public sealed class ConcurrencyTests
         {
             var random = new Random(w);
             var mine = ids[w] = new List<ReservationId>(OpsPerWorker);
-            var open = new List<(ReservationId Id, long Amount)>();
+            var open = new List<(ReservationId Id, long Amount, long Tokens)>();
             for (int i = 0; i < OpsPerWorker; i++)
             {
                 long at = Volatile.Read(ref now);
                 long amount = random.NextInt64(1, MaxAmount + 1);
-                ReserveOutcome outcome = t.Engine.Reserve(tokens[random.Next(tokens.Length)], amount, at);
+                var request = new ReserveRequest(amount, Tokens: random.NextInt64(0, MaxAmount + 1), Model: models[random.Next(models.Length)]);
+                ReserveOutcome outcome = t.Engine.Reserve(tokens[random.Next(tokens.Length)], request, at);
                 if (outcome.IsOk)
                 {
                     mine.Add(outcome.Id);
-                    open.Add((outcome.Id, amount));
+                    open.Add((outcome.Id, amount, request.Tokens));
                 }
 
                 if (open.Count > 0 && random.Next(4) != 0)
                 {
                     int pick = random.Next(open.Count);
-                    (ReservationId id, long estimate) = open[pick];
+                    (ReservationId id, long estimate, long tokens) = open[pick];
                     open.RemoveAt(pick);
-                    _ = random.Next(3) == 0 ? t.Engine.Refund(id, at) : t.Engine.Settle(id, random.NextInt64(0, estimate + 1), at);
+                    _ = random.Next(3) == 0 ? t.Engine.Refund(id, at) : t.Engine.Settle(id, random.NextInt64(0, estimate + 1), random.NextInt64(0, tokens + 1), at);
                 }
 
                 if (open.Count > 64)

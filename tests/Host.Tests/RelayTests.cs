@@ -78,7 +78,9 @@ public sealed class RelayTests : IAsyncLifetime
             Assert.Equal("token_quota_policy_exhausted", error.GetProperty("code").GetString());
             Assert.DoesNotContain("15", error.GetProperty("message").GetString(), StringComparison.Ordinal);
             Assert.DoesNotContain("20", error.GetProperty("message").GetString()!.Replace("2026", "", StringComparison.Ordinal), StringComparison.Ordinal);
-            Assert.True(second.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            // The window ends in 10 minutes, past Relay:RetryAfterMaxSeconds (60): no Retry-After, and clients are told not to retry.
+            Assert.Null(second.Headers.RetryAfter);
+            Assert.Equal("false", second.Headers.GetValues("x-should-retry").Single());
         }
 
         Assert.Equal(1, await upstream.RequestsAsync()); // a rejection never calls upstream
@@ -131,7 +133,7 @@ public sealed class RelayTests : IAsyncLifetime
         malformed.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         using HttpResponseMessage bad = await host.Client.SendAsync(malformed);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Equal("model", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("body", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
     }
 
     [Fact]

@@ -29,6 +29,8 @@ internal sealed class KeyState(int tokenId, UserState user)
     public volatile bool Unlimited;
     /// <summary>Policy positions, allocated on the first policy save; null for keys without policies.</summary>
     public PolicySlot?[]? Slots;
+    /// <summary>Which policies apply to which model; null when none is scoped (every active policy applies).</summary>
+    public volatile ModelScope? Scope;
 
     public TokenStatus OperatorStatus => (TokenStatus)(Volatile.Read(ref StatusWord) & OperatorStatusMask);
 
@@ -52,9 +54,13 @@ internal sealed class KeyState(int tokenId, UserState user)
         Volatile.Write(ref StatusWord, (int)operatorStatus | paused | (deleted ? DeletedFlag : 0));
     }
 
-    /// <summary>Recomputes and publishes the enabled-policy mask (under <see cref="Gate"/>); a deleted key has none.</summary>
+    /// <summary>
+    /// Recomputes and publishes the model scope and the enabled-policy mask (under <see cref="Gate"/>); a deleted key has
+    /// none. The scope is written first: a reader takes the mask, then the scope.
+    /// </summary>
     public void PublishActiveMask()
     {
+        Scope = ModelScope.Build(Slots);
         int mask = 0;
         if (Slots is { } slots && !IsDeleted)
         {

@@ -10,6 +10,15 @@ internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule)
     public readonly WindowRule Rule = rule;
     public readonly BoundaryMode Boundary = spec.BoundaryMode;
     public readonly long QuotaUnits = spec.QuotaUnits;
+    public readonly PolicyMetric Metric = spec.Metric;
+
+    /// <summary>A request's amount in this policy's metric: its cost, its tokens, or one request.</summary>
+    public long InMetric(long units, long tokens) => Metric switch
+    {
+        PolicyMetric.Quota => units,
+        PolicyMetric.Tokens => tokens,
+        _ => 1,
+    };
 }
 
 /// <summary>
@@ -24,7 +33,7 @@ internal sealed class PolicySlot(PolicyConfig config)
     public volatile PolicyConfig Config = config;
     /// <summary>When the current window first ran out (used ≥ quota); 0 = not exhausted. Cleared by resets.</summary>
     public long ExhaustedAtMs;
-    /// <summary>The key's operator status recorded when this policy paused it; None = not paused (seed R2).</summary>
+    /// <summary>The key's operator status recorded when this policy paused it; None = not paused. Recorded once, never overwritten.</summary>
     public TokenStatus PausedFromStatus;
     /// <summary>Window generation in which the pause happened: a later generation means "recovering".</summary>
     public ushort PausedGeneration;

@@ -2,7 +2,7 @@ using Quota.Engine.Model;
 
 namespace Quota.Engine.Diagnostics;
 
-/// <summary>The owner-visible system log actions (seed-behaviour §8, plus reservation expiry). Never renumber.</summary>
+/// <summary>The owner-visible system log actions (the system log's actions, docs/api.md "Logs"). Never renumber.</summary>
 public enum AuditAction : byte
 {
     /// <summary>token.quota_policy.exhausted_disable</summary>

@@ -12,6 +12,17 @@ public enum PeriodMode : byte
     Custom = 5,
 }
 
+/// <summary>What a policy counts (docs/design.md "Metrics and scope").</summary>
+public enum PolicyMetric : byte
+{
+    /// <summary>Quota units: the request's cost (spend policies).</summary>
+    Quota = 0,
+    /// <summary>Prompt + completion tokens.</summary>
+    Tokens = 1,
+    /// <summary>One per request.</summary>
+    Requests = 2,
+}
+
 /// <summary>How a policy treats the request that would cross its quota.</summary>
 public enum BoundaryMode : byte
 {
@@ -28,7 +39,7 @@ public enum ExhaustedAction : byte
     DisableToken = 1,
 }
 
-/// <summary>The operator-visible status of a key (API.md `status`).</summary>
+/// <summary>The operator-visible status of a key (the HTTP API's `status`, docs/api.md).</summary>
 public enum TokenStatus : byte
 {
     None = 0,

@@ -2,7 +2,7 @@ namespace Quota.Engine.Model;
 
 /// <summary>
 /// A periodic quota policy as configured by an operator: the input of SaveToken. It carries no counters
-/// (client-sent counters are ignored by design, W12); the engine owns used/reserved/window state.
+/// (client-sent counters are ignored by design); the engine owns used/reserved/window state.
 /// </summary>
 public sealed record QuotaPolicySpec
 {
@@ -18,4 +18,19 @@ public sealed record QuotaPolicySpec
     public ExhaustedAction ExhaustedAction { get; init; } = ExhaustedAction.RejectOnly;
     public BoundaryMode BoundaryMode { get; init; } = BoundaryMode.Graceful;
     public bool AutoResume { get; init; } = true;
+    /// <summary>What the policy counts; <see cref="QuotaUnits"/> is its limit per window in that metric.</summary>
+    public PolicyMetric Metric { get; init; } = PolicyMetric.Quota;
+    /// <summary>Models the policy applies to: exact ids or <c>prefix*</c> patterns; empty = every model.</summary>
+    public IReadOnlyList<string> Models { get => models; init => models = value is null ? [] : [.. value]; }
+
+    private readonly string[] models = [];
+
+    /// <summary>Same configuration (records compare lists by reference).</summary>
+    public bool Equals(QuotaPolicySpec? other) =>
+        other is not null && Enabled == other.Enabled && Mode == other.Mode && CustomMinutes == other.CustomMinutes &&
+        QuotaUnits == other.QuotaUnits && AnchorMs == other.AnchorMs && TimeZone == other.TimeZone &&
+        ExhaustedAction == other.ExhaustedAction && BoundaryMode == other.BoundaryMode && AutoResume == other.AutoResume &&
+        Metric == other.Metric && Models.SequenceEqual(other.Models);
+
+    public override int GetHashCode() => HashCode.Combine(Mode, QuotaUnits, AnchorMs, Metric, Models.Count);
 }

@@ -66,6 +66,9 @@ public enum SpecError : byte
     /// reservations would come round again; nothing was changed (retry once they finish).
     /// </summary>
     PolicyRestartedTooOften = 19,
+    PolicyMetricInvalid = 20,
+    /// <summary>A model pattern is empty, too long, has a '*' other than at its end, or there are too many.</summary>
+    PolicyModelsInvalid = 21,
 }
 
 /// <summary>The outcome of a keep-alive of a reservation.</summary>
@@ -89,6 +92,12 @@ public enum ReservationStatus : byte
 /// <summary>A point-in-time copy of one reservation record.</summary>
 public readonly record struct ReservationView(
     ReservationId Id, int TokenId, long AmountUnits, long RequestKey, ReservationStatus Status, long ChargedUnits, long ExpiresAtMs);
+
+/// <summary>
+/// What a request asks to reserve: its estimated cost, its estimated tokens (prompt + completion cap; for tokens
+/// policies), its model (for scoped policies; null = a request no scoped policy applies to) and the caller's request key.
+/// </summary>
+public readonly record struct ReserveRequest(long AmountUnits, long Tokens = 0, string? Model = null, long RequestKey = 0);
 
 /// <summary>The outcome of a reserve; <see cref="PolicyIndex"/> names the policy that refused (or -1).</summary>
 public readonly record struct ReserveOutcome(ReserveResult Result, ReservationId Id, long ExpiresAtMs, int PolicyIndex)

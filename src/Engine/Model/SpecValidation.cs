@@ -84,8 +84,13 @@ public static class SpecValidation
             return SpecError.PolicyPeriodModeInvalid;
         }
 
-        if (policy.Mode == PeriodMode.Custom &&
-            policy.CustomMinutes is < WindowRule.CustomMinutesMin or > WindowRule.CustomMinutesMax)
+        if (!Enum.IsDefined(policy.Metric))
+        {
+            return SpecError.PolicyMetricInvalid;
+        }
+
+        int minutesMin = policy.Metric == PolicyMetric.Quota ? WindowRule.CustomMinutesMin : WindowRule.RateCustomMinutesMin;
+        if (policy.Mode == PeriodMode.Custom && (policy.CustomMinutes < minutesMin || policy.CustomMinutes > WindowRule.CustomMinutesMax))
         {
             return SpecError.PolicyCustomMinutesInvalid;
         }
@@ -100,6 +105,30 @@ public static class SpecValidation
             return SpecError.PolicyBoundaryModeInvalid;
         }
 
+        if (!ModelsValid(policy.Models))
+        {
+            return SpecError.PolicyModelsInvalid;
+        }
+
         return WindowRule.TryFindZone(policy.TimeZone) is null ? SpecError.PolicyTimeZoneInvalid : SpecError.None;
+    }
+
+    /// <summary>Model ids or <c>prefix*</c> patterns: non-empty, bounded, '*' only at the end (a lone '*' is every model).</summary>
+    private static bool ModelsValid(IReadOnlyList<string>? models)
+    {
+        if (models is null || models.Count > EngineLimits.ModelsPerPolicyMax)
+        {
+            return false;
+        }
+
+        foreach (string? model in models)
+        {
+            if (string.IsNullOrWhiteSpace(model) || model.Length > EngineLimits.ModelNameLengthMax || model.IndexOf('*') is >= 0 and var star && star != model.Length - 1)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

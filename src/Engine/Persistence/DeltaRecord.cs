@@ -34,7 +34,7 @@ public enum DeltaKind : byte
 /// </summary>
 public readonly record struct DeltaRecord
 {
-    private DeltaRecord(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long atMs, long aux)
+    private DeltaRecord(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long at, long aux)
     {
         Kind = kind;
         TokenId = tokenId;
@@ -43,35 +43,44 @@ public readonly record struct DeltaRecord
         RawReservationId = reservationId;
         A = a;
         B = b;
-        AtMs = atMs;
+        At = at;
         Aux = aux;
     }
+
+    // A Reserve record packs its 32-bit token estimate into the top 16 bits of A (amount < 2^41) and of At (expiry < 2^48).
+    private const int LowBits = 48;
+    private const long LowMask = (1L << LowBits) - 1;
 
     public DeltaKind Kind { get; }
     public int TokenId { get; }
     public int UserId { get; }
     /// <summary>When the change happened (UTC Unix ms); for Reserve and KeepAlive, the reservation's expiry.</summary>
-    public long AtMs { get; }
+    public long AtMs => Kind == DeltaKind.Reserve ? At & LowMask : At;
 
     // The positional fields, for the codec only.
     internal int Policy { get; }
     internal long RawReservationId { get; }
     internal long A { get; }
     internal long B { get; }
+    internal long At { get; }
     internal long Aux { get; }
 
-    internal static DeltaRecord FromFields(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long atMs, long aux) =>
-        new(kind, tokenId, userId, policy, reservationId, a, b, atMs, aux);
+    internal static DeltaRecord FromFields(DeltaKind kind, int tokenId, int userId, int policy, long reservationId, long a, long b, long at, long aux) =>
+        new(kind, tokenId, userId, policy, reservationId, a, b, at, aux);
 
     // ---- factories, one per kind ----
 
-    /// <summary>A reservation held <paramref name="amountUnits"/> on the key's accounts and the policies in <paramref name="policyMask"/>.</summary>
-    public static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long expiresAtMs, long generations, long requestKey) =>
-        new(DeltaKind.Reserve, tokenId, userId, policyMask, id.Value, amountUnits, requestKey, expiresAtMs, generations);
+    /// <summary>
+    /// A reservation held <paramref name="amountUnits"/> (and <paramref name="tokens"/> on tokens policies) on the key's
+    /// accounts and the policies in <paramref name="policyMask"/>.
+    /// </summary>
+    public static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long tokens, long expiresAtMs, long generations, long requestKey) =>
+        new(DeltaKind.Reserve, tokenId, userId, policyMask, id.Value,
+            amountUnits | ((tokens & 0xFFFF) << LowBits), requestKey, expiresAtMs | ((tokens >> 16) << LowBits), generations);
 
     /// <summary>A settle (or, with <paramref name="expired"/>, an expiry) with the windows it marked exhausted and the pauses it caused.</summary>
-    public static DeltaRecord Settle(ReservationId id, int tokenId, int userId, long estimateUnits, long chargedUnits, long atMs, bool exhaustedReply, in SettleMarks marks, bool expired = false) =>
-        new(expired ? DeltaKind.Expire : DeltaKind.Settle, tokenId, userId, -1, id.Value, estimateUnits, chargedUnits, atMs,
+    public static DeltaRecord Settle(ReservationId id, int tokenId, int userId, long chargedUnits, long chargedTokens, long atMs, bool exhaustedReply, in SettleMarks marks, bool expired = false) =>
+        new(expired ? DeltaKind.Expire : DeltaKind.Settle, tokenId, userId, -1, id.Value, chargedTokens, chargedUnits, atMs,
             (exhaustedReply ? 1L : 0) | ((long)marks.ExhaustedMask << 1) | ((long)marks.PausedMask << 5) | ((long)marks.PausedFromStatus << 9));
 
     public static DeltaRecord Refund(ReservationId id, int tokenId, int userId, long estimateUnits, long atMs) =>
@@ -110,10 +119,14 @@ public readonly record struct DeltaRecord
     /// <summary>Reserve: the policies held. WindowReset, ManualReset: the policy index.</summary>
     public int PolicyMask => Policy;
     public int PolicyIndex => Policy;
-    /// <summary>Reserve: the amount held. Settle, Expire, Refund: the estimate released.</summary>
-    public long EstimateUnits => A;
+    /// <summary>Reserve: the amount held. Refund: the estimate released.</summary>
+    public long EstimateUnits => Kind == DeltaKind.Reserve ? A & LowMask : A;
+    /// <summary>Reserve: the token estimate held on tokens policies.</summary>
+    public long TokenEstimate => (long)((ulong)A >> LowBits) | (long)(((ulong)At >> LowBits) << 16);
     /// <summary>Settle, Expire: the actual charged.</summary>
     public long ChargedUnits => B;
+    /// <summary>Settle, Expire: the actual tokens charged on tokens policies.</summary>
+    public long ChargedTokens => A;
     /// <summary>Reserve: the caller's request key (0 = none).</summary>
     public long RequestKey => B;
     /// <summary>Reserve, KeepAlive: when the reservation expires.</summary>

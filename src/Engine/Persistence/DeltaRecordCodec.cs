@@ -60,7 +60,7 @@ public static class DeltaRecordCodec
         BinaryPrimitives.WriteInt64LittleEndian(head[24..], record.RawReservationId);
         BinaryPrimitives.WriteInt64LittleEndian(head[32..], record.A);
         BinaryPrimitives.WriteInt64LittleEndian(head[40..], record.B);
-        BinaryPrimitives.WriteInt64LittleEndian(head[48..], record.AtMs);
+        BinaryPrimitives.WriteInt64LittleEndian(head[48..], record.At);
         BinaryPrimitives.WriteInt64LittleEndian(head[56..], record.Aux);
         BinaryPrimitives.WriteUInt32LittleEndian(head[12..], HeadChecksum(head));
     }

@@ -104,10 +104,10 @@ internal static class SnapshotCodec
             }
 
             WriteSpec(w, slot.Config.Spec);
-            (long headroom, long used, long reserved) = slot.Cell.RawWords;
+            (long headroom, long used, long quota) = slot.Cell.RawWords;
             w.Write(headroom);
             w.Write(used);
-            w.Write(reserved);
+            w.Write(quota);
             w.Write(slot.Cell.WindowStartMs);
             w.Write(slot.Cell.WindowEndMs);
             w.Write(slot.ExhaustedAtMs);
@@ -134,8 +134,8 @@ internal static class SnapshotCodec
             PolicySlot slot = QuotaEngine.SlotFor(key, index);
             QuotaPolicySpec spec = ReadSpec(r);
             slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
-            long headroom = r.ReadInt64(), used = r.ReadInt64(), reserved = r.ReadInt64();
-            slot.Cell.RestoreRaw(headroom, used, reserved, r.ReadInt64(), r.ReadInt64());
+            long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
+            slot.Cell.RestoreRaw(headroom, used, quota, r.ReadInt64(), r.ReadInt64());
             slot.ExhaustedAtMs = r.ReadInt64();
             slot.PausedFromStatus = (TokenStatus)r.ReadByte();
             slot.PausedGeneration = r.ReadUInt16();
@@ -157,6 +157,12 @@ internal static class SnapshotCodec
         w.Write((byte)spec.ExhaustedAction);
         w.Write((byte)spec.BoundaryMode);
         w.Write(spec.AutoResume);
+        w.Write((byte)spec.Metric);
+        w.Write(spec.Models.Count);
+        foreach (string model in spec.Models)
+        {
+            w.Write(model);
+        }
     }
 
     private static QuotaPolicySpec ReadSpec(BinaryReader r) => new()
@@ -170,7 +176,20 @@ internal static class SnapshotCodec
         ExhaustedAction = (ExhaustedAction)r.ReadByte(),
         BoundaryMode = (BoundaryMode)r.ReadByte(),
         AutoResume = r.ReadBoolean(),
+        Metric = (PolicyMetric)r.ReadByte(),
+        Models = ReadModels(r),
     };
+
+    private static string[] ReadModels(BinaryReader r)
+    {
+        var models = new string[r.ReadInt32()];
+        for (int i = 0; i < models.Length; i++)
+        {
+            models[i] = r.ReadString();
+        }
+
+        return models;
+    }
 
     private static void WriteBalance(BinaryWriter w, in BalanceCell cell)
     {
@@ -206,7 +225,9 @@ internal static class SnapshotCodec
             w.Write(record.TokenId);
             w.Write(record.UserId);
             w.Write(record.AmountUnits);
+            w.Write(record.TokenUnits);
             w.Write(record.ChargedUnits);
+            w.Write(record.ChargedTokens);
             w.Write(record.ExpiresAtMs);
             w.Write(record.Generations);
             w.Write(record.RequestKey);
@@ -232,7 +253,9 @@ internal static class SnapshotCodec
                 TokenId = r.ReadInt32(),
                 UserId = r.ReadInt32(),
                 AmountUnits = r.ReadInt64(),
+                TokenUnits = r.ReadInt64(),
                 ChargedUnits = r.ReadInt64(),
+                ChargedTokens = r.ReadInt64(),
                 ExpiresAtMs = r.ReadInt64(),
                 Generations = r.ReadInt64(),
                 RequestKey = r.ReadInt64(),

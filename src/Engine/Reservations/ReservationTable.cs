@@ -15,7 +15,10 @@ internal struct ReservationRecord
     public int TokenId;
     public int UserId;
     public long AmountUnits;
+    /// <summary>The token estimate held on tokens policies.</summary>
+    public long TokenUnits;
     public long ChargedUnits;
+    public long ChargedTokens;
     public long ExpiresAtMs;
     /// <summary>Window generation per policy index, 16 bits each.</summary>
     public long Generations;

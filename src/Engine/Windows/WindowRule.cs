@@ -12,7 +12,10 @@ namespace Quota.Engine.Windows;
 public sealed class WindowRule
 {
     public const long FiveHoursMs = 5L * 60 * 60 * 1000;
+    /// <summary>Shortest custom window of a spend (quota) policy.</summary>
     public const int CustomMinutesMin = 10;
+    /// <summary>Shortest custom window of a tokens or requests policy (RPM / TPM limits).</summary>
+    public const int RateCustomMinutesMin = 1;
     public const int CustomMinutesMax = 525_600;
     /// <summary>Anchors lie in the years 2000–2099 (2000-01-01T00:00Z … 2100-01-01T00:00Z inclusive): window math is total there.</summary>
     public const long AnchorMinMs = 946_684_800_000;

@@ -195,9 +195,11 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         {
             int token = AnyToken();
             long amount = RandomAmount(token);
-            Log($"reserve token {token} amount {amount}");
-            ReserveOutcome actual = t.Engine.Reserve(token, amount, t.NowMs);
-            ReserveOutcome expected = model.Reserve(token, amount, t.NowMs, () => actual.Id);
+            long tokens = random.Next(4) == 0 ? 0 : random.Next(1, 400);
+            string? modelName = Models[random.Next(Models.Length)];
+            Log($"reserve token {token} amount {amount} tokens {tokens} model {modelName ?? "-"}");
+            ReserveOutcome actual = t.Engine.Reserve(token, new ReserveRequest(amount, tokens, modelName), t.NowMs);
+            ReserveOutcome expected = model.Reserve(token, amount, tokens, modelName, t.NowMs, () => actual.Id);
             Assert.Equal(expected with { Id = actual.Id }, actual);
             if (actual.IsOk)
             {
@@ -240,8 +242,9 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 4 => random.Next(40) == 0 ? -1 : estimate * 3,
                 _ => random.Next(0, 200),
             };
-            Log($"settle {id} actual {actual}");
-            Assert.Equal(model.Settle(id, actual, t.NowMs), t.Engine.Settle(id, actual, t.NowMs));
+            long actualTokens = random.Next(4) switch { 0 => -1, 1 => 0, _ => random.Next(0, 600) };
+            Log($"settle {id} actual {actual} tokens {actualTokens}");
+            Assert.Equal(model.Settle(id, actual, actualTokens, t.NowMs), t.Engine.Settle(id, actual, actualTokens, t.NowMs));
         }
 
         private void Refund()
@@ -328,6 +331,9 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             Assert.Equal(model.Delete(token), t.Engine.DeleteToken(token, t.NowMs) == SpecError.None);
         }
 
+        private static readonly string?[] Models = ["gpt-4o", "gpt-4o-mini", "claude-3-haiku", null];
+        private static readonly string[][] Scopes = [["gpt-4o"], ["gpt-4*"], ["claude-*", "gpt-4o-mini"], ["*"]];
+
         private QuotaPolicySpec[] RandomPolicies(bool valid)
         {
             int count = random.Next(4) == 0 ? 0 : random.Next(1, 4);
@@ -355,11 +361,14 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 anchor = new DateTimeOffset(now.Year, 1, 31, random.Next(24), 30, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
             }
 
+            var metric = (PolicyMetric)random.Next(3);
             return new QuotaPolicySpec
             {
                 Enabled = random.Next(8) != 0,
                 Mode = mode,
-                CustomMinutes = mode == PeriodMode.Custom ? random.Next(10, 600) : 0,
+                Metric = metric,
+                Models = random.Next(3) == 0 ? Scopes[random.Next(Scopes.Length)] : [],
+                CustomMinutes = mode == PeriodMode.Custom ? random.Next(metric == PolicyMetric.Quota ? 10 : 1, 600) : 0,
                 QuotaUnits = random.Next(50, 300),
                 AnchorMs = anchor,
                 TimeZone = mode is PeriodMode.Daily or PeriodMode.Weekly or PeriodMode.Monthly ? Zones[random.Next(Zones.Length)] : "UTC",
@@ -370,7 +379,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         }
 
         private static string Describe(QuotaPolicySpec p) =>
-            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
+            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} {p.Metric} [{string.Join(',', p.Models)}] q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
 
         private void CompareAll()
         {

@@ -35,10 +35,10 @@ internal sealed class ReferenceModel(long ttlMs)
         public readonly Policy?[] Policies = new Policy?[4];
     }
 
-    public sealed class Reservation(int tokenId, long amount, long expiresAtMs)
+    public sealed class Reservation(int tokenId, long amount, long tokens, long expiresAtMs)
     {
         public readonly int TokenId = tokenId;
-        public readonly long Amount = amount, ExpiresAtMs = expiresAtMs;
+        public readonly long Amount = amount, Tokens = tokens, ExpiresAtMs = expiresAtMs;
         public readonly int[] Generations = new int[4];
         public int Mask;
         public string State = "open";
@@ -51,9 +51,22 @@ internal sealed class ReferenceModel(long ttlMs)
     public readonly Dictionary<long, Reservation> Reservations = [];
     public readonly List<(AuditAction Action, int TokenId, int PolicyIndex)> Audit = [];
 
-    public ReserveOutcome Reserve(int tokenId, long amount, long now, Func<ReservationId> nextId)
+    /// <summary>A request's amount in a policy's metric.</summary>
+    private static long In(Policy p, long units, long tokens) => p.Spec.Metric switch
     {
-        if (amount is <= 0 or > EngineLimits.AmountMaxUnits)
+        PolicyMetric.Quota => units,
+        PolicyMetric.Tokens => tokens,
+        _ => 1,
+    };
+
+    /// <summary>Does the policy apply to a request for this model? Unscoped: always; scoped: an exact id or a prefix* match.</summary>
+    private static bool AppliesTo(Policy p, string? model) =>
+        p.Spec.Models.Count == 0 || p.Spec.Models.Any(m => m == "*" ||
+            (model is not null && (m.EndsWith('*') ? model.StartsWith(m[..^1], StringComparison.Ordinal) : model == m)));
+
+    public ReserveOutcome Reserve(int tokenId, long amount, long tokens, string? model, long now, Func<ReservationId> nextId)
+    {
+        if (amount is <= 0 or > EngineLimits.AmountMaxUnits || tokens is < 0 or > EngineLimits.TokensMax)
         {
             return new(ReserveResult.InvalidAmount, default, 0, -1);
         }
@@ -96,7 +109,7 @@ internal sealed class ReferenceModel(long ttlMs)
 
         for (int i = 0; i < 4; i++)
         {
-            if (key.Policies[i] is { Active: true } p)
+            if (key.Policies[i] is { Active: true } p && AppliesTo(p, model))
             {
                 long room = p.Spec.QuotaUnits - p.Used - p.Reserved;
                 if (room <= 0)
@@ -104,21 +117,21 @@ internal sealed class ReferenceModel(long ttlMs)
                     return new(ReserveResult.PolicyExhausted, default, 0, i);
                 }
 
-                if (p.Spec.BoundaryMode == BoundaryMode.Strict && amount > room)
+                if (p.Spec.BoundaryMode == BoundaryMode.Strict && In(p, amount, tokens) > room)
                 {
                     return new(ReserveResult.PolicyEstimateTooLarge, default, 0, i);
                 }
             }
         }
 
-        var reservation = new Reservation(tokenId, amount, now + ttlMs);
+        var reservation = new Reservation(tokenId, amount, tokens, now + ttlMs);
         user.Reserved += amount;
         key.Reserved += amount;
         for (int i = 0; i < 4; i++)
         {
-            if (key.Policies[i] is { Active: true } p)
+            if (key.Policies[i] is { Active: true } p && AppliesTo(p, model))
             {
-                p.Reserved += amount;
+                p.Reserved += In(p, amount, tokens);
                 reservation.Mask |= 1 << i;
                 reservation.Generations[i] = p.Generation;
             }
@@ -129,9 +142,9 @@ internal sealed class ReferenceModel(long ttlMs)
         return new(ReserveResult.Ok, id, reservation.ExpiresAtMs, -1);
     }
 
-    public FinishOutcome Settle(ReservationId id, long actual, long now)
+    public FinishOutcome Settle(ReservationId id, long actual, long actualTokens, long now)
     {
-        if (actual is < 0 or > EngineLimits.AmountMaxUnits)
+        if (actual is < 0 or > EngineLimits.AmountMaxUnits || actualTokens is < -1 or > EngineLimits.TokensMax)
         {
             return new(FinishResult.InvalidAmount, 0, false, false);
         }
@@ -146,7 +159,7 @@ internal sealed class ReferenceModel(long ttlMs)
             return Replay(r, "settled");
         }
 
-        Finish(r, actual, now, "settled");
+        Finish(r, actual, actualTokens < 0 ? r.Tokens : actualTokens, now, "settled");
         return new(FinishResult.Ok, actual, r.Exhausted, false);
     }
 
@@ -173,7 +186,7 @@ internal sealed class ReferenceModel(long ttlMs)
         {
             if (r.State == "open" && r.ExpiresAtMs <= now)
             {
-                Finish(r, r.Amount, now, "expired");
+                Finish(r, r.Amount, r.Tokens, now, "expired");
                 Audit.Add((AuditAction.ReservationExpired, r.TokenId, -1));
             }
         }
@@ -298,7 +311,7 @@ internal sealed class ReferenceModel(long ttlMs)
                     p.Spec = spec;
                 }
             }
-            else if (p is { Removed: false } && p.Spec.Enabled)
+            else if (p is { Removed: false } && p.Spec.Enabled && p.Spec.Metric == spec.Metric)
             {
                 if (now >= p.EndMs)
                 {
@@ -397,7 +410,7 @@ internal sealed class ReferenceModel(long ttlMs)
         Audit.Add((action, tokenId, i));
     }
 
-    private void Finish(Reservation r, long charged, long now, string state)
+    private void Finish(Reservation r, long charged, long chargedTokens, long now, string state)
     {
         Key key = Keys[r.TokenId];
         User user = Users[key.UserId];
@@ -414,8 +427,8 @@ internal sealed class ReferenceModel(long ttlMs)
                 continue;
             }
 
-            p.Reserved -= r.Amount;
-            p.Used += charged;
+            p.Reserved -= In(p, r.Amount, r.Tokens);
+            p.Used += In(p, charged, chargedTokens);
             if (p.Used < p.Spec.QuotaUnits)
             {
                 continue;
@@ -445,7 +458,7 @@ internal sealed class ReferenceModel(long ttlMs)
         {
             if ((r.Mask & (1 << i)) != 0 && key.Policies[i] is { } p && p.Generation == r.Generations[i])
             {
-                p.Reserved -= r.Amount;
+                p.Reserved -= In(p, r.Amount, r.Tokens);
             }
         }
     }

@@ -12,9 +12,9 @@ public sealed class DeltaRecordCodecTests
     /// <summary>One record of every kind, built by its factory with distinct values in every field it has.</summary>
     private static readonly DeltaRecord[] Samples =
     [
-        DeltaRecord.Reserve(Id, 123_456, 789, 0b1011, 42, 1_782_532_500_000, 0x0003_0002_0001, requestKey: -7),
-        DeltaRecord.Settle(Id, 123_456, 789, 42, 99, 1_782_532_500_001, exhaustedReply: true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
-        DeltaRecord.Settle(Id, 123_456, 789, 42, 42, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
+        DeltaRecord.Reserve(Id, 123_456, 789, 0b1011, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000, 0x0003_0002_0001, requestKey: -7),
+        DeltaRecord.Settle(Id, 123_456, 789, 99, 1234, 1_782_532_500_001, exhaustedReply: true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
+        DeltaRecord.Settle(Id, 123_456, 789, 42, 0, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
         DeltaRecord.Refund(Id, 123_456, 789, 42, 1_782_532_500_003),
         DeltaRecord.KeepAlive(Id, 123_456, 789, 1_782_532_900_000),
         DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, restores: true, 1_782_532_500_004),
@@ -45,10 +45,10 @@ public sealed class DeltaRecordCodecTests
 
         // Read back by meaning, not by position: a swapped argument in a factory shows here.
         DeltaRecord[] decoded = Samples.Select(RoundTrip).ToArray();
-        Assert.Equal((Id, 0b1011, 42L, 1_782_532_500_000L, 0x0003_0002_0001L, -7L),
-            (decoded[0].ReservationId, decoded[0].PolicyMask, decoded[0].EstimateUnits, decoded[0].ExpiresAtMs, decoded[0].Generations, decoded[0].RequestKey));
-        Assert.Equal((42L, 99L, true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
-            (decoded[1].EstimateUnits, decoded[1].ChargedUnits, decoded[1].ExhaustedReply, decoded[1].Marks));
+        Assert.Equal((Id, 0b1011, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000L, 0x0003_0002_0001L, -7L),
+            (decoded[0].ReservationId, decoded[0].PolicyMask, decoded[0].EstimateUnits, decoded[0].TokenEstimate, decoded[0].ExpiresAtMs, decoded[0].Generations, decoded[0].RequestKey));
+        Assert.Equal((99L, 1234L, true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
+            (decoded[1].ChargedUnits, decoded[1].ChargedTokens, decoded[1].ExhaustedReply, decoded[1].Marks));
         Assert.Equal((DeltaKind.Expire, false, default(SettleMarks)), (decoded[2].Kind, decoded[2].ExhaustedReply, decoded[2].Marks));
         Assert.Equal((3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000L, 1_782_600_000_000L, true),
             (decoded[5].PolicyIndex, decoded[5].Generation, decoded[5].QuotaUnits, decoded[5].WindowStartMs, decoded[5].WindowEndMs, decoded[5].Restores));
@@ -63,8 +63,9 @@ public sealed class DeltaRecordCodecTests
         var sink = new RecordingSink();
         var t = new TestEngine(deltas: sink);
         int user = t.User(10_000);
-        int token = t.Token(user, 1000, Policy(100, action: ExhaustedAction.DisableToken), Policy(500, PeriodMode.Daily, timeZone: "Asia/Kathmandu"));
-        ReserveOutcome kept = t.Engine.Reserve(token, 30, t.NowMs, requestKey: 0x5eed);
+        int token = t.Token(user, 1000, Policy(100, action: ExhaustedAction.DisableToken), Policy(500, PeriodMode.Daily, timeZone: "Asia/Kathmandu"),
+            Policy(5000) with { Metric = PolicyMetric.Tokens, Models = ["gpt-4*"] }, Policy(10, PeriodMode.Custom, customMinutes: 1) with { Metric = PolicyMetric.Requests });
+        ReserveOutcome kept = t.Engine.Reserve(token, new ReserveRequest(30, Tokens: 700, Model: "gpt-4o", RequestKey: 0x5eed), t.NowMs);
         Assert.Equal(KeepAliveResult.Ok, t.Engine.KeepAlive(kept.Id, t.NowMs + 1000));
         t.Settle(t.ReserveOk(token, 60), 120);                      // exhausts and pauses: marks ride on the settle
         Assert.Equal(SpecError.None, t.Engine.ResetPolicies(token, 0, t.NowMs)); // manual reset, restores

@@ -37,7 +37,7 @@ public sealed class InvariantProperties
                     Assert.True(held < scenario.QuotaUnits, $"admitted while used + reserved = {held} ≥ quota");
                     if (scenario.Boundary == BoundaryMode.Strict)
                     {
-                        Assert.True(held + op.A <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
+                        Assert.True(held + scenario.InMetric(op.A) <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
                     }
                 }
 

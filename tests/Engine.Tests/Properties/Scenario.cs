@@ -18,8 +18,12 @@ internal enum OpKind
 internal sealed record Op(OpKind Kind, long A, int Target);
 
 /// <summary>A generated key: a small pool of keys sharing one wallet, each with one policy, and a list of steps.</summary>
-internal sealed record Scenario(long QuotaUnits, BoundaryMode Boundary, ExhaustedAction Action, PeriodMode Mode, int Keys, Op[] Ops, bool ActualAboveEstimate)
+internal sealed record Scenario(long QuotaUnits, BoundaryMode Boundary, ExhaustedAction Action, PeriodMode Mode, int Keys, Op[] Ops, bool ActualAboveEstimate,
+    PolicyMetric Metric = PolicyMetric.Quota, bool Scoped = false)
 {
+    /// <summary>A reserve's amount in the policy's metric (its tokens equal its units here; a request is one).</summary>
+    public long InMetric(long amount) => Metric == PolicyMetric.Requests ? 1 : amount;
+
     /// <summary>Generators biased to the edges: amounts 1, quota−1, quota, quota+1; times at window end ±1 ms.</summary>
     public static Arbitrary<Scenario> Arbitrary(bool allowOvercharge = true) =>
         (from quota in Gen.Elements(1L, 2L, 10L, 100L, 1000L)
@@ -29,7 +33,9 @@ internal sealed record Scenario(long QuotaUnits, BoundaryMode Boundary, Exhauste
          from keys in Gen.Choose(1, 3)
          from ops in OpGen(quota).ArrayOf()
          from over in allowOvercharge ? Gen.Elements(true, false) : Gen.Constant(false)
-         select new Scenario(quota, boundary, action, mode, keys, ops, over)).ToArbitrary();
+         from metric in Gen.Elements(PolicyMetric.Quota, PolicyMetric.Tokens, PolicyMetric.Requests)
+         from scoped in Gen.Elements(true, false)
+         select new Scenario(quota, boundary, action, mode, keys, ops, over, metric, scoped)).ToArbitrary();
 
     private static Gen<Op> OpGen(long quota) => Gen.Frequency(
         (6, from amount in Gen.OneOf(Gen.Elements(1L, Math.Max(1, quota - 1), quota, quota + 1), Gen.Choose(1, 1200).Select(x => (long)x))
@@ -59,7 +65,11 @@ internal sealed class ScenarioRun
         {
             Tokens[i] = T.Token(UserId, 20_000, TestEngine.Policy(
                 scenario.QuotaUnits, scenario.Mode, scenario.Boundary, scenario.Action,
-                customMinutes: scenario.Mode == PeriodMode.Custom ? 10 : 0, timeZone: "America/New_York"));
+                customMinutes: scenario.Mode == PeriodMode.Custom ? 10 : 0, timeZone: "America/New_York") with
+            {
+                Metric = scenario.Metric,
+                Models = scenario.Scoped ? ["gpt-4*"] : [],
+            });
         }
     }
 
@@ -88,7 +98,7 @@ internal sealed class ScenarioRun
         switch (op.Kind)
         {
             case OpKind.Reserve:
-                ReserveOutcome reserved = T.Reserve(TokenFor(op), op.A);
+                ReserveOutcome reserved = T.Engine.Reserve(TokenFor(op), new ReserveRequest(op.A, Tokens: op.A, Model: "gpt-4o"), T.NowMs);
                 if (reserved.IsOk)
                 {
                     Reservations.Add((reserved.Id, op.A));
@@ -97,7 +107,8 @@ internal sealed class ScenarioRun
                 return reserved;
             case OpKind.Settle when Reservations.Count > 0:
                 (ReservationId id, long estimate) = Reservations[op.Target % Reservations.Count];
-                return T.Settle(id, ActualFor(op, estimate));
+                long actual = ActualFor(op, estimate);
+                return T.Engine.Settle(id, actual, actualTokens: actual, T.NowMs);
             case OpKind.Refund when Reservations.Count > 0:
                 return T.Refund(Reservations[op.Target % Reservations.Count].Id);
             case OpKind.Advance:

@@ -21,7 +21,7 @@ internal static class EngineState
                 text.AppendLine(view.ToString());
                 foreach (var policy in view.Policies)
                 {
-                    text.AppendLine("  " + policy);
+                    text.AppendLine($"  {policy} metric {policy.Spec.Metric} models [{string.Join(',', policy.Spec.Models)}]");
                 }
             }
             else
@@ -48,7 +48,7 @@ internal static class EngineState
             }
 
             ref ReservationRecord r = ref table[slot];
-            text.AppendLine($"reservation {slot}: {word:x} token {r.TokenId} user {r.UserId} amount {r.AmountUnits} charged {r.ChargedUnits} " +
+            text.AppendLine($"reservation {slot}: {word:x} token {r.TokenId} user {r.UserId} amount {r.AmountUnits} tokens {r.TokenUnits} charged {r.ChargedUnits} charged tokens {r.ChargedTokens} " +
                 $"exhausted {r.Exhausted} expires {r.ExpiresAtMs} gens {r.Generations:x} mask {r.PolicyMask}");
         }
 

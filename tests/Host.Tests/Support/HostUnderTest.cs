@@ -21,7 +21,8 @@ internal sealed class HostUnderTest : IAsyncDisposable
         this.app = app;
         // No response draining: a test that stops reading a stream really disconnects.
         Client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = new Uri(baseUrl) };
-        Admin = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        // A long 100-continue wait: on a loaded machine the default 1 s lets a client start sending a body the host refuses.
+        Admin = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(30) }) { BaseAddress = new Uri(baseUrl) };
         Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
     }
 

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+
+namespace Quota.Clients.Tests.Support;
+
+/// <summary>
+/// A fact that needs Node.js and the openai npm package installed in tests/Clients.Tests/node (<c>npm ci</c>, which
+/// .ci/run does when npm exists). Where either is missing the test is skipped with a message saying what to do.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class NodeFactAttribute : FactAttribute
+{
+    public NodeFactAttribute()
+    {
+        if (NodeClients.NodeVersion() is null)
+        {
+            Skip = "node is not on PATH: install Node.js (Debian: apt-get install -y nodejs npm) to run the openai npm client tests";
+        }
+        else if (!File.Exists(Path.Combine(NodeClients.Directory, "node_modules", "openai", "package.json")))
+        {
+            Skip = $"the openai npm package is not installed: run `npm ci` in {NodeClients.Directory}";
+        }
+    }
+}
+
+/// <summary>Finds and runs tests/Clients.Tests/node/flows.mjs.</summary>
+internal static class NodeClients
+{
+    /// <summary>tests/Clients.Tests/node in the source tree (found from the test assembly's folder upwards).</summary>
+    public static string Directory { get; } = Find();
+
+    public static string? NodeVersion()
+    {
+        try
+        {
+            (int exit, string stdout, _) = RunAsync(["--version"], new Dictionary<string, string>(), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            return exit == 0 ? stdout.Trim() : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null; // no node executable
+        }
+    }
+
+    /// <summary>Runs node with <paramref name="arguments"/> in <see cref="Directory"/>; killed after <paramref name="bound"/>.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound)
+    {
+        var start = new ProcessStartInfo("node") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(bound);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return (-1, await stdout, await stderr + $"\n(killed after {bound.TotalSeconds} s)");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private static string Find()
+    {
+        for (DirectoryInfo? at = new(AppContext.BaseDirectory); at is not null; at = at.Parent)
+        {
+            string candidate = Path.Combine(at.FullName, "tests", "Clients.Tests", "node");
+            if (File.Exists(Path.Combine(candidate, "package.json")))
+            {
+                return candidate;
+            }
+        }
+
+        return Path.Combine(AppContext.BaseDirectory, "node"); // not in a source tree: the skip message names it
+    }
+}

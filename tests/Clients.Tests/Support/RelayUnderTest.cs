@@ -1,0 +1,74 @@
+using System.ClientModel;
+using System.Text.Json;
+using OpenAI;
+using Quota.Host.Tests.Support;
+
+namespace Quota.Clients.Tests.Support;
+
+/// <summary>
+/// The relay as a client application sees it: the real host on a loopback port, tools/FakeUpstream as the provider,
+/// and keys made through the admin API. Prices are the host's defaults (gpt-4o-mini: 75,000 / 300,000 units per 1M
+/// input / output tokens; demo-per-call: 15 units a call).
+/// </summary>
+internal sealed class RelayUnderTest : IAsyncDisposable
+{
+    private readonly TempDirectory data = new();
+    private UpstreamUnderTest upstream = null!;
+
+    public HostUnderTest Host { get; private set; } = null!;
+
+    /// <summary>The OpenAI-compatible base address, e.g. http://127.0.0.1:43121/v1.</summary>
+    public Uri Endpoint => new(Host.Client.BaseAddress!, "/v1");
+
+    public static async Task<RelayUnderTest> StartAsync()
+    {
+        var relay = new RelayUnderTest();
+        relay.upstream = await UpstreamUnderTest.StartAsync();
+        relay.Host = await HostUnderTest.StartAsync(relay.data.Path, relay.upstream.BaseUrl);
+        return relay;
+    }
+
+    /// <summary>The client the README shows: the official SDK with its endpoint set to the relay.</summary>
+    public OpenAIClient OpenAiClient(string key) => new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = Endpoint });
+
+    /// <summary>A key with plenty of budget and no policy.</summary>
+    public Task<(int Id, string Key)> KeyAsync() => KeyAsync(new { });
+
+    /// <summary>A key whose daily policy (10 units) is exhausted by one demo-per-call request.</summary>
+    public async Task<string> ExhaustedDailyKeyAsync()
+    {
+        (_, string key) = await KeyAsync(new { quota_policy = new { period_mode = "daily", quota = 10, time_zone = "Europe/Berlin" } });
+        using HttpResponseMessage first = await Host.ChatAsync(key, new { model = "demo-per-call", messages = new[] { new { role = "user", content = "hi" } } });
+        Assert.Equal(System.Net.HttpStatusCode.OK, first.StatusCode);
+        return key;
+    }
+
+    /// <summary>A key whose owner's wallet holds 1 unit: every request is refused with 403 insufficient_user_quota.</summary>
+    public async Task<string> EmptyWalletKeyAsync()
+    {
+        int user = await Host.CreateUserAsync(quota: 1);
+        (_, string key) = await Host.CreateTokenAsync(new { user_id = user, remain_quota = 1_000_000 });
+        return key;
+    }
+
+    public async Task<long> UsedQuotaAsync(int tokenId) => (await Host.GetJsonAsync($"/api/tokens/{tokenId}")).GetProperty("used_quota").GetInt64();
+
+    private async Task<(int Id, string Key)> KeyAsync(object extra)
+    {
+        int user = await Host.CreateUserAsync();
+        var body = JsonSerializer.SerializeToNode(extra)!.AsObject();
+        body["user_id"] = user;
+        body["remain_quota"] = 1_000_000;
+        return await Host.CreateTokenAsync(body);
+    }
+
+    /// <summary>Units the relay charges for a gpt-4o-mini call (Pricing: ceil of the per-million sum).</summary>
+    public static long Gpt4oMiniPrice(long promptTokens, long completionTokens) => ((promptTokens * 75_000) + (completionTokens * 300_000) + 999_999) / 1_000_000;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await upstream.DisposeAsync();
+        data.Dispose();
+    }
+}
