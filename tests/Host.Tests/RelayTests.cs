@@ -56,7 +56,7 @@ public sealed class RelayTests : IAsyncLifetime
     [Fact]
     public async Task SeedEndToEnd_StrictCustomTenMinutePolicyOf20_At15PerCall_ThenRecoversInTheNextWindow()
     {
-        // seed-behaviour §11.7, translated to API.md.
+        // The original gateway's end-to-end case, through this relay's HTTP API.
         int user = await host.CreateUserAsync(1000);
         (int token, string key) = await host.CreateTokenAsync(new
         {

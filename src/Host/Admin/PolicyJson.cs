@@ -3,7 +3,7 @@ using Quota.Engine.Model;
 
 namespace Quota.Host.Admin;
 
-/// <summary>A policy as a client sends it (API.md). Output-only fields (used_quota, exhausted_at, …) are not read (W12).</summary>
+/// <summary>A policy as a client sends it (docs/api.md "Keys (tokens)"). Output-only fields (used_quota, exhausted_at, …) are not read: the engine owns its counters.</summary>
 public sealed class PolicyInput
 {
     public bool? Enabled { get; set; }

@@ -5,7 +5,7 @@ namespace Quota.Host.Errors;
 
 /// <summary>
 /// The localized <c>token_quota_policy_exhausted</c> messages (en, zh-CN, zh-TW by Accept-Language). They name the
-/// recovery time in ISO 8601 with the policy's UTC offset and never disclose used or quota amounts (seed R13).
+/// recovery time in ISO 8601 with the policy's UTC offset and never disclose used or quota amounts (docs/api.md "Errors (relay and quota API)").
 /// </summary>
 public static class PolicyMessages
 {

@@ -122,7 +122,7 @@ public static class QuotaEndpoints
             return Rejection.Respond(context, runtime, tokenId.Value, outcome);
         }
 
-        // API.md puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
+        // docs/api.md "Relay" puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
         // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return TypedResults.Ok(new ReservedResponse(outcome.Id.ToString(), amount, outcome.ExpiresAtMs / 1000));
