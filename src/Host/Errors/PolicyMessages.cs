@@ -23,14 +23,15 @@ public static class PolicyMessages
         string PeriodicQuotaExhausted, // an unscoped spend policy, as the seed words it
         string PeriodicQuota,          // an unscoped spend policy's noun
         string LimitReached,           // {0} = the limit's noun phrase
-        string Scoped,                 // {0} = the limit's noun, {1} = the model
+        string Scoped,                 // {0} = the limit's noun, {1} = the model, {2} = a space when the noun starts with a Latin letter
         Dictionary<PolicyMetric, string> Limits,
         Dictionary<PolicyMetric, string> Needs,
         string DoesNotFit,             // {0} = the limit's noun phrase, {1} = what the request needs, {2} = scope prefix, {3} = time
         Dictionary<Variant, string> Tails) // {0} = time
     {
         public string Limit(PolicyMetric metric, string? model) =>
-            model is null ? (metric == PolicyMetric.Quota ? PeriodicQuota : Limits[metric]) : string.Format(CultureInfo.InvariantCulture, Scoped, Limits[metric], model);
+            model is null ? (metric == PolicyMetric.Quota ? PeriodicQuota : Limits[metric])
+            : string.Format(CultureInfo.InvariantCulture, Scoped, Limits[metric], model, char.IsAsciiLetter(Limits[metric][0]) ? " " : "");
 
         public string Headline(PolicyMetric metric, string? model) =>
             metric == PolicyMetric.Quota && model is null ? PeriodicQuotaExhausted : string.Format(CultureInfo.InvariantCulture, LimitReached, Limit(metric, model));
@@ -56,7 +57,7 @@ public static class PolicyMessages
             "API key 周期额度已耗尽",
             "周期额度",
             "API key {0}已达上限",
-            "模型 {1} 的{0}",
+            "模型 {1} 的{2}{0}",
             new() { [PolicyMetric.Quota] = "额度", [PolicyMetric.Tokens] = "Token 用量", [PolicyMetric.Requests] = "请求频率" },
             new() { [PolicyMetric.Quota] = "额度", [PolicyMetric.Tokens] = " Token 数", [PolicyMetric.Requests] = "请求数" },
             "本次请求所需{1}超过 API key {2}本周期剩余{1}，预计将在约 {3} 恢复",
@@ -70,7 +71,7 @@ public static class PolicyMessages
             "API key 週期額度已耗盡",
             "週期額度",
             "API key {0}已達上限",
-            "模型 {1} 的{0}",
+            "模型 {1} 的{2}{0}",
             new() { [PolicyMetric.Quota] = "額度", [PolicyMetric.Tokens] = "Token 用量", [PolicyMetric.Requests] = "請求頻率" },
             new() { [PolicyMetric.Quota] = "額度", [PolicyMetric.Tokens] = " Token 數", [PolicyMetric.Requests] = "請求數" },
             "本次請求所需{1}超過 API key {2}本週期剩餘{1}，預計將在約 {3} 恢復",
@@ -97,7 +98,7 @@ public static class PolicyMessages
         if (result == ReserveResult.PolicyEstimateTooLarge)
         {
             string limit = texts.Limit(metric, scope);
-            string prefix = scope is null ? "" : string.Format(CultureInfo.InvariantCulture, texts.Scoped, "", scope);
+            string prefix = scope is null ? "" : string.Format(CultureInfo.InvariantCulture, texts.Scoped, "", scope, "");
             return (string.Format(CultureInfo.InvariantCulture, texts.DoesNotFit, limit, texts.Needs[metric], prefix, resetAt), true);
         }
 

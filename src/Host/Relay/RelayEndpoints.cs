@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -16,7 +17,8 @@ public sealed record OwnQuotaResponse(long RemainQuota, bool UnlimitedQuota, IRe
 
 /// <summary>One enabled policy of the key: what it counts (<c>metric</c>: quota, tokens, requests; <c>quota</c>,
 /// <c>used_quota</c> and <c>remaining</c> are in it) and the models it applies to (<c>models</c>: empty = every model).</summary>
-public sealed record OwnPolicy(string PeriodMode, long Quota, long UsedQuota, long Remaining, long NextResetAt, string Metric, IReadOnlyList<string> Models);
+public sealed record OwnPolicy(string PeriodMode, long Quota, long UsedQuota, long Remaining, long NextResetAt,
+    [property: Description(PolicyNames.MetricDescription)] string Metric, [property: Description(PolicyNames.ModelsDescription)] IReadOnlyList<string> Models);
 
 public sealed record ModelList([property: JsonPropertyName("object")] string Kind, IReadOnlyList<ModelEntry> Data);
 
