@@ -94,6 +94,23 @@ public sealed class PolicyMetricTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AStreamedResponse_CarriesTheOpenAiHeaders_CountingItsOwnRequest()
+    {
+        RelayRig r = await StartAsync();
+        (int token, string key) = await KeyAsync(r, new { period_mode = "custom", custom_minutes = 1, metric = "requests", quota = 5 }, new { period_mode = "custom", custom_minutes = 1, metric = "tokens", quota = 10_000 });
+
+        using HttpResponseMessage stream = await OkAsync(r.PostAsync(key, """{"model":"gpt-4o-mini","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}"""));
+        string body = await stream.Content.ReadAsStringAsync();
+
+        Assert.Contains("[DONE]", body, StringComparison.Ordinal);
+        Assert.Equal(("5", "4"), (Header(stream, "x-ratelimit-limit-requests"), Header(stream, "x-ratelimit-remaining-requests")));
+        Assert.Equal("10000", Header(stream, "x-ratelimit-limit-tokens"));
+        long remainingTokens = long.Parse(Header(stream, "x-ratelimit-remaining-tokens")!, CultureInfo.InvariantCulture);
+        Assert.InRange(remainingTokens, 10_000 - 100, 10_000 - 20); // the estimate is held while the stream runs
+        Assert.Equal(1, (await r.SettledTokenAsync(token)).GetProperty("quota_policies")[0].GetProperty("used_quota").GetInt64());
+    }
+
+    [Fact]
     public async Task ATpmPolicy_IsChargedTheUpstreamsUsage_NotTheEstimate_AndRefusesOnceTheMinuteIsSpent()
     {
         RelayRig r = await StartAsync(UpstreamCountsDifferently);
