@@ -21,7 +21,8 @@ public enum AuditAction : byte
 
 /// <summary>
 /// A system-log event as a plain value; the host or persistence layer turns it into a log row.
-/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request.
+/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request. <see cref="Metric"/> is what
+/// the policy counts (<see cref="UsedQuotaUnits"/> and <see cref="QuotaUnits"/> are in it); a reservation expiry has none.
 /// </summary>
 public readonly record struct AuditEvent(
     AuditAction Action,
@@ -35,7 +36,8 @@ public readonly record struct AuditEvent(
     long NewPeriodStartMs,
     TokenStatus PreviousStatus,
     ReservationId ReservationId,
-    long AmountUnits);
+    long AmountUnits,
+    PolicyMetric Metric = PolicyMetric.Quota);
 
 /// <summary>Receives audit events; must not block (called under a key's lock).</summary>
 public interface IAuditSink

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Quota.Engine;
 using Quota.Engine.Model;
 
@@ -15,7 +16,9 @@ public sealed class PolicyInput
     public string? ExhaustedAction { get; set; }
     public string? BoundaryMode { get; set; }
     public bool? AutoResume { get; set; }
+    [Description(PolicyNames.MetricDescription)]
     public string? Metric { get; set; }
+    [Description(PolicyNames.ModelsDescription)]
     public string[]? Models { get; set; }
 }
 

@@ -28,7 +28,7 @@ public static class LogSentences
         using JsonDocument json = JsonDocument.Parse(string.IsNullOrEmpty(row.ParamsJson) ? "{}" : row.ParamsJson);
         JsonElement p = json.RootElement;
         string key = keyName.Length > 0 ? keyName : "#" + row.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string policy = Long(p, "policy_index") is { } index and >= 0 ? T.Format("Log_PolicyN", index + 1) : T.Get("Log_AllPolicies");
+        string policy = Long(p, "policy_index") is { } index and >= 0 ? PolicyLabel(index, p) : T.Get("Log_AllPolicies");
         string next = Long(p, "next_reset_at") is { } at and > 0 ? clock.Format(at * 1000) : "—";
         if (row.Type == "consume")
         {
@@ -46,6 +46,12 @@ public static class LogSentences
             _ => row.Content,
         };
     }
+
+    /// <summary>"policy 2 (Requests)": the position and, on rows that record it, what the policy counts.</summary>
+    private static string PolicyLabel(long index, JsonElement p) =>
+        p.TryGetProperty("metric", out JsonElement metric) && Enum.TryParse(metric.GetString(), ignoreCase: true, out Engine.Model.PolicyMetric value) && Enum.IsDefined(value)
+            ? T.Format("Log_PolicyNMetric", index + 1, T.Get("Metric_" + value))
+            : T.Format("Log_PolicyN", index + 1);
 
     private static long? Long(JsonElement p, string name) =>
         p.ValueKind == JsonValueKind.Object && p.TryGetProperty(name, out JsonElement value) && value.TryGetInt64(out long number) ? number : null;

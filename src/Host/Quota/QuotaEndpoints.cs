@@ -119,7 +119,7 @@ public static class QuotaEndpoints
         Operations.HostMetrics.Count(context, outcome.Result);
         if (!outcome.IsOk)
         {
-            return Rejection.Respond(context, runtime, tokenId.Value, outcome);
+            return Rejection.Respond(context, runtime, tokenId.Value, outcome, input.Model);
         }
 
         // docs/api.md "Relay" puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
