@@ -108,7 +108,7 @@ if yarp16 and relay16 and yarp16["cpu_us"] > 0:
 else:
     target("relay vs YARP: host CPU per request at 16 connections", "—", "≤ 1.5×", None)
 
-table = "\n".join(["| target | measured (same run) | goal | |", "|---|---|---|---|", *rows])
+table = "\n".join(['| target (docs/design.md "Performance targets") | measured (same run) | goal | |', "|---|---|---|---|", *rows])
 parts = [header, "## Targets\n", table, ""]
 for path in sorted(glob.glob(os.path.join(artifacts, "*-report-github.md"))):
     title = os.path.basename(path).replace("-report-github.md", "").replace("Quota.Benchmarks.", "")

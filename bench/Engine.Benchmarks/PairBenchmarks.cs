@@ -8,7 +8,7 @@ namespace Quota.Benchmarks;
 
 /// <summary>
 /// One request's accounting: reserve + settle on a key with a wallet, a lifetime budget and policies, against the
-/// peers a user would otherwise pick, in the same run. Baseline: the DESIGN.md §7 configuration (1 policy).
+/// peers a user would otherwise pick, in the same run. Baseline: the targets' configuration (1 policy; bench/README.md).
 /// </summary>
 [MemoryDiagnoser]
 [BenchmarkCategory("pair")]
@@ -58,7 +58,7 @@ public class PairBenchmarks
         Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" +
                 "CREATE TABLE policies (token_id INTEGER PRIMARY KEY, used INTEGER NOT NULL, quota INTEGER NOT NULL);" +
                 "INSERT INTO policies VALUES (1, 0, 4611686018427387904);");
-        // The reference gateway's pattern (seed §4.1): one conditional UPDATE per request to reserve, one to settle.
+        // The reference gateway's pattern (the original gateway's storage): one conditional UPDATE per request to reserve, one to settle.
         sqliteReserve = Command("UPDATE policies SET used = used + $n WHERE token_id = 1 AND used + $n <= quota");
         sqliteSettle = Command("UPDATE policies SET used = used + $d WHERE token_id = 1");
     }

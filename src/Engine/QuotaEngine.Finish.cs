@@ -197,7 +197,7 @@ public sealed partial class QuotaEngine
         return new SettleMarks(exhausted, paused, paused != 0 ? key.OperatorStatus : TokenStatus.None);
     }
 
-    /// <summary>Publishes a finish's marks (live under the key's lock, or in replay): exhausted_at, then the pauses (R2: recorded once).</summary>
+    /// <summary>Publishes a finish's marks (live under the key's lock, or in replay): exhausted_at, then the pauses (the status a pause records is never overwritten).</summary>
     private void ApplyMarks(KeyState key, in SettleMarks marks, long atMs, bool live)
     {
         for (int bits = marks.ExhaustedMask; bits != 0; bits &= bits - 1)

@@ -7,7 +7,7 @@ using Quota.Engine.Reservations;
 namespace Quota.Engine;
 
 // Reserve: the hot path. Holds an estimate on the wallet, the key budget and every enabled policy, all or
-// nothing (DESIGN.md §4). Each account is taken with one CAS; a later refusal gives the earlier ones back,
+// nothing (docs/design.md "Admission"). Each account is taken with one CAS; a later refusal gives the earlier ones back,
 // so a rejection leaves every counter as it was. Lock-free unless a window is due to roll over.
 public sealed partial class QuotaEngine
 {
@@ -95,7 +95,7 @@ public sealed partial class QuotaEngine
     private static ReserveOutcome Rejected(ReserveResult result, int policyIndex = -1) =>
         new(result, ReservationId.None, 0, policyIndex);
 
-    /// <summary>Check 1 of DESIGN.md §4: known, not deleted, enabled, not expired, not paused by a policy.</summary>
+    /// <summary>The first admission check: known, not deleted, enabled, not expired, not paused by a policy.</summary>
     private static ReserveResult CheckKey(KeyState key, long nowMs, out int pausedIndex)
     {
         pausedIndex = -1;

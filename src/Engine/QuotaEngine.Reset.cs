@@ -162,7 +162,6 @@ public sealed partial class QuotaEngine
         PolicyConfig config = slot.Config;
         Window window = WindowMath.Compute(config.Rule, nowMs);
         ushort generation = NextGeneration(key, index, slot);
-        Invariant.Assert(generation != 0 || slot.Cell.Generation == ushort.MaxValue, "generations advance by one");
         bool restores = slot.IsPaused && config.Spec.AutoResume;
         deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
         StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs);
@@ -206,7 +205,7 @@ public sealed partial class QuotaEngine
         RaceHooks.Reached(RaceHooks.Point.WindowStartPublished);
     }
 
-    /// <summary>Lifts a policy's pause. The operator status is untouched: a key an operator disabled stays disabled (R10).</summary>
+    /// <summary>Lifts a policy's pause. The operator status is untouched: a key an operator disabled stays disabled.</summary>
     private static void Restore(KeyState key, PolicySlot slot)
     {
         slot.PausedFromStatus = TokenStatus.None;
@@ -217,5 +216,5 @@ public sealed partial class QuotaEngine
         audit.Record(new AuditEvent(
             action, key.TokenId, key.User.UserId, index, nowMs,
             slot.Cell.Used, slot.Config.QuotaUnits, slot.Cell.WindowEndMs, slot.Cell.WindowStartMs,
-            previousStatus, ReservationId.None, 0));
+            previousStatus, ReservationId.None, 0, slot.Config.Metric));
 }

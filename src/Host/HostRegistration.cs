@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
+using Quota.Host.ConsoleUi;
 using Quota.Host.Operations;
 using Quota.Host.Quota;
 using Quota.Host.Relay;
@@ -22,9 +23,11 @@ public static class HostRegistration
         services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
         services.AddSingleton<Pricing>();
+        services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();
         services.AddProblemDetails();
         services.AddOpenApi();
+        services.AddQuotaConsole();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(HostMetrics.MeterName).AddPrometheusExporter());
@@ -32,7 +35,7 @@ public static class HostRegistration
             {
                 UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
                 client.BaseAddress = new Uri((upstream.BaseUrl.Length > 0 ? upstream.BaseUrl : "http://demo-upstream/v1").TrimEnd('/') + "/");
-                client.Timeout = TimeSpan.FromSeconds(upstream.TimeoutSeconds);
+                client.Timeout = Timeout.InfiniteTimeSpan; // the relay's own clocks (UpstreamDeadlines) bound every call
                 if (upstream.ApiKey.Length > 0)
                 {
                     client.DefaultRequestHeaders.Authorization = new("Bearer", upstream.ApiKey);
@@ -48,7 +51,10 @@ public static class HostRegistration
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseStatusCodePages(Errors.EmptyErrors.WriteAsync); // a 4xx/5xx without a body (415, 405, 404) still explains itself
+        app.MapQuotaConsole(); // the operator's console and the key holder's page (/, /me); only for non-API paths
         _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
+        _ = app.Services.GetRequiredService<TokenCounter>(); // tokenizers load at start, not on the first request
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
         app.MapGroup("/api/logs").RequireAdminKey().MapLogs();

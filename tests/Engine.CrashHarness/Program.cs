@@ -33,12 +33,12 @@ if (quota.ReadToken(1, now) is null)
     int user = quota.CreateUser(1L << 40).Id;
     for (int i = 0; i < 5; i++)
     {
-        quota.CreateToken(new TokenSpec
-        {
-            UserId = user,
-            RemainQuotaUnits = 1L << 40,
-            Policies = [new QuotaPolicySpec { Mode = PeriodMode.Daily, QuotaUnits = 1L << 40, AnchorMs = now }],
-        }, now);
+        // Keys 3 and 4 add a tokens policy and a model-scoped requests policy: recovery must be exact with mixed metrics.
+        QuotaPolicySpec spend = new() { Mode = PeriodMode.Daily, QuotaUnits = 1L << 40, AnchorMs = now };
+        QuotaPolicySpec[] policies = i is 2 or 3
+            ? [spend, spend with { Metric = PolicyMetric.Tokens }, spend with { Metric = PolicyMetric.Requests, Mode = PeriodMode.Custom, CustomMinutes = 1, Models = ["gpt-4*"] }]
+            : [spend];
+        quota.CreateToken(new TokenSpec { UserId = user, RemainQuotaUnits = 1L << 40, Policies = policies }, now);
     }
 
     await engine.Writer.FlushAsync(); // durable before "ready", in either mode: the parent's checks start from it
@@ -93,7 +93,7 @@ await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
 
         int token = random.Next(1, 5);
         long amount = random.Next(1, 100);
-        ReserveOutcome reserved = quota.Reserve(token, amount, quota.NowMs);
+        ReserveOutcome reserved = quota.Reserve(token, new ReserveRequest(amount, Tokens: amount * 10, Model: worker % 2 == 0 ? "gpt-4o" : null), quota.NowMs);
         if (!reserved.IsOk)
         {
             continue;
@@ -110,7 +110,7 @@ await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
         else
         {
             long actual = random.Next(0, 150);
-            quota.Settle(reserved.Id, actual, quota.NowMs);
+            quota.Settle(reserved.Id, actual, actualTokens: actual * 7, quota.NowMs);
             await engine.AcknowledgeAsync();
             output.WriteLine(FormattableString.Invariant($"S {reserved.Id} {actual} {engine.Writer.AppendedThrough}"));
         }

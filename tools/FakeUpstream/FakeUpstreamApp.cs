@@ -16,6 +16,14 @@ public sealed class FakeOptions
     public string FailRetryAfter { get; set; } = "";
     /// <summary>Ignore stream_options.include_usage, as some providers do.</summary>
     public bool OmitStreamUsage { get; set; }
+    /// <summary>The tokenizer the fake bills prompts with (a provider's may differ from the relay's).</summary>
+    public string Tokenizer { get; set; } = TokenCounter.DefaultEncoding;
+    /// <summary>One way to misbehave on every completion (see <see cref="Misbehaviour"/>); empty: behave.</summary>
+    public string Misbehave { get; set; } = "";
+    /// <summary>How long <c>stall</c>, <c>slow_body</c> and <c>late_usage</c> wait.</summary>
+    public int StallMs { get; set; } = 30_000;
+    /// <summary>Delay between stream chunks.</summary>
+    public int ChunkDelayMs { get; set; }
 }
 
 public static class FakeUpstreamApp
@@ -55,16 +63,23 @@ public static class FakeUpstreamApp
 
             (int status, string contentType, IEnumerable<string> chunks) = path == "models"
                 ? (200, "application/json", ["{\"object\":\"list\",\"data\":[{\"id\":\"demo\",\"object\":\"model\"}]}"])
-                : FakeOpenAi.Respond(path, request);
+                : Misbehaviour.Apply(options, context, FakeOpenAi.Respond(path, request, options.Tokenizer));
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
+            int delayMs = options.ChunkDelayMs > 0 ? options.ChunkDelayMs : options.LatencyMs / 10;
             foreach (string chunk in chunks)
             {
+                if (chunk.Length == 0)
+                {
+                    await Task.Delay(options.StallMs, context.RequestAborted); // an empty piece is a stall marker
+                    continue;
+                }
+
                 await context.Response.WriteAsync(chunk, context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
-                if (options.LatencyMs > 0 && contentType == "text/event-stream")
+                if (delayMs > 0 && contentType == "text/event-stream")
                 {
-                    await Task.Delay(Math.Max(1, options.LatencyMs / 10), context.RequestAborted);
+                    await Task.Delay(delayMs, context.RequestAborted);
                 }
             }
         });

@@ -56,7 +56,10 @@ internal struct BalanceCell
     public void Charge(long reservedAmount, long charged)
     {
         Interlocked.Add(ref balance, -charged);
-        Interlocked.Add(ref available, reservedAmount - charged);
+        if (reservedAmount != charged)
+        {
+            Interlocked.Add(ref available, reservedAmount - charged); // an exact estimate leaves available as it was
+        }
     }
 
     /// <summary>Releases a reservation without charging (refund, or the rollback of a rejected reserve).</summary>

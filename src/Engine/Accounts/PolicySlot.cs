@@ -33,7 +33,7 @@ internal sealed class PolicySlot(PolicyConfig config)
     public volatile PolicyConfig Config = config;
     /// <summary>When the current window first ran out (used ≥ quota); 0 = not exhausted. Cleared by resets.</summary>
     public long ExhaustedAtMs;
-    /// <summary>The key's operator status recorded when this policy paused it; None = not paused (seed R2).</summary>
+    /// <summary>The key's operator status recorded when this policy paused it; None = not paused. Recorded once, never overwritten.</summary>
     public TokenStatus PausedFromStatus;
     /// <summary>Window generation in which the pause happened: a later generation means "recovering".</summary>
     public ushort PausedGeneration;

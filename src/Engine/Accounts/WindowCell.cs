@@ -8,12 +8,14 @@ namespace Quota.Engine.Accounts;
 /// The counters of one policy's current window.
 /// <para><c>headroom</c> = quota − used − reserved is the only word admission reads; it is tagged with the
 /// window generation (see <see cref="WindowWord"/>), so a reserve, settle or refund applies to exactly the
-/// window its reservation was made in and is a no-op once that window has rolled over (DESIGN.md §4).
-/// <c>used</c> and <c>reserved</c> are bookkeeping words tagged the same way.</para>
+/// window its reservation was made in and is a no-op once that window has rolled over. <c>used</c> is tagged the
+/// same way; <c>reserved</c> is derived (quota − used − headroom, with the window's quota kept beside them), so a
+/// reserve or a refund is one CAS and a settle two.</para>
 /// <para>Concurrency: reserve/charge/release are lock-free CAS loops. <see cref="Reset"/>, <see cref="AdjustQuota"/>
 /// and <see cref="ClearUsed"/> change the window structurally and run under the owning key's lock; Reset writes
-/// the bookkeeping words before publishing the new generation in <c>headroom</c>, so nothing can be
-/// reserved in the new window before its counters are zero.</para>
+/// <c>used</c> and the quota before publishing the new generation in <c>headroom</c>, so nothing can be reserved in
+/// the new window before its counters are zero. Readers of the derived <c>reserved</c> combine words without a lock:
+/// exact whenever no operation is half-way (views read under the key's lock, audits when quiescent).</para>
 /// <para>Like <see cref="BalanceCell"/>, the words sit a cache line away from both ends of the cell (no false sharing).</para>
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 192)]
@@ -21,7 +23,7 @@ internal struct WindowCell
 {
     [FieldOffset(64)] private long headroom;
     [FieldOffset(72)] private long used;
-    [FieldOffset(80)] private long reserved;
+    [FieldOffset(80)] private long quota;
     [FieldOffset(88)] private long windowEndMs;
     [FieldOffset(96)] private long windowStartMs;
 
@@ -30,16 +32,17 @@ internal struct WindowCell
     public readonly ushort Generation => WindowWord.Generation(Volatile.Read(in headroom));
     public readonly long Headroom => WindowWord.Value(Volatile.Read(in headroom));
     public readonly long Used => WindowWord.Value(Volatile.Read(in used));
-    public readonly long Reserved => WindowWord.Value(Volatile.Read(in reserved));
+    public readonly long QuotaUnits => Volatile.Read(in quota);
+    public readonly long Reserved => QuotaUnits - Used - Headroom;
 
     /// <summary>Starts a new window (under the key lock): counters zero, headroom = quota, or carried usage.</summary>
-    public void Reset(ushort generation, long quota, long usedUnits, long reservedUnits, long startMs, long endMs)
+    public void Reset(ushort generation, long quotaUnits, long usedUnits, long reservedUnits, long startMs, long endMs)
     {
         Volatile.Write(ref used, WindowWord.Pack(generation, usedUnits));
-        Volatile.Write(ref reserved, WindowWord.Pack(generation, reservedUnits));
+        Volatile.Write(ref quota, quotaUnits);
         Volatile.Write(ref windowStartMs, startMs);
         Volatile.Write(ref windowEndMs, endMs);
-        Volatile.Write(ref headroom, WindowWord.Pack(generation, WindowWord.Saturate(quota - usedUnits - reservedUnits)));
+        Volatile.Write(ref headroom, WindowWord.Pack(generation, WindowWord.Saturate(quotaUnits - usedUnits - reservedUnits)));
     }
 
     /// <summary>
@@ -67,7 +70,6 @@ internal struct WindowCell
             long next = WindowWord.Pack(generation, WindowWord.Saturate(room - amount));
             if (Interlocked.CompareExchange(ref headroom, next, word) == word)
             {
-                AddIfGeneration(ref reserved, generation, amount);
                 return ReserveResult.Ok;
             }
         }
@@ -86,21 +88,16 @@ internal struct WindowCell
     {
         usedAfter = 0;
         // One CAS moves headroom by (estimate − actual): admission never sees a half-applied settle.
-        if (!AddIfGeneration(ref headroom, generation, reservedAmount - charged))
+        if (!AddIfGeneration(ref headroom, generation, reservedAmount - charged, out _))
         {
             return false;
         }
 
-        AddIfGeneration(ref reserved, generation, -reservedAmount);
         return AddIfGeneration(ref used, generation, charged, out usedAfter);
     }
 
     /// <summary>Releases a reservation of window <paramref name="generation"/> without charging.</summary>
-    public void Release(ushort generation, long reservedAmount)
-    {
-        AddIfGeneration(ref reserved, generation, -reservedAmount);
-        AddIfGeneration(ref headroom, generation, reservedAmount);
-    }
+    public void Release(ushort generation, long reservedAmount) => AddIfGeneration(ref headroom, generation, reservedAmount, out _);
 
     /// <summary>Re-aligns the current window after its anchor or period changed, keeping its counters (under the key lock).</summary>
     public void MoveWindow(long startMs, long endMs)
@@ -110,48 +107,46 @@ internal struct WindowCell
     }
 
     /// <summary>Applies a quota change to the current window (under the key lock).</summary>
-    public void AdjustQuota(long delta) => AddIfGeneration(ref headroom, Generation, delta);
+    public void AdjustQuota(long delta)
+    {
+        Volatile.Write(ref quota, quota + delta);
+        AddIfGeneration(ref headroom, Generation, delta, out _);
+    }
 
     /// <summary>Clears the current window's usage, keeping open reservations (manual reset, under the key lock).</summary>
     public long ClearUsed()
     {
         ushort generation = Generation;
-        long cleared = Exchange(ref used, generation, 0);
-        AddIfGeneration(ref headroom, generation, cleared);
+        long previous = Interlocked.Exchange(ref used, WindowWord.Pack(generation, 0));
+        long cleared = WindowWord.Generation(previous) == generation ? WindowWord.Value(previous) : 0;
+        AddIfGeneration(ref headroom, generation, cleared, out _);
         return cleared;
     }
 
     /// <summary>Replay of a reserve: holds without a check, in its own generation only.</summary>
-    public void ReplayReserve(ushort generation, long amount)
-    {
-        AddIfGeneration(ref headroom, generation, -amount);
-        AddIfGeneration(ref reserved, generation, amount);
-    }
+    public void ReplayReserve(ushort generation, long amount) => AddIfGeneration(ref headroom, generation, -amount, out _);
 
     /// <summary>Replay of a manual reset: usage cleared by exactly what the live reset cleared.</summary>
     public void ReplayClearUsed(long cleared)
     {
         ushort generation = Generation;
-        AddIfGeneration(ref used, generation, -cleared);
-        AddIfGeneration(ref headroom, generation, cleared);
+        AddIfGeneration(ref used, generation, -cleared, out _);
+        AddIfGeneration(ref headroom, generation, cleared, out _);
     }
 
     /// <summary>The raw words, for snapshots.</summary>
-    public readonly (long Headroom, long Used, long Reserved) RawWords =>
-        (Volatile.Read(in headroom), Volatile.Read(in used), Volatile.Read(in reserved));
+    public readonly (long Headroom, long Used, long Quota) RawWords =>
+        (Volatile.Read(in headroom), Volatile.Read(in used), Volatile.Read(in quota));
 
     /// <summary>Restores the raw words from a snapshot (recovery only, single-threaded).</summary>
-    public void RestoreRaw(long headroomWord, long usedWord, long reservedWord, long startMs, long endMs)
+    public void RestoreRaw(long headroomWord, long usedWord, long quotaUnits, long startMs, long endMs)
     {
         headroom = headroomWord;
         used = usedWord;
-        reserved = reservedWord;
+        quota = quotaUnits;
         windowStartMs = startMs;
         windowEndMs = endMs;
     }
-
-    private static bool AddIfGeneration(ref long word, ushort generation, long delta) =>
-        AddIfGeneration(ref word, generation, delta, out _);
 
     private static bool AddIfGeneration(ref long word, ushort generation, long delta, out long after)
     {
@@ -174,11 +169,5 @@ internal struct WindowCell
         Invariant.Assert(false, "WindowCell update exceeded its CAS retry bound");
         after = 0;
         return false;
-    }
-
-    private static long Exchange(ref long word, ushort generation, long value)
-    {
-        long previous = Interlocked.Exchange(ref word, WindowWord.Pack(generation, value));
-        return WindowWord.Generation(previous) == generation ? WindowWord.Value(previous) : 0;
     }
 }

@@ -2,7 +2,7 @@ using Quota.Engine.Model;
 
 namespace Quota.Engine.Diagnostics;
 
-/// <summary>The owner-visible system log actions (seed-behaviour §8, plus reservation expiry). Never renumber.</summary>
+/// <summary>The owner-visible system log actions (the system log's actions, docs/api.md "Logs"). Never renumber.</summary>
 public enum AuditAction : byte
 {
     /// <summary>token.quota_policy.exhausted_disable</summary>
@@ -21,7 +21,8 @@ public enum AuditAction : byte
 
 /// <summary>
 /// A system-log event as a plain value; the host or persistence layer turns it into a log row.
-/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request.
+/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request. <see cref="Metric"/> is what
+/// the policy counts (<see cref="UsedQuotaUnits"/> and <see cref="QuotaUnits"/> are in it); a reservation expiry has none.
 /// </summary>
 public readonly record struct AuditEvent(
     AuditAction Action,
@@ -35,7 +36,8 @@ public readonly record struct AuditEvent(
     long NewPeriodStartMs,
     TokenStatus PreviousStatus,
     ReservationId ReservationId,
-    long AmountUnits);
+    long AmountUnits,
+    PolicyMetric Metric = PolicyMetric.Quota);
 
 /// <summary>Receives audit events; must not block (called under a key's lock).</summary>
 public interface IAuditSink

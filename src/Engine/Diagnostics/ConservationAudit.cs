@@ -5,7 +5,7 @@ namespace Quota.Engine.Diagnostics;
 
 /// <summary>
 /// The auditor (TigerBeetle's idea): recomputes every account's reserved amount from the open reservations and
-/// checks it against the counters, plus each account's internal identities (DESIGN.md §5, invariants 2 and 3).
+/// checks it against the counters, plus each account's internal identities (docs/design.md "Invariants", 2 and 3).
 /// Meaningful only while no operation is in flight. Cold path: allocates; used by tests and by operators' checks.
 /// </summary>
 public static class ConservationAudit
@@ -97,9 +97,9 @@ public static class ConservationAudit
             violations.Add($"{name}: reserved {cell.Reserved} but open reservations of this window hold {held}");
         }
 
-        if (cell.Headroom != WindowWord.Saturate(quota - cell.Used - cell.Reserved))
+        if (cell.QuotaUnits != quota)
         {
-            violations.Add($"{name}: headroom {cell.Headroom} ≠ quota {quota} − used {cell.Used} − reserved {cell.Reserved}");
+            violations.Add($"{name}: the window's quota {cell.QuotaUnits} ≠ the policy's quota {quota}");
         }
 
         if (cell.Used < 0 || cell.Reserved < 0)

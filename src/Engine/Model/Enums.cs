@@ -39,7 +39,7 @@ public enum ExhaustedAction : byte
     DisableToken = 1,
 }
 
-/// <summary>The operator-visible status of a key (API.md `status`).</summary>
+/// <summary>The operator-visible status of a key (the HTTP API's `status`, docs/api.md).</summary>
 public enum TokenStatus : byte
 {
     None = 0,

@@ -17,7 +17,7 @@ public sealed record TokenView(
     long ExpiresAtMs,
     IReadOnlyList<PolicyView> Policies)
 {
-    /// <summary>API.md `status`: 1 enabled, 2 disabled (by the operator or paused by a policy), 3 expired, 4 exhausted.</summary>
+    /// <summary>The HTTP API's `status` (docs/api.md): 1 enabled, 2 disabled (by the operator or paused by a policy), 3 expired, 4 exhausted.</summary>
     public TokenStatus Status =>
         OperatorStatus == TokenStatus.Disabled || Paused ? TokenStatus.Disabled
         : Expired ? TokenStatus.Expired

@@ -151,7 +151,7 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
                 long target = Volatile.Read(ref enqueuedThrough);
                 if (target <= CommittedThrough)
                 {
-                    return; // nothing new: committing would only burn a core (NOTES.md)
+                    return; // nothing new: committing would only burn a core (FASTER returns at once when nothing is new)
                 }
 
                 log.Commit();
@@ -161,7 +161,7 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
             }
             catch (Exception exception) when (exception is not OutOfMemoryException)
             {
-                // STYLE.md tier 3: an environment fault, recorded with context at this one boundary; the pump retries.
+                // An environment fault, recorded with context at this one boundary; the pump retries.
                 fault = $"delta log commit failed at address {log.TailAddress}: {exception.GetType().Name}: {exception.Message}";
             }
         }
@@ -216,7 +216,7 @@ public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the pump and commits what is left (FASTER's Dispose does not commit, NOTES.md). Flush still works after.</summary>
+    /// <summary>Stops the pump and commits what is left (FASTER's Dispose does not commit). Flush still works after.</summary>
     public Task StopAsync()
     {
         if (!stopping)

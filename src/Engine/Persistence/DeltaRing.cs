@@ -1,23 +1,22 @@
-using System.Collections.Concurrent;
 using Quota.Engine.Diagnostics;
 
 namespace Quota.Engine.Persistence;
 
 /// <summary>
 /// The bounded, lock-free, multi-producer single-consumer ring between the request path and the log pump
-/// (after Vyukov's bounded queue). A producer claims a position with one CAS, encodes its 64-byte record in
-/// place and publishes it; the single consumer takes records strictly in position order. The position is the
-/// record's log sequence number (plus the base the ring was opened with), so log order is claim order.
-/// A full ring is reported (<see cref="TryAppend"/> returns false), never waited on silently.
-/// Configuration payloads (cold path) travel beside the ring, keyed by sequence.
+/// (after Vyukov's bounded queue). A producer claims a position with one CAS, copies its record (a plain struct) in
+/// place and publishes it; the single consumer takes records strictly in position order and encodes them (layout and
+/// checksum cost the pump, not the request). The position is the record's log sequence number (plus the base the ring
+/// was opened with), so log order is claim order. A full ring is reported (<see cref="TryAppend"/> returns false),
+/// never waited on silently. Configuration payloads (cold path) travel in a slot array beside the records.
 /// </summary>
 internal sealed class DeltaRing
 {
-    private readonly byte[] buffer;
+    private readonly DeltaRecord[] records;
+    private readonly byte[]?[] payloads;
     private readonly long[] published;
     private readonly int mask;
     private readonly long baseSequence;
-    private readonly ConcurrentDictionary<long, byte[]> payloads = new();
     private long tail;
     private long head;
 
@@ -26,7 +25,8 @@ internal sealed class DeltaRing
     public DeltaRing(int capacity, long firstSequence)
     {
         Invariant.Assert(capacity >= 2 && (capacity & (capacity - 1)) == 0, "ring capacity is a power of two");
-        buffer = new byte[capacity * DeltaRecordCodec.RecordBytes];
+        records = new DeltaRecord[capacity];
+        payloads = new byte[]?[capacity];
         published = new long[capacity];
         for (int i = 0; i < capacity; i++)
         {
@@ -58,13 +58,8 @@ internal sealed class DeltaRing
                 long seen = Interlocked.CompareExchange(ref tail, position + 1, position);
                 if (seen == position)
                 {
-                    long sequence = baseSequence + position;
-                    if (payload is not null)
-                    {
-                        payloads[sequence] = payload;
-                    }
-
-                    DeltaRecordCodec.WriteHead(buffer.AsSpan(slot * DeltaRecordCodec.RecordBytes, DeltaRecordCodec.RecordBytes), record, sequence, payload is not null);
+                    records[slot] = record;
+                    payloads[slot] = payload;
                     Volatile.Write(ref published[slot], position + 1);
                     return true;
                 }
@@ -86,7 +81,7 @@ internal sealed class DeltaRing
     }
 
     /// <summary>
-    /// Consumer only: copies up to <paramref name="destination"/>'s worth of the next published records (with their
+    /// Consumer only: encodes up to <paramref name="destination"/>'s worth of the next published records (with their
     /// payloads) and frees their slots. Returns the bytes written and the last sequence taken.
     /// </summary>
     public int Drain(Span<byte> destination, out long lastSequence)
@@ -102,8 +97,7 @@ internal sealed class DeltaRing
             }
 
             long sequence = baseSequence + head;
-            ReadOnlySpan<byte> encoded = buffer.AsSpan(slot * DeltaRecordCodec.RecordBytes, DeltaRecordCodec.RecordBytes);
-            payloads.TryGetValue(sequence, out byte[]? payload);
+            byte[]? payload = payloads[slot];
             int size = DeltaRecordCodec.SizeOf(payload?.Length ?? 0);
             if (written + size > destination.Length)
             {
@@ -111,12 +105,8 @@ internal sealed class DeltaRing
                 return written;
             }
 
-            encoded.CopyTo(destination[written..]);
-            if (payload is not null)
-            {
-                DeltaRecordCodec.WritePayload(destination[(written + DeltaRecordCodec.RecordBytes)..], payload);
-                payloads.TryRemove(sequence, out _);
-            }
+            DeltaRecordCodec.Write(destination[written..], records[slot], sequence, payload);
+            payloads[slot] = null;
 
             written += size;
             lastSequence = sequence;

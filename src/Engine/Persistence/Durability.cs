@@ -1,6 +1,6 @@
 namespace Quota.Engine.Persistence;
 
-/// <summary>When a state change counts as acknowledged (DESIGN.md §6).</summary>
+/// <summary>When a state change counts as acknowledged (docs/design.md "Durability").</summary>
 public enum Durability : byte
 {
     /// <summary>At once; a group commit every CommitInterval makes it durable. A crash loses at most the changes not yet committed.</summary>

@@ -5,7 +5,7 @@ namespace Quota.Engine.Persistence;
 
 /// <summary>
 /// The delta log on Microsoft FASTER's FasterLog (the only file that imports FASTER). Every setting is explicit
-/// (NOTES.md: sizes are bytes); recovery runs explicitly so its errors surface instead of being swallowed by the
+/// (sizes are bytes, whatever FASTER's XML docs say); recovery runs explicitly so its errors surface instead of being swallowed by the
 /// constructor; entries carry FASTER's own per-entry checksum on top of ours per record.
 /// Dispose does not commit: the writer commits before disposing.
 /// </summary>

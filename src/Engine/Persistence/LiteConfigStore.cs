@@ -5,7 +5,7 @@ namespace Quota.Engine.Persistence;
 /// <summary>
 /// The config store on LiteDB (the only file that imports LiteDB): key and user labels, the owner-visible logs
 /// (written in batches), and snapshots (in LiteDB's file storage, with one metadata document naming the newest).
-/// One file, opened in direct mode (NOTES.md: shared mode is ~60× slower) by one LiteDatabase instance per process,
+/// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
 public sealed class LiteConfigStore : IDisposable
@@ -51,6 +51,10 @@ public sealed class LiteConfigStore : IDisposable
 
     public UserDocument? FindUser(int id) => users.FindById(id);
 
+    /// <summary>Users in id order, one page (the console's user list).</summary>
+    public (IReadOnlyList<UserDocument> Items, int Total) PageUsers(int skip, int limit) =>
+        (users.Query().OrderBy(u => u.Id).Skip(skip).Limit(limit).ToList(), users.Count());
+
     public void UpsertToken(TokenDocument token) => tokens.Upsert(token);
 
     public TokenDocument? FindToken(int id) => tokens.FindById(id);
@@ -92,6 +96,16 @@ public sealed class LiteConfigStore : IDisposable
         if (query.Action is { } action)
         {
             q = q.Where(l => l.Action == action);
+        }
+
+        if (query.FromMs is { } fromMs)
+        {
+            q = q.Where(l => l.CreatedMs >= fromMs);
+        }
+
+        if (query.ToMs is { } toMs)
+        {
+            q = q.Where(l => l.CreatedMs < toMs);
         }
 
         int total = q.Count();

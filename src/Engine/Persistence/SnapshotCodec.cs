@@ -104,10 +104,10 @@ internal static class SnapshotCodec
             }
 
             WriteSpec(w, slot.Config.Spec);
-            (long headroom, long used, long reserved) = slot.Cell.RawWords;
+            (long headroom, long used, long quota) = slot.Cell.RawWords;
             w.Write(headroom);
             w.Write(used);
-            w.Write(reserved);
+            w.Write(quota);
             w.Write(slot.Cell.WindowStartMs);
             w.Write(slot.Cell.WindowEndMs);
             w.Write(slot.ExhaustedAtMs);
@@ -134,8 +134,8 @@ internal static class SnapshotCodec
             PolicySlot slot = QuotaEngine.SlotFor(key, index);
             QuotaPolicySpec spec = ReadSpec(r);
             slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
-            long headroom = r.ReadInt64(), used = r.ReadInt64(), reserved = r.ReadInt64();
-            slot.Cell.RestoreRaw(headroom, used, reserved, r.ReadInt64(), r.ReadInt64());
+            long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
+            slot.Cell.RestoreRaw(headroom, used, quota, r.ReadInt64(), r.ReadInt64());
             slot.ExhaustedAtMs = r.ReadInt64();
             slot.PausedFromStatus = (TokenStatus)r.ReadByte();
             slot.PausedGeneration = r.ReadUInt16();

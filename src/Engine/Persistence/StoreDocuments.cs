@@ -54,5 +54,6 @@ public sealed class LogDocument
     public long QuotaUnits { get; set; }
 }
 
-/// <summary>A filter of the log, newest first.</summary>
-public sealed record LogQuery(int? TokenId = null, int? UserId = null, string? Type = null, string? Action = null, int Page = 1, int Size = 20);
+/// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.</summary>
+public sealed record LogQuery(int? TokenId = null, int? UserId = null, string? Type = null, string? Action = null, int Page = 1, int Size = 20,
+    long? FromMs = null, long? ToMs = null);

@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using Quota.Engine.Diagnostics;
+using Quota.Engine.Model;
 
 namespace Quota.Engine.Persistence;
 
 /// <summary>
 /// Turns audit events (and the host's consume records) into owner-visible log rows and writes them to the config
-/// store in batches from a background loop (NOTES.md: LiteDB wants batches). The engine calls <see cref="Record"/>
+/// store in batches from a background loop (LiteDB writes ≈ 10× faster in batches). The engine calls <see cref="Record"/>
 /// under a key's lock, so it only enqueues the event; formatting happens in the loop. A full queue drops the row and
 /// counts it (<see cref="DroppedRows"/>).
 /// Rows are not accounting state: a crash may lose the last unflushed batch.
@@ -73,22 +74,27 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
         _ => "reservation.expired",
     };
 
-    /// <summary>The row of seed-behaviour §8: English fallback content and the parameters the UI localizes from.</summary>
+    /// <summary>
+    /// A system log row: English fallback content and the parameters a reader localizes from. Policy rows carry the
+    /// policy's <c>metric</c> (quota, tokens, requests: what used_quota and quota count); the content names it for a
+    /// tokens or requests policy (a spend policy's content reads as it always did).
+    /// </summary>
     public static LogDocument ToRow(in AuditEvent e)
     {
         long nextResetAt = e.NextResetAtMs / 1000;
+        string metric = MetricName(e.Metric);
         (string content, object parameters) = e.Action switch
         {
-            AuditAction.ExhaustedDisable => (Format("API key temporarily disabled because periodic quota exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
-                (object)new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
-            AuditAction.AutoRestoreReset => (Format("API key automatically restored after periodic quota reset, new period started, previous_status={0}, new_period_start={1}, next_reset_at={2}", (int)e.PreviousStatus, e.NewPeriodStartMs / 1000, nextResetAt),
-                new { previous_status = (int)e.PreviousStatus, new_period_start = e.NewPeriodStartMs / 1000, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
-            AuditAction.ManualReset => (Format("API key periodic quota manually reset, used_quota=0, next_reset_at={0}", nextResetAt),
-                new { used_quota = 0, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
-            AuditAction.UpdateDisable => (Format("API key temporarily disabled because updated periodic quota is already exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
-                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
-            AuditAction.UpdateRestore => (Format("API key automatically restored after periodic quota update, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt),
-                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex }),
+            AuditAction.ExhaustedDisable => (Format("API key temporarily disabled because periodic quota exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
+                (object)new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
+            AuditAction.AutoRestoreReset => (Format("API key automatically restored after periodic quota reset, new period started, previous_status={0}, new_period_start={1}, next_reset_at={2}", (int)e.PreviousStatus, e.NewPeriodStartMs / 1000, nextResetAt) + MetricSuffix(e.Metric),
+                new { previous_status = (int)e.PreviousStatus, new_period_start = e.NewPeriodStartMs / 1000, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
+            AuditAction.ManualReset => (Format("API key periodic quota manually reset, used_quota=0, next_reset_at={0}", nextResetAt) + MetricSuffix(e.Metric),
+                new { used_quota = 0, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
+            AuditAction.UpdateDisable => (Format("API key temporarily disabled because updated periodic quota is already exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
+                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
+            AuditAction.UpdateRestore => (Format("API key automatically restored after periodic quota update, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
+                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
             _ => (Format("reservation {0} expired unfinished and was settled at its estimate of {1}", e.ReservationId, e.AmountUnits),
                 new { reservation_id = e.ReservationId.ToString(), amount = e.AmountUnits }),
         };
@@ -104,6 +110,16 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
             QuotaUnits = e.AmountUnits,
         };
     }
+
+    /// <summary>The metric's name in log parameters: the API's wire name (quota, tokens, requests).</summary>
+    public static string MetricName(PolicyMetric metric) => metric switch
+    {
+        PolicyMetric.Tokens => "tokens",
+        PolicyMetric.Requests => "requests",
+        _ => "quota",
+    };
+
+    private static string MetricSuffix(PolicyMetric metric) => metric == PolicyMetric.Quota ? "" : ", metric=" + MetricName(metric);
 
     /// <summary>A queued audit event (formatted by the loop) or a ready row (the host's consume records).</summary>
     private readonly record struct Item(AuditEvent Event, LogDocument? Row);

@@ -1,10 +1,10 @@
+using System.ComponentModel;
 using Quota.Engine;
 using Quota.Engine.Model;
-using Quota.Engine.Windows;
 
 namespace Quota.Host.Admin;
 
-/// <summary>A policy as a client sends it (API.md). Output-only fields (used_quota, exhausted_at, …) are not read (W12).</summary>
+/// <summary>A policy as a client sends it (docs/api.md "Keys (tokens)"). Output-only fields (used_quota, exhausted_at, …) are not read: the engine owns its counters.</summary>
 public sealed class PolicyInput
 {
     public bool? Enabled { get; set; }
@@ -16,121 +16,69 @@ public sealed class PolicyInput
     public string? ExhaustedAction { get; set; }
     public string? BoundaryMode { get; set; }
     public bool? AutoResume { get; set; }
+    [Description(PolicyNames.MetricDescription)]
+    public string? Metric { get; set; }
+    [Description(PolicyNames.ModelsDescription)]
+    public string[]? Models { get; set; }
 }
 
-/// <summary>Policy JSON in and out; every validation error names its field.</summary>
+/// <summary>
+/// Policy JSON in and out. Parsing only translates the wire form into the engine's <see cref="QuotaPolicySpec"/>;
+/// the engine's validation judges it and <see cref="Errors.SpecErrors"/> names the field (one validation source).
+/// </summary>
 public static class PolicyJson
 {
-    public static string ModeName(PeriodMode mode) => mode switch
+    public static string ModeName(PeriodMode mode) => PolicyNames.NameOf(PolicyNames.Modes, mode);
+
+    public static QuotaPolicySpec Parse(PolicyInput input, long nowMs)
     {
-        PeriodMode.Preset5h => "preset_5h",
-        PeriodMode.Daily => "daily",
-        PeriodMode.Weekly => "weekly",
-        PeriodMode.Monthly => "monthly",
-        _ => "custom",
-    };
-
-    public static (QuotaPolicySpec? Spec, string? Field, string? Error) Parse(PolicyInput input, string prefix, long nowMs)
-    {
-        bool enabled = input.Enabled ?? true;
-        PeriodMode? mode = input.PeriodMode switch
+        ArgumentNullException.ThrowIfNull(input);
+        var defaults = new QuotaPolicySpec();
+        PeriodMode mode = PolicyNames.Parse(PolicyNames.Modes, input.PeriodMode, (PeriodMode)byte.MaxValue); // required
+        return new QuotaPolicySpec
         {
-            "preset_5h" => PeriodMode.Preset5h,
-            "daily" => PeriodMode.Daily,
-            "weekly" => PeriodMode.Weekly,
-            "monthly" => PeriodMode.Monthly,
-            "custom" => PeriodMode.Custom,
-            _ => null,
+            Enabled = input.Enabled ?? defaults.Enabled,
+            Mode = mode,
+            CustomMinutes = mode == PeriodMode.Custom ? input.CustomMinutes ?? 0 : 0,
+            QuotaUnits = input.Quota ?? 0,
+            AnchorMs = input.AnchorTime is { } seconds ? SecondsToMs(seconds) : nowMs / 1000 * 1000,
+            TimeZone = input.TimeZone ?? defaults.TimeZone,
+            ExhaustedAction = PolicyNames.Parse(PolicyNames.ExhaustedActions, input.ExhaustedAction, defaults.ExhaustedAction),
+            BoundaryMode = PolicyNames.Parse(PolicyNames.BoundaryModes, input.BoundaryMode, defaults.BoundaryMode),
+            AutoResume = input.AutoResume ?? defaults.AutoResume,
+            Metric = PolicyNames.Parse(PolicyNames.Metrics, input.Metric, defaults.Metric),
+            Models = input.Models ?? [],
         };
-        if (mode is null)
-        {
-            return Fail(prefix + "period_mode", "must be one of preset_5h, daily, weekly, monthly, custom");
-        }
-
-        if (mode == PeriodMode.Custom && input.CustomMinutes is not (>= WindowRule.CustomMinutesMin and <= WindowRule.CustomMinutesMax))
-        {
-            return Fail(prefix + "custom_minutes", "must be 10 … 525600 for a custom period");
-        }
-
-        long quota = input.Quota ?? 0;
-        if ((enabled && quota <= 0) || quota < 0 || quota > EngineLimits.PolicyQuotaMaxUnits)
-        {
-            return Fail(prefix + "quota", $"must be 1 … {EngineLimits.PolicyQuotaMaxUnits}");
-        }
-
-        if (input.AnchorTime is <= 0 or > 253_402_300_799)
-        {
-            return Fail(prefix + "anchor_time", "must be a positive Unix time in seconds");
-        }
-
-        string zone = input.TimeZone ?? "UTC";
-        if (WindowRule.TryFindZone(zone) is null)
-        {
-            return Fail(prefix + "time_zone", "must be an IANA time zone id, e.g. Europe/Berlin");
-        }
-
-        ExhaustedAction? action = input.ExhaustedAction switch
-        {
-            null or "reject_only" => ExhaustedAction.RejectOnly,
-            "disable_token" => ExhaustedAction.DisableToken,
-            _ => null,
-        };
-        if (action is null)
-        {
-            return Fail(prefix + "exhausted_action", "must be reject_only or disable_token");
-        }
-
-        BoundaryMode? boundary = input.BoundaryMode switch
-        {
-            null or "graceful_boundary" => BoundaryMode.Graceful,
-            "strict_pre_check" => BoundaryMode.Strict,
-            _ => null,
-        };
-        if (boundary is null)
-        {
-            return Fail(prefix + "boundary_mode", "must be graceful_boundary or strict_pre_check");
-        }
-
-        var spec = new QuotaPolicySpec
-        {
-            Enabled = enabled,
-            Mode = mode.Value,
-            CustomMinutes = mode == PeriodMode.Custom ? input.CustomMinutes!.Value : 0,
-            QuotaUnits = quota,
-            AnchorMs = (input.AnchorTime ?? (nowMs / 1000)) * 1000,
-            TimeZone = zone,
-            ExhaustedAction = action.Value,
-            BoundaryMode = boundary.Value,
-            AutoResume = input.AutoResume ?? true,
-        };
-        return (spec, null, null);
     }
 
-    private static (QuotaPolicySpec?, string?, string?) Fail(string field, string error) => (null, field, error);
+    /// <summary>Seconds to milliseconds; a value that overflows becomes one the engine's range check refuses.</summary>
+    public static long SecondsToMs(long seconds) =>
+        seconds > long.MaxValue / 1000 ? long.MaxValue : seconds < long.MinValue / 1000 ? long.MinValue : seconds * 1000;
 
-    public static object ToJson(int tokenId, PolicyView p)
+    public static PolicyResponse ToJson(int tokenId, PolicyView p)
     {
+        ArgumentNullException.ThrowIfNull(p);
         long end = p.PeriodEndMs / 1000;
-        return new
-        {
-            id = (tokenId * 10) + p.Index + 1,
-            enabled = p.Spec.Enabled,
-            period_mode = ModeName(p.Spec.Mode),
-            custom_minutes = p.Spec.CustomMinutes,
-            quota = p.Spec.QuotaUnits,
-            anchor_time = p.Spec.AnchorMs / 1000,
-            time_zone = p.Spec.TimeZone,
-            exhausted_action = p.Spec.ExhaustedAction == ExhaustedAction.DisableToken ? "disable_token" : "reject_only",
-            boundary_mode = p.Spec.BoundaryMode == BoundaryMode.Strict ? "strict_pre_check" : "graceful_boundary",
-            auto_resume = p.Spec.AutoResume,
-            used_quota = p.UsedQuotaUnits,
-            reserved_quota = p.ReservedQuotaUnits,
-            period_start = p.PeriodStartMs / 1000,
-            period_end = end,
-            next_reset_at = end,
-            exhausted_at = p.ExhaustedAtMs / 1000,
-            exhausted_token_status = (int)p.ExhaustedTokenStatus,
-        };
+        return new PolicyResponse(
+            Id: (tokenId * 10) + p.Index + 1,
+            Enabled: p.Spec.Enabled,
+            PeriodMode: ModeName(p.Spec.Mode),
+            CustomMinutes: p.Spec.CustomMinutes,
+            Quota: p.Spec.QuotaUnits,
+            AnchorTime: p.Spec.AnchorMs / 1000,
+            TimeZone: p.Spec.TimeZone,
+            ExhaustedAction: PolicyNames.NameOf(PolicyNames.ExhaustedActions, p.Spec.ExhaustedAction),
+            BoundaryMode: PolicyNames.NameOf(PolicyNames.BoundaryModes, p.Spec.BoundaryMode),
+            AutoResume: p.Spec.AutoResume,
+            UsedQuota: p.UsedQuotaUnits,
+            ReservedQuota: p.ReservedQuotaUnits,
+            PeriodStart: p.PeriodStartMs / 1000,
+            PeriodEnd: end,
+            NextResetAt: end,
+            ExhaustedAt: p.ExhaustedAtMs / 1000,
+            ExhaustedTokenStatus: (int)p.ExhaustedTokenStatus,
+            Metric: PolicyNames.NameOf(PolicyNames.Metrics, p.Spec.Metric),
+            Models: p.Spec.Models);
     }
 
     /// <summary>Policy ids are stable per key and position: token_id × 10 + position + 1.</summary>

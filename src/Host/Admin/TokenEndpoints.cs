@@ -13,16 +13,16 @@ public static class TokenEndpoints
     public static RouteGroupBuilder MapTokens(this RouteGroupBuilder group)
     {
         group.MapPost("/", CreateAsync).Accepts<TokenInput>("application/json").WithSummary("Create an API key (the key is returned only here)")
-            .Produces(StatusCodes.Status201Created).ProducesValidationProblem();
-        group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status");
+            .Produces<TokenResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status").Produces<TokenPage>();
         group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } token ? Results.Ok(token) : Problem.NotFound($"token {id}"))
-            .WithSummary("Read a key with its policies").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithSummary("Read a key with its policies").Produces<TokenResponse>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPut("/{id:int}", UpdateAsync).Accepts<TokenInput>("application/json").WithSummary("Update a key; quota_policy/quota_policies replace its policies")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapDelete("/{id:int}", DeleteAsync).WithSummary("Delete a key, its policies and open reservations")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:int}/quota_policy/reset", ResetAsync).WithSummary("Clear the current window's usage and restore a paused key")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
@@ -46,6 +46,8 @@ public static class TokenEndpoints
             return Problem.Invalid(field!, error!);
         }
 
+        string policyPrefix = PolicyPrefix(input);
+
         var spec = new TokenSpec
         {
             UserId = userId,
@@ -55,18 +57,33 @@ public static class TokenEndpoints
             Status = fields.Status ?? TokenStatus.Enabled,
             Policies = fields.Policies ?? [],
         };
+        (SaveOutcome created, TokenDocument? label, string? key) = Create(runtime, spec, input.Name ?? "");
+        if (!created.IsOk)
+        {
+            return SaveError(created, policyPrefix);
+        }
+
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.Engine.ReadToken(created.Id, runtime.NowMs)!, label!, key));
+    }
+
+    /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
+    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(spec);
         SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
         if (!created.IsOk)
         {
-            return SaveError(created);
+            return (created, null, null);
         }
 
         string key = ApiKeys.NewKey();
         var label = new TokenDocument
         {
             Id = created.Id,
-            UserId = userId,
-            Name = input.Name ?? "",
+            UserId = spec.UserId,
+            Name = name,
             KeyHash = ApiKeys.Hash(key),
             KeyPreview = ApiKeys.Preview(key),
             CreatedMs = runtime.NowMs,
@@ -74,8 +91,7 @@ public static class TokenEndpoints
         };
         runtime.Store.UpsertToken(label);
         runtime.IndexKey(label.KeyHash, created.Id);
-        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.Engine.ReadToken(created.Id, runtime.NowMs)!, label, key));
+        return (created, label, key);
     }
 
     private static async Task<IResult> UpdateAsync(int id, HttpRequest request, QuotaRuntime runtime)
@@ -98,32 +114,41 @@ public static class TokenEndpoints
             return Problem.Invalid(field!, error!);
         }
 
-        SaveOutcome saved = runtime.Engine.UpdateToken(id, update, runtime.NowMs);
+        SaveOutcome saved = Update(runtime, label, update, body.Value!.Name);
         if (!saved.IsOk)
         {
-            return SaveError(saved);
+            return SaveError(saved, PolicyPrefix(body.Value!));
         }
 
-        label.Name = body.Value!.Name ?? label.Name;
+        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
+        return Results.Ok(Read(runtime, id));
+    }
+
+    /// <summary>Updates a key in the engine, then its label (name and configuration copy); nothing changes on an error (the console uses it too).</summary>
+    public static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(label);
+        ArgumentNullException.ThrowIfNull(update);
+        SaveOutcome saved = runtime.Engine.UpdateToken(label.Id, update, runtime.NowMs);
+        if (!saved.IsOk)
+        {
+            return saved;
+        }
+
+        label.Name = name ?? label.Name;
         if (update.Policies is { } policies)
         {
             label.ConfigJson = JsonSerializer.Serialize(policies);
         }
 
         runtime.Store.UpsertToken(label);
-        await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Ok(Read(runtime, id));
+        return saved;
     }
 
     private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, HttpContext context)
     {
-        TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null)
-        {
-            return Problem.NotFound($"token {id}");
-        }
-
-        switch (runtime.Engine.DeleteToken(id, runtime.NowMs))
+        switch (Delete(runtime, id))
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -131,10 +156,28 @@ public static class TokenEndpoints
                 return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
-        runtime.UnindexKey(label.KeyHash);
-        runtime.Store.DeleteToken(id);
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return Results.NoContent();
+    }
+
+    /// <summary>Deletes a key (engine first, then its label and lookup entry); nothing changes on an error (the console uses it too).</summary>
+    public static SpecError Delete(QuotaRuntime runtime, int id)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        TokenDocument? label = runtime.Store.FindToken(id);
+        if (label is null)
+        {
+            return SpecError.TokenNotFound;
+        }
+
+        SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
+        if (error == SpecError.None)
+        {
+            runtime.UnindexKey(label.KeyHash);
+            runtime.Store.DeleteToken(id);
+        }
+
+        return error;
     }
 
     private static async Task<IResult> ResetAsync(int id, int? policy_id, QuotaRuntime runtime, HttpContext context)
@@ -164,7 +207,7 @@ public static class TokenEndpoints
         return Results.Ok(Read(runtime, id));
     }
 
-    private static IResult List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
+    private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
     {
         int page = Math.Max(1, p ?? 1), pageSize = Math.Clamp(size ?? 20, 1, 100);
         long now = runtime.NowMs;
@@ -174,29 +217,25 @@ public static class TokenEndpoints
             .Where(t => t.view is not null && (status is null || TokenJson.DisplayStatus(t.view) == status))
             .OrderBy(t => t.label.Id)
             .ToList();
-        object[] items = matching.Skip((page - 1) * pageSize).Take(pageSize).Select(t => TokenJson.ToJson(t.view!, t.label)).ToArray();
-        return Results.Ok(new { items, total = matching.Count });
+        TokenResponse[] items = matching.Skip((page - 1) * pageSize).Take(pageSize).Select(t => TokenJson.ToJson(t.view!, t.label)).ToArray();
+        return TypedResults.Ok(new TokenPage(items, matching.Count));
     }
 
-    private static object? Read(QuotaRuntime runtime, int id) =>
+    private static TokenResponse? Read(QuotaRuntime runtime, int id) =>
         runtime.Store.FindToken(id) is { } label && runtime.Engine.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
 
-    /// <summary>The fields of a create or update body, validated; null fields are "not sent".</summary>
+    /// <summary>Longest key name (characters).</summary>
+    public const int NameLengthMax = 256;
+
+    /// <summary>
+    /// The fields of a create or update body, translated into the engine's <see cref="TokenUpdate"/> (null fields are
+    /// "not sent"). Only the shape is checked here; the engine's validation judges the values.
+    /// </summary>
     private static (TokenUpdate? Update, string? Field, string? Error) ParseFields(TokenInput input, long nowMs)
     {
-        if (input.Status is { } status && status is not (1 or 2))
+        if (input.Name is { Length: > NameLengthMax })
         {
-            return (null, "status", "must be 1 (enabled) or 2 (disabled)");
-        }
-
-        if (input.RemainQuota is < 0 or > EngineLimits.BalanceMaxUnits)
-        {
-            return (null, "remain_quota", "must not be negative");
-        }
-
-        if (input.ExpiredTime is { } expires && expires != -1 && expires <= 0)
-        {
-            return (null, "expired_time", "must be -1 (never) or a Unix time in seconds");
+            return (null, "name", $"must be at most {NameLengthMax} characters");
         }
 
         if (input.QuotaPolicy is not null && input.QuotaPolicies is not null)
@@ -205,47 +244,33 @@ public static class TokenEndpoints
         }
 
         PolicyInput[]? inputs = input.QuotaPolicies ?? (input.QuotaPolicy is { } one ? [one] : null);
-        if (inputs is { Length: > EngineLimits.PoliciesPerKeyMax })
-        {
-            return (null, "quota_policies", $"at most {EngineLimits.PoliciesPerKeyMax} policies");
-        }
-
-        QuotaPolicySpec[]? specs = null;
-        if (inputs is not null)
-        {
-            specs = new QuotaPolicySpec[inputs.Length];
-            for (int i = 0; i < inputs.Length; i++)
-            {
-                string prefix = input.QuotaPolicies is null ? "quota_policy." : $"quota_policies[{i}].";
-                (QuotaPolicySpec? spec, string? field, string? error) = PolicyJson.Parse(inputs[i] ?? new PolicyInput(), prefix, nowMs);
-                if (spec is null)
-                {
-                    return (null, field, error);
-                }
-
-                specs[i] = spec;
-            }
-        }
-
         return (new TokenUpdate
         {
-            Status = (TokenStatus?)input.Status,
+            Status = input.Status is { } status ? (status is >= 0 and <= byte.MaxValue ? (TokenStatus)status : TokenStatus.None) : null,
             RemainQuotaUnits = input.RemainQuota,
             UnlimitedQuota = input.UnlimitedQuota,
-            ExpiresAtMs = input.ExpiredTime is { } seconds ? (seconds == -1 ? -1 : seconds * 1000) : null,
-            Policies = specs,
+            ExpiresAtMs = input.ExpiredTime is { } seconds ? (seconds == -1 ? -1 : PolicyJson.SecondsToMs(seconds)) : null,
+            Policies = inputs?.Select(p => PolicyJson.Parse(p ?? new PolicyInput(), nowMs)).ToArray(),
         }, null, null);
     }
 
-    private static IResult SaveError(SaveOutcome outcome) => outcome.Error switch
+    private static string PolicyPrefix(TokenInput input) => input.QuotaPolicies is null ? "quota_policy." : "quota_policies[{0}].";
+
+    private static IResult SaveError(SaveOutcome outcome, string policyPrefix)
     {
-        SpecError.UserNotFound => Problem.Invalid("user_id", "no such user"),
-        SpecError.TokenNotFound => Problem.NotFound($"token {outcome.Id}"),
-        SpecError.TooManyKeys => Problem.Unavailable("the key table is full (Quota:KeysMax)"),
-        SpecError.TooManyPolicies => Problem.Invalid("quota_policies", "too many policies"),
-        SpecError.LogFull => Problem.Unavailable("the delta log cannot take the change right now; retry"),
-        SpecError.PolicyRestartedTooOften => Problem.Conflict(
-            $"quota_policies[{outcome.PolicyIndex}]", "was restarted too often while requests are in flight; retry when they finish"),
-        _ => Problem.Invalid(outcome.PolicyIndex >= 0 ? $"quota_policies[{outcome.PolicyIndex}]" : "body", outcome.Error.ToString()),
-    };
+        (int status, string? field, string message) = SpecErrors.Of(outcome.Error);
+        if (outcome.PolicyIndex >= 0 && (SpecErrors.IsPolicyField(outcome.Error) || outcome.Error == SpecError.PolicyRestartedTooOften))
+        {
+            string policy = string.Format(System.Globalization.CultureInfo.InvariantCulture, policyPrefix, outcome.PolicyIndex);
+            field = SpecErrors.IsPolicyField(outcome.Error) ? policy + field : policy.TrimEnd('.');
+        }
+
+        return status switch
+        {
+            400 => Problem.Invalid(field ?? "body", message),
+            404 => Problem.NotFound(outcome.Error == SpecError.TokenNotFound ? $"token {outcome.Id}" : message),
+            409 => Problem.Conflict(field ?? "body", message),
+            _ => Problem.Unavailable(message),
+        };
+    }
 }

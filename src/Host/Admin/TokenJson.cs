@@ -18,7 +18,7 @@ public sealed class TokenInput
 
 public static class TokenJson
 {
-    /// <summary>API.md display_status: the operator status, or the policy pause and whether its reset time has passed.</summary>
+    /// <summary>display_status (docs/api.md "Keys (tokens)"): the operator status, or the policy pause and whether its reset time has passed.</summary>
     public static string DisplayStatus(TokenView view)
     {
         if (view.OperatorStatus == TokenStatus.Disabled)
@@ -39,27 +39,27 @@ public static class TokenJson
         };
     }
 
-    public static object ToJson(TokenView view, TokenDocument label, string? key = null)
+    public static TokenResponse ToJson(TokenView view, TokenDocument label, string? key = null)
     {
-        object[] policies = view.Policies.Select(p => PolicyJson.ToJson(view.TokenId, p)).ToArray();
-        return new
-        {
-            id = view.TokenId,
-            user_id = view.UserId,
-            name = label.Name,
-            key,
-            key_preview = label.KeyPreview,
-            status = (int)view.Status,
-            display_status = DisplayStatus(view),
-            remain_quota = view.RemainQuotaUnits,
-            unlimited_quota = view.UnlimitedQuota,
-            used_quota = view.UsedQuotaUnits,
-            reserved_quota = view.ReservedQuotaUnits,
-            expired_time = view.ExpiresAtMs == -1 ? -1 : view.ExpiresAtMs / 1000,
-            created_time = label.CreatedMs / 1000,
-            quota_policy_enabled = view.Policies.Any(p => p.Spec.Enabled),
-            quota_policy = policies.FirstOrDefault(),
-            quota_policies = policies,
-        };
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(label);
+        PolicyResponse[] policies = view.Policies.Select(p => PolicyJson.ToJson(view.TokenId, p)).ToArray();
+        return new TokenResponse(
+            Id: view.TokenId,
+            UserId: view.UserId,
+            Name: label.Name,
+            Key: key,
+            KeyPreview: label.KeyPreview,
+            Status: (int)view.Status,
+            DisplayStatus: DisplayStatus(view),
+            RemainQuota: view.RemainQuotaUnits,
+            UnlimitedQuota: view.UnlimitedQuota,
+            UsedQuota: view.UsedQuotaUnits,
+            ReservedQuota: view.ReservedQuotaUnits,
+            ExpiredTime: view.ExpiresAtMs == -1 ? -1 : view.ExpiresAtMs / 1000,
+            CreatedTime: label.CreatedMs / 1000,
+            QuotaPolicyEnabled: view.Policies.Any(p => p.Spec.Enabled),
+            QuotaPolicy: policies.FirstOrDefault(),
+            QuotaPolicies: policies);
     }
 }

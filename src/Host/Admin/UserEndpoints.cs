@@ -18,11 +18,11 @@ public static class UserEndpoints
     public static RouteGroupBuilder MapUsers(this RouteGroupBuilder group)
     {
         group.MapPost("/", CreateAsync).Accepts<UserInput>("application/json").WithSummary("Create a user with a wallet")
-            .Produces(StatusCodes.Status201Created).ProducesValidationProblem();
+            .Produces<UserResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"))
-            .WithSummary("Read a user's wallet").ProducesProblem(StatusCodes.Status404NotFound);
+            .WithSummary("Read a user's wallet").Produces<UserResponse>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:int}/quota", CreditAsync).Accepts<UserInput>("application/json").WithSummary("Top up (delta > 0) or debit a wallet")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<UserResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
@@ -34,12 +34,17 @@ public static class UserEndpoints
             return Problem.BadBody(body);
         }
 
-        if (body.Value!.Quota is not { } quota || quota < 0)
+        if (body.Value!.Name is { Length: > TokenEndpoints.NameLengthMax })
+        {
+            return Problem.Invalid("name", $"must be at most {TokenEndpoints.NameLengthMax} characters");
+        }
+
+        if (body.Value.Quota is not { } quota || quota < 0)
         {
             return Problem.Invalid("quota", "is required and must not be negative");
         }
 
-        SaveOutcome created = runtime.Engine.CreateUser(quota);
+        SaveOutcome created = Create(runtime, body.Value.Name ?? "", quota);
         if (!created.IsOk)
         {
             return created.Error switch
@@ -50,9 +55,21 @@ public static class UserEndpoints
             };
         }
 
-        runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = body.Value.Name ?? "", CreatedMs = runtime.NowMs });
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
         return Results.Created($"/api/users/{created.Id}", Read(runtime, created.Id));
+    }
+
+    /// <summary>Creates a user's wallet in the engine, then its label (the console uses it too).</summary>
+    public static SaveOutcome Create(QuotaRuntime runtime, string name, long quotaUnits)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        SaveOutcome created = runtime.Engine.CreateUser(quotaUnits);
+        if (created.IsOk)
+        {
+            runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = name, CreatedMs = runtime.NowMs });
+        }
+
+        return created;
     }
 
     private static async Task<IResult> CreditAsync(int id, HttpRequest request, QuotaRuntime runtime)
@@ -82,7 +99,7 @@ public static class UserEndpoints
         return Results.Ok(Read(runtime, id));
     }
 
-    private static object? Read(QuotaRuntime runtime, int id)
+    private static UserResponse? Read(QuotaRuntime runtime, int id)
     {
         if (runtime.Engine.ReadUser(id) is not { } user)
         {
@@ -90,14 +107,6 @@ public static class UserEndpoints
         }
 
         UserDocument? label = runtime.Store.FindUser(id);
-        return new
-        {
-            id,
-            name = label?.Name ?? "",
-            quota = user.QuotaUnits,
-            used_quota = user.UsedQuotaUnits,
-            reserved_quota = user.ReservedQuotaUnits,
-            created_time = (label?.CreatedMs ?? 0) / 1000,
-        };
+        return new UserResponse(id, label?.Name ?? "", user.QuotaUnits, user.UsedQuotaUnits, user.ReservedQuotaUnits, (label?.CreatedMs ?? 0) / 1000);
     }
 }

@@ -2,7 +2,7 @@ using Quota.Engine.Persistence;
 
 namespace Quota.Host.Configuration;
 
-/// <summary>The <c>Quota</c> section (API.md "Starting it").</summary>
+/// <summary>The <c>Quota</c> section (docs/operations.md "Configuration").</summary>
 public sealed class QuotaOptions
 {
     public string DataDir { get; set; } = "./data";
@@ -34,7 +34,12 @@ public sealed class UpstreamOptions
     /// <summary>e.g. http://127.0.0.1:9000/v1; empty: the built-in demo upstream.</summary>
     public string BaseUrl { get; set; } = "";
     public string ApiKey { get; set; } = "";
+    /// <summary>Longest a whole upstream call may take, stream included.</summary>
     public int TimeoutSeconds { get; set; } = 300;
+    /// <summary>Longest silence allowed between two reads of the upstream's body (a stalled stream ends here).</summary>
+    public int IdleTimeoutSeconds { get; set; } = 60;
+    /// <summary>How long the relay keeps reading the upstream for its usage after the client left.</summary>
+    public int UsageGraceSeconds { get; set; } = 5;
 }
 
 /// <summary>The <c>Pricing</c> section: quota units per 1M tokens, or per call.</summary>
@@ -48,7 +53,7 @@ public sealed class PricingOptions
     {
         ["gpt-4o-mini"] = new() { InputPerMillion = 75_000, OutputPerMillion = 300_000 },
         ["gpt-4o"] = new() { InputPerMillion = 1_250_000, OutputPerMillion = 5_000_000 },
-        ["text-embedding-3-small"] = new() { InputPerMillion = 10_000 },
+        ["text-embedding-3-small"] = new() { InputPerMillion = 10_000, Tokenizer = "cl100k_base" },
         ["demo-per-call"] = new() { PerCall = 15 },
     };
 }
@@ -58,4 +63,10 @@ public sealed class ModelPrice
     public long InputPerMillion { get; set; }
     public long OutputPerMillion { get; set; }
     public long PerCall { get; set; }
+    /// <summary>The tokenizer that counts this model's prompts (see <see cref="Relay.TokenCounter.Encodings"/>).</summary>
+    public string Tokenizer { get; set; } = Relay.TokenCounter.DefaultEncoding;
+    /// <summary>Tokens counted for each image part of a prompt.</summary>
+    public long ImageTokens { get; set; } = 1000;
+    /// <summary>Also write the completion cap as <c>max_tokens</c> (false for models that refuse that field).</summary>
+    public bool SendMaxTokens { get; set; } = true;
 }

@@ -20,6 +20,8 @@ public static class OptionsRegistration
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection("Relay"))
             .Validate(o => o.Upstream.BaseUrl.Length == 0 || Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out _), "Relay:Upstream:BaseUrl must be an absolute URL")
             .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")
+            .Validate(o => o.Upstream.IdleTimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:IdleTimeoutSeconds must be 1 … 3600")
+            .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
             .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
             .ValidateOnStart();
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
@@ -35,9 +37,14 @@ public static class OptionsRegistration
             })
             .Validate(o => o.DefaultMaxTokens is >= 1 and <= 1_000_000, "Pricing:DefaultMaxTokens must be 1 … 1000000")
             .Validate(o => o.Models.Values.All(p => p.InputPerMillion >= 0 && p.OutputPerMillion >= 0 && p.PerCall >= 0), "Pricing:Models prices must not be negative")
+            .Validate(o => o.Models.Values.All(p => p.InputPerMillion <= ModelPriceMax && p.OutputPerMillion <= ModelPriceMax && p.PerCall <= ModelPriceMax), "Pricing:Models prices must not exceed 2^40 units")
+            .Validate(o => o.Models.Values.All(p => Relay.TokenCounter.Encodings.Contains(p.Tokenizer)), $"Pricing:Models:<model>:Tokenizer must be one of {string.Join(", ", Relay.TokenCounter.Encodings)}")
+            .Validate(o => o.Models.Values.All(p => p.ImageTokens is >= 0 and <= 1_000_000), "Pricing:Models:<model>:ImageTokens must be 0 … 1000000")
             .ValidateOnStart();
         return services;
     }
+
+    private const long ModelPriceMax = Engine.EngineLimits.AmountMaxUnits;
 
     public static PersistenceOptions ToPersistence(this QuotaOptions o) => new()
     {

@@ -1,15 +1,23 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
 namespace Quota.Host.Errors;
 
-/// <summary>The relay and quota API error body: <c>{ "error": { message, type, param, code } }</c> (API.md).</summary>
+/// <summary>The relay and quota API error body.</summary>
+public sealed record OpenAiErrorBody(OpenAiErrorDetail Error);
+
+/// <summary>What went wrong: a sentence, the error family, the offending field (or null), and a stable code.</summary>
+public sealed record OpenAiErrorDetail(string Message, string Type, string? Param, string Code);
+
+/// <summary>The relay and quota API error body: <c>{ "error": { message, type, param, code } }</c> (docs/api.md "Errors (relay and quota API)").</summary>
 public static class OpenAiError
 {
-    public static IResult Result(int status, string code, string message, string? param = null) =>
-        Results.Json(new { error = new { message, type = TypeOf(status), param, code } }, statusCode: status);
+    public static JsonHttpResult<OpenAiErrorBody> Result(int status, string code, string message, string? param = null) =>
+        TypedResults.Json(new OpenAiErrorBody(new OpenAiErrorDetail(message, TypeOf(status), param, code)), statusCode: status);
 
-    public static IResult InvalidRequest(string message, string? param = null) => Result(400, "invalid_request", message, param);
+    public static JsonHttpResult<OpenAiErrorBody> InvalidRequest(string message, string? param = null) => Result(400, "invalid_request", message, param);
 
     /// <summary>A body that could not be read: 400 naming the field, or 413 when it is too large.</summary>
-    public static IResult BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
+    public static JsonHttpResult<OpenAiErrorBody> BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
         body.Status == 413 ? Result(413, "request_too_large", body.Error!) : InvalidRequest($"{body.Field}: {body.Error}", body.Field);
 
     private static string TypeOf(int status) => status switch

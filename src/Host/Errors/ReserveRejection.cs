@@ -2,7 +2,7 @@ using Quota.Engine.Model;
 
 namespace Quota.Host.Errors;
 
-/// <summary>The one table from a refused reserve to HTTP (STYLE.md): every <see cref="ReserveResult"/> value has a row.</summary>
+/// <summary>The one table from a refused reserve to HTTP: every <see cref="ReserveResult"/> value has a row.</summary>
 public static class ReserveRejection
 {
     public static (int Status, string Code) Of(ReserveResult result) => result switch
@@ -18,7 +18,7 @@ public static class ReserveRejection
 
     public static string DefaultMessage(ReserveResult result) => result switch
     {
-        ReserveResult.InvalidAmount => "amount must be a positive integer",
+        ReserveResult.InvalidAmount => $"amount must be a whole number of units from 1 to {Engine.EngineLimits.AmountMaxUnits}",
         ReserveResult.KeyNotFound => "invalid API key",
         ReserveResult.KeyDisabled => "API key is disabled",
         ReserveResult.KeyExpired => "API key has expired",
@@ -26,6 +26,8 @@ public static class ReserveRejection
         ReserveResult.InsufficientKeyQuota => "API key quota is not enough",
         ReserveResult.TooManyOpenReservations => "too many requests in flight; retry shortly",
         ReserveResult.LogFull => "the quota log cannot accept changes right now; retry shortly",
-        _ => "API key periodic quota is exhausted",
+        ReserveResult.KeyPaused or ReserveResult.PolicyExhausted => "API key periodic quota is exhausted",
+        ReserveResult.PolicyEstimateTooLarge => "this request needs more than the API key's periodic quota has left in this period",
+        _ => throw new ArgumentOutOfRangeException(nameof(result), result, "Ok is not a rejection"),
     };
 }

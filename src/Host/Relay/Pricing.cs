@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Quota.Host.Configuration;
 
@@ -6,7 +5,7 @@ namespace Quota.Host.Relay;
 
 /// <summary>
 /// Prices requests in quota units: <c>PerCall + ceil((prompt × InputPerMillion + completion × OutputPerMillion) / 1,000,000)</c>,
-/// integer arithmetic, overflow-checked. Estimates use prompt ≈ characters / 4 and the request's max tokens.
+/// integer arithmetic, overflow-checked (docs/relay.md). How the tokens are counted lives in <see cref="RelayRequest"/>.
 /// </summary>
 public sealed class Pricing(IOptions<PricingOptions> options)
 {
@@ -14,39 +13,25 @@ public sealed class Pricing(IOptions<PricingOptions> options)
 
     public IEnumerable<string> Models => pricing.Models.Keys;
 
-    public bool Knows(string model) => pricing.Models.ContainsKey(model);
+    public int DefaultMaxTokens => pricing.DefaultMaxTokens;
 
-    public long Price(string model, long promptTokens, long completionTokens)
-    {
-        ModelPrice price = pricing.Models[model];
-        long perMillion = checked((promptTokens * price.InputPerMillion) + (completionTokens * price.OutputPerMillion));
-        return checked(price.PerCall + ((perMillion + 999_999) / 1_000_000));
-    }
+    /// <summary>A model name longer than every configured one cannot be configured (bounds what an error echoes).</summary>
+    public int ModelNameLengthMax { get; } = options.Value.Models.Keys.Select(m => m.Length).DefaultIfEmpty(0).Max();
 
-    public (long PromptTokens, long CompletionTokens) Estimate(JsonObject request)
+    public ModelPrice? Find(string model) => pricing.Models.TryGetValue(model, out ModelPrice? price) ? price : null;
+
+    /// <summary>The price, or null when it does not fit in a long.</summary>
+    public long? TryPrice(ModelPrice price, long promptTokens, long completionTokens)
     {
-        long characters = 0;
-        if (request["messages"] is JsonArray messages)
+        ArgumentNullException.ThrowIfNull(price);
+        try
         {
-            foreach (JsonNode? message in messages)
-            {
-                characters += TextLength(message?["content"]);
-            }
+            long perMillion = checked((promptTokens * price.InputPerMillion) + (completionTokens * price.OutputPerMillion));
+            return checked(price.PerCall + ((perMillion / 1_000_000) + (perMillion % 1_000_000 == 0 ? 0 : 1)));
         }
-
-        characters += TextLength(request["input"]) + TextLength(request["prompt"]);
-        long completion = MaxTokens(request["max_completion_tokens"]) ?? MaxTokens(request["max_tokens"]) ?? (request.ContainsKey("input") ? 0 : pricing.DefaultMaxTokens);
-        return ((characters + 3) / 4, completion);
+        catch (OverflowException)
+        {
+            return null;
+        }
     }
-
-    /// <summary>Characters of a string, of an array of strings, or of the text parts of a content array.</summary>
-    public static long TextLength(JsonNode? node) => node switch
-    {
-        JsonValue value when value.TryGetValue(out string? text) => text.Length,
-        JsonArray array => array.Sum(item => item is JsonObject part ? TextLength(part["text"]) : TextLength(item)),
-        _ => 0,
-    };
-
-    private static long? MaxTokens(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue(out long tokens) && tokens > 0 ? tokens : null;
 }

@@ -19,4 +19,25 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream call failed for model {Model}: {Error}")]
     public static partial void UpstreamFailed(ILogger logger, string model, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream answered status {Status} for model {Model}; the client gets 502 (its body is not passed on)")]
+    public static partial void UpstreamStatus(ILogger logger, string model, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream answered model {Model} with {What}; refunded, the client gets 502")]
+    public static partial void UpstreamInvalid(ILogger logger, string model, string what);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of model {Model} ended early: {Reason}; what it produced is settled (refunded if nothing)")]
+    public static partial void StreamFailed(ILogger logger, string model, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The engine refused to {Verb} reservation {Reservation} ({Result}; amount {AmountUnits})")]
+    public static partial void FinishRefused(ILogger logger, string reservation, string verb, global::Quota.Engine.Model.FinishResult result, long amountUnits);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Usage of model {Model} ({PromptTokens} prompt + {CompletionTokens} completion tokens) prices above the largest amount; charged {ChargedUnits} units")]
+    public static partial void ChargeClamped(ILogger logger, string model, long promptTokens, long completionTokens, long chargedUnits);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Overrun on key {TokenId}, model {Model}: estimate {EstimateUnits} units ({EstimatePrompt} + {EstimateCompletion} tokens), actual {ActualUnits} units ({ActualPrompt} + {ActualCompletion} tokens); charged the actual")]
+    public static partial void Overrun(ILogger logger, string model, int tokenId, long estimateUnits, long actualUnits, long estimatePrompt, long estimateCompletion, long actualPrompt, long actualCompletion);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Keeping reservation {Reservation} alive failed: {Result}")]
+    public static partial void KeepAliveFailed(ILogger logger, string reservation, string result);
 }

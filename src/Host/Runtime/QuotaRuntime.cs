@@ -8,13 +8,12 @@ namespace Quota.Host.Runtime;
 
 /// <summary>
 /// The host's one instance of the persistent engine, with what the HTTP layer adds around it: the key-hash index
-/// (relay keys are looked up by hash, never stored), the admin key, and idempotent reserve by request id.
+/// (relay keys are looked up by hash, never stored), the admin key, and idempotent reserve by request id (<see cref="Quota.RequestIdIndex"/>).
 /// Opened (recovered) at start; <see cref="QuotaRuntimeLifetime"/> closes it cleanly (commit + snapshot) on stop.
 /// </summary>
 public sealed class QuotaRuntime : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, RequestIdEntry> reservationsByRequestId = new(StringComparer.Ordinal);
 
     public QuotaRuntime(IOptions<QuotaOptions> options, TimeProvider time, ILogger<QuotaRuntime> logger)
     {
@@ -34,6 +33,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         }
 
         AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
+        RequestIds = new Quota.RequestIdIndex(Engine); // rebuilt from the recovered reservations
     }
 
     public PersistentEngine Persistent { get; }
@@ -43,29 +43,14 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// <summary>SHA-256 of the admin key (the admin and quota APIs compare against it in constant time).</summary>
     public byte[] AdminKeyHash { get; }
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+    /// <summary>The quota API's request ids, scoped to their keys.</summary>
+    public Quota.RequestIdIndex RequestIds { get; }
 
     public int? FindTokenByKey(string key) => tokensByHash.TryGetValue(ApiKeys.Hash(key), out int id) ? id : null;
 
     public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
 
     public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
-
-    /// <summary>The reservation an earlier reserve with this request id made, if it is still known.</summary>
-    public bool TryGetRequest(string requestId, out RequestIdEntry entry) => reservationsByRequestId.TryGetValue(requestId, out entry!);
-
-    public void RememberRequest(string requestId, RequestIdEntry entry) => reservationsByRequestId[requestId] = entry;
-
-    /// <summary>Forgets request ids whose reservations have expired (called by the background tick).</summary>
-    public void ForgetExpiredRequests(long nowMs)
-    {
-        foreach ((string id, RequestIdEntry entry) in reservationsByRequestId)
-        {
-            if (entry.ExpiresAtMs <= nowMs)
-            {
-                reservationsByRequestId.TryRemove(id, out _);
-            }
-        }
-    }
 
     /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
@@ -90,16 +75,13 @@ public sealed class QuotaRuntime : IAsyncDisposable
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (API.md)
+        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (docs/operations.md "Configuration")
         return key;
     }
 
     public ValueTask DisposeAsync() => Persistent.DisposeAsync();
 
 }
-
-/// <summary>What a reserve with a request id returned, for repeats.</summary>
-public readonly record struct RequestIdEntry(Engine.Model.ReservationId Id, long Amount, long ExpiresAtMs);
 
 /// <summary>Closes the runtime on host stop (SIGTERM / Ctrl-C): flush the log, snapshot, close.</summary>
 public sealed class QuotaRuntimeLifetime(QuotaRuntime runtime) : IHostedService

@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using System.Text.Encodings.Web;
+using System.Text.Unicode;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Quota.Host.Configuration;
+using Quota.Host.ConsoleUi.Components;
+
+namespace Quota.Host.ConsoleUi;
+
+// The code namespace is Quota.Host.ConsoleUi (folder Console/): a namespace named "Console" inside Quota.Host would
+// shadow System.Console in every other Quota.Host.* file.
+
+/// <summary>
+/// The operator's web console and the key holder's page: Razor components rendered on the server (static SSR), one
+/// cookie session for the operator, antiforgery on every form. Everything here runs only for console paths
+/// (<see cref="ConsolePaths"/>): the admin, quota and relay APIs never see the cookie, the session or the culture
+/// middleware, and keep their bearer-only auth.
+/// </summary>
+public static class ConsoleRegistration
+{
+    public static IServiceCollection AddQuotaConsole(this IServiceCollection services)
+    {
+        services.AddRazorComponents();
+        // Chinese text is written as characters, not as &#x…; escapes (the markup stays HTML-encoded).
+        services.TryAddSingleton(HtmlEncoder.Create(UnicodeRanges.All));
+        services.AddAuthentication().AddCookie(ConsoleAuth.Scheme, ConsoleAuth.Configure);
+        services.AddAuthorizationBuilder().AddPolicy(ConsoleAuth.Policy, policy =>
+            policy.AddAuthenticationSchemes(ConsoleAuth.Scheme).RequireAuthenticatedUser());
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "quota.antiforgery";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.FormFieldName = "__RequestVerificationToken";
+        });
+        services.AddDistributedMemoryCache();
+        services.AddSession(o =>
+        {
+            // The key holder's page keeps the pasted key's id here (server memory), never the key in the browser.
+            o.Cookie.Name = "quota.me";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.IsEssential = true;
+            o.IdleTimeout = TimeSpan.FromMinutes(30);
+        });
+        // Session cookies survive a restart: the data-protection keys live in the data directory.
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<QuotaOptions>>((o, quota) =>
+            o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(quota.Value.DataDir, "console-keys")), NullLoggerFactory.Instance));
+        return services;
+    }
+
+    public static WebApplication MapQuotaConsole(this WebApplication app)
+    {
+        app.UseWhen(context => ConsolePaths.IsConsole(context.Request.Path), console =>
+        {
+            console.UseRequestLocalization(ConsoleCultures.Options);
+            console.UseSession();
+            console.UseAuthentication();
+            console.UseAuthorization();
+            console.UseAntiforgery();
+        });
+        app.MapConsoleAssets();
+        app.MapConsoleCommands();
+        app.MapRazorComponents<App>().RequireAuthorization(ConsoleAuth.Policy);
+        return app;
+    }
+
+    /// <summary>Form posts handled outside a page: sign-out (antiforgery-checked) and the language switch.</summary>
+    private static void MapConsoleCommands(this WebApplication app)
+    {
+        app.MapPost("/signout", async (HttpContext context) =>
+        {
+            // The antiforgery middleware only records its verdict; an endpoint without form parameters must act on it.
+            if (context.Features.Get<IAntiforgeryValidationFeature>() is not { IsValid: true })
+            {
+                return Results.BadRequest();
+            }
+
+            await ConsoleAuth.SignOutAsync(context);
+            return Results.LocalRedirect("/signin");
+        }).RequireAuthorization(ConsoleAuth.Policy).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
+        app.MapGet("/culture", (string? name, string? returnUrl, HttpContext context) =>
+        {
+            ConsoleCultures.Remember(context, name);
+            return Results.LocalRedirect(ConsolePaths.SafeReturnUrl(returnUrl));
+        }).ExcludeFromDescription();
+    }
+}

@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Quota.Engine;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Host.Configuration;
+using Quota.Host.Errors;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Relay;
+
+/// <summary>
+/// One relayed request after its reservation, to its one end: settled (from the upstream's usage, or by counting
+/// what it produced) or refunded — never left to expire into a charge, whatever the upstream or the client does.
+/// Every failure before the response starts answers an OpenAI-style error; a stream that fails after it started
+/// ends with an error event. Which upstream answers are passed on, and which become 502: docs/relay.md, "Failures".
+/// Not shared between requests.
+/// </summary>
+internal sealed partial class RelayCall(
+    HttpContext context, QuotaRuntime runtime, Pricing pricing, ILogger logger, UpstreamOptions upstream, int tokenId, RelayRequest request, ReservationId reservation)
+{
+    /// <summary>Upstream 4xx statuses that are about the client's request, passed on as they are.</summary>
+    private static readonly HashSet<int> PassedThrough = [400, 404, 413, 422, 429];
+
+    /// <summary>Largest upstream error body passed on, and largest JSON reply read.</summary>
+    private const int ErrorBodyBytesMax = 64 * 1024;
+    private const int ReplyBytesMax = 32 * 1024 * 1024;
+
+    private bool finished;
+
+    public async Task<IResult> RunAsync(HttpClient client, string path)
+    {
+        using var deadlines = new UpstreamDeadlines(upstream, context.RequestAborted);
+        await using ReservationKeepAlive keepAlive = ReservationKeepAlive.Start(runtime, reservation, logger);
+        try
+        {
+            HttpResponseMessage response;
+            try
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Post, path)
+                {
+                    Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json"),
+                };
+                response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadlines.Token);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+            {
+                HostLog.UpstreamFailed(logger, request.Model, Reason(deadlines, exception));
+                return await FailAsync("the upstream is unreachable or timed out");
+            }
+
+            using (response)
+            {
+                if (!response.IsSuccessStatusCode)
+                {
+                    return await UpstreamErrorAsync(response, deadlines);
+                }
+
+                return request.Stream ? await StreamAsync(response, deadlines) : await CompleteAsync(response, deadlines);
+            }
+        }
+        finally
+        {
+            if (!finished)
+            {
+                // An exception no branch expected: still never leave the hold to expire into a charge.
+                await RefundAsync();
+            }
+        }
+    }
+
+    /// <summary>The upstream answered an error status: pass it on, or hide it behind a 502 (its credentials).</summary>
+    private async Task<IResult> UpstreamErrorAsync(HttpResponseMessage response, UpstreamDeadlines deadlines)
+    {
+        int status = (int)response.StatusCode;
+        await RefundAsync();
+        AddRateLimitHeaders();
+        RetryHeaders.AddForUpstream(context.Response, response, runtime.NowMs); // an upstream 429's own Retry-After, bounded
+        if (!PassedThrough.Contains(status))
+        {
+            // 401/403 are about the relay's own upstream key: the body may echo it, so it never reaches the client.
+            HostLog.UpstreamStatus(logger, request.Model, status);
+            return OpenAiError.Result(502, "upstream_error", status is 401 or 403
+                ? "the upstream provider refused the relay's credentials; the operator has been told"
+                : $"the upstream provider failed (status {status.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        string body;
+        try
+        {
+            body = await ReadBoundedAsync(response, ErrorBodyBytesMax, deadlines.Token);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException or InvalidDataException)
+        {
+            HostLog.UpstreamFailed(logger, request.Model, Reason(deadlines, exception));
+            return OpenAiError.Result(502, "upstream_error", "the upstream's error response could not be read");
+        }
+
+        if (upstream.ApiKey.Length > 0)
+        {
+            body = body.Replace(upstream.ApiKey, "[redacted]", StringComparison.Ordinal);
+        }
+
+        return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json", statusCode: status);
+    }
+
+    /// <summary>Refunds and answers 502 <c>upstream_error</c> (before the response started).</summary>
+    private async Task<IResult> FailAsync(string message)
+    {
+        await RefundAsync();
+        AddRateLimitHeaders();
+        return OpenAiError.Result(502, "upstream_error", message);
+    }
+
+    private async Task RefundAsync()
+    {
+        finished = true;
+        FinishOutcome outcome = runtime.Engine.Refund(reservation, runtime.NowMs);
+        if (outcome.Result != FinishResult.Ok)
+        {
+            HostLog.FinishRefused(logger, reservation.ToString(), "refund", outcome.Result, 0);
+        }
+
+        await runtime.AcknowledgeAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Charges what the upstream reports (or what was counted): overflow and amounts above the engine's largest are
+    /// clamped and logged, an actual above the estimate is charged and logged as an overrun, and a settle the engine
+    /// refuses is logged with its result — nothing is silently replaced. Returns the key read after the settle.
+    /// </summary>
+    private async Task<TokenView?> SettleAsync(long prompt, long completion, bool counted)
+    {
+        finished = true;
+        long? price = pricing.TryPrice(request.Price, prompt, completion);
+        long charged = price is { } p && p <= EngineLimits.AmountMaxUnits ? p : EngineLimits.AmountMaxUnits;
+        if (charged != price)
+        {
+            HostLog.ChargeClamped(logger, request.Model, prompt, completion, charged);
+        }
+
+        if (charged > request.EstimateUnits)
+        {
+            HostLog.Overrun(logger, request.Model, tokenId, request.EstimateUnits, charged, request.PromptTokens, request.CompletionTokens, prompt, completion);
+        }
+
+        long now = runtime.NowMs;
+        long tokens = prompt > EngineLimits.TokensMax - completion ? EngineLimits.TokensMax : prompt + completion; // clamped like the amount
+        FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
+        if (outcome.Result != FinishResult.Ok)
+        {
+            HostLog.FinishRefused(logger, reservation.ToString(), "settle", outcome.Result, charged);
+        }
+
+        TokenView? view = runtime.Engine.ReadToken(tokenId, now);
+        runtime.Persistent.Logs.Enqueue(new LogDocument
+        {
+            CreatedMs = now,
+            Type = "consume",
+            TokenId = tokenId,
+            UserId = view?.UserId ?? 0,
+            Action = "relay",
+            Content = $"{request.Model}: {prompt} prompt + {completion} completion tokens{(counted ? " (counted by the relay)" : "")}",
+            ParamsJson = JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["estimate"] = request.EstimateUnits,
+                ["estimate_prompt_tokens"] = request.PromptTokens,
+                ["estimate_completion_tokens"] = request.CompletionTokens,
+                ["settle"] = outcome.Result.ToString(),
+            }),
+            Model = request.Model,
+            PromptTokens = prompt,
+            CompletionTokens = completion,
+            QuotaUnits = outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0,
+        });
+        await runtime.AcknowledgeAsync(CancellationToken.None);
+        return view;
+    }
+
+    private void AddRateLimitHeaders(TokenView? view = null)
+    {
+        long now = runtime.NowMs;
+        if (!context.Response.HasStarted && (view ?? runtime.Engine.ReadToken(tokenId, now)) is { } token)
+        {
+            RateLimitHeaders.Add(context.Response, token, now, request.Model);
+        }
+    }
+
+    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int bytesMax, CancellationToken cancellationToken)
+    {
+        await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > bytesMax)
+            {
+                throw new InvalidDataException($"the upstream's body is larger than {bytesMax} bytes");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static string Reason(UpstreamDeadlines deadlines, Exception exception) =>
+        deadlines.Stop == UpstreamStop.None ? exception.Message : deadlines.Stop.ToString();
+}

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Quota.Engine;
+using Quota.Host.Configuration;
+
+namespace Quota.Host.Relay;
+
+/// <summary>The two request shapes the relay prices; the route decides which, never a body field.</summary>
+public enum RelayEndpoint
+{
+    ChatCompletions,
+    Embeddings,
+}
+
+/// <summary>
+/// A relay request checked and priced before anything is reserved: the model, whether it streams, its prompt
+/// (every billable part counted), its completion ceiling (the smallest cap it states, or the default, times
+/// <c>n</c>) and the estimate in quota units. <see cref="Parse"/> also writes that cap into the body that is
+/// forwarded, so the upstream cannot produce more than was reserved.
+/// </summary>
+public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Price, bool Stream, long PromptTokens, long CompletionTokens, long EstimateUnits)
+{
+    /// <summary>Largest <c>n</c> (choices per request) the relay forwards.</summary>
+    public const long ChoicesMax = 128;
+
+    /// <summary>The request, or the field that is wrong and why (400), or an unknown model (404).</summary>
+    public readonly record struct Outcome(RelayRequest? Value, string? Field, string? Error, int Status = 400);
+
+    public static Outcome Parse(JsonObject body, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens)
+    {
+        if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
+        {
+            return Fail("model", "is required: a string naming the model");
+        }
+
+        if (model.Length > pricing.ModelNameLengthMax || pricing.Find(model) is not { } price)
+        {
+            return new(null, "model", $"no price is configured for model '{Shorten(model)}'", 404);
+        }
+
+        if (!TryFlag(body, "stream", out bool stream))
+        {
+            return Fail("stream", "must be true or false");
+        }
+
+        return endpoint == RelayEndpoint.Embeddings
+            ? Embeddings(body, model, price, pricing, stream)
+            : Chat(body, model, price, pricing, stream, defaultMaxTokens);
+    }
+
+    private static Outcome Chat(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
+    {
+        if (body["messages"] is not JsonArray { Count: > 0 } messages)
+        {
+            return Fail("messages", "is required: a non-empty array of messages");
+        }
+
+        for (int i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is not JsonObject)
+            {
+                return Fail($"messages[{i}]", "must be a message object");
+            }
+        }
+
+        (long? maxCompletion, string? badCompletion) = Cap(body, "max_completion_tokens");
+        (long? maxTokens, string? badMax) = Cap(body, "max_tokens");
+        if (badCompletion is not null || badMax is not null)
+        {
+            return Fail(badCompletion is not null ? "max_completion_tokens" : "max_tokens", (badCompletion ?? badMax)!);
+        }
+
+        if (!TryCount(body["n"], out long choices))
+        {
+            return Fail("n", $"must be an integer from 1 to {ChoicesMax}");
+        }
+
+        if (stream && body["stream_options"] is { } options && options is not JsonObject)
+        {
+            return Fail("stream_options", "must be an object");
+        }
+
+        long cap = Math.Min(maxCompletion ?? long.MaxValue, maxTokens ?? long.MaxValue);
+        string capField = maxCompletion is null && maxTokens is null ? "messages" : maxCompletion <= (maxTokens ?? long.MaxValue) ? "max_completion_tokens" : "max_tokens";
+        cap = cap == long.MaxValue ? defaultMaxTokens : cap;
+        long prompt;
+        try
+        {
+            prompt = PromptCount.Chat(body, messages, price);
+        }
+        catch (OverflowException)
+        {
+            return Fail("messages", "the prompt is too large to price");
+        }
+
+        // Written before forwarding: the upstream may produce at most what was reserved.
+        body["max_completion_tokens"] = cap;
+        if (price.SendMaxTokens)
+        {
+            body["max_tokens"] = cap;
+        }
+        else
+        {
+            body.Remove("max_tokens");
+        }
+
+        if (stream)
+        {
+            JsonObject streamOptions = body["stream_options"] as JsonObject ?? [];
+            streamOptions["include_usage"] = true;
+            body["stream_options"] = streamOptions;
+        }
+
+        return Priced(body, model, price, pricing, stream, prompt, cap, choices, capField);
+    }
+
+    private static Outcome Embeddings(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream)
+    {
+        if (stream)
+        {
+            return Fail("stream", "embeddings do not stream");
+        }
+
+        (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price);
+        return badField is not null
+            ? Fail(badField, "must be a string, an array of strings, or an array of token-id arrays")
+            : Priced(body, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
+    }
+
+    private static Outcome Priced(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
+    {
+        long completion = cap * choices; // both ≤ 2^31 and 128: no overflow
+        if (pricing.TryPrice(price, prompt, 0) is not { } promptUnits || promptUnits > EngineLimits.AmountMaxUnits)
+        {
+            return Fail(capField == "input" ? "input" : "messages", $"the prompt costs more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
+        }
+
+        if (prompt > EngineLimits.TokensMax - completion)
+        {
+            return Fail(capField, $"the request counts more than {EngineLimits.TokensMax} tokens");
+        }
+
+        if (pricing.TryPrice(price, prompt, completion) is not { } units || units > EngineLimits.AmountMaxUnits)
+        {
+            return Fail(capField, $"the completion cap makes the request cost more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
+        }
+
+        return new(new RelayRequest(body, model, price, stream, prompt, completion, Math.Max(1, units)), null, null);
+    }
+
+    /// <summary>An optional completion cap: absent or null → none; otherwise an integer 1 … int.MaxValue.</summary>
+    private static (long? Cap, string? Error) Cap(JsonObject body, string field)
+    {
+        JsonNode? node = body[field];
+        if (node is null)
+        {
+            return (null, null);
+        }
+
+        if (!JsonNumbers.TryGetIntegral(node, out long cap) || cap < 1)
+        {
+            return (null, "must be a positive integer");
+        }
+
+        return cap > int.MaxValue ? (null, $"must be at most {int.MaxValue}") : (cap, null);
+    }
+
+    private static bool TryCount(JsonNode? node, out long choices)
+    {
+        choices = 1;
+        return node is null || (JsonNumbers.TryGetIntegral(node, out choices) && choices is >= 1 and <= ChoicesMax);
+    }
+
+    private static bool TryFlag(JsonObject body, string field, out bool flag)
+    {
+        flag = false;
+        JsonNode? node = body[field];
+        if (node is null)
+        {
+            return true;
+        }
+
+        if (node.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+        {
+            flag = node.GetValue<bool>();
+            return true;
+        }
+
+        return false;
+    }
+
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
+
+    private static Outcome Fail(string field, string error) => new(null, field, error);
+}
