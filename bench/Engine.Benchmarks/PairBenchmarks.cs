@@ -66,6 +66,7 @@ public class PairBenchmarks
     /// <summary>Every measured pair must be an admitted one: a refusal would time the rejection path instead.</summary>
     private void Verify()
     {
+        LockedQuotaCheck.Run();
         foreach (int token in new[] { noPolicy, graceful, strict, four })
         {
             Check(engine.Reserve(token, Amount, now), token);

@@ -48,8 +48,17 @@ if (args.Length > 0 && args[0] == "--load")
         Console.WriteLine();
     }
 
-    return;
+    return 0;
 }
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-BenchmarkSwitcher.FromAssembly(typeof(PairBenchmarks).Assembly).Run(args);
+IEnumerable<BenchmarkDotNet.Reports.Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(PairBenchmarks).Assembly).Run(args);
+// BenchmarkDotNet reports a benchmark that threw (in its setup or its body) and still exits 0: fail here instead, so the
+// CI smoke catches a broken benchmark or a peer that breaks the engine's rules (LockedQuotaCheck).
+int failed = summaries.Sum(s => s.Reports.Count(r => !r.Success) + (s.HasCriticalValidationErrors ? 1 : 0));
+if (failed > 0)
+{
+    Console.Error.WriteLine($"{failed} benchmark(s) failed");
+}
+
+return failed > 0 ? 1 : 0;
