@@ -1,6 +1,10 @@
 namespace Quota.Engine;
 
-/// <summary>Tunable settings of the engine; validated and copied by the engine's constructor.</summary>
+/// <summary>
+/// Tunable settings of the engine; validated and copied by the engine's constructor, so changing an instance later has no
+/// effect on an engine built from it. The tables are allocated up front at these sizes (memory grows with
+/// <see cref="KeysMax"/>, <see cref="UsersMax"/> and <see cref="ReservationsMax"/>, not with traffic).
+/// </summary>
 public sealed record EngineOptions
 {
     /// <summary>Capacity of the key table (token ids are 1..KeysMax).</summary>
@@ -40,6 +44,7 @@ public sealed record EngineOptions
         return this with { };
     }
 
+    /// <summary>The settings on one line, for the start-up log.</summary>
     public override string ToString() =>
         $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl}";
 }

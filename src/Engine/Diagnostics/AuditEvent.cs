@@ -42,11 +42,15 @@ public readonly record struct AuditEvent(
 /// <summary>Receives audit events; must not block (called under a key's lock).</summary>
 public interface IAuditSink
 {
+    /// <summary>
+    /// Takes one event. Called from any thread, under the key's lock: copy or enqueue it and return; never block, never
+    /// call back into the engine, never throw.
+    /// </summary>
     void Record(in AuditEvent auditEvent);
 }
 
 /// <summary>Discards audit events.</summary>
-public sealed class NullAuditSink : IAuditSink
+internal sealed class NullAuditSink : IAuditSink
 {
     public static readonly NullAuditSink Instance = new();
 

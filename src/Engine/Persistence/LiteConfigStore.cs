@@ -8,7 +8,7 @@ namespace Quota.Engine.Persistence;
 /// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
-public sealed class LiteConfigStore : IDisposable
+internal sealed class LiteConfigStore : IDisposable
 {
     private readonly LiteDatabase db;
     private readonly ILiteCollection<SnapshotDocument> snapshots;

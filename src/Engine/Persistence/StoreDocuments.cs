@@ -4,7 +4,7 @@ namespace Quota.Engine.Persistence;
 // persistence layer's callers' cold paths.
 
 /// <summary>The newest snapshot: it holds every delta record up to <see cref="Sequence"/>; replay resumes at <see cref="ResumeAddress"/>.</summary>
-public sealed class SnapshotDocument
+internal sealed class SnapshotDocument
 {
     public int Id { get; set; } = 1;
     public long Sequence { get; set; }
@@ -15,7 +15,7 @@ public sealed class SnapshotDocument
 }
 
 /// <summary>A user's labels (the wallet's numbers live in the engine).</summary>
-public sealed class UserDocument
+internal sealed class UserDocument
 {
     public int Id { get; set; }
     public string Name { get; set; } = "";
@@ -26,7 +26,7 @@ public sealed class UserDocument
 /// A key's labels and lookup hash, plus a readable copy of its configuration, written as one document (atomic).
 /// The full key is never stored: only its SHA-256 (<see cref="KeyHash"/>) and a preview.
 /// </summary>
-public sealed class TokenDocument
+internal sealed class TokenDocument
 {
     public int Id { get; set; }
     public int UserId { get; set; }
@@ -38,7 +38,7 @@ public sealed class TokenDocument
 }
 
 /// <summary>One row of the owner-visible log: a system event (audit) or a consume record.</summary>
-public sealed class LogDocument
+internal sealed class LogDocument
 {
     public long Id { get; set; }
     public long CreatedMs { get; set; }
@@ -55,5 +55,5 @@ public sealed class LogDocument
 }
 
 /// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.</summary>
-public sealed record LogQuery(int? TokenId = null, int? UserId = null, string? Type = null, string? Action = null, int Page = 1, int Size = 20,
+internal sealed record LogQuery(int? TokenId = null, int? UserId = null, string? Type = null, string? Action = null, int Page = 1, int Size = 20,
     long? FromMs = null, long? ToMs = null);

@@ -13,7 +13,7 @@ namespace Quota.Engine.Persistence;
 /// counts it (<see cref="DroppedRows"/>).
 /// Rows are not accounting state: a crash may lose the last unflushed batch.
 /// </summary>
-public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
+internal sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
 {
     private const int QueueRowsMax = 100_000;
     private const int BatchRowsMax = 2_000;

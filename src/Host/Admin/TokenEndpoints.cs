@@ -68,7 +68,7 @@ public static class TokenEndpoints
     }
 
     /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
-    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
+    internal static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(spec);
@@ -125,7 +125,7 @@ public static class TokenEndpoints
     }
 
     /// <summary>Updates a key in the engine, then its label (name and configuration copy); nothing changes on an error (the console uses it too).</summary>
-    public static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
+    internal static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(label);

@@ -23,7 +23,7 @@ public static class LogSentences
 
     public static string TypeLabel(string type) => T.Get("LogType_" + type.Replace('.', '_'));
 
-    public static string Render(LogDocument row, string keyName, OperatorClock clock)
+    internal static string Render(LogDocument row, string keyName, OperatorClock clock)
     {
         using JsonDocument json = JsonDocument.Parse(string.IsNullOrEmpty(row.ParamsJson) ? "{}" : row.ParamsJson);
         JsonElement p = json.RootElement;

@@ -38,7 +38,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
     public PersistentEngine Persistent { get; }
     public QuotaEngine Engine => Persistent.Engine;
-    public LiteConfigStore Store => Persistent.Store;
+    internal LiteConfigStore Store => Persistent.Store;
     public TimeProvider Time { get; }
     /// <summary>SHA-256 of the admin key (the admin and quota APIs compare against it in constant time).</summary>
     public byte[] AdminKeyHash { get; }
