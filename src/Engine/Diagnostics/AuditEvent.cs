@@ -5,17 +5,17 @@ namespace Quota.Engine.Diagnostics;
 /// <summary>The owner-visible system log actions (the system log's actions, docs/api.md "Logs"). Never renumber.</summary>
 public enum AuditAction : byte
 {
-    /// <summary>token.quota_policy.exhausted_disable</summary>
+    /// <summary>A disable_token policy's window was used up and paused the key (token.quota_policy.exhausted_disable).</summary>
     ExhaustedDisable = 1,
-    /// <summary>token.quota_policy.auto_restore_reset</summary>
+    /// <summary>A new window started and restored the key that policy had paused (token.quota_policy.auto_restore_reset).</summary>
     AutoRestoreReset = 2,
-    /// <summary>token.quota_policy.manual_reset</summary>
+    /// <summary>An operator cleared a window's usage (token.quota_policy.manual_reset).</summary>
     ManualReset = 3,
-    /// <summary>token.quota_policy.update_disable</summary>
+    /// <summary>An update set a quota that is already used up, pausing the key (token.quota_policy.update_disable).</summary>
     UpdateDisable = 4,
-    /// <summary>token.quota_policy.update_restore</summary>
+    /// <summary>An update lifted a policy's pause (token.quota_policy.update_restore).</summary>
     UpdateRestore = 5,
-    /// <summary>reservation.expired</summary>
+    /// <summary>A reservation passed its TTL unfinished and was settled at its estimate (reservation.expired).</summary>
     ReservationExpired = 6,
 }
 

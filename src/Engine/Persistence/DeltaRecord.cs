@@ -126,7 +126,7 @@ public readonly record struct DeltaRecord
 
     // ---- accessors, named by meaning ----
 
-    /// <summary>Reserve, Settle, Expire, Refund, KeepAlive.</summary>
+    /// <summary>Reserve, Settle, Expire, Refund, KeepAlive: the reservation the record is about.</summary>
     public ReservationId ReservationId => new(RawReservationId);
     /// <summary>Reserve: the policies held. WindowReset, ManualReset: the policy index.</summary>
     public int PolicyMask => Policy;
@@ -150,7 +150,7 @@ public readonly record struct DeltaRecord
     public bool ExhaustedReply => (Aux & 1) != 0;
     /// <summary>Settle, Expire: exhaustion marks and pauses this finish made.</summary>
     public SettleMarks Marks => new((int)(Aux >> 1) & 0xF, (int)(Aux >> 5) & 0xF, (TokenStatus)(byte)(Aux >> 9));
-    /// <summary>WindowReset.</summary>
+    /// <summary>WindowReset: the new window's generation, the tag a reservation's holds carry (it wraps at 65,536).</summary>
     public ushort Generation => (ushort)Aux;
     /// <summary>WindowReset: the new window's quota, in the policy's metric.</summary>
     public long QuotaUnits => (long)((ulong)Aux >> 17);
@@ -164,7 +164,7 @@ public readonly record struct DeltaRecord
     public long ClearedUnits => A;
     /// <summary>UserCredit: the wallet change.</summary>
     public long DeltaUnits => A;
-    /// <summary>RunStarted.</summary>
+    /// <summary>RunStarted: the run's epoch, the high bits of every reservation id it issues.</summary>
     public int Epoch => (int)A;
 }
 
