@@ -38,8 +38,9 @@ public enum DeltaKind : byte
 /// <para><b>One operation, one record.</b> A settle that exhausts windows and pauses the key, a window rollover that
 /// restores the key, a manual reset, a whole save: each is one record, so every prefix of the log is a state some
 /// serial history produced, and a settle or refund appends exactly one record (the ring keeps room for it).</para>
-/// The fields mean different things for different kinds, so they are private: build a record with the factory of its
-/// kind and read it with the accessors named after what they hold. The byte layout is in <see cref="DeltaRecordCodec"/>.
+/// The fields mean different things for different kinds, so they are private: the engine builds a record with the
+/// factory of its kind (internal: only the engine makes records), and a reader uses the accessors named after what they
+/// hold, which say for which kinds they mean something. The byte layout is the engine's own (Persistence/DeltaRecordCodec.cs).
 /// </summary>
 public readonly record struct DeltaRecord
 {
