@@ -217,5 +217,5 @@ public sealed partial class QuotaEngine
         audit.Record(new AuditEvent(
             action, key.TokenId, key.User.UserId, index, nowMs,
             slot.Cell.Used, slot.Config.QuotaUnits, slot.Cell.WindowEndMs, slot.Cell.WindowStartMs,
-            previousStatus, ReservationId.None, 0));
+            previousStatus, ReservationId.None, 0, slot.Config.Metric));
 }

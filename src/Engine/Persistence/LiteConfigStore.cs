@@ -8,7 +8,7 @@ namespace Quota.Engine.Persistence;
 /// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
-public sealed class LiteConfigStore : IDisposable
+public sealed class LiteConfigStore : ILogRowStore, IDisposable
 {
     private readonly LiteDatabase db;
     private readonly ILiteCollection<SnapshotDocument> snapshots;
@@ -22,7 +22,8 @@ public sealed class LiteConfigStore : IDisposable
         snapshots = db.GetCollection<SnapshotDocument>("snapshots");
         users = db.GetCollection<UserDocument>("users");
         tokens = db.GetCollection<TokenDocument>("tokens");
-        logs = db.GetCollection<LogDocument>("logs");
+        // "log_events": structured rows (LogDocument). Rows of builds before it (sentences, in "logs") are not read.
+        logs = db.GetCollection<LogDocument>("log_events");
         tokens.EnsureIndex(t => t.KeyHash, unique: true);
         tokens.EnsureIndex(t => t.UserId);
         logs.EnsureIndex(l => l.TokenId);
@@ -88,24 +89,24 @@ public sealed class LiteConfigStore : IDisposable
             q = q.Where(l => l.UserId == userId);
         }
 
-        if (query.Type is { } type)
+        if (query.Consume is { } consume)
         {
-            q = q.Where(l => l.Type == type);
+            q = consume ? q.Where(l => l.Kind == LogKind.Consume) : q.Where(l => l.Kind != LogKind.Consume);
         }
 
-        if (query.Action is { } action)
+        if (query.Kind is { } kind)
         {
-            q = q.Where(l => l.Action == action);
+            q = q.Where(l => l.Kind == kind);
         }
 
         if (query.FromMs is { } fromMs)
         {
-            q = q.Where(l => l.CreatedMs >= fromMs);
+            q = q.Where(l => l.AtMs >= fromMs);
         }
 
         if (query.ToMs is { } toMs)
         {
-            q = q.Where(l => l.CreatedMs < toMs);
+            q = q.Where(l => l.AtMs < toMs);
         }
 
         int total = q.Count();

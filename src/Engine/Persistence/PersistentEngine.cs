@@ -78,7 +78,7 @@ public sealed class PersistentEngine : IAsyncDisposable
         }
 
         engine.StartRun(epoch);
-        var logs = new SystemLogWriter(store);
+        var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
         engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
         var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
         opened.Start();

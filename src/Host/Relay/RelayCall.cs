@@ -154,26 +154,9 @@ internal sealed partial class RelayCall(
         }
 
         TokenView? view = runtime.Engine.ReadToken(tokenId, now);
-        runtime.Persistent.Logs.Enqueue(new LogDocument
-        {
-            CreatedMs = now,
-            Type = "consume",
-            TokenId = tokenId,
-            UserId = view?.UserId ?? 0,
-            Action = "relay",
-            Content = $"{request.Model}: {prompt} prompt + {completion} completion tokens{(counted ? " (counted by the relay)" : "")}",
-            ParamsJson = JsonSerializer.Serialize(new Dictionary<string, object>
-            {
-                ["estimate"] = request.EstimateUnits,
-                ["estimate_prompt_tokens"] = request.PromptTokens,
-                ["estimate_completion_tokens"] = request.CompletionTokens,
-                ["settle"] = outcome.Result.ToString(),
-            }),
-            Model = request.Model,
-            PromptTokens = prompt,
-            CompletionTokens = completion,
-            QuotaUnits = outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0,
-        });
+        var row = new ConsumeRow(request.Model, prompt, completion, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
+            outcome.Result.ToString(), counted);
+        runtime.Persistent.Logs.Enqueue(row.ToRow(now, tokenId, view?.UserId ?? 0, outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0));
         await runtime.AcknowledgeAsync(CancellationToken.None);
         return view;
     }

@@ -22,6 +22,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         Persistent = PersistentEngine.Open(o.ToPersistence(), time);
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
+        Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
         if (Persistent.Recovery.Corruption is { } corruption)
         {
             HostLog.Corruption(logger, corruption);
