@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
 using Quota.Host.ConsoleUi;
@@ -30,7 +29,7 @@ public static class HostRegistration
         services.AddQuotaConsole();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(HostMetrics.MeterName).AddPrometheusExporter());
+        services.AddQuotaTelemetry(configuration);
         services.AddHttpClient(RelayEndpoints.UpstreamClient, (provider, client) =>
             {
                 UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;

@@ -70,3 +70,24 @@ public sealed class ModelPrice
     /// <summary>Also write the completion cap as <c>max_tokens</c> (false for models that refuse that field).</summary>
     public bool SendMaxTokens { get; set; } = true;
 }
+
+/// <summary>The <c>Telemetry</c> section: where traces and metrics are also pushed (off unless an endpoint is set).</summary>
+public sealed class TelemetryOptions
+{
+    public OtlpOptions Otlp { get; set; } = new();
+}
+
+public sealed class OtlpOptions
+{
+    /// <summary>The OTLP collector, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318 (http/protobuf); empty: no export.</summary>
+    public string Endpoint { get; set; } = "";
+    /// <summary><c>grpc</c> or <c>http/protobuf</c>.</summary>
+    public string Protocol { get; set; } = "grpc";
+}
+
+/// <summary>The <c>Health</c> section: the bounds behind /healthz.</summary>
+public sealed class HealthOptions
+{
+    /// <summary>Delta records appended but not yet in the log above which the host reports itself degraded (the pump is behind).</summary>
+    public int RingDepthMax { get; set; } = 65_536;
+}

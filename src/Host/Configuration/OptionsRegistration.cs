@@ -24,6 +24,13 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
             .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
             .ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection("Telemetry"))
+            .Validate(o => o.Otlp.Endpoint.Length == 0 || IsHttpUrl(o.Otlp.Endpoint), "Telemetry:Otlp:Endpoint must be an absolute http(s) URL (or empty: no export)")
+            .Validate(o => o.Otlp.Protocol is "grpc" or "http/protobuf", "Telemetry:Otlp:Protocol must be grpc or http/protobuf")
+            .ValidateOnStart();
+        services.AddOptions<HealthOptions>().Bind(configuration.GetSection("Health"))
+            .Validate(o => o.RingDepthMax >= 1, "Health:RingDepthMax must be at least 1")
+            .ValidateOnStart();
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
             .PostConfigure(o =>
             {
@@ -43,6 +50,9 @@ public static class OptionsRegistration
             .ValidateOnStart();
         return services;
     }
+
+    public static bool IsHttpUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
     private const long ModelPriceMax = Engine.EngineLimits.AmountMaxUnits;
 
