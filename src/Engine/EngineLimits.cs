@@ -4,6 +4,8 @@ namespace Quota.Engine;
 public static class EngineLimits
 {
     public const int PoliciesPerKeyMax = 4;
+    /// <summary>Budget alert thresholds per account.</summary>
+    public const int AlertThresholdsMax = 4;
     /// <summary>Model patterns per policy, and the longest one.</summary>
     public const int ModelsPerPolicyMax = 16;
     public const int ModelNameLengthMax = 128;
