@@ -21,6 +21,10 @@ public static class HostRegistration
         services.AddSingleton<QuotaRuntime>();
         services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
+        services.AddSingleton<Alerts.AlertSink>();
+        services.AddSingleton<Alerts.AlertDispatcher>();
+        services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store
+        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<Pricing>();
         services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();

@@ -15,6 +15,7 @@ public sealed class LiteConfigStore : ILogRowStore, IDisposable
     private readonly ILiteCollection<UserDocument> users;
     private readonly ILiteCollection<TokenDocument> tokens;
     private readonly ILiteCollection<LogDocument> logs;
+    private readonly ILiteCollection<OutboxDocument> outbox;
 
     public LiteConfigStore(string path)
     {
@@ -28,6 +29,8 @@ public sealed class LiteConfigStore : ILogRowStore, IDisposable
         tokens.EnsureIndex(t => t.UserId);
         logs.EnsureIndex(l => l.TokenId);
         logs.EnsureIndex(l => l.UserId);
+        outbox = db.GetCollection<OutboxDocument>("outbox");
+        outbox.EnsureIndex(o => o.DeliveredMs);
     }
 
     public SnapshotDocument? LatestSnapshot => snapshots.FindById(1);
@@ -113,6 +116,51 @@ public sealed class LiteConfigStore : ILogRowStore, IDisposable
         List<LogDocument> items = q.OrderByDescending(l => l.Id).Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
         return (items, total);
     }
+
+    /// <summary>Adds the messages not already in the outbox (by id), in one transaction; returns how many were new.</summary>
+    public int AddToOutbox(IReadOnlyCollection<OutboxDocument> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count == 0)
+        {
+            return 0;
+        }
+
+        db.BeginTrans();
+        try
+        {
+            int added = 0;
+            foreach (OutboxDocument message in messages)
+            {
+                if (outbox.FindById(message.Id) is null)
+                {
+                    outbox.Insert(message);
+                    added++;
+                }
+            }
+
+            db.Commit();
+            return added;
+        }
+        catch
+        {
+            db.Rollback();
+            throw;
+        }
+    }
+
+    /// <summary>Pending messages due at <paramref name="nowMs"/>, the earliest first.</summary>
+    public IReadOnlyList<OutboxDocument> DueInOutbox(long nowMs, int limit) =>
+        outbox.Query().Where(o => o.DeliveredMs == 0 && o.NextAttemptMs <= nowMs).OrderBy(o => o.NextAttemptMs).Limit(limit).ToList();
+
+    public int PendingInOutbox() => outbox.Count(o => o.DeliveredMs == 0);
+
+    public void UpdateOutbox(OutboxDocument message) => outbox.Update(message);
+
+    /// <summary>Deletes finished messages (delivered or given up) older than <paramref name="beforeMs"/>.</summary>
+    public int PruneOutbox(long beforeMs) => outbox.DeleteMany(o => o.DeliveredMs != 0 && o.CreatedMs < beforeMs);
+
+    public IEnumerable<UserDocument> AllUsers() => users.FindAll();
 
     public void Dispose() => db.Dispose();
 }

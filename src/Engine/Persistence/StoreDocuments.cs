@@ -17,12 +17,35 @@ public sealed class SnapshotDocument
     public long CreatedMs { get; set; }
 }
 
-/// <summary>A user's labels (the wallet's numbers live in the engine).</summary>
+/// <summary>A user's labels (the wallet's numbers live in the engine), and the base of its wallet alerts.</summary>
 public sealed class UserDocument
 {
     public int Id { get; set; }
     public string Name { get; set; } = "";
     public long CreatedMs { get; set; }
+    /// <summary>The wallet's balance at its last top-up: what its alert thresholds are of (0: none yet).</summary>
+    public long AlertBaseUnits { get; set; }
+    /// <summary>When that top-up happened.</summary>
+    public long AlertSinceMs { get; set; }
+}
+
+/// <summary>
+/// A message the host must deliver at least once (a budget alert to one webhook), kept until it is delivered so a
+/// restart loses none. <see cref="Id"/> is unique per message and target: inserting it again is a no-op.
+/// </summary>
+public sealed class OutboxDocument
+{
+    public string Id { get; set; } = "";
+    /// <summary>The idempotency id the receiver sees (the same for every target and every try).</summary>
+    public string EventId { get; set; } = "";
+    public string Target { get; set; } = "";
+    public string Body { get; set; } = "";
+    public long CreatedMs { get; set; }
+    public int Attempts { get; set; }
+    public long NextAttemptMs { get; set; }
+    /// <summary>0 while pending; when it was delivered; -1 when it was given up.</summary>
+    public long DeliveredMs { get; set; }
+    public string? LastError { get; set; }
 }
 
 /// <summary>

@@ -16,11 +16,12 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
 
     /// <param name="openLog">Opens the delta log in a directory; FASTER when not registered (tests register a faulty one).</param>
-    public QuotaRuntime(IOptions<QuotaOptions> options, TimeProvider time, ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
+    public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, Alerts.AlertSink alertSink, TimeProvider time,
+        ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
     {
         QuotaOptions o = options.Value;
         Time = time;
-        Persistent = PersistentEngine.Open(o.ToPersistence(), time, openLog: openLog is null ? null : directory => openLog(directory));
+        Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
         Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
@@ -32,6 +33,11 @@ public sealed class QuotaRuntime : IAsyncDisposable
         foreach (TokenDocument token in Store.AllTokens())
         {
             tokensByHash[token.KeyHash] = token.Id;
+        }
+
+        foreach (UserDocument user in Store.AllUsers())
+        {
+            Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
         }
 
         AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
@@ -53,6 +59,24 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
 
     public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
+
+    /// <summary>
+    /// After a wallet was created or topped up: its balance now is what its alert thresholds are of, from now on
+    /// (docs/alerts.md), kept in the user's document so that a restart keeps it.
+    /// </summary>
+    public void RebaseWalletAlerts(int userId)
+    {
+        if (Engine.ReadUser(userId) is not { } wallet || Store.FindUser(userId) is not { } label)
+        {
+            return;
+        }
+
+        long now = NowMs;
+        label.AlertBaseUnits = wallet.QuotaUnits;
+        label.AlertSinceMs = now;
+        Store.UpsertUser(label);
+        Engine.SetWalletAlertBase(userId, wallet.QuotaUnits, now);
+    }
 
     /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
