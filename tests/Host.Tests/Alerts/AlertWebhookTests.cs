@@ -52,7 +52,8 @@ public sealed class AlertWebhookTests
         }
 
         Assert.Equal(3, delivered.Select(r => r.Headers["X-Quota-Event-Id"]).Distinct().Count());
-        Assert.StartsWith($"key-{token}:policy-0:", delivered[0].Headers["X-Quota-Event-Id"], StringComparison.Ordinal);
+        Assert.Equal(2, delivered.Count(r => r.Headers["X-Quota-Event-Id"].StartsWith($"key-{token}:policy-0:", StringComparison.Ordinal)));
+        Assert.Single(delivered, r => r.Headers["X-Quota-Event-Id"].StartsWith($"user-{user}:wallet:", StringComparison.Ordinal));
         JsonElement rows = await host.GetJsonAsync("/api/logs?action=quota.threshold_reached");
         Assert.Equal(3, rows.GetProperty("total").GetInt32()); // the engine emitted exactly three: one per crossing
         Assert.Contains("quota_alerts_total", await host.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
