@@ -162,7 +162,6 @@ public sealed partial class QuotaEngine
         PolicyConfig config = slot.Config;
         Window window = WindowMath.Compute(config.Rule, nowMs);
         ushort generation = NextGeneration(key, index, slot);
-        Invariant.Assert(generation != 0 || slot.Cell.Generation == ushort.MaxValue, "generations advance by one");
         bool restores = slot.IsPaused && config.Spec.AutoResume;
         deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
         StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs);

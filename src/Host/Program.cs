@@ -1,5 +1,5 @@
 // Quota Engine host: the admin API, the quota API and an OpenAI-compatible relay in front of the engine
-// (API.md). Configuration: appsettings.json, Section__Key environment variables, --Section:Key=value arguments.
+// (docs/api.md; configuration: docs/operations.md "Configuration"). Configuration: appsettings.json, Section__Key environment variables, --Section:Key=value arguments.
 using Quota.Host;
 
 WebApplication app = HostApp.Build(args);

@@ -26,13 +26,19 @@ public sealed class AllocationTests
         QuotaEngine engine = t.Engine;
         long now = t.NowMs;
         Assert.True(engine.SetWalletAlertBase(1, 1L << 55, now)); // the wallet's thresholds are compared on every charge too
-        RunPairs(engine, token, now, 1000); // warm up: JIT, tiering, first-use statics
+        RunPairs(engine, token, now, 1000); // warm up: JIT, first-use statics
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        RunPairs(engine, token, now, 20_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // Tiering is asynchronous: on a loaded machine the optimized code (and its one-time thread-static set-up) can
+        // arrive during a round. A per-operation allocation shows in every round; a one-time one in one at most.
+        var rounds = new List<long>();
+        for (int round = 0; round < 10 && (rounds.Count == 0 || rounds[^1] != 0); round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            RunPairs(engine, token, now, 20_000);
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
-        Assert.Equal(0, allocated);
+        Assert.True(rounds[^1] == 0, $"bytes allocated per round of 20,000 pairs: {string.Join(", ", rounds)}");
     }
 
     private static void RunPairs(QuotaEngine engine, int token, long now, int count)

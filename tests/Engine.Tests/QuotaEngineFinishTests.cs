@@ -5,15 +5,15 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests;
 
-/// <summary>Settle, refund and expiry: exactly once, idempotent, window attribution (DESIGN.md §4, seed §11.5).</summary>
+/// <summary>Settle, refund and expiry: exactly once, idempotent, window attribution (docs/design.md "Settlement").</summary>
 public sealed class QuotaEngineFinishTests
 {
     private readonly TestEngine t = new();
 
     [Theory]
-    [InlineData(80, 920, 80)] // seed 25: actual above the estimate
-    [InlineData(60, 940, 60)] // seed 26 (R6): actual equal to the estimate still charges the graceful policy
-    [InlineData(30, 970, 30)] // seed 27: actual below the estimate
+    [InlineData(80, 920, 80)] // actual above the estimate
+    [InlineData(60, 940, 60)] // actual equal to the estimate still charges the graceful policy
+    [InlineData(30, 970, 30)] // actual below the estimate
     [InlineData(0, 1000, 0)]
     public void Settle_ChargesTheActualCost(long actual, long remain, long used)
     {
@@ -27,7 +27,7 @@ public sealed class QuotaEngineFinishTests
     public void Settle_ExactQuota_CountsAsExhausted()
     {
         int token = t.Token(t.User(), 1000, Policy(100, boundary: BoundaryMode.Strict));
-        FinishOutcome outcome = t.Settle(t.ReserveOk(token, 100), 100); // seed 10, R3
+        FinishOutcome outcome = t.Settle(t.ReserveOk(token, 100), 100);
         Assert.True(outcome.Exhausted);
         Assert.Equal(t.NowMs, t.Policy0(token).ExhaustedAtMs);
     }
@@ -51,7 +51,7 @@ public sealed class QuotaEngineFinishTests
         ReservationId id = t.ReserveOk(token, 30);
         Assert.Equal(new FinishOutcome(FinishResult.Ok, 0, false, false), t.Refund(id));
         Assert.Equal(new FinishOutcome(FinishResult.Ok, 0, false, true), t.Refund(id));
-        Assert.Equal(0, t.Policy0(token).UsedQuotaUnits); // seed 11: never below zero
+        Assert.Equal(0, t.Policy0(token).UsedQuotaUnits); // never below zero
         Assert.Equal(0, t.Policy0(token).ReservedQuotaUnits);
         Assert.Equal(1000, t.Read(token).RemainQuotaUnits);
         Assert.Equal(0, t.Engine.ReadUser(user)!.ReservedQuotaUnits);
@@ -117,7 +117,7 @@ public sealed class QuotaEngineFinishTests
     [Fact]
     public void Settle_AfterTheWindowRolledOver_DoesNotTouchTheNewWindow()
     {
-        // W10: a charge goes to the window its reservation was made in.
+        // a charge goes to the window its reservation was made in.
         int token = t.Token(t.User(), 1000, Policy(100));
         ReservationId id = t.ReserveOk(token, 60);
         t.Advance(TimeSpan.FromHours(5));

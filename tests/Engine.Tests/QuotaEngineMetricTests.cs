@@ -61,6 +61,34 @@ public sealed class QuotaEngineMetricTests
         Assert.Equal(ReserveResult.Ok, Reserve(token, 1).Result); // no model named: no scoped policy applies
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("gpt-4o")]
+    [InlineData("gpt-4")]
+    [InlineData("gpt-")]
+    [InlineData("o1")]
+    [InlineData("o1-mini")]
+    [InlineData("claude-3")]
+    [InlineData("")]
+    public void AppliesTo_NamesExactlyThePoliciesAReserveHolds(string? model)
+    {
+        QuotaPolicySpec[] policies =
+        [
+            Policy(100) with { Models = ["gpt-4*", "o1"] },
+            Policy(100) with { Models = ["*"] },
+            Policy(100),
+            Policy(100) with { Models = ["o1-mini", "gpt-"] },
+        ];
+        int token = t.Token(t.User(), 1_000_000, policies);
+
+        Assert.Equal(ReserveResult.Ok, Reserve(token, 7, model: model).Result);
+
+        foreach (PolicyView policy in t.Read(token).Policies)
+        {
+            Assert.Equal(policy.Spec.AppliesTo(model) ? 7 : 0, policy.ReservedQuotaUnits);
+        }
+    }
+
     [Fact]
     public void AKeyWithEveryMetric_AdmitsAllOrNothing_AndARefusalChangesNoCounter()
     {

@@ -5,7 +5,7 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests;
 
-/// <summary>Exhaustion, pause, restore, resets and saving (seed §11.3, §11.4; DESIGN.md §4 "Resets", "Saving").</summary>
+/// <summary>Exhaustion, pause, restore, resets and saving (docs/design.md "Settlement").</summary>
 public sealed class QuotaEnginePolicyLifecycleTests
 {
     private readonly TestEngine t = new();
@@ -23,7 +23,7 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void DisableToken_PausesOnce_RecordsTheOriginalStatusOnce_ThenAutoRestoresInTheNextWindow()
     {
-        // seed 16 + R2: two exhausting settles in one window, one pause, one log; then one restore log.
+        // two exhausting settles in one window, one pause, one log; then one restore log.
         int token = t.Token(t.User(), 1000, Policy(100, action: ExhaustedAction.DisableToken));
         ReservationId first = t.ReserveOk(token, 60);
         ReservationId second = t.ReserveOk(token, 30);
@@ -52,7 +52,7 @@ public sealed class QuotaEnginePolicyLifecycleTests
     public void RejectOnly_Exhaustion_NeverChangesTheKeyOrLogs()
     {
         int token = t.Token(t.User(), 1000, Policy(100));
-        t.Settle(t.ReserveOk(token, 50), 150); // seed 43
+        t.Settle(t.ReserveOk(token, 50), 150);
         Assert.Equal(TokenStatus.Enabled, t.Read(token).Status);
         Assert.Equal(ReserveResult.PolicyExhausted, t.Reserve(token, 1).Result);
         Assert.Empty(t.Audit.Events);
@@ -69,7 +69,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void ManuallyDisabledKey_IsNeverReenabledByAReset()
     {
-        // seed 14 / R10
         int token = PausedToken();
         t.Engine.UpdateToken(token, new TokenUpdate { Status = TokenStatus.Disabled }, t.NowMs);
         t.Advance(TimeSpan.FromHours(6));
@@ -85,7 +84,7 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void AutoResumeOff_UsageResetsButTheKeyStaysPaused_UntilAManualReset()
     {
-        // W7: real semantics for auto_resume = false.
+        // real semantics for auto_resume = false.
         int token = PausedToken(autoResume: false);
         t.Advance(TimeSpan.FromHours(5));
         Assert.Equal(ReserveResult.KeyPaused, t.Reserve(token, 1).Result);
@@ -103,7 +102,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void ManualReset_ClearsUsage_RestoresTheKey_AndLogsOnce()
     {
-        // seed 17
         int token = PausedToken();
         Assert.Equal(SpecError.None, t.Engine.ResetPolicies(token, 0, t.NowMs));
         TokenView view = t.Read(token);
@@ -129,7 +127,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void ManualReset_OfAnOverdueWindow_RollsItFirst()
     {
-        // W21
         int token = t.Token(t.User(), 1000, Policy(100));
         long oldEnd = t.Policy0(token).PeriodEndMs;
         t.Advance(TimeSpan.FromHours(11));
@@ -150,7 +147,7 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void ResetOfADueWindow_AdvancesToTheWindowContainingNow()
     {
-        // seed 12 and 40: one reset, however many windows were missed.
+        // one reset, however many windows were missed.
         int token = t.Token(t.User(), 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 80), 80);
         t.NowMs = At("2026-06-27T06:15:00Z");
@@ -167,7 +164,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void Save_WithAQuotaAlreadyExhausted_PausesTheKey()
     {
-        // seed 18
         int token = t.Token(t.User(), 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 80), 80);
         t.Engine.UpdateToken(token, new TokenUpdate { Policies = [Policy(50, action: ExhaustedAction.DisableToken)] }, t.NowMs);
@@ -183,7 +179,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void Save_WithANewAnchor_CarriesUsageOver()
     {
-        // seed 19
         int token = t.Token(t.User(), 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 80), 80);
         t.NowMs = At("2026-06-27T03:30:00Z");
@@ -197,7 +192,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void Save_WithAQuotaThatNowCoversUsage_RestoresThePausedKey()
     {
-        // seed 20
         int token = PausedToken();
         t.Engine.UpdateToken(token, new TokenUpdate { Policies = [Policy(200, action: ExhaustedAction.DisableToken)] }, t.NowMs);
         TokenView view = t.Read(token);
@@ -211,7 +205,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void Save_DisablingThePolicy_RestoresTheKeyAndZeroesTheCounters()
     {
-        // seed 45
         int token = PausedToken();
         ReservationId open = t.ReserveOk(t.Token(t.User(), 10), 1);
         t.Engine.UpdateToken(token, new TokenUpdate { Policies = [Policy(100) with { Enabled = false }] }, t.NowMs);
@@ -235,7 +228,6 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void Save_OverAnElapsedWindow_DoesNotCarryStaleUsage()
     {
-        // W11
         int token = t.Token(t.User(), 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 80), 80);
         t.Advance(TimeSpan.FromHours(6));
@@ -272,7 +264,7 @@ public sealed class QuotaEnginePolicyLifecycleTests
     [Fact]
     public void ExhaustionMark_ArrivingAfterTheWindowRolledOver_DoesNotPauseTheFreshWindow()
     {
-        // W9: the interleaving "charge exhausts window G → window rolls to G+1 → mark runs" made deterministic.
+        // the interleaving "charge exhausts window G → window rolls to G+1 → mark runs" made deterministic.
         int token = t.Token(t.User(), 1000, Policy(100, action: ExhaustedAction.DisableToken));
         ReservationId id = t.ReserveOk(token, 1);
         using (RaceHook.At(RaceHooks.Point.SettleChargedUnmarked, () =>

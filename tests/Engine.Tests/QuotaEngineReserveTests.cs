@@ -4,7 +4,7 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests;
 
-/// <summary>Admission (DESIGN.md §4): check order, boundary modes, all-or-nothing; seed §11.2 and §11.5.</summary>
+/// <summary>Admission (docs/design.md "Admission"): check order, boundary modes, all-or-nothing.</summary>
 public sealed class QuotaEngineReserveTests
 {
     private readonly TestEngine t = new();
@@ -21,7 +21,7 @@ public sealed class QuotaEngineReserveTests
         Assert.Equal(60, t.Engine.ReadUser(user)!.ReservedQuotaUnits);
 
         Assert.Equal(new FinishOutcome(FinishResult.Ok, 60, false, false), t.Settle(id, 60));
-        Assert.Equal(940, t.Read(token).RemainQuotaUnits); // seed 21
+        Assert.Equal(940, t.Read(token).RemainQuotaUnits);
         Assert.Equal(60, t.Policy0(token).UsedQuotaUnits);
         Assert.Equal(0, t.Policy0(token).ReservedQuotaUnits);
         Assert.Equal(9_940, t.Engine.ReadUser(user)!.QuotaUnits);
@@ -33,7 +33,7 @@ public sealed class QuotaEngineReserveTests
         int token = t.Token(t.User(), 1000, Policy(100, boundary: BoundaryMode.Strict));
         t.Settle(t.ReserveOk(token, 70), 70);
 
-        ReserveOutcome outcome = t.Reserve(token, 31); // seed 9: 70 + 31 > 100
+        ReserveOutcome outcome = t.Reserve(token, 31); // 70 + 31 > 100
         Assert.Equal(ReserveResult.PolicyEstimateTooLarge, outcome.Result);
         Assert.Equal(0, outcome.PolicyIndex);
         Assert.Equal(70, t.Policy0(token).UsedQuotaUnits);
@@ -41,14 +41,14 @@ public sealed class QuotaEngineReserveTests
         Assert.Equal(930, t.Read(token).RemainQuotaUnits);
         Assert.Equal(0, t.Read(token).ReservedQuotaUnits);
 
-        t.ReserveOk(token, 30); // filling exactly is allowed (seed R3)
+        t.ReserveOk(token, 30); // filling exactly is allowed
         Assert.Equal(ReserveResult.PolicyExhausted, t.Reserve(token, 1).Result);
     }
 
     [Fact]
     public void Reserve_StrictLargerThanTheWholeQuota_IsDistinguishedFromExhausted_AndNeverPauses()
     {
-        // seed 22/23; W2b: "does not fit" is its own result, not "exhausted".
+        // "does not fit" is its own result, not "exhausted".
         int token = t.Token(t.User(), 1000, Policy(50, boundary: BoundaryMode.Strict, action: ExhaustedAction.DisableToken));
         Assert.Equal(ReserveResult.PolicyEstimateTooLarge, t.Reserve(token, 60).Result);
         TokenView view = t.Read(token);
@@ -63,7 +63,7 @@ public sealed class QuotaEngineReserveTests
     [Fact]
     public void Reserve_Graceful_AdmitsTheBoundaryRequest_ThenBlocks()
     {
-        // seed 28: used 90 of 100, an estimate of 60 is admitted and overshoots; the next one is refused.
+        // used 90 of 100, an estimate of 60 is admitted and overshoots; the next one is refused.
         int user = t.User(10_000);
         int token = t.Token(user, 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 90), 90);
@@ -80,7 +80,7 @@ public sealed class QuotaEngineReserveTests
     [Fact]
     public void Reserve_Graceful_CountsInFlightReservations_SoOnlyOneRequestCrossesTheQuota()
     {
-        // W1: the reference admitted every parallel request while used < quota.
+        // the reference admitted every parallel request while used < quota.
         int token = t.Token(t.User(), 1000, Policy(100));
         t.Settle(t.ReserveOk(token, 90), 90);
         t.ReserveOk(token, 60);
@@ -92,7 +92,7 @@ public sealed class QuotaEngineReserveTests
     {
         int token = t.Token(t.User(), 1000, Policy(100, boundary: BoundaryMode.Strict));
         t.Settle(t.ReserveOk(token, 90), 90);
-        Assert.Equal(ReserveResult.PolicyEstimateTooLarge, t.Reserve(token, 60).Result); // seed 29
+        Assert.Equal(ReserveResult.PolicyEstimateTooLarge, t.Reserve(token, 60).Result);
         Assert.Equal(90, t.Policy0(token).UsedQuotaUnits);
         Assert.Equal(0, t.Policy0(token).ExhaustedAtMs);
     }
@@ -167,7 +167,7 @@ public sealed class QuotaEngineReserveTests
     [Fact]
     public void Refund_ThatBringsUsageBelowTheQuota_ReopensARejectOnlyPolicy()
     {
-        // W8: exhaustion is derived from the counters, not from a sticky flag.
+        // exhaustion is derived from the counters, not from a sticky flag.
         int token = t.Token(t.User(), 1000, Policy(100));
         ReservationId first = t.ReserveOk(token, 100);
         Assert.Equal(ReserveResult.PolicyExhausted, t.Reserve(token, 1).Result);

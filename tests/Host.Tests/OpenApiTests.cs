@@ -39,4 +39,21 @@ public sealed class OpenApiTests
         Assert.True(responses > 40, $"only {responses} responses documented");
         Assert.True(missing.Count == 0, "responses without a schema: " + string.Join("; ", missing));
     }
+
+    [Theory]
+    [InlineData("PolicyInput")]
+    [InlineData("PolicyResponse")]
+    [InlineData("OwnPolicy")]
+    public async Task EveryPolicySchema_ShowsMetricAndModels(string schema)
+    {
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, null);
+        JsonElement schemas = (await host.GetJsonAsync("/openapi/v1.json")).GetProperty("components").GetProperty("schemas");
+
+        Assert.True(schemas.TryGetProperty(schema, out JsonElement found), "schemas: " + string.Join(", ", schemas.EnumerateObject().Select(p => p.Name)));
+        JsonElement properties = found.GetProperty("properties");
+        Assert.True(properties.TryGetProperty("metric", out JsonElement metric), properties.ToString());
+        Assert.Contains("requests", metric.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains("prefix*", properties.GetProperty("models").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
 }

@@ -46,8 +46,8 @@ public sealed class RelayTests : IAsyncLifetime
         JsonElement policy = (await host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("quota_policy");
         Assert.Equal(expected, policy.GetProperty("used_quota").GetInt64());
         Assert.Equal(0, policy.GetProperty("reserved_quota").GetInt64());
-        Assert.Equal("\"daily\";q=100000;w=86400", response.Headers.GetValues("RateLimit-Policy").Single());
-        Assert.StartsWith($"\"daily\";r={100_000 - expected};t=", response.Headers.GetValues("RateLimit").Single(), StringComparison.Ordinal);
+        Assert.Equal("\"quota-daily\";q=100000;w=86400", response.Headers.GetValues("RateLimit-Policy").Single());
+        Assert.StartsWith($"\"quota-daily\";r={100_000 - expected};t=", response.Headers.GetValues("RateLimit").Single(), StringComparison.Ordinal);
 
         JsonElement quota = await (await Authorized(key, "/v1/quota")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(100_000 - expected, quota.GetProperty("policies")[0].GetProperty("remaining").GetInt64());
@@ -56,7 +56,7 @@ public sealed class RelayTests : IAsyncLifetime
     [Fact]
     public async Task SeedEndToEnd_StrictCustomTenMinutePolicyOf20_At15PerCall_ThenRecoversInTheNextWindow()
     {
-        // seed-behaviour §11.7, translated to API.md.
+        // The original gateway's end-to-end case, through this relay's HTTP API.
         int user = await host.CreateUserAsync(1000);
         (int token, string key) = await host.CreateTokenAsync(new
         {

@@ -75,7 +75,7 @@ public sealed class RetryHeadersTests : IAsyncDisposable
         Assert.Null(refused.Headers.RetryAfter);
         Assert.Equal("false", ShouldRetry(refused));
         // The window started at creation (03:55 UTC): the reset is a whole day away, 05:55 the next day in Berlin.
-        Assert.Equal("\"daily\";r=0;t=86400", refused.Headers.GetValues("RateLimit").Single());
+        Assert.Equal("\"quota-daily\";r=0;t=86400", refused.Headers.GetValues("RateLimit").Single());
         string message = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("message").GetString()!;
         Assert.Contains("2026-06-28T05:55:00+02:00", message, StringComparison.Ordinal);
     }

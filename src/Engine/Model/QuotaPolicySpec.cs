@@ -25,6 +25,37 @@ public sealed record QuotaPolicySpec
 
     private readonly string[] models = [];
 
+    /// <summary>
+    /// Whether the policy applies to a request for <paramref name="model"/> (null: a request that names no model, to which
+    /// only unscoped policies apply). The cold-path form of the rule the reserve path reads from the per-key table built
+    /// at save (Accounts/ModelScope.cs): unscoped (no models, or a lone <c>*</c>), an exact id, or a <c>prefix*</c>.
+    /// </summary>
+    public bool AppliesTo(string? model)
+    {
+        if (models.Length == 0 || Array.IndexOf(models, "*") >= 0)
+        {
+            return true;
+        }
+
+        if (model is null)
+        {
+            return false;
+        }
+
+        foreach (string pattern in models)
+        {
+            bool match = pattern.EndsWith('*')
+                ? model.AsSpan().StartsWith(pattern.AsSpan(0, pattern.Length - 1), StringComparison.Ordinal)
+                : string.Equals(model, pattern, StringComparison.Ordinal);
+            if (match)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Same configuration (records compare lists by reference).</summary>
     public bool Equals(QuotaPolicySpec? other) =>
         other is not null && Enabled == other.Enabled && Mode == other.Mode && CustomMinutes == other.CustomMinutes &&

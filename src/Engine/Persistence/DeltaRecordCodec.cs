@@ -140,7 +140,7 @@ public static class DeltaRecordCodec
     }
 
     /// <summary>CRC-32C of the 64-byte head, skipping the checksum field itself (hardware-accelerated, allocation-free).</summary>
-    private static uint HeadChecksum(ReadOnlySpan<byte> head)
+    internal static uint HeadChecksum(ReadOnlySpan<byte> head)
     {
         uint crc = BitOperations.Crc32C(uint.MaxValue, BinaryPrimitives.ReadUInt64LittleEndian(head));
         crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt32LittleEndian(head[8..]));

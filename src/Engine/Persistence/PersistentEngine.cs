@@ -56,7 +56,29 @@ public sealed class PersistentEngine : IAsyncDisposable
         time ??= TimeProvider.System;
         Directory.CreateDirectory(options.DataDir);
         var store = new LiteConfigStore(Path.Combine(options.DataDir, "quota.db"));
-        IDeltaLog log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
+        IDeltaLog? log = null;
+        try
+        {
+            log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
+            (QuotaEngine engine, RecoveryReport report, DeltaLogWriter writer, int epoch) = Recover(options, log, store, time);
+            engine.StartRun(epoch);
+            var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
+            engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
+            var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
+            opened.Start();
+            return opened;
+        }
+        catch
+        {
+            log?.Dispose(); // a start that fails leaves the directory closed, as it found it
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Recovers the engine, and durably starts a new run (epoch) in the log before anything can be issued.</summary>
+    private static (QuotaEngine, RecoveryReport, DeltaLogWriter, int) Recover(PersistenceOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
+    {
         (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time);
         if (report.Corruption is not null)
         {
@@ -77,12 +99,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             throw new IOException($"the delta log cannot be written at start: {fault}");
         }
 
-        engine.StartRun(epoch);
-        var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
-        engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
-        var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
-        opened.Start();
-        return opened;
+        return (engine, report, writer, epoch);
     }
 
     private void Start()

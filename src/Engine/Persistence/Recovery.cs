@@ -83,6 +83,14 @@ internal static class Recovery
         while (offset < bytes.Length)
         {
             DecodeStatus status = DeltaRecordCodec.TryRead(bytes[offset..], out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size);
+            if (status == DecodeStatus.UnknownVersion)
+            {
+                // An intact record of another format: a data directory of another version, never damage to truncate away.
+                throw new InvalidDataException(
+                    $"the delta log at address {entry.Address} + {offset} has format version {bytes[offset]}; this build reads version " +
+                    $"{DeltaRecordCodec.CurrentVersion} (docs/operations.md \"Upgrade\"). Nothing was changed.");
+            }
+
             if (status != DecodeStatus.Ok)
             {
                 return $"{status} in the record at log address {entry.Address} + {offset} (after sequence {expected - 1})";

@@ -51,12 +51,17 @@ internal sealed class ReservationTable
     private int epoch = 1;
 
     private const int BlockSlots = 64;
+
+    /// <summary>A thread's current block of claim positions: one thread-static, so one TLS lookup per claim.</summary>
+    private struct ClaimBlock
+    {
+        public ReservationTable? Owner;
+        public long Next;
+        public long End;
+    }
+
     [ThreadStatic]
-    private static ReservationTable? blockOwner;
-    [ThreadStatic]
-    private static long blockNext;
-    [ThreadStatic]
-    private static long blockEnd;
+    private static ClaimBlock block;
 
     public ReservationTable(int capacity)
     {
@@ -96,7 +101,7 @@ internal sealed class ReservationTable
         }
 
         cursor = newest + 1;
-        blockOwner = null;
+        block.Owner = null;
     }
 
     public static ReservationState StateOf(long word) => (ReservationState)(word & ((1 << StateBits) - 1));
@@ -118,16 +123,17 @@ internal sealed class ReservationTable
     /// </summary>
     public int TryClaim(out ReservationId id, out long previous)
     {
+        ref ClaimBlock mine = ref block;
         for (int probe = 0; probe < records.Length; probe++)
         {
-            if (blockOwner != this || blockNext >= blockEnd)
+            if (mine.Owner != this || mine.Next >= mine.End)
             {
-                blockEnd = Interlocked.Add(ref cursor, BlockSlots);
-                blockNext = blockEnd - BlockSlots;
-                blockOwner = this;
+                mine.End = Interlocked.Add(ref cursor, BlockSlots);
+                mine.Next = mine.End - BlockSlots;
+                mine.Owner = this;
             }
 
-            long position = blockNext++;
+            long position = mine.Next++;
             int slot = (int)(position & mask);
             ref ReservationRecord record = ref records[slot];
             long word = Volatile.Read(ref record.StateWord);
@@ -139,7 +145,7 @@ internal sealed class ReservationTable
 
             if (state != ReservationState.Free && PositionOf(slot, word) >= (position & ReservationId.PositionMask))
             {
-                blockNext = blockEnd; // this thread's block went stale while it was idle: others have lapped it
+                mine.Next = mine.End; // this thread's block went stale while it was idle: others have lapped it
                 continue;
             }
 

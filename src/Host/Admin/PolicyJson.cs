@@ -1,9 +1,10 @@
+using System.ComponentModel;
 using Quota.Engine;
 using Quota.Engine.Model;
 
 namespace Quota.Host.Admin;
 
-/// <summary>A policy as a client sends it (API.md). Output-only fields (used_quota, exhausted_at, …) are not read (W12).</summary>
+/// <summary>A policy as a client sends it (docs/api.md "Keys (tokens)"). Output-only fields (used_quota, exhausted_at, …) are not read: the engine owns its counters.</summary>
 public sealed class PolicyInput
 {
     public bool? Enabled { get; set; }
@@ -15,7 +16,9 @@ public sealed class PolicyInput
     public string? ExhaustedAction { get; set; }
     public string? BoundaryMode { get; set; }
     public bool? AutoResume { get; set; }
+    [Description(PolicyNames.MetricDescription)]
     public string? Metric { get; set; }
+    [Description(PolicyNames.ModelsDescription)]
     public string[]? Models { get; set; }
 }
 

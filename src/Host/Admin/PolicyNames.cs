@@ -17,6 +17,15 @@ public static class PolicyNames
     public static readonly IReadOnlyList<(PolicyMetric Value, string Name)> Metrics =
         [(PolicyMetric.Quota, "quota"), (PolicyMetric.Tokens, "tokens"), (PolicyMetric.Requests, "requests")];
 
+    /// <summary>The OpenAPI description of a policy's <c>metric</c> field.</summary>
+    public const string MetricDescription =
+        "What the policy counts: quota (quota units, the default), tokens (prompt + completion tokens) or requests (one per request). " +
+        "quota, used_quota, reserved_quota and remaining are in this metric.";
+
+    /// <summary>The OpenAPI description of a policy's <c>models</c> field.</summary>
+    public const string ModelsDescription =
+        "The models the policy applies to: exact model ids or prefix* patterns (a * only at the end). Empty or absent: every model.";
+
     public static readonly IReadOnlyList<(BoundaryMode Value, string Name)> BoundaryModes =
         [(BoundaryMode.Graceful, "graceful_boundary"), (BoundaryMode.Strict, "strict_pre_check")];
 

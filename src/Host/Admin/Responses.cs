@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 
 namespace Quota.Host.Admin;
@@ -9,7 +10,8 @@ public sealed record UserResponse(int Id, string Name, long Quota, long UsedQuot
 public sealed record PolicyResponse(
     int Id, bool Enabled, string PeriodMode, int CustomMinutes, long Quota, long AnchorTime, string TimeZone, string ExhaustedAction,
     string BoundaryMode, bool AutoResume, long UsedQuota, long ReservedQuota, long PeriodStart, long PeriodEnd, long NextResetAt,
-    long ExhaustedAt, int ExhaustedTokenStatus, string Metric, IReadOnlyList<string> Models);
+    long ExhaustedAt, int ExhaustedTokenStatus, [property: Description(PolicyNames.MetricDescription)] string Metric,
+    [property: Description(PolicyNames.ModelsDescription)] IReadOnlyList<string> Models);
 
 public sealed record TokenResponse(
     int Id, int UserId, string Name, string? Key, string KeyPreview, int Status, string DisplayStatus, long RemainQuota, bool UnlimitedQuota,

@@ -18,7 +18,7 @@ public sealed class TokenInput
 
 public static class TokenJson
 {
-    /// <summary>API.md display_status: the operator status, or the policy pause and whether its reset time has passed.</summary>
+    /// <summary>display_status (docs/api.md "Keys (tokens)"): the operator status, or the policy pause and whether its reset time has passed.</summary>
     public static string DisplayStatus(TokenView view)
     {
         if (view.OperatorStatus == TokenStatus.Disabled)

@@ -2,7 +2,7 @@ using Quota.Engine.Persistence;
 
 namespace Quota.Host.Configuration;
 
-/// <summary>The <c>Quota</c> section (API.md "Starting it").</summary>
+/// <summary>The <c>Quota</c> section (docs/operations.md "Configuration").</summary>
 public sealed class QuotaOptions
 {
     public string DataDir { get; set; } = "./data";

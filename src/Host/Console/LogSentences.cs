@@ -124,8 +124,6 @@ public static class LogSentences
         return c is { Counted: true } ? sentence + T.Get("Log_counted") : sentence;
     }
 
-    /// <summary>"policy 2", or "policy 2 (Tokens)" for a policy that counts something other than quota units.</summary>
-    private static string PolicyLabel(LogDocument row) => row.Metric == PolicyMetric.Quota
-        ? T.Format("Log_PolicyN", row.PolicyIndex + 1)
-        : T.Format("Log_PolicyNMetric", row.PolicyIndex + 1, T.Get("Metric_" + row.Metric));
+    /// <summary>"policy 2 (Requests)": the position and what the policy counts.</summary>
+    private static string PolicyLabel(LogDocument row) => T.Format("Log_PolicyNMetric", row.PolicyIndex + 1, T.Get("Metric_" + row.Metric));
 }

@@ -8,7 +8,7 @@ public sealed record OpenAiErrorBody(OpenAiErrorDetail Error);
 /// <summary>What went wrong: a sentence, the error family, the offending field (or null), and a stable code.</summary>
 public sealed record OpenAiErrorDetail(string Message, string Type, string? Param, string Code);
 
-/// <summary>The relay and quota API error body: <c>{ "error": { message, type, param, code } }</c> (API.md).</summary>
+/// <summary>The relay and quota API error body: <c>{ "error": { message, type, param, code } }</c> (docs/api.md "Errors (relay and quota API)").</summary>
 public static class OpenAiError
 {
     public static JsonHttpResult<OpenAiErrorBody> Result(int status, string code, string message, string? param = null) =>

@@ -4,10 +4,13 @@ using Quota.Host.Runtime;
 
 namespace Quota.Host.Errors;
 
-/// <summary>The response to a refused reserve, shared by the relay and the quota API: code, localized message, headers.</summary>
+/// <summary>
+/// The response to a refused reserve, shared by the relay and the quota API: code, localized message naming the kind of
+/// limit, the rate-limit headers of the policies that apply to the request's model, and the retry headers.
+/// </summary>
 public static class Rejection
 {
-    public static JsonHttpResult<OpenAiErrorBody> Respond(HttpContext context, QuotaRuntime runtime, int tokenId, ReserveOutcome outcome)
+    public static JsonHttpResult<OpenAiErrorBody> Respond(HttpContext context, QuotaRuntime runtime, int tokenId, ReserveOutcome outcome, string? model)
     {
         (int status, string code) = ReserveRejection.Of(outcome.Result);
         string message = ReserveRejection.DefaultMessage(outcome.Result);
@@ -15,10 +18,10 @@ public static class Rejection
         long? clearsInMs = null; // a 403 (wallet, key budget) never clears by itself
         if (runtime.Engine.ReadToken(tokenId, now) is { } view)
         {
-            RateLimitHeaders.Add(context.Response, view, now);
+            RateLimitHeaders.Add(context.Response, view, now, model, outcome.PolicyIndex);
             if (status == 429 && view.Policies.FirstOrDefault(p => p.Index == outcome.PolicyIndex) is { } policy)
             {
-                (message, bool recovers) = PolicyMessages.For(outcome.Result, policy, now, context.Request.Headers.AcceptLanguage);
+                (message, bool recovers) = PolicyMessages.For(outcome.Result, policy, now, context.Request.Headers.AcceptLanguage, model);
                 clearsInMs = recovers ? policy.PeriodEndMs - now : null;
             }
         }

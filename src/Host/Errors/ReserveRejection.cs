@@ -2,7 +2,7 @@ using Quota.Engine.Model;
 
 namespace Quota.Host.Errors;
 
-/// <summary>The one table from a refused reserve to HTTP (STYLE.md): every <see cref="ReserveResult"/> value has a row.</summary>
+/// <summary>The one table from a refused reserve to HTTP: every <see cref="ReserveResult"/> value has a row.</summary>
 public static class ReserveRejection
 {
     public static (int Status, string Code) Of(ReserveResult result) => result switch

@@ -119,10 +119,10 @@ public static class QuotaEndpoints
         Operations.HostMetrics.Count(context, outcome.Result);
         if (!outcome.IsOk)
         {
-            return Rejection.Respond(context, runtime, tokenId.Value, outcome);
+            return Rejection.Respond(context, runtime, tokenId.Value, outcome, input.Model);
         }
 
-        // API.md puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
+        // docs/api.md "Relay" puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
         // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return TypedResults.Ok(new ReservedResponse(outcome.Id.ToString(), amount, outcome.ExpiresAtMs / 1000));

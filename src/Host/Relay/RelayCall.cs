@@ -186,7 +186,7 @@ internal sealed partial class RelayCall(
         long now = runtime.NowMs;
         if (!context.Response.HasStarted && (view ?? runtime.Engine.ReadToken(tokenId, now)) is { } token)
         {
-            RateLimitHeaders.Add(context.Response, token, now);
+            RateLimitHeaders.Add(context.Response, token, now, request.Model);
         }
     }
 

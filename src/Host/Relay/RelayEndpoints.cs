@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -16,7 +17,10 @@ namespace Quota.Host.Relay;
 /// <summary>GET /v1/quota: the calling key's own numbers.</summary>
 public sealed record OwnQuotaResponse(long RemainQuota, bool UnlimitedQuota, IReadOnlyList<OwnPolicy> Policies);
 
-public sealed record OwnPolicy(string PeriodMode, long Quota, long UsedQuota, long Remaining, long NextResetAt);
+/// <summary>One enabled policy of the key: what it counts (<c>metric</c>: quota, tokens, requests; <c>quota</c>,
+/// <c>used_quota</c> and <c>remaining</c> are in it) and the models it applies to (<c>models</c>: empty = every model).</summary>
+public sealed record OwnPolicy(string PeriodMode, long Quota, long UsedQuota, long Remaining, long NextResetAt,
+    [property: Description(PolicyNames.MetricDescription)] string Metric, [property: Description(PolicyNames.ModelsDescription)] IReadOnlyList<string> Models);
 
 public sealed record ModelList([property: JsonPropertyName("object")] string Kind, IReadOnlyList<ModelEntry> Data);
 
@@ -60,9 +64,10 @@ public static class RelayEndpoints
             return OpenAiError.Result(401, "invalid_api_key", view.Expired ? "API key has expired" : "API key is disabled");
         }
 
-        RateLimitHeaders.Add(context.Response, view, runtime.NowMs);
+        RateLimitHeaders.AddEvery(context.Response, view, runtime.NowMs);
         OwnPolicy[] policies = view.Policies.Where(p => p.Spec.Enabled)
-            .Select(p => new OwnPolicy(PolicyJson.ModeName(p.Spec.Mode), p.Spec.QuotaUnits, p.UsedQuotaUnits, p.RemainingUnits, p.PeriodEndMs / 1000))
+            .Select(p => new OwnPolicy(PolicyJson.ModeName(p.Spec.Mode), p.Spec.QuotaUnits, p.UsedQuotaUnits, p.RemainingUnits, p.PeriodEndMs / 1000,
+                PolicyNames.NameOf(PolicyNames.Metrics, p.Spec.Metric), p.Spec.Models))
             .ToArray();
         return TypedResults.Ok(new OwnQuotaResponse(view.RemainQuotaUnits, view.UnlimitedQuota, policies));
     }
@@ -101,7 +106,7 @@ public static class RelayEndpoints
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {
-            return Rejection.Respond(context, runtime, tokenId, reserved);
+            return Rejection.Respond(context, runtime, tokenId, reserved, request.Model);
         }
 
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;

@@ -101,7 +101,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (API.md)
+        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (docs/operations.md "Configuration")
         return key;
     }
 

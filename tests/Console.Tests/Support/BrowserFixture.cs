@@ -23,6 +23,9 @@ public sealed class BrowserFixture : IAsyncLifetime
         upstream = await UpstreamUnderTest.StartAsync();
         Host = await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl);
         playwright = await Playwright.CreateAsync();
+        // CI shares two cores with the whole suite: a first server render can take seconds. Waits are on conditions, so a
+        // long bound costs nothing when things are fast.
+        Assertions.SetDefaultExpectTimeout(30_000);
         Browser = await playwright.Chromium.LaunchAsync(new()
         {
             ExecutablePath = ChromiumPath,
@@ -41,6 +44,8 @@ public sealed class BrowserFixture : IAsyncLifetime
             Locale = locale,
             ViewportSize = new() { Width = width, Height = height },
         });
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
         return await context.NewPageAsync();
     }
 

@@ -4,7 +4,7 @@ using Quota.Engine.Model;
 namespace Quota.Engine.Tests.Model;
 
 /// <summary>
-/// A deliberately simple, sequential statement of DESIGN.md §4: plain objects and fields, one rule after the
+/// A deliberately simple, sequential statement of docs/design.md "Admission" and "Settlement": plain objects and fields, one rule after the
 /// other, no concurrency, no packing, no caching. The model-based test runs the same operations on it and on the
 /// engine and compares every result and every observable number after each step.
 /// </summary>

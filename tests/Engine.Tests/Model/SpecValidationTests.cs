@@ -3,7 +3,7 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests.Model;
 
-/// <summary>seed §11.1 case 7 (validation table) and every SpecError a spec can produce.</summary>
+/// <summary>The validation table: every SpecError a spec can produce.</summary>
 public sealed class SpecValidationTests
 {
     [Fact]

@@ -57,6 +57,50 @@ public sealed class PersistentEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task ALogOfAnotherFormatVersion_StopsTheStart_AndChangesNothing()
+    {
+        await using (var first = PersistentEngine.Open(Options()))
+        {
+            first.Engine.CreateUser(1234);
+            await first.CloseWithoutCheckpointAsync();
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => PersistentEngine.Open(Options(), openLog: dir => new OlderFormatLog(new FasterDeltaLog(dir))));
+        Assert.Contains("format version 1", error.Message, StringComparison.Ordinal);
+
+        await using var again = PersistentEngine.Open(Options()); // the directory was left as it was
+        Assert.Null(again.Recovery.Corruption);
+        Assert.Equal(1234, again.Engine.ReadUser(1)!.QuotaUnits);
+    }
+
+    /// <summary>Reads the log as if its first record had been written by format version 1 (intact, checksum and all).</summary>
+    private sealed class OlderFormatLog(IDeltaLog inner) : IDeltaLog
+    {
+        public long BeginAddress => inner.BeginAddress;
+
+        public long TailAddress => inner.TailAddress;
+
+        public bool TryEnqueue(ReadOnlySpan<byte> entry, out long address) => inner.TryEnqueue(entry, out address);
+
+        public void Commit() => inner.Commit();
+
+        public IEnumerable<LogEntry> Scan(long fromAddress)
+        {
+            foreach (LogEntry entry in inner.Scan(fromAddress))
+            {
+                byte[] bytes = entry.Bytes.ToArray();
+                bytes[0] = 1;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), DeltaRecordCodec.HeadChecksum(bytes.AsSpan(0, DeltaRecordCodec.RecordBytes)));
+                yield return entry with { Bytes = bytes };
+            }
+        }
+
+        public void TruncateUntil(long address) => inner.TruncateUntil(address);
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
     public async Task EveryStart_TakesANewEpochDurably_SoIdsOfDifferentRunsNeverCollide()
     {
         var ids = new List<ReservationId>();

@@ -4,7 +4,7 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests.Persistence;
 
-/// <summary>Replaying the delta records in append order rebuilds exactly the live state (DESIGN.md §5 invariant 5).</summary>
+/// <summary>Replaying the delta records in append order rebuilds exactly the live state (docs/design.md "Invariants", 5).</summary>
 public sealed class ReplayTests
 {
     private static readonly EngineOptions Options = new() { KeysMax = 64, UsersMax = 8, ReservationsMax = 1 << 16 };

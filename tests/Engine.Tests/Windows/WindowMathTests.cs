@@ -4,7 +4,7 @@ using static Quota.Engine.Tests.Support.TestEngine;
 
 namespace Quota.Engine.Tests.Windows;
 
-/// <summary>seed-behaviour §11.1 and §11.8 (38, 39), in our closed-form window math.</summary>
+/// <summary>The original gateway's window cases, in our closed-form window math.</summary>
 public sealed class WindowMathTests
 {
     private static Window Compute(PeriodMode mode, string anchor, string now, int customMinutes = 0, string zone = "UTC") =>

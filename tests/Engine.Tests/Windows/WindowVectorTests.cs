@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Quota.Engine.Tests.Windows;
 
-/// <summary>The 396 golden cases of shared/vectors/windows.jsonl, from an independent implementation of DESIGN.md §3.</summary>
+/// <summary>The 396 golden cases of Windows/vectors/windows.jsonl, from an independent implementation of docs/design.md "Windows".</summary>
 public sealed class WindowVectorTests
 {
     public static TheoryData<int> VectorLines()

@@ -1,0 +1,55 @@
+using System.Globalization;
+using Quota.Engine.Diagnostics;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+using Quota.Host.ConsoleUi;
+
+namespace Quota.Host.Tests;
+
+/// <summary>The console's log sentences name what a policy counts (src/Host/Console/LogSentences.cs).</summary>
+public sealed class LogSentencesTests
+{
+    private static LogDocument Row(AuditAction action, PolicyMetric metric) =>
+        LogDocument.From(new AuditEvent(action, 7, 1, 1, 1_782_532_500_000, 5, 5, 1_782_532_560_000, 1_782_532_500_000, TokenStatus.Enabled, ReservationId.None, 0, metric));
+
+    [Theory]
+    [InlineData("en", PolicyMetric.Requests, "policy 2 (Requests) used 5 of 5")]
+    [InlineData("en", PolicyMetric.Quota, "policy 2 (Quota units) used 5 of 5")]
+    [InlineData("zh-CN", PolicyMetric.Tokens, "策略 2（Token 数） 已用 5 / 5")]
+    [InlineData("zh-TW", PolicyMetric.Requests, "策略 2（請求數） 已用 5 / 5")]
+    public void APauseRow_NamesThePolicysMetric(string culture, PolicyMetric metric, string expected)
+    {
+        CultureInfo before = CultureInfo.CurrentUICulture;
+        try
+        {
+            CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(culture);
+            Assert.Contains(expected, LogSentences.Render(Row(AuditAction.ExhaustedDisable, metric), "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
+    }
+
+    [Fact]
+    public void AThresholdRow_ReadsAsAPolicysOrAWalletsAlert()
+    {
+        CultureInfo before = CultureInfo.CurrentUICulture;
+        try
+        {
+            CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo("en");
+            LogDocument policy = LogDocument.From(new AuditEvent(AuditAction.ThresholdReached, 7, 1, 0, 1_782_532_500_000, 85, 100, 1_782_532_560_000,
+                1_782_532_500_000, TokenStatus.None, ReservationId.None, 0, PolicyMetric.Tokens, 80));
+            LogDocument wallet = LogDocument.From(new AuditEvent(AuditAction.ThresholdReached, 7, 3, -1, 1_782_532_500_000, 900, 1_000, 0,
+                1_782_532_000_000, TokenStatus.None, ReservationId.None, 20, PolicyMetric.Quota, 80));
+
+            Assert.Contains("Key “k”: policy 1 (Tokens) reached 80% of its quota (85 of 100)", LogSentences.Render(policy, "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
+            Assert.Equal("The wallet of user #3 has spent 80% of its balance at the last top-up (900 of 1,000).", LogSentences.Render(wallet, "k", OperatorClock.For(null).Format));
+            Assert.Equal(("quota.threshold_reached", "wallet"), (LogSentences.ActionOf(wallet.Kind), LogSentences.Params(wallet)["scope"]));
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
+    }
+}
