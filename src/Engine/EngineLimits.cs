@@ -9,6 +9,8 @@ public static class EngineLimits
 {
     /// <summary>Periodic policies one key can carry (positions 0 … 3).</summary>
     public const int PoliciesPerKeyMax = 4;
+    /// <summary>Budget alert thresholds per account.</summary>
+    public const int AlertThresholdsMax = 4;
     /// <summary>Model patterns per policy, and the longest one.</summary>
     public const int ModelsPerPolicyMax = 16;
     /// <summary>The longest model id or pattern, in characters (a request's model and a policy's patterns).</summary>

@@ -16,6 +16,12 @@ public sealed record EngineOptions
     /// <summary>An unfinished reservation is settled at its estimate after this long.</summary>
     public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Budget alert thresholds, in percent of a policy's quota (and of a wallet's balance at its last top-up), ascending,
+    /// each 1 … 100, at most <see cref="EngineLimits.AlertThresholdsMax"/>; empty (the default): no alerts (docs/alerts.md).
+    /// </summary>
+    public IReadOnlyList<int> AlertThresholdsPercent { get; init; } = [];
+
     internal long ReservationTtlMs => (long)ReservationTtl.TotalMilliseconds;
 
     /// <summary>Throws on a setting outside its bounds, naming it.</summary>
@@ -41,10 +47,23 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(ReservationTtl), ReservationTtl, "must be 1 s … 1 day");
         }
 
-        return this with { };
+        if (AlertThresholdsPercent.Count > EngineLimits.AlertThresholdsMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AlertThresholdsPercent), AlertThresholdsPercent.Count, $"must hold at most {EngineLimits.AlertThresholdsMax} thresholds");
+        }
+
+        for (int i = 0; i < AlertThresholdsPercent.Count; i++)
+        {
+            if (AlertThresholdsPercent[i] is < 1 or > 100 || (i > 0 && AlertThresholdsPercent[i] <= AlertThresholdsPercent[i - 1]))
+            {
+                throw new ArgumentOutOfRangeException(nameof(AlertThresholdsPercent), AlertThresholdsPercent[i], "must be ascending percentages, each 1 … 100");
+            }
+        }
+
+        return this with { AlertThresholdsPercent = [.. AlertThresholdsPercent] };
     }
 
     /// <summary>The settings on one line, for the start-up log.</summary>
     public override string ToString() =>
-        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl}";
+        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl} AlertThresholdsPercent=[{string.Join(",", AlertThresholdsPercent)}]";
 }

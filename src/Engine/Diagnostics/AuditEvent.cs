@@ -17,12 +17,19 @@ public enum AuditAction : byte
     UpdateRestore = 5,
     /// <summary>A reservation passed its TTL unfinished and was settled at its estimate (reservation.expired).</summary>
     ReservationExpired = 6,
+    /// <summary>
+    /// A policy window's usage, or a wallet's spend since its last top-up, crossed an alert threshold (docs/alerts.md).
+    /// Emitted on the finish path by the one charge that crosses it; never per request otherwise.
+    /// </summary>
+    ThresholdReached = 7,
 }
 
 /// <summary>
 /// A system-log event as a plain value; the host or persistence layer turns it into a log row.
-/// Emitted only on cold transitions (pause, restore, reset, save, expiry), never per request. <see cref="Metric"/> is what
-/// the policy counts (<see cref="UsedQuotaUnits"/> and <see cref="QuotaUnits"/> are in it); a reservation expiry has none.
+/// Emitted only on cold transitions (pause, restore, reset, save, expiry, a threshold crossed), never per request.
+/// <see cref="Metric"/> is what the policy counts (<see cref="UsedQuotaUnits"/> and <see cref="QuotaUnits"/> are in it);
+/// a reservation expiry has none. <see cref="ThresholdPercent"/> is set only for <see cref="AuditAction.ThresholdReached"/>
+/// (with <see cref="PolicyIndex"/> -1 for a wallet: then the numbers are the spend since, and the balance at, its last top-up).
 /// </summary>
 public readonly record struct AuditEvent(
     AuditAction Action,
@@ -37,7 +44,8 @@ public readonly record struct AuditEvent(
     TokenStatus PreviousStatus,
     ReservationId ReservationId,
     long AmountUnits,
-    PolicyMetric Metric = PolicyMetric.Quota);
+    PolicyMetric Metric = PolicyMetric.Quota,
+    int ThresholdPercent = 0);
 
 /// <summary>Receives audit events; must not block (called under a key's lock).</summary>
 public interface IAuditSink

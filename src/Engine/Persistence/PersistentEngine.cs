@@ -73,7 +73,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
             (QuotaEngine engine, RecoveryReport report, DeltaLogWriter writer, int epoch) = Recover(options, log, store, time);
             engine.StartRun(epoch);
-            var logs = new SystemLogWriter(store);
+            var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
             engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
             var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
             opened.Start();
