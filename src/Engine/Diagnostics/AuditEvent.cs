@@ -31,6 +31,20 @@ public enum AuditAction : byte
 /// a reservation expiry has none. <see cref="ThresholdPercent"/> is set only for <see cref="AuditAction.ThresholdReached"/>
 /// (with <see cref="PolicyIndex"/> -1 for a wallet: then the numbers are the spend since, and the balance at, its last top-up).
 /// </summary>
+/// <param name="Action">What happened.</param>
+/// <param name="TokenId">The key it happened to.</param>
+/// <param name="UserId">The key's user (wallet).</param>
+/// <param name="PolicyIndex">The policy's position on the key (0 … 3); -1 when the event is not about one policy.</param>
+/// <param name="AtMs">When, UTC Unix ms (the operation's <c>nowMs</c>).</param>
+/// <param name="UsedQuotaUnits">The window's usage at the event, in <paramref name="Metric"/> (a wallet threshold: the spend since the top-up).</param>
+/// <param name="QuotaUnits">The policy's quota per window, in <paramref name="Metric"/> (a wallet threshold: the balance at the top-up).</param>
+/// <param name="NextResetAtMs">When the current window ends (the next reset), UTC Unix ms; 0 when not about a window.</param>
+/// <param name="NewPeriodStartMs">The current window's start, UTC Unix ms (a wallet threshold: the top-up's time); 0 when not about a window.</param>
+/// <param name="PreviousStatus">The key's operator status before a pause or a restore; <see cref="TokenStatus.None"/> otherwise.</param>
+/// <param name="ReservationId">The reservation of an expiry; <see cref="ReservationId.None"/> otherwise.</param>
+/// <param name="AmountUnits">Quota units charged by the event: an expiry's estimate, a wallet threshold's crossing charge; 0 otherwise.</param>
+/// <param name="Metric">What the policy counts.</param>
+/// <param name="ThresholdPercent">The alert threshold crossed, in percent; 0 unless <see cref="AuditAction.ThresholdReached"/>.</param>
 public readonly record struct AuditEvent(
     AuditAction Action,
     int TokenId,
