@@ -19,12 +19,12 @@ public class WindowMathBenchmarks
     private readonly WindowRule weeklyBerlin = WindowRule.Create(PeriodMode.Weekly, 0, Anchor, "Europe/Berlin");
     private readonly WindowRule monthlySydney = WindowRule.Create(PeriodMode.Monthly, 0, Anchor, "Australia/Sydney");
 
-    [Benchmark] public Window Preset5h() => WindowMath.Compute(preset5h, Now);
-    [Benchmark] public Window Custom17Minutes() => WindowMath.Compute(custom, Now);
-    [Benchmark] public Window DailyUtc() => WindowMath.Compute(dailyUtc, Now);
-    [Benchmark] public Window DailyNewYorkDst() => WindowMath.Compute(dailyNewYork, Now);
-    [Benchmark] public Window WeeklyBerlin() => WindowMath.Compute(weeklyBerlin, Now);
-    [Benchmark] public Window MonthlySydney() => WindowMath.Compute(monthlySydney, Now);
+    [Benchmark] public long Preset5h() => WindowMath.Compute(preset5h, Now).EndMs;
+    [Benchmark] public long Custom17Minutes() => WindowMath.Compute(custom, Now).EndMs;
+    [Benchmark] public long DailyUtc() => WindowMath.Compute(dailyUtc, Now).EndMs;
+    [Benchmark] public long DailyNewYorkDst() => WindowMath.Compute(dailyNewYork, Now).EndMs;
+    [Benchmark] public long WeeklyBerlin() => WindowMath.Compute(weeklyBerlin, Now).EndMs;
+    [Benchmark] public long MonthlySydney() => WindowMath.Compute(monthlySydney, Now).EndMs;
 }
 
 /// <summary>The 64-byte delta record: encode and decode with its CRC-32C.</summary>

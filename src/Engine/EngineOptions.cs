@@ -1,6 +1,10 @@
 namespace Quota.Engine;
 
-/// <summary>Tunable settings of the engine; validated and copied by the engine's constructor.</summary>
+/// <summary>
+/// Tunable settings of the engine; validated and copied by the engine's constructor, so changing an instance later has no
+/// effect on an engine built from it. The tables are allocated up front at these sizes (memory grows with
+/// <see cref="KeysMax"/>, <see cref="UsersMax"/> and <see cref="ReservationsMax"/>, not with traffic).
+/// </summary>
 public sealed record EngineOptions
 {
     /// <summary>Capacity of the key table (token ids are 1..KeysMax).</summary>
@@ -11,6 +15,12 @@ public sealed record EngineOptions
     public int ReservationsMax { get; init; } = 1 << 18;
     /// <summary>An unfinished reservation is settled at its estimate after this long.</summary>
     public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Budget alert thresholds, in percent of a policy's quota (and of a wallet's balance at its last top-up), ascending,
+    /// each 1 … 100, at most <see cref="EngineLimits.AlertThresholdsMax"/>; empty (the default): no alerts (docs/alerts.md).
+    /// </summary>
+    public IReadOnlyList<int> AlertThresholdsPercent { get; init; } = [];
 
     internal long ReservationTtlMs => (long)ReservationTtl.TotalMilliseconds;
 
@@ -37,9 +47,23 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(ReservationTtl), ReservationTtl, "must be 1 s … 1 day");
         }
 
-        return this with { };
+        if (AlertThresholdsPercent.Count > EngineLimits.AlertThresholdsMax)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AlertThresholdsPercent), AlertThresholdsPercent.Count, $"must hold at most {EngineLimits.AlertThresholdsMax} thresholds");
+        }
+
+        for (int i = 0; i < AlertThresholdsPercent.Count; i++)
+        {
+            if (AlertThresholdsPercent[i] is < 1 or > 100 || (i > 0 && AlertThresholdsPercent[i] <= AlertThresholdsPercent[i - 1]))
+            {
+                throw new ArgumentOutOfRangeException(nameof(AlertThresholdsPercent), AlertThresholdsPercent[i], "must be ascending percentages, each 1 … 100");
+            }
+        }
+
+        return this with { AlertThresholdsPercent = [.. AlertThresholdsPercent] };
     }
 
+    /// <summary>The settings on one line, for the start-up log.</summary>
     public override string ToString() =>
-        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl}";
+        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl} AlertThresholdsPercent=[{string.Join(",", AlertThresholdsPercent)}]";
 }

@@ -125,7 +125,7 @@ public sealed partial class QuotaEngine
         KeyState key = KeyOf(ref record);
         record.ChargedUnits = charged;
         record.ChargedTokens = chargedTokens;
-        int exhaustedMask = ChargeAccounts(key, ref record, out int unmarkedMask);
+        int exhaustedMask = ChargeAccounts(key, ref record, nowMs, out int unmarkedMask);
         record.Exhausted = exhaustedMask != 0;
         if (unmarkedMask == 0)
         {
@@ -148,12 +148,18 @@ public sealed partial class QuotaEngine
     /// The counter half of a finish: wallet, key budget and every policy window the reservation was made in (a window
     /// that rolled over since is not touched; the charge stays in the lifetime totals). Returns the policies now
     /// exhausted; <paramref name="unmarkedMask"/> those of them whose window has no exhaustion mark yet. The actuals are
-    /// the record's <c>ChargedUnits</c> and <c>ChargedTokens</c>.
+    /// the record's <c>ChargedUnits</c> and <c>ChargedTokens</c>. A charge that crosses an alert threshold emits it at
+    /// <paramref name="alertAtMs"/> (replay passes -1: records are effects, no events).
     /// </summary>
-    private static int ChargeAccounts(KeyState key, ref ReservationRecord record, out int unmarkedMask)
+    private int ChargeAccounts(KeyState key, ref ReservationRecord record, long alertAtMs, out int unmarkedMask)
     {
         long amount = record.AmountUnits, charged = record.ChargedUnits;
-        key.User.Wallet.Charge(amount, charged);
+        long balanceAfter = key.User.Wallet.Charge(amount, charged);
+        if (key.User.Alerts is { } wallet && wallet.BaseUnits - balanceAfter >= wallet.FromUnits && alertAtMs >= 0)
+        {
+            AlertWallet(key, wallet, balanceAfter, charged, alertAtMs);
+        }
+
         key.Budget.Charge(amount, charged);
         int exhaustedMask = 0;
         unmarkedMask = 0;
@@ -163,7 +169,17 @@ public sealed partial class QuotaEngine
             PolicySlot slot = key.Slots![index]!;
             PolicyConfig config = slot.Config;
             long held = config.InMetric(amount, record.TokenUnits), actual = config.InMetric(charged, record.ChargedTokens);
-            if (!slot.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter) || usedAfter < config.QuotaUnits)
+            if (!slot.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter))
+            {
+                continue;
+            }
+
+            if (usedAfter >= config.Alerts.FromUnits && alertAtMs >= 0)
+            {
+                AlertPolicy(key, index, slot, config, usedAfter, actual, alertAtMs);
+            }
+
+            if (usedAfter < config.QuotaUnits)
             {
                 continue;
             }

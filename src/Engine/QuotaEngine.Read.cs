@@ -7,6 +7,11 @@ namespace Quota.Engine;
 // that configuration, pause state and window bounds are mutually consistent; counters may move meanwhile.
 public sealed partial class QuotaEngine
 {
+    /// <summary>
+    /// A copy of the key, its policies and their current windows as of <paramref name="nowMs"/>, or null for an unknown
+    /// or deleted key. Allocates (admin and UI reads, not the request path); a window that is due but not yet rolled over
+    /// shows its old numbers.
+    /// </summary>
     public TokenView? ReadToken(int tokenId, long nowMs)
     {
         KeyState? key = FindKey(tokenId);

@@ -114,7 +114,7 @@ public sealed partial class QuotaEngine
         KeyState key = KeyOf(ref reservation);
         reservation.ChargedUnits = record.ChargedUnits;
         reservation.ChargedTokens = record.ChargedTokens;
-        ChargeAccounts(key, ref reservation, out _);
+        ChargeAccounts(key, ref reservation, alertAtMs: -1, out _);
         ApplyMarks(key, record.Marks, record.AtMs, live: false);
         reservation.Exhausted = record.ExhaustedReply;
         reservations.RestoreState(slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);

@@ -12,6 +12,10 @@ namespace Quota.Engine;
 // A save that fails changes nothing and consumes nothing; a crash leaves all of it or none of it.
 public sealed partial class QuotaEngine
 {
+    /// <summary>
+    /// Creates a key for an existing user; its policies' first windows are computed at <paramref name="nowMs"/>.
+    /// <see cref="SaveOutcome.Id"/> is the new key id (dense, from 1). A refused spec changes nothing and takes no id.
+    /// </summary>
     public SaveOutcome CreateToken(TokenSpec spec, long nowMs)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -64,6 +68,11 @@ public sealed partial class QuotaEngine
         }
     }
 
+    /// <summary>
+    /// Changes the fields of <paramref name="update"/> that are not null, all or nothing (docs/design.md "Saving a key").
+    /// Policies are matched by position and carry their window's usage over, except across an elapsed window or to another
+    /// metric; a new quota that is already used up pauses the key (for disable_token), one that fits again restores it.
+    /// </summary>
     public SaveOutcome UpdateToken(int tokenId, TokenUpdate update, long nowMs)
     {
         ArgumentNullException.ThrowIfNull(update);

@@ -132,7 +132,7 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>Applies a save: live (under the key's lock, after its record was appended) or in replay.</summary>
-    private static void ApplySave(KeyState key, TokenSave save, bool live)
+    private void ApplySave(KeyState key, TokenSave save, bool live)
     {
         if (live)
         {
@@ -157,11 +157,11 @@ public sealed partial class QuotaEngine
         key.PublishStatus(save.Status, deleted: false);
     }
 
-    private static void ApplyPolicySave(PolicySlot slot, PolicySave policy)
+    private void ApplyPolicySave(PolicySlot slot, PolicySave policy)
     {
         if (policy.Spec is { } spec)
         {
-            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
+            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), options.AlertThresholdsPercent);
         }
 
         slot.Removed = policy.Spec is null;

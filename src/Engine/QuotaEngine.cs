@@ -27,6 +27,15 @@ public sealed partial class QuotaEngine
     private int lastUserId;
     private int lastTokenId;
 
+    /// <summary>
+    /// An engine with empty tables, allocated at the sizes in <paramref name="options"/>. With no
+    /// <paramref name="deltas"/> it is purely in memory (nothing is opened on disk; state is lost with the process): use
+    /// <see cref="PersistentEngine.Open"/> for a durable one.
+    /// </summary>
+    /// <param name="options">Table sizes and the reservation TTL; validated (throws naming a setting out of range) and copied.</param>
+    /// <param name="deltas">Receives every state change as a <see cref="DeltaRecord"/> (see <see cref="IDeltaSink"/>); null: none.</param>
+    /// <param name="audit">Receives the owner-visible events (pauses, restores, resets, expiries); null: none.</param>
+    /// <param name="time">The clock behind <see cref="NowMs"/>; null: the system clock.</param>
     public QuotaEngine(EngineOptions? options = null, IDeltaSink? deltas = null, IAuditSink? audit = null, TimeProvider? time = null)
     {
         this.options = (options ?? new EngineOptions()).Validated();
@@ -38,6 +47,7 @@ public sealed partial class QuotaEngine
         reservations = new ReservationTable(this.options.ReservationsMax);
     }
 
+    /// <summary>The validated copy of the options this engine was built with.</summary>
     public EngineOptions Options => options;
 
     /// <summary>Connects a recovered engine to its log and audit sinks, before it serves any request.</summary>
@@ -62,7 +72,10 @@ public sealed partial class QuotaEngine
     internal UserState? FindUser(int userId) =>
         (uint)userId < (uint)users.Length ? Volatile.Read(ref users[userId]) : null;
 
-    /// <summary>Creates a user with a wallet of <paramref name="quotaUnits"/>.</summary>
+    /// <summary>
+    /// Creates a user with a wallet of <paramref name="quotaUnits"/> (0 … <see cref="EngineLimits.BalanceMaxUnits"/>);
+    /// <see cref="SaveOutcome.Id"/> is the new user id (ids are dense, from 1).
+    /// </summary>
     public SaveOutcome CreateUser(long quotaUnits)
     {
         if (quotaUnits is < 0 or > EngineLimits.BalanceMaxUnits)
@@ -136,6 +149,7 @@ public sealed partial class QuotaEngine
         }
     }
 
+    /// <summary>A copy of the user's wallet now, or null for an unknown id. Counters may move while it is read.</summary>
     public UserView? ReadUser(int userId) =>
         FindUser(userId) is { } user
             ? new UserView(userId, user.Wallet.Balance, user.Wallet.Used, user.Wallet.Reserved)

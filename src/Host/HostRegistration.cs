@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
 using Quota.Host.ConsoleUi;
@@ -22,6 +21,10 @@ public static class HostRegistration
         services.AddSingleton<QuotaRuntime>();
         services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
+        services.AddSingleton<Alerts.AlertSink>();
+        services.AddSingleton<Alerts.AlertDispatcher>();
+        services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store
+        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<Pricing>();
         services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();
@@ -30,7 +33,7 @@ public static class HostRegistration
         services.AddQuotaConsole();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(HostMetrics.MeterName).AddPrometheusExporter());
+        services.AddQuotaTelemetry(configuration);
         services.AddHttpClient(RelayEndpoints.UpstreamClient, (provider, client) =>
             {
                 UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;

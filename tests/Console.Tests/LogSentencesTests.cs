@@ -10,7 +10,7 @@ namespace Quota.Host.Tests;
 public sealed class LogSentencesTests
 {
     private static LogDocument Row(AuditAction action, PolicyMetric metric) =>
-        SystemLogWriter.ToRow(new AuditEvent(action, 7, 1, 1, 1_782_532_500_000, 5, 5, 1_782_532_560_000, 1_782_532_500_000, TokenStatus.Enabled, ReservationId.None, 0, metric));
+        LogDocument.From(new AuditEvent(action, 7, 1, 1, 1_782_532_500_000, 5, 5, 1_782_532_560_000, 1_782_532_500_000, TokenStatus.Enabled, ReservationId.None, 0, metric));
 
     [Theory]
     [InlineData("en", PolicyMetric.Requests, "policy 2 (Requests) used 5 of 5")]
@@ -23,7 +23,7 @@ public sealed class LogSentencesTests
         try
         {
             CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(culture);
-            Assert.Contains(expected, LogSentences.Render(Row(AuditAction.ExhaustedDisable, metric), "k", OperatorClock.For(null)), StringComparison.Ordinal);
+            Assert.Contains(expected, LogSentences.Render(Row(AuditAction.ExhaustedDisable, metric), "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
         }
         finally
         {
@@ -32,16 +32,20 @@ public sealed class LogSentencesTests
     }
 
     [Fact]
-    public void ARowWrittenBeforeMetricsExisted_StillReads()
+    public void AThresholdRow_ReadsAsAPolicysOrAWalletsAlert()
     {
         CultureInfo before = CultureInfo.CurrentUICulture;
         try
         {
             CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo("en");
-            LogDocument old = Row(AuditAction.ManualReset, PolicyMetric.Quota);
-            old.ParamsJson = """{"used_quota":0,"next_reset_at":1782532560,"policy_index":1}""";
+            LogDocument policy = LogDocument.From(new AuditEvent(AuditAction.ThresholdReached, 7, 1, 0, 1_782_532_500_000, 85, 100, 1_782_532_560_000,
+                1_782_532_500_000, TokenStatus.None, ReservationId.None, 0, PolicyMetric.Tokens, 80));
+            LogDocument wallet = LogDocument.From(new AuditEvent(AuditAction.ThresholdReached, 7, 3, -1, 1_782_532_500_000, 900, 1_000, 0,
+                1_782_532_000_000, TokenStatus.None, ReservationId.None, 20, PolicyMetric.Quota, 80));
 
-            Assert.Contains("policy 2 was reset by hand", LogSentences.Render(old, "k", OperatorClock.For(null)), StringComparison.Ordinal);
+            Assert.Contains("Key “k”: policy 1 (Tokens) reached 80% of its quota (85 of 100)", LogSentences.Render(policy, "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
+            Assert.Equal("The wallet of user #3 has spent 80% of its balance at the last top-up (900 of 1,000).", LogSentences.Render(wallet, "k", OperatorClock.For(null).Format));
+            Assert.Equal(("quota.threshold_reached", "wallet"), (LogSentences.ActionOf(wallet.Kind), LogSentences.Params(wallet)["scope"]));
         }
         finally
         {

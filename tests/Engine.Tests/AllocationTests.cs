@@ -7,14 +7,16 @@ namespace Quota.Engine.Tests;
 /// <summary>The hot path allocates nothing: reserve, settle and refund, with a wallet, a budget and policies of every metric and scope.</summary>
 public sealed class AllocationTests
 {
-    public static TheoryData<string> Keys() => new("spend policies", "mixed metrics, scoped");
+    public static TheoryData<string> Keys() => new("spend policies", "mixed metrics, scoped", "alert thresholds on (policies and wallet)");
 
     [Theory]
     [MemberData(nameof(Keys))]
     public void ReserveSettleRefund_AllocateZeroBytes(string key)
     {
-        var t = new TestEngine();
-        int token = key == "spend policies"
+        var t = key.StartsWith("alert", StringComparison.Ordinal)
+            ? new TestEngine(options: new EngineOptions { KeysMax = 1024, UsersMax = 1024, ReservationsMax = 4096, AlertThresholdsPercent = [50, 80, 100] })
+            : new TestEngine();
+        int token = key != "mixed metrics, scoped"
             ? t.Token(t.User(1L << 55), 1L << 50, Policy(1L << 45), Policy(1L << 45, PeriodMode.Daily, BoundaryMode.Strict))
             : t.Token(t.User(1L << 55), 1L << 50,
                 Policy(1L << 45) with { Models = ["gpt-4*", "o1"] },
@@ -23,6 +25,7 @@ public sealed class AllocationTests
                 Policy(1L << 45, PeriodMode.Monthly) with { Metric = PolicyMetric.Tokens, Models = ["claude-*"] });
         QuotaEngine engine = t.Engine;
         long now = t.NowMs;
+        Assert.True(engine.SetWalletAlertBase(1, 1L << 55, now)); // the wallet's thresholds are compared on every charge too
         RunPairs(engine, token, now, 1000); // warm up: JIT, first-use statics
 
         // Tiering is asynchronous: on a loaded machine the optimized code (and its one-time thread-static set-up) can

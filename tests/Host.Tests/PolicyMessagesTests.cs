@@ -145,7 +145,8 @@ public sealed partial class PolicyMessagesTests
     {
         foreach (PolicyMetric metric in Enum.GetValues<PolicyMetric>())
         {
-            Assert.Equal(PolicyNames.NameOf(PolicyNames.Metrics, metric), SystemLogWriter.MetricName(metric));
+            var row = new LogDocument { Kind = LogKind.ExhaustedDisable, PolicyIndex = 0, Metric = metric };
+            Assert.Equal(PolicyNames.NameOf(PolicyNames.Metrics, metric), ConsoleUi.LogSentences.Params(row)["metric"]);
         }
     }
 

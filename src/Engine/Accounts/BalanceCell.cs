@@ -52,14 +52,16 @@ internal struct BalanceCell
     /// <summary>Holds <paramref name="amount"/> without a check: an unlimited key still tracks what it spends.</summary>
     public void ReserveUnchecked(long amount) => Interlocked.Add(ref available, -amount);
 
-    /// <summary>Releases a reservation of <paramref name="reservedAmount"/> and charges <paramref name="charged"/>.</summary>
-    public void Charge(long reservedAmount, long charged)
+    /// <summary>Releases a reservation of <paramref name="reservedAmount"/> and charges <paramref name="charged"/>; returns the balance after it.</summary>
+    public long Charge(long reservedAmount, long charged)
     {
-        Interlocked.Add(ref balance, -charged);
+        long balanceAfter = Interlocked.Add(ref balance, -charged);
         if (reservedAmount != charged)
         {
             Interlocked.Add(ref available, reservedAmount - charged); // an exact estimate leaves available as it was
         }
+
+        return balanceAfter;
     }
 
     /// <summary>Releases a reservation without charging (refund, or the rollback of a rejected reserve).</summary>

@@ -4,13 +4,15 @@ using Quota.Engine.Windows;
 namespace Quota.Engine.Accounts;
 
 /// <summary>A saved policy's configuration with its window rule resolved. Immutable: swapped whole on save.</summary>
-internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule)
+internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule, IReadOnlyList<int>? alertPercents = null)
 {
     public readonly QuotaPolicySpec Spec = spec;
     public readonly WindowRule Rule = rule;
     public readonly BoundaryMode Boundary = spec.BoundaryMode;
     public readonly long QuotaUnits = spec.QuotaUnits;
     public readonly PolicyMetric Metric = spec.Metric;
+    /// <summary>The alert thresholds of a window, in the policy's metric (EngineOptions.AlertThresholdsPercent).</summary>
+    public readonly AlertLevels Alerts = AlertLevels.For(spec.QuotaUnits, alertPercents ?? []);
 
     /// <summary>A request's amount in this policy's metric: its cost, its tokens, or one request.</summary>
     public long InMetric(long units, long tokens) => Metric switch

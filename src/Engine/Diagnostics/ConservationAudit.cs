@@ -8,7 +8,7 @@ namespace Quota.Engine.Diagnostics;
 /// checks it against the counters, plus each account's internal identities (docs/design.md "Invariants", 2 and 3).
 /// Meaningful only while no operation is in flight. Cold path: allocates; used by tests and by operators' checks.
 /// </summary>
-public static class ConservationAudit
+internal static class ConservationAudit
 {
     /// <summary>Returns the violations found; empty when the books balance.</summary>
     public static IReadOnlyList<string> Check(QuotaEngine engine)

@@ -3,20 +3,43 @@ namespace Quota.Engine.Model;
 /// <summary>
 /// A periodic quota policy as configured by an operator: the input of SaveToken. It carries no counters
 /// (client-sent counters are ignored by design); the engine owns used/reserved/window state.
+/// <see cref="SpecValidation.ValidatePolicy"/> checks every field against the bounds in <see cref="EngineLimits"/>.
+/// An immutable value: safe to share between threads.
 /// </summary>
 public sealed record QuotaPolicySpec
 {
+    /// <summary>
+    /// False: the position is kept (validated, stored) but counts and refuses nothing; enabling it again starts a new
+    /// window.
+    /// </summary>
     public bool Enabled { get; init; } = true;
+    /// <summary>How the windows tile time: fixed (5 h, custom minutes) or calendar (day, week, month in <see cref="TimeZone"/>).</summary>
     public PeriodMode Mode { get; init; } = PeriodMode.Daily;
-    /// <summary>Window length in minutes; only for <see cref="PeriodMode.Custom"/>.</summary>
+    /// <summary>
+    /// Window length in minutes; only for <see cref="PeriodMode.Custom"/>: <see cref="EngineLimits.CustomMinutesMin"/> (a
+    /// spend policy) or <see cref="EngineLimits.RateCustomMinutesMin"/> (tokens, requests) … <see cref="EngineLimits.CustomMinutesMax"/>.
+    /// </summary>
     public int CustomMinutes { get; init; }
+    /// <summary>
+    /// The limit per window, in the policy's <see cref="Metric"/>: 1 … <see cref="EngineLimits.PolicyQuotaMaxUnits"/>
+    /// (0 allowed only while disabled).
+    /// </summary>
     public long QuotaUnits { get; init; }
-    /// <summary>The instant windows are aligned to, UTC Unix milliseconds.</summary>
+    /// <summary>
+    /// The instant windows are aligned to, UTC Unix milliseconds, <see cref="EngineLimits.PolicyAnchorMinMs"/> …
+    /// <see cref="EngineLimits.PolicyAnchorMaxMs"/>: windows start at the anchor and repeat from it.
+    /// </summary>
     public long AnchorMs { get; init; }
-    /// <summary>IANA zone id for calendar periods.</summary>
+    /// <summary>IANA zone id (e.g. <c>Europe/Berlin</c>) in which calendar periods start; fixed periods ignore it.</summary>
     public string TimeZone { get; init; } = "UTC";
+    /// <summary>What happens when a window is used up: refuse only this policy's requests, or pause the whole key.</summary>
     public ExhaustedAction ExhaustedAction { get; init; } = ExhaustedAction.RejectOnly;
+    /// <summary>Whether the request that crosses the quota is admitted (graceful) or must fit entirely (strict).</summary>
     public BoundaryMode BoundaryMode { get; init; } = BoundaryMode.Graceful;
+    /// <summary>
+    /// For <see cref="ExhaustedAction.DisableToken"/>: true restores the paused key when the next window starts; false
+    /// keeps it paused until <see cref="QuotaEngine.ResetPolicies"/>.
+    /// </summary>
     public bool AutoResume { get; init; } = true;
     /// <summary>What the policy counts; <see cref="QuotaUnits"/> is its limit per window in that metric.</summary>
     public PolicyMetric Metric { get; init; } = PolicyMetric.Quota;
@@ -63,5 +86,6 @@ public sealed record QuotaPolicySpec
         ExhaustedAction == other.ExhaustedAction && BoundaryMode == other.BoundaryMode && AutoResume == other.AutoResume &&
         Metric == other.Metric && Models.SequenceEqual(other.Models);
 
+    /// <summary>A hash consistent with <see cref="Equals(QuotaPolicySpec?)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Mode, QuotaUnits, AnchorMs, Metric, Models.Count);
 }

@@ -8,6 +8,7 @@ namespace Quota.Engine.Model;
 /// </summary>
 public readonly record struct ReservationId(long Value)
 {
+    /// <summary>No reservation (value 0): the id of a refused reserve.</summary>
     public static readonly ReservationId None;
 
     internal const int PositionBits = 48;
@@ -20,8 +21,10 @@ public readonly record struct ReservationId(long Value)
 
     internal static ReservationId From(int epoch, long position) => new(((long)epoch << PositionBits) | (position & PositionMask));
 
+    /// <summary>The id as 16 lowercase hex digits, the form <see cref="TryParse"/> reads and an API should show.</summary>
     public override string ToString() => Value.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Reads the 16-hex-digit form of <see cref="ToString"/>; false (and <see cref="None"/>) for anything else, or 0.</summary>
     public static bool TryParse(string? text, out ReservationId id)
     {
         id = None;

@@ -9,12 +9,17 @@ namespace Quota.Engine.Model;
 /// </summary>
 public static class SpecValidation
 {
+    /// <summary>
+    /// The first error in a key's spec, with the index of the policy it is about (-1: a key field). Pure: no engine
+    /// needed, so a form can be checked before it is submitted; CreateToken runs the same check.
+    /// </summary>
     public static (SpecError Error, int PolicyIndex) Validate(TokenSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         return Validate(spec.Status, spec.RemainQuotaUnits, spec.ExpiresAtMs, spec.Policies);
     }
 
+    /// <summary>The first error in the fields an update sets (null fields are not checked); UpdateToken runs the same check.</summary>
     public static (SpecError Error, int PolicyIndex) Validate(TokenUpdate update)
     {
         ArgumentNullException.ThrowIfNull(update);
@@ -61,6 +66,7 @@ public static class SpecValidation
         return (SpecError.None, -1);
     }
 
+    /// <summary>The first error in one policy, checked in field order; <see cref="SpecError.None"/> when it is valid.</summary>
     public static SpecError ValidatePolicy(QuotaPolicySpec policy)
     {
         ArgumentNullException.ThrowIfNull(policy);

@@ -6,9 +6,14 @@ namespace Quota.Engine.Model;
 /// </summary>
 public sealed record TokenUpdate
 {
+    /// <summary>Enabled or Disabled by the operator (a policy's pause is separate and kept).</summary>
     public TokenStatus? Status { get; init; }
+    /// <summary>Sets the lifetime budget to exactly this (not an addition), whatever is in flight.</summary>
     public long? RemainQuotaUnits { get; init; }
+    /// <summary>Whether the lifetime budget is enforced.</summary>
     public bool? UnlimitedQuota { get; init; }
+    /// <summary>Expiry instant in UTC Unix ms, or -1 for never.</summary>
     public long? ExpiresAtMs { get; init; }
+    /// <summary>The key's policies by position; a position left out of a shorter list is removed.</summary>
     public IReadOnlyList<QuotaPolicySpec>? Policies { get; init; }
 }

@@ -19,7 +19,7 @@ namespace Quota.Engine.Persistence;
 /// ring; the pump keeps retrying and the writer heals when a commit succeeds. Durable waiters are never released
 /// by a failed commit.</para>
 /// </summary>
-public sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
+internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
 {
     /// <summary>Reserves that may pass the room check at once before their records show in the ring.</summary>
     public const int ReserveSlack = 4096;

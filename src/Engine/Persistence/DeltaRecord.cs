@@ -5,16 +5,25 @@ namespace Quota.Engine.Persistence;
 /// <summary>Kinds of state change streamed to the delta log. Persisted: never renumber, only append.</summary>
 public enum DeltaKind : byte
 {
+    /// <summary>A reservation was made and holds its estimate.</summary>
     Reserve = 1,
+    /// <summary>A reservation was settled at its actual.</summary>
     Settle = 2,
+    /// <summary>A reservation was released without a charge.</summary>
     Refund = 3,
+    /// <summary>A reservation passed its TTL and was settled at its estimate.</summary>
     Expire = 4,
+    /// <summary>A policy window rolled over (or was restarted) and starts empty.</summary>
     WindowReset = 5,
+    /// <summary>An operator cleared a window's usage.</summary>
     ManualReset = 9,
+    /// <summary>A wallet was created, topped up or debited.</summary>
     UserCredit = 11,
+    /// <summary>A key was deleted.</summary>
     TokenDelete = 13,
     /// <summary>A create or update of a key: its whole configuration and every effect of the save, in one record.</summary>
     TokenSave = 16,
+    /// <summary>An open reservation's expiry moved later (a long request keeps it alive).</summary>
     KeepAlive = 17,
     /// <summary>A process started serving: the reservation ids it issues carry this epoch.</summary>
     RunStarted = 18,
@@ -29,8 +38,9 @@ public enum DeltaKind : byte
 /// <para><b>One operation, one record.</b> A settle that exhausts windows and pauses the key, a window rollover that
 /// restores the key, a manual reset, a whole save: each is one record, so every prefix of the log is a state some
 /// serial history produced, and a settle or refund appends exactly one record (the ring keeps room for it).</para>
-/// The fields mean different things for different kinds, so they are private: build a record with the factory of its
-/// kind and read it with the accessors named after what they hold. The byte layout is in <see cref="DeltaRecordCodec"/>.
+/// The fields mean different things for different kinds, so they are private: the engine builds a record with the
+/// factory of its kind (internal: only the engine makes records), and a reader uses the accessors named after what they
+/// hold, which say for which kinds they mean something. The byte layout is the engine's own (Persistence/DeltaRecordCodec.cs).
 /// </summary>
 public readonly record struct DeltaRecord
 {
@@ -51,8 +61,11 @@ public readonly record struct DeltaRecord
     private const int LowBits = 48;
     private const long LowMask = (1L << LowBits) - 1;
 
+    /// <summary>What changed; it says which accessors below mean something.</summary>
     public DeltaKind Kind { get; }
+    /// <summary>The key changed (0 for UserCredit and RunStarted).</summary>
     public int TokenId { get; }
+    /// <summary>The user (wallet) changed or the key's user (0 for RunStarted).</summary>
     public int UserId { get; }
     /// <summary>When the change happened (UTC Unix ms); for Reserve and KeepAlive, the reservation's expiry.</summary>
     public long AtMs => Kind == DeltaKind.Reserve ? At & LowMask : At;
@@ -74,50 +87,51 @@ public readonly record struct DeltaRecord
     /// A reservation held <paramref name="amountUnits"/> (and <paramref name="tokens"/> on tokens policies) on the key's
     /// accounts and the policies in <paramref name="policyMask"/>.
     /// </summary>
-    public static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long tokens, long expiresAtMs, long generations, long requestKey) =>
+    internal static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long tokens, long expiresAtMs, long generations, long requestKey) =>
         new(DeltaKind.Reserve, tokenId, userId, policyMask, id.Value,
             amountUnits | ((tokens & 0xFFFF) << LowBits), requestKey, expiresAtMs | ((tokens >> 16) << LowBits), generations);
 
     /// <summary>A settle (or, with <paramref name="expired"/>, an expiry) with the windows it marked exhausted and the pauses it caused.</summary>
-    public static DeltaRecord Settle(ReservationId id, int tokenId, int userId, long chargedUnits, long chargedTokens, long atMs, bool exhaustedReply, in SettleMarks marks, bool expired = false) =>
+    internal static DeltaRecord Settle(ReservationId id, int tokenId, int userId, long chargedUnits, long chargedTokens, long atMs, bool exhaustedReply, in SettleMarks marks, bool expired = false) =>
         new(expired ? DeltaKind.Expire : DeltaKind.Settle, tokenId, userId, -1, id.Value, chargedTokens, chargedUnits, atMs,
             (exhaustedReply ? 1L : 0) | ((long)marks.ExhaustedMask << 1) | ((long)marks.PausedMask << 5) | ((long)marks.PausedFromStatus << 9));
 
-    public static DeltaRecord Refund(ReservationId id, int tokenId, int userId, long estimateUnits, long atMs) =>
+    internal static DeltaRecord Refund(ReservationId id, int tokenId, int userId, long estimateUnits, long atMs) =>
         new(DeltaKind.Refund, tokenId, userId, -1, id.Value, estimateUnits, 0, atMs, 0);
 
     /// <summary>An open reservation's expiry moved to <paramref name="expiresAtMs"/> (a running stream keeps it alive).</summary>
-    public static DeltaRecord KeepAlive(ReservationId id, int tokenId, int userId, long expiresAtMs) =>
+    internal static DeltaRecord KeepAlive(ReservationId id, int tokenId, int userId, long expiresAtMs) =>
         new(DeltaKind.KeepAlive, tokenId, userId, -1, id.Value, 0, 0, expiresAtMs, 0);
 
     /// <summary>A window rolled over: generation <paramref name="generation"/> starts empty; <paramref name="restores"/> lifts this policy's pause.</summary>
-    public static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool restores, long atMs) =>
+    internal static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool restores, long atMs) =>
         new(DeltaKind.WindowReset, tokenId, userId, policyIndex, 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
 
     /// <summary>An operator cleared <paramref name="clearedUnits"/> of the current window's usage; <paramref name="restores"/> lifts the pause.</summary>
-    public static DeltaRecord ManualReset(int tokenId, int userId, int policyIndex, long clearedUnits, bool restores, long atMs) =>
+    internal static DeltaRecord ManualReset(int tokenId, int userId, int policyIndex, long clearedUnits, bool restores, long atMs) =>
         new(DeltaKind.ManualReset, tokenId, userId, policyIndex, 0, clearedUnits, 0, atMs, restores ? 1 : 0);
 
     /// <summary>A wallet changed by <paramref name="deltaUnits"/> (creates the user on first sight).</summary>
-    public static DeltaRecord UserCredit(int userId, long deltaUnits, long atMs) =>
+    internal static DeltaRecord UserCredit(int userId, long deltaUnits, long atMs) =>
         new(DeltaKind.UserCredit, 0, userId, -1, 0, deltaUnits, 0, atMs, 0);
 
     /// <summary>A create or update; the payload (<see cref="TokenSave"/>) carries the configuration and every effect.</summary>
-    public static DeltaRecord TokenSave(int tokenId, int userId, long atMs) =>
+    internal static DeltaRecord TokenSave(int tokenId, int userId, long atMs) =>
         new(DeltaKind.TokenSave, tokenId, userId, -1, 0, 0, 0, atMs, 0);
 
-    public static DeltaRecord TokenDelete(int tokenId, int userId, long atMs) =>
+    internal static DeltaRecord TokenDelete(int tokenId, int userId, long atMs) =>
         new(DeltaKind.TokenDelete, tokenId, userId, -1, 0, 0, 0, atMs, 0);
 
-    public static DeltaRecord RunStarted(int epoch, long atMs) =>
+    internal static DeltaRecord RunStarted(int epoch, long atMs) =>
         new(DeltaKind.RunStarted, 0, 0, -1, 0, epoch, 0, atMs, 0);
 
     // ---- accessors, named by meaning ----
 
-    /// <summary>Reserve, Settle, Expire, Refund, KeepAlive.</summary>
+    /// <summary>Reserve, Settle, Expire, Refund, KeepAlive: the reservation the record is about.</summary>
     public ReservationId ReservationId => new(RawReservationId);
     /// <summary>Reserve: the policies held. WindowReset, ManualReset: the policy index.</summary>
     public int PolicyMask => Policy;
+    /// <summary>WindowReset, ManualReset: the policy's position (0 … 3).</summary>
     public int PolicyIndex => Policy;
     /// <summary>Reserve: the amount held. Refund: the estimate released.</summary>
     public long EstimateUnits => Kind == DeltaKind.Reserve ? A & LowMask : A;
@@ -137,10 +151,13 @@ public readonly record struct DeltaRecord
     public bool ExhaustedReply => (Aux & 1) != 0;
     /// <summary>Settle, Expire: exhaustion marks and pauses this finish made.</summary>
     public SettleMarks Marks => new((int)(Aux >> 1) & 0xF, (int)(Aux >> 5) & 0xF, (TokenStatus)(byte)(Aux >> 9));
-    /// <summary>WindowReset.</summary>
+    /// <summary>WindowReset: the new window's generation, the tag a reservation's holds carry (it wraps at 65,536).</summary>
     public ushort Generation => (ushort)Aux;
+    /// <summary>WindowReset: the new window's quota, in the policy's metric.</summary>
     public long QuotaUnits => (long)((ulong)Aux >> 17);
+    /// <summary>WindowReset: the new window's start, UTC Unix ms.</summary>
     public long WindowStartMs => A;
+    /// <summary>WindowReset: the new window's end (exclusive), UTC Unix ms.</summary>
     public long WindowEndMs => B;
     /// <summary>WindowReset, ManualReset: the policy's pause is lifted.</summary>
     public bool Restores => Kind == DeltaKind.WindowReset ? (Aux & (1L << 16)) != 0 : Aux != 0;
@@ -148,7 +165,7 @@ public readonly record struct DeltaRecord
     public long ClearedUnits => A;
     /// <summary>UserCredit: the wallet change.</summary>
     public long DeltaUnits => A;
-    /// <summary>RunStarted.</summary>
+    /// <summary>RunStarted: the run's epoch, the high bits of every reservation id it issues.</summary>
     public int Epoch => (int)A;
 }
 
@@ -156,8 +173,12 @@ public readonly record struct DeltaRecord
 /// What a settle or expiry decided under the key's lock: the policies whose window it marked exhausted (first time in
 /// the window) and those of them that paused the key, with the operator status the pause recorded.
 /// </summary>
+/// <param name="ExhaustedMask">Bit i: policy i's window was marked exhausted by this finish.</param>
+/// <param name="PausedMask">Bit i: policy i paused the key (a subset of <paramref name="ExhaustedMask"/>).</param>
+/// <param name="PausedFromStatus">The operator status the key had, restored when the pause is lifted.</param>
 public readonly record struct SettleMarks(int ExhaustedMask, int PausedMask, TokenStatus PausedFromStatus)
 {
+    /// <summary>The finish marked at least one window.</summary>
     public bool Any => ExhaustedMask != 0;
 }
 
@@ -167,6 +188,10 @@ public readonly record struct SettleMarks(int ExhaustedMask, int PausedMask, Tok
 /// <para>Room: a reserve is admitted only while <see cref="HasCapacity"/>, which keeps room for one finishing record
 /// of every reservation that may be open, so settles, refunds and expiries append without asking. Every other
 /// operation first promises the records it may append (<see cref="TryPromise"/>) and is refused when there is no room.</para>
+/// <para>Thread-safety: every member is called concurrently from any number of threads. Some appends happen under a
+/// key's lock, so an implementation must never call back into the engine. <see cref="PersistentEngine"/> brings its own
+/// sink (the FASTER delta log) and recovers from it; a sink passed to <see cref="QuotaEngine"/>'s constructor sees
+/// every change of an in-memory engine (to stream or mirror it), but the engine has no public replay of such a log.</para>
 /// </summary>
 public interface IDeltaSink
 {
@@ -187,7 +212,7 @@ public interface IDeltaSink
 }
 
 /// <summary>The sink of a purely in-memory engine.</summary>
-public sealed class NullDeltaSink : IDeltaSink
+internal sealed class NullDeltaSink : IDeltaSink
 {
     public static readonly NullDeltaSink Instance = new();
 

@@ -4,7 +4,7 @@ using System.Numerics;
 namespace Quota.Engine.Persistence;
 
 /// <summary>What <see cref="DeltaRecordCodec.TryRead"/> found.</summary>
-public enum DecodeStatus : byte
+internal enum DecodeStatus : byte
 {
     Ok = 0,
     /// <summary>Fewer bytes than a record (or its payload) needs: a torn tail.</summary>
@@ -26,7 +26,7 @@ public enum DecodeStatus : byte
 /// <code>
 /// </code>
 /// </summary>
-public static class DeltaRecordCodec
+internal static class DeltaRecordCodec
 {
     public const int RecordBytes = 64;
     /// <summary>2: one record per operation (TokenSave, marks on Settle/Expire, epochs in reservation ids).</summary>

@@ -9,7 +9,7 @@ namespace Quota.Engine.Persistence;
 /// constructor; entries carry FASTER's own per-entry checksum on top of ours per record.
 /// Dispose does not commit: the writer commits before disposing.
 /// </summary>
-public sealed class FasterDeltaLog : IDeltaLog
+internal sealed class FasterDeltaLog : IDeltaLog
 {
     private readonly IDevice device;
     private readonly FasterLogSettings settings;

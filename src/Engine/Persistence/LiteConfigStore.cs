@@ -8,13 +8,14 @@ namespace Quota.Engine.Persistence;
 /// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
-public sealed class LiteConfigStore : IDisposable
+internal sealed class LiteConfigStore : ILogRowStore, IDisposable
 {
     private readonly LiteDatabase db;
     private readonly ILiteCollection<SnapshotDocument> snapshots;
     private readonly ILiteCollection<UserDocument> users;
     private readonly ILiteCollection<TokenDocument> tokens;
     private readonly ILiteCollection<LogDocument> logs;
+    private readonly ILiteCollection<OutboxDocument> outbox;
 
     public LiteConfigStore(string path)
     {
@@ -22,11 +23,14 @@ public sealed class LiteConfigStore : IDisposable
         snapshots = db.GetCollection<SnapshotDocument>("snapshots");
         users = db.GetCollection<UserDocument>("users");
         tokens = db.GetCollection<TokenDocument>("tokens");
-        logs = db.GetCollection<LogDocument>("logs");
+        // "log_events": structured rows (LogDocument). Rows of builds before it (sentences, in "logs") are not read.
+        logs = db.GetCollection<LogDocument>("log_events");
         tokens.EnsureIndex(t => t.KeyHash, unique: true);
         tokens.EnsureIndex(t => t.UserId);
         logs.EnsureIndex(l => l.TokenId);
         logs.EnsureIndex(l => l.UserId);
+        outbox = db.GetCollection<OutboxDocument>("outbox");
+        outbox.EnsureIndex(o => o.DeliveredMs);
     }
 
     public SnapshotDocument? LatestSnapshot => snapshots.FindById(1);
@@ -88,30 +92,75 @@ public sealed class LiteConfigStore : IDisposable
             q = q.Where(l => l.UserId == userId);
         }
 
-        if (query.Type is { } type)
+        if (query.Consume is { } consume)
         {
-            q = q.Where(l => l.Type == type);
+            q = consume ? q.Where(l => l.Kind == LogKind.Consume) : q.Where(l => l.Kind != LogKind.Consume);
         }
 
-        if (query.Action is { } action)
+        if (query.Kind is { } kind)
         {
-            q = q.Where(l => l.Action == action);
+            q = q.Where(l => l.Kind == kind);
         }
 
         if (query.FromMs is { } fromMs)
         {
-            q = q.Where(l => l.CreatedMs >= fromMs);
+            q = q.Where(l => l.AtMs >= fromMs);
         }
 
         if (query.ToMs is { } toMs)
         {
-            q = q.Where(l => l.CreatedMs < toMs);
+            q = q.Where(l => l.AtMs < toMs);
         }
 
         int total = q.Count();
         List<LogDocument> items = q.OrderByDescending(l => l.Id).Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
         return (items, total);
     }
+
+    /// <summary>Adds the messages not already in the outbox (by id), in one transaction; returns how many were new.</summary>
+    public int AddToOutbox(IReadOnlyCollection<OutboxDocument> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count == 0)
+        {
+            return 0;
+        }
+
+        db.BeginTrans();
+        try
+        {
+            int added = 0;
+            foreach (OutboxDocument message in messages)
+            {
+                if (outbox.FindById(message.Id) is null)
+                {
+                    outbox.Insert(message);
+                    added++;
+                }
+            }
+
+            db.Commit();
+            return added;
+        }
+        catch
+        {
+            db.Rollback();
+            throw;
+        }
+    }
+
+    /// <summary>Pending messages due at <paramref name="nowMs"/>, the earliest first.</summary>
+    public IReadOnlyList<OutboxDocument> DueInOutbox(long nowMs, int limit) =>
+        outbox.Query().Where(o => o.DeliveredMs == 0 && o.NextAttemptMs <= nowMs).OrderBy(o => o.NextAttemptMs).Limit(limit).ToList();
+
+    public int PendingInOutbox() => outbox.Count(o => o.DeliveredMs == 0);
+
+    public void UpdateOutbox(OutboxDocument message) => outbox.Update(message);
+
+    /// <summary>Deletes finished messages (delivered or given up) older than <paramref name="beforeMs"/>.</summary>
+    public int PruneOutbox(long beforeMs) => outbox.DeleteMany(o => o.DeliveredMs != 0 && o.CreatedMs < beforeMs);
+
+    public IEnumerable<UserDocument> AllUsers() => users.FindAll();
 
     public void Dispose() => db.Dispose();
 }

@@ -36,16 +36,27 @@ public sealed class PersistentEngine : IAsyncDisposable
         Recovery = recovery;
     }
 
+    /// <summary>The recovered engine; call its operations directly (the same thread-safety as an in-memory one).</summary>
     public QuotaEngine Engine { get; }
-    public DeltaLogWriter Writer { get; }
-    public LiteConfigStore Store { get; }
-    public SystemLogWriter Logs { get; }
+    internal DeltaLogWriter Writer { get; }
+    internal LiteConfigStore Store { get; }
+    internal SystemLogWriter Logs { get; }
+    /// <summary>What the start-up recovery found; check <see cref="RecoveryReport.Corruption"/>.</summary>
     public RecoveryReport Recovery { get; }
+
+    /// <summary>The durability this engine was opened with.</summary>
     public Durability Durability => options.Durability;
 
     /// <summary>Null while healthy; otherwise what is failing, with context.</summary>
     public string? Fault => Writer.Fault ?? checkpointFault;
 
+    /// <summary>
+    /// Opens the data directory: recovers the newest snapshot and the log after it, starts a new run (its reservation ids
+    /// never repeat an earlier run's) and the background loops. Throws if the directory cannot be opened or its log was
+    /// written by an incompatible format version; a failed open leaves the directory closed and unchanged.
+    /// </summary>
+    /// <param name="options">Where and how; validated (throws naming a setting out of range).</param>
+    /// <param name="time">The clock of the engine and its loops; null: the system clock.</param>
     /// <param name="audit">Receives audit events besides the system log (optional).</param>
     /// <param name="openLog">Opens the log in a directory; defaults to FASTER (tests wrap it to inject faults).</param>
     public static PersistentEngine Open(
@@ -62,7 +73,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
             (QuotaEngine engine, RecoveryReport report, DeltaLogWriter writer, int epoch) = Recover(options, log, store, time);
             engine.StartRun(epoch);
-            var logs = new SystemLogWriter(store);
+            var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
             engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
             var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
             opened.Start();
@@ -177,7 +188,7 @@ public sealed class PersistentEngine : IAsyncDisposable
     public ValueTask DisposeAsync() => CloseAsync(checkpoint: true);
 
     /// <summary>Commits and closes without a checkpoint: what a crash right after a commit leaves (tests, tools).</summary>
-    public ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
+    internal ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
 
     private async ValueTask CloseAsync(bool checkpoint)
     {

@@ -1,6 +1,17 @@
 namespace Quota.Engine.Persistence;
 
 /// <summary>What a recovery found. <see cref="Corruption"/> is null when the log was read to its committed end.</summary>
+/// <param name="SnapshotSequence">The sequence number of the last record the loaded snapshot holds (0: no snapshot).</param>
+/// <param name="LastSequence">The sequence number of the last record recovered: the state is exactly the log up to it.</param>
+/// <param name="RecordsReplayed">Delta records applied after the snapshot.</param>
+/// <param name="EntriesScanned">Log entries (batches of records) read.</param>
+/// <param name="ResumeAddress">The log address after the last good entry, where appending resumes.</param>
+/// <param name="Corruption">
+/// Null, or what stopped the replay early (a checksum failure or a gap) and where: records after it were not applied,
+/// and the engine continues from the last good state.
+/// </param>
+/// <param name="Elapsed">Wall time of the whole recovery.</param>
+/// <param name="SnapshotLoad">Wall time of loading the snapshot, part of <paramref name="Elapsed"/>.</param>
 public sealed record RecoveryReport(
     long SnapshotSequence,
     long LastSequence,

@@ -133,7 +133,7 @@ internal static class SnapshotCodec
 
             PolicySlot slot = QuotaEngine.SlotFor(key, index);
             QuotaPolicySpec spec = ReadSpec(r);
-            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone));
+            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), engine.Options.AlertThresholdsPercent);
             long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
             slot.Cell.RestoreRaw(headroom, used, quota, r.ReadInt64(), r.ReadInt64());
             slot.ExhaustedAtMs = r.ReadInt64();

@@ -1,10 +1,13 @@
+using Quota.Engine.Diagnostics;
+using Quota.Engine.Model;
+
 namespace Quota.Engine.Persistence;
 
 // LiteDB documents. Plain mutable classes because LiteDB's mapper needs settable properties; they never leave the
 // persistence layer's callers' cold paths.
 
 /// <summary>The newest snapshot: it holds every delta record up to <see cref="Sequence"/>; replay resumes at <see cref="ResumeAddress"/>.</summary>
-public sealed class SnapshotDocument
+internal sealed class SnapshotDocument
 {
     public int Id { get; set; } = 1;
     public long Sequence { get; set; }
@@ -14,19 +17,42 @@ public sealed class SnapshotDocument
     public long CreatedMs { get; set; }
 }
 
-/// <summary>A user's labels (the wallet's numbers live in the engine).</summary>
-public sealed class UserDocument
+/// <summary>A user's labels (the wallet's numbers live in the engine), and the base of its wallet alerts.</summary>
+internal sealed class UserDocument
 {
     public int Id { get; set; }
     public string Name { get; set; } = "";
     public long CreatedMs { get; set; }
+    /// <summary>The wallet's balance at its last top-up: what its alert thresholds are of (0: none yet).</summary>
+    public long AlertBaseUnits { get; set; }
+    /// <summary>When that top-up happened.</summary>
+    public long AlertSinceMs { get; set; }
 }
 
 /// <summary>
-/// A key's labels and lookup hash, plus a readable copy of its configuration, written as one document (atomic).
-/// The full key is never stored: only its SHA-256 (<see cref="KeyHash"/>) and a preview.
+/// A message the host must deliver at least once (a budget alert to one webhook), kept until it is delivered so a
+/// restart loses none. <see cref="Id"/> is unique per message and target: inserting it again is a no-op.
 /// </summary>
-public sealed class TokenDocument
+internal sealed class OutboxDocument
+{
+    public string Id { get; set; } = "";
+    /// <summary>The idempotency id the receiver sees (the same for every target and every try).</summary>
+    public string EventId { get; set; } = "";
+    public string Target { get; set; } = "";
+    public string Body { get; set; } = "";
+    public long CreatedMs { get; set; }
+    public int Attempts { get; set; }
+    public long NextAttemptMs { get; set; }
+    /// <summary>0 while pending; when it was delivered; -1 when it was given up.</summary>
+    public long DeliveredMs { get; set; }
+    public string? LastError { get; set; }
+}
+
+/// <summary>
+/// A key's labels and lookup hash, written by the host in one document (atomic). The engine never reads them:
+/// the full key is never stored, only its SHA-256 (<see cref="KeyHash"/>) and the preview the host shows.
+/// </summary>
+internal sealed class TokenDocument
 {
     public int Id { get; set; }
     public int UserId { get; set; }
@@ -34,26 +60,76 @@ public sealed class TokenDocument
     public string KeyHash { get; set; } = "";
     public string KeyPreview { get; set; } = "";
     public long CreatedMs { get; set; }
-    public string ConfigJson { get; set; } = "";
 }
 
-/// <summary>One row of the owner-visible log: a system event (audit) or a consume record.</summary>
-public sealed class LogDocument
+/// <summary>What a log row records. Stored: never renumber. A system event's kind has its audit action's value.</summary>
+internal enum LogKind : byte
+{
+    /// <summary>A request charged through the host (the relay); its details are the host's (<see cref="LogDocument.HostJson"/>).</summary>
+    Consume = 0,
+    ExhaustedDisable = AuditAction.ExhaustedDisable,
+    AutoRestoreReset = AuditAction.AutoRestoreReset,
+    ManualReset = AuditAction.ManualReset,
+    UpdateDisable = AuditAction.UpdateDisable,
+    UpdateRestore = AuditAction.UpdateRestore,
+    ReservationExpired = AuditAction.ReservationExpired,
+    ThresholdReached = AuditAction.ThresholdReached,
+}
+
+/// <summary>
+/// One row of the owner-visible log, as a structured event: what happened (<see cref="Kind"/>), to which key, user and
+/// policy, with its numbers and times. No sentences and no API names: the host renders those in the reader's language.
+/// Fields a kind does not use stay at their defaults (-1 for <see cref="PolicyIndex"/>).
+/// </summary>
+internal sealed class LogDocument
 {
     public long Id { get; set; }
-    public long CreatedMs { get; set; }
-    public string Type { get; set; } = "system";
+    public long AtMs { get; set; }
+    public LogKind Kind { get; set; }
     public int UserId { get; set; }
     public int TokenId { get; set; }
-    public string Action { get; set; } = "";
-    public string Content { get; set; } = "";
-    public string ParamsJson { get; set; } = "{}";
-    public string? Model { get; set; }
-    public long PromptTokens { get; set; }
-    public long CompletionTokens { get; set; }
-    public long QuotaUnits { get; set; }
+    /// <summary>The policy's position on its key (0 … 3); -1 for none (a wallet, a reservation, a request).</summary>
+    public int PolicyIndex { get; set; } = -1;
+    /// <summary>What the policy counts: <see cref="UsedUnits"/> and <see cref="LimitUnits"/> are in it.</summary>
+    public PolicyMetric Metric { get; set; }
+    /// <summary>The window's (or, for a wallet threshold, the spend since the last top-up's) usage at the event.</summary>
+    public long UsedUnits { get; set; }
+    /// <summary>The policy's quota per window, or a wallet's balance at its last top-up.</summary>
+    public long LimitUnits { get; set; }
+    public long WindowStartMs { get; set; }
+    /// <summary>The window's end: the next reset.</summary>
+    public long WindowEndMs { get; set; }
+    /// <summary>The key's status before a pause or restore.</summary>
+    public TokenStatus PreviousStatus { get; set; }
+    public long ReservationId { get; set; }
+    /// <summary>Quota units charged (consume, expiry).</summary>
+    public long AmountUnits { get; set; }
+    /// <summary>The threshold crossed (percent of <see cref="LimitUnits"/>).</summary>
+    public int ThresholdPercent { get; set; }
+    /// <summary>Fields the host adds to its own rows (consume rows: model, tokens, estimate), opaque to the engine.</summary>
+    public string? HostJson { get; set; }
+
+    /// <summary>The row of an audit event.</summary>
+    public static LogDocument From(in AuditEvent e) => new()
+    {
+        AtMs = e.AtMs,
+        Kind = (LogKind)e.Action,
+        UserId = e.UserId,
+        TokenId = e.TokenId,
+        PolicyIndex = e.PolicyIndex,
+        Metric = e.Metric,
+        UsedUnits = e.UsedQuotaUnits,
+        LimitUnits = e.QuotaUnits,
+        WindowStartMs = e.NewPeriodStartMs,
+        WindowEndMs = e.NextResetAtMs,
+        PreviousStatus = e.PreviousStatus,
+        ReservationId = e.ReservationId.Value,
+        AmountUnits = e.AmountUnits,
+        ThresholdPercent = e.ThresholdPercent,
+    };
 }
 
-/// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.</summary>
-public sealed record LogQuery(int? TokenId = null, int? UserId = null, string? Type = null, string? Action = null, int Page = 1, int Size = 20,
+/// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.
+/// <see cref="Consume"/> true: only consume rows, false: only system events; <see cref="Kind"/>: only that kind.</summary>
+internal sealed record LogQuery(int? TokenId = null, int? UserId = null, bool? Consume = null, LogKind? Kind = null, int Page = 1, int Size = 20,
     long? FromMs = null, long? ToMs = null);

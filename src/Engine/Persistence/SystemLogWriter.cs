@@ -1,38 +1,63 @@
-using System.Globalization;
-using System.Text.Json;
 using System.Threading.Channels;
 using Quota.Engine.Diagnostics;
-using Quota.Engine.Model;
 
 namespace Quota.Engine.Persistence;
 
+/// <summary>Where log rows go: one batch per call, in one transaction (the config store; tests inject a failing one).</summary>
+internal interface ILogRowStore
+{
+    void AppendLogs(IReadOnlyCollection<LogDocument> rows);
+}
+
 /// <summary>
-/// Turns audit events (and the host's consume records) into owner-visible log rows and writes them to the config
-/// store in batches from a background loop (LiteDB writes ≈ 10× faster in batches). The engine calls <see cref="Record"/>
-/// under a key's lock, so it only enqueues the event; formatting happens in the loop. A full queue drops the row and
-/// counts it (<see cref="DroppedRows"/>).
+/// Writes the owner-visible log: audit events as structured rows (<see cref="LogDocument.From"/>) and the host's own
+/// rows, in batches from a background loop (LiteDB writes ≈ 10× faster in batches). The engine calls
+/// <see cref="Record"/> under a key's lock or on the finish path, so it only enqueues the event; the loop builds the rows.
+/// A full queue drops the row and counts it (<see cref="DroppedRows"/>).
+/// <para>Failures: a batch the store refuses is retried <see cref="AttemptsMax"/> times with a growing pause, then dropped
+/// and counted. The loop never stops on a store error: it reports it (<see cref="Fault"/> until a batch is written again,
+/// <see cref="FailedWrites"/>, and the <see cref="WriteFailed"/> event the host logs), and goes on with the next batch.</para>
 /// Rows are not accounting state: a crash may lose the last unflushed batch.
 /// </summary>
-public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
+internal sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
 {
+    /// <summary>Tries per batch before it is dropped.</summary>
+    public const int AttemptsMax = 3;
     private const int QueueRowsMax = 100_000;
     private const int BatchRowsMax = 2_000;
-    private readonly LiteConfigStore store;
+    private readonly ILogRowStore store;
+    private readonly TimeProvider time;
+    private readonly TimeSpan retryPause;
     private readonly Channel<Item> queue = Channel.CreateBounded<Item>(
         new BoundedChannelOptions(QueueRowsMax) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Task loop;
     private long droppedRows;
+    private long failedWrites;
+    private volatile string? fault;
 
-    public SystemLogWriter(LiteConfigStore store)
+    public SystemLogWriter(ILogRowStore store, TimeProvider? time = null, TimeSpan? retryPause = null)
     {
         this.store = store;
+        this.time = time ?? TimeProvider.System;
+        this.retryPause = retryPause ?? TimeSpan.FromMilliseconds(200);
         loop = Task.Run(WriteLoopAsync);
     }
 
+    /// <summary>Rows lost: the queue was full, or their batch failed <see cref="AttemptsMax"/> times.</summary>
     public long DroppedRows => Interlocked.Read(ref droppedRows);
+
+    /// <summary>Batch writes the store refused (each try counts).</summary>
+    public long FailedWrites => Interlocked.Read(ref failedWrites);
+
+    /// <summary>Null while rows are written; otherwise the last store error (cleared by the next written batch).</summary>
+    public string? Fault => fault;
+
+    /// <summary>Raised on the loop's thread for every refused batch write (the host logs it).</summary>
+    public event Action<Exception>? WriteFailed;
 
     public void Record(in AuditEvent auditEvent) => Enqueue(new Item(auditEvent, null));
 
+    /// <summary>Queues a row the host built (its consume rows).</summary>
     public void Enqueue(LogDocument row) => Enqueue(new Item(default, row));
 
     private void Enqueue(Item item)
@@ -50,11 +75,38 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
         {
             while (batch.Count < BatchRowsMax && queue.Reader.TryRead(out Item item))
             {
-                batch.Add(item.Row ?? ToRow(item.Event));
+                batch.Add(item.Row ?? LogDocument.From(item.Event));
             }
 
-            store.AppendLogs(batch);
+            await WriteAsync(batch).ConfigureAwait(false);
             batch.Clear();
+        }
+    }
+
+    /// <summary>The one boundary where a store error is caught: reported, retried, then the batch is dropped.</summary>
+    private async Task WriteAsync(List<LogDocument> batch)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                store.AppendLogs(batch);
+                fault = null;
+                return;
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                Interlocked.Increment(ref failedWrites);
+                fault = $"log rows cannot be written: {exception.GetType().Name}: {exception.Message}";
+                WriteFailed?.Invoke(exception);
+                if (attempt == AttemptsMax)
+                {
+                    Interlocked.Add(ref droppedRows, batch.Count);
+                    return;
+                }
+            }
+
+            await Task.Delay(retryPause * attempt, time).ConfigureAwait(false);
         }
     }
 
@@ -64,65 +116,6 @@ public sealed class SystemLogWriter : IAuditSink, IAsyncDisposable
         await loop.ConfigureAwait(false);
     }
 
-    public static string ActionName(AuditAction action) => action switch
-    {
-        AuditAction.ExhaustedDisable => "token.quota_policy.exhausted_disable",
-        AuditAction.AutoRestoreReset => "token.quota_policy.auto_restore_reset",
-        AuditAction.ManualReset => "token.quota_policy.manual_reset",
-        AuditAction.UpdateDisable => "token.quota_policy.update_disable",
-        AuditAction.UpdateRestore => "token.quota_policy.update_restore",
-        _ => "reservation.expired",
-    };
-
-    /// <summary>
-    /// A system log row: English fallback content and the parameters a reader localizes from. Policy rows carry the
-    /// policy's <c>metric</c> (quota, tokens, requests: what used_quota and quota count); the content names it for a
-    /// tokens or requests policy (a spend policy's content reads as it always did).
-    /// </summary>
-    public static LogDocument ToRow(in AuditEvent e)
-    {
-        long nextResetAt = e.NextResetAtMs / 1000;
-        string metric = MetricName(e.Metric);
-        (string content, object parameters) = e.Action switch
-        {
-            AuditAction.ExhaustedDisable => (Format("API key temporarily disabled because periodic quota exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
-                (object)new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
-            AuditAction.AutoRestoreReset => (Format("API key automatically restored after periodic quota reset, new period started, previous_status={0}, new_period_start={1}, next_reset_at={2}", (int)e.PreviousStatus, e.NewPeriodStartMs / 1000, nextResetAt) + MetricSuffix(e.Metric),
-                new { previous_status = (int)e.PreviousStatus, new_period_start = e.NewPeriodStartMs / 1000, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
-            AuditAction.ManualReset => (Format("API key periodic quota manually reset, used_quota=0, next_reset_at={0}", nextResetAt) + MetricSuffix(e.Metric),
-                new { used_quota = 0, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
-            AuditAction.UpdateDisable => (Format("API key temporarily disabled because updated periodic quota is already exhausted, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
-                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
-            AuditAction.UpdateRestore => (Format("API key automatically restored after periodic quota update, used_quota={0}, quota={1}, next_reset_at={2}", e.UsedQuotaUnits, e.QuotaUnits, nextResetAt) + MetricSuffix(e.Metric),
-                new { used_quota = e.UsedQuotaUnits, quota = e.QuotaUnits, next_reset_at = nextResetAt, policy_index = e.PolicyIndex, metric }),
-            _ => (Format("reservation {0} expired unfinished and was settled at its estimate of {1}", e.ReservationId, e.AmountUnits),
-                new { reservation_id = e.ReservationId.ToString(), amount = e.AmountUnits }),
-        };
-        return new LogDocument
-        {
-            CreatedMs = e.AtMs,
-            Type = "system",
-            UserId = e.UserId,
-            TokenId = e.TokenId,
-            Action = ActionName(e.Action),
-            Content = content,
-            ParamsJson = JsonSerializer.Serialize(parameters),
-            QuotaUnits = e.AmountUnits,
-        };
-    }
-
-    /// <summary>The metric's name in log parameters: the API's wire name (quota, tokens, requests).</summary>
-    public static string MetricName(PolicyMetric metric) => metric switch
-    {
-        PolicyMetric.Tokens => "tokens",
-        PolicyMetric.Requests => "requests",
-        _ => "quota",
-    };
-
-    private static string MetricSuffix(PolicyMetric metric) => metric == PolicyMetric.Quota ? "" : ", metric=" + MetricName(metric);
-
-    /// <summary>A queued audit event (formatted by the loop) or a ready row (the host's consume records).</summary>
+    /// <summary>A queued audit event (turned into a row by the loop) or a ready row (the host's).</summary>
     private readonly record struct Item(AuditEvent Event, LogDocument? Row);
-
-    private static string Format(string format, params object[] values) => string.Format(CultureInfo.InvariantCulture, format, values);
 }

@@ -1,7 +1,7 @@
 namespace Quota.Engine.Windows;
 
 /// <summary>A half-open interval <c>[StartMs, EndMs)</c> in UTC Unix milliseconds.</summary>
-public readonly record struct Window(long StartMs, long EndMs)
+internal readonly record struct Window(long StartMs, long EndMs)
 {
     public bool Contains(long nowMs) => StartMs <= nowMs && nowMs < EndMs;
 }

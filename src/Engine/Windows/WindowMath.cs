@@ -14,7 +14,7 @@ namespace Quota.Engine.Windows;
 /// and every <c>now</c>, it returns a window and never throws; a clock beyond <see cref="WindowRule.ClockMaxMs"/> is
 /// read as that instant.</para>
 /// </summary>
-public static class WindowMath
+internal static class WindowMath
 {
     public static Window Compute(WindowRule rule, long nowMs)
     {

@@ -9,7 +9,7 @@ namespace Quota.Engine.Windows;
 /// either a fixed length (5 h, custom) or a calendar step (day, week, month) in an IANA zone.
 /// Built once when a policy is saved, so window math never parses ids or looks zones up.
 /// </summary>
-public sealed class WindowRule
+internal sealed class WindowRule
 {
     public const long FiveHoursMs = 5L * 60 * 60 * 1000;
     /// <summary>Shortest custom window of a spend (quota) policy.</summary>

@@ -68,7 +68,7 @@ public static class TokenEndpoints
     }
 
     /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
-    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
+    internal static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(spec);
@@ -87,7 +87,6 @@ public static class TokenEndpoints
             KeyHash = ApiKeys.Hash(key),
             KeyPreview = ApiKeys.Preview(key),
             CreatedMs = runtime.NowMs,
-            ConfigJson = JsonSerializer.Serialize(spec.Policies),
         };
         runtime.Store.UpsertToken(label);
         runtime.IndexKey(label.KeyHash, created.Id);
@@ -124,8 +123,8 @@ public static class TokenEndpoints
         return Results.Ok(Read(runtime, id));
     }
 
-    /// <summary>Updates a key in the engine, then its label (name and configuration copy); nothing changes on an error (the console uses it too).</summary>
-    public static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
+    /// <summary>Updates a key in the engine, then its label (the name); nothing changes on an error (the console uses it too).</summary>
+    internal static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(label);
@@ -136,13 +135,12 @@ public static class TokenEndpoints
             return saved;
         }
 
-        label.Name = name ?? label.Name;
-        if (update.Policies is { } policies)
+        if (name is not null && name != label.Name)
         {
-            label.ConfigJson = JsonSerializer.Serialize(policies);
+            label.Name = name;
+            runtime.Store.UpsertToken(label);
         }
 
-        runtime.Store.UpsertToken(label);
         return saved;
     }
 

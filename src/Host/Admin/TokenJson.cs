@@ -39,7 +39,7 @@ public static class TokenJson
         };
     }
 
-    public static TokenResponse ToJson(TokenView view, TokenDocument label, string? key = null)
+    internal static TokenResponse ToJson(TokenView view, TokenDocument label, string? key = null)
     {
         ArgumentNullException.ThrowIfNull(view);
         ArgumentNullException.ThrowIfNull(label);

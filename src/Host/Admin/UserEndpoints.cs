@@ -67,6 +67,7 @@ public static class UserEndpoints
         if (created.IsOk)
         {
             runtime.Store.UpsertUser(new UserDocument { Id = created.Id, Name = name, CreatedMs = runtime.NowMs });
+            runtime.RebaseWalletAlerts(created.Id);
         }
 
         return created;
@@ -95,6 +96,7 @@ public static class UserEndpoints
                 return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
+        runtime.RebaseWalletAlerts(id);
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
         return Results.Ok(Read(runtime, id));
     }

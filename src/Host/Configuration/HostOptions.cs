@@ -70,3 +70,49 @@ public sealed class ModelPrice
     /// <summary>Also write the completion cap as <c>max_tokens</c> (false for models that refuse that field).</summary>
     public bool SendMaxTokens { get; set; } = true;
 }
+
+/// <summary>The <c>Telemetry</c> section: where traces and metrics are also pushed (off unless an endpoint is set).</summary>
+public sealed class TelemetryOptions
+{
+    public OtlpOptions Otlp { get; set; } = new();
+}
+
+public sealed class OtlpOptions
+{
+    /// <summary>The OTLP collector, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318 (http/protobuf); empty: no export.</summary>
+    public string Endpoint { get; set; } = "";
+    /// <summary><c>grpc</c> or <c>http/protobuf</c>.</summary>
+    public string Protocol { get; set; } = "grpc";
+}
+
+/// <summary>The <c>Health</c> section: the bounds behind /healthz.</summary>
+public sealed class HealthOptions
+{
+    /// <summary>Delta records appended but not yet in the log above which the host reports itself degraded (the pump is behind).</summary>
+    public int RingDepthMax { get; set; } = 65_536;
+}
+
+/// <summary>The <c>Alerts</c> section: budget alert thresholds and the webhooks they are delivered to (docs/alerts.md).</summary>
+public sealed class AlertsOptions
+{
+    /// <summary>The thresholds used when the configuration names none.</summary>
+    public static readonly int[] DefaultThresholds = [80, 100];
+
+    /// <summary>Percent of a policy's quota, and of a wallet's balance at its last top-up; ascending, 1 … 100, at most 4.</summary>
+    public List<int> Thresholds { get; set; } = [];
+    public Dictionary<string, WebhookOptions> Webhooks { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>The first retry waits this long; each next one twice as long, up to <see cref="RetryMaxSeconds"/>.</summary>
+    public int RetryBaseMs { get; set; } = 1000;
+    public int RetryMaxSeconds { get; set; } = 600;
+    /// <summary>Tries per delivery before it is given up (logged, counted); at the defaults ≈ 16 hours of retries.</summary>
+    public int AttemptsMax { get; set; } = 100;
+    /// <summary>How often the outbox is looked at for due deliveries.</summary>
+    public int PollMs { get; set; } = 250;
+}
+
+public sealed class WebhookOptions
+{
+    public string Url { get; set; } = "";
+    /// <summary>The shared secret of the <c>X-Quota-Signature</c> HMAC-SHA256.</summary>
+    public string Secret { get; set; } = "";
+}

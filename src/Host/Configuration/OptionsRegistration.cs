@@ -24,6 +24,30 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
             .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
             .ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection("Telemetry"))
+            .Validate(o => o.Otlp.Endpoint.Length == 0 || IsHttpUrl(o.Otlp.Endpoint), "Telemetry:Otlp:Endpoint must be an absolute http(s) URL (or empty: no export)")
+            .Validate(o => o.Otlp.Protocol is "grpc" or "http/protobuf", "Telemetry:Otlp:Protocol must be grpc or http/protobuf")
+            .ValidateOnStart();
+        services.AddOptions<HealthOptions>().Bind(configuration.GetSection("Health"))
+            .Validate(o => o.RingDepthMax >= 1, "Health:RingDepthMax must be at least 1")
+            .ValidateOnStart();
+        services.AddOptions<AlertsOptions>().Bind(configuration.GetSection("Alerts"))
+            .PostConfigure(o =>
+            {
+                if (o.Thresholds.Count == 0)
+                {
+                    o.Thresholds.AddRange(AlertsOptions.DefaultThresholds);
+                }
+            })
+            .Validate(o => o.Thresholds.Count <= Engine.EngineLimits.AlertThresholdsMax && o.Thresholds.All(p => p is >= 1 and <= 100) &&
+                o.Thresholds.Zip(o.Thresholds.Skip(1)).All(pair => pair.First < pair.Second), "Alerts:Thresholds must be ascending percentages, each 1 … 100, at most 4")
+            .Validate(o => o.Webhooks.Values.All(w => IsHttpUrl(w.Url)), "Alerts:Webhooks:<name>:Url must be an absolute http(s) URL")
+            .Validate(o => o.Webhooks.Values.All(w => w.Secret.Length >= 16), "Alerts:Webhooks:<name>:Secret must be at least 16 characters")
+            .Validate(o => o.RetryBaseMs is >= 1 and <= 3_600_000, "Alerts:RetryBaseMs must be 1 … 3600000")
+            .Validate(o => o.RetryMaxSeconds is >= 1 and <= 86_400, "Alerts:RetryMaxSeconds must be 1 … 86400")
+            .Validate(o => o.AttemptsMax is >= 1 and <= 10_000, "Alerts:AttemptsMax must be 1 … 10000")
+            .Validate(o => o.PollMs is >= 10 and <= 60_000, "Alerts:PollMs must be 10 … 60000")
+            .ValidateOnStart();
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
             .PostConfigure(o =>
             {
@@ -44,9 +68,12 @@ public static class OptionsRegistration
         return services;
     }
 
+    public static bool IsHttpUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
     private const long ModelPriceMax = Engine.EngineLimits.AmountMaxUnits;
 
-    public static PersistenceOptions ToPersistence(this QuotaOptions o) => new()
+    public static PersistenceOptions ToPersistence(this QuotaOptions o, IReadOnlyList<int>? alertThresholds = null) => new()
     {
         DataDir = o.DataDir,
         Durability = o.Durability,
@@ -58,6 +85,7 @@ public static class OptionsRegistration
             UsersMax = o.UsersMax,
             ReservationsMax = o.ReservationsMax,
             ReservationTtl = TimeSpan.FromSeconds(o.ReservationTtlSeconds),
+            AlertThresholdsPercent = alertThresholds ?? [],
         },
     };
 }

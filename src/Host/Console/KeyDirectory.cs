@@ -6,14 +6,14 @@ using Quota.Host.Runtime;
 namespace Quota.Host.ConsoleUi;
 
 /// <summary>One row of the keys table: the key's labels, its live view and its display status.</summary>
-public sealed record KeyRow(TokenDocument Label, TokenView View, string Status);
+internal sealed record KeyRow(TokenDocument Label, TokenView View, string Status);
 
 /// <summary>
 /// The keys table, paged on the server. Labels stream from the store in id order; the live view is read only for
 /// rows on the page, except when filtering by status, which is derived from live state (the admin API's
 /// <see cref="TokenJson.DisplayStatus"/>, not a copy of it) and so is read for every key that passes the name search.
 /// </summary>
-public static class KeyDirectory
+internal static class KeyDirectory
 {
     public const int PageSize = 25;
 

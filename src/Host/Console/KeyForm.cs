@@ -27,7 +27,7 @@ public sealed class KeyFormModel
         Policies = [.. Enumerable.Range(0, EngineLimits.PoliciesPerKeyMax).Select(_ => PolicyFormModel.Blank(zone))],
     };
 
-    public static KeyFormModel ForKey(KeyRow key, DateTimeZone operatorZone)
+    internal static KeyFormModel ForKey(KeyRow key, DateTimeZone operatorZone)
     {
         var model = new KeyFormModel
         {

@@ -1,58 +1,129 @@
-using System.Text.Json;
+using System.Globalization;
+using Quota.Engine.Model;
 using Quota.Engine.Persistence;
+using Quota.Host.Relay;
 
 namespace Quota.Host.ConsoleUi;
 
 /// <summary>
-/// A log row as a sentence in the reader's language, built from the row's structured parameters (the stored English
-/// content is only a fallback for actions this console does not know).
+/// The host's reading of the log's structured events (<see cref="LogDocument"/>): their API names (<c>action</c>,
+/// <c>type</c>), their parameters, and their sentences in the current UI culture. The console and <c>GET /api/logs</c>
+/// both render through here, so a row reads the same in both; each caller says how to write an instant.
 /// </summary>
-public static class LogSentences
+internal static class LogSentences
 {
-    /// <summary>The filter's types: consume rows and each system action, in the order of the filter.</summary>
-    public static readonly string[] Types =
+    /// <summary>The action of consume rows (the relay's requests).</summary>
+    public const string ConsumeAction = "relay";
+
+    private static readonly (LogKind Kind, string Action)[] Actions =
     [
-        "consume",
-        "token.quota_policy.exhausted_disable",
-        "token.quota_policy.auto_restore_reset",
-        "token.quota_policy.manual_reset",
-        "token.quota_policy.update_disable",
-        "token.quota_policy.update_restore",
-        "reservation.expired",
+        (LogKind.ExhaustedDisable, "token.quota_policy.exhausted_disable"),
+        (LogKind.AutoRestoreReset, "token.quota_policy.auto_restore_reset"),
+        (LogKind.ManualReset, "token.quota_policy.manual_reset"),
+        (LogKind.UpdateDisable, "token.quota_policy.update_disable"),
+        (LogKind.UpdateRestore, "token.quota_policy.update_restore"),
+        (LogKind.ReservationExpired, "reservation.expired"),
+        (LogKind.ThresholdReached, "quota.threshold_reached"),
     ];
+
+    /// <summary>The console filter's types: consume rows and each system action, in the order of the filter.</summary>
+    public static readonly string[] Types = ["consume", .. Actions.Select(a => a.Action)];
 
     public static string TypeLabel(string type) => T.Get("LogType_" + type.Replace('.', '_'));
 
-    public static string Render(LogDocument row, string keyName, OperatorClock clock)
+    /// <summary>The API's <c>type</c>: consume or system.</summary>
+    public static string TypeOf(LogDocument row) => row.Kind == LogKind.Consume ? "consume" : "system";
+
+    /// <summary>The API's <c>action</c> of a row.</summary>
+    public static string ActionOf(LogKind kind)
     {
-        using JsonDocument json = JsonDocument.Parse(string.IsNullOrEmpty(row.ParamsJson) ? "{}" : row.ParamsJson);
-        JsonElement p = json.RootElement;
-        string key = keyName.Length > 0 ? keyName : "#" + row.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string policy = Long(p, "policy_index") is { } index and >= 0 ? PolicyLabel(index, p) : T.Get("Log_AllPolicies");
-        string next = Long(p, "next_reset_at") is { } at and > 0 ? clock.Format(at * 1000) : "—";
-        if (row.Type == "consume")
+        foreach ((LogKind k, string action) in Actions)
         {
-            return T.Format("Log_consume", key, T.N(row.QuotaUnits), row.Model ?? "", T.N(row.PromptTokens), T.N(row.CompletionTokens));
+            if (k == kind)
+            {
+                return action;
+            }
         }
 
-        return row.Action switch
+        return kind == LogKind.Consume ? ConsumeAction : "unknown";
+    }
+
+    /// <summary>The kind an API action or console type names; null when it names none.</summary>
+    public static LogKind? KindOf(string action)
+    {
+        foreach ((LogKind kind, string name) in Actions)
         {
-            "token.quota_policy.exhausted_disable" => T.Format("Log_exhausted_disable", key, policy, T.N(Long(p, "used_quota") ?? 0), T.N(Long(p, "quota") ?? 0), next),
-            "token.quota_policy.auto_restore_reset" => T.Format("Log_auto_restore_reset", key, policy, next),
-            "token.quota_policy.manual_reset" => T.Format("Log_manual_reset", key, policy, next),
-            "token.quota_policy.update_disable" => T.Format("Log_update_disable", key, policy, T.N(Long(p, "used_quota") ?? 0), T.N(Long(p, "quota") ?? 0), next),
-            "token.quota_policy.update_restore" => T.Format("Log_update_restore", key, policy, next),
-            "reservation.expired" => T.Format("Log_reservation_expired", key, p.TryGetProperty("reservation_id", out JsonElement id) ? id.ToString() : "", T.N(Long(p, "amount") ?? row.QuotaUnits)),
-            _ => row.Content,
+            if (name == action)
+            {
+                return kind;
+            }
+        }
+
+        return action is ConsumeAction or "consume" ? LogKind.Consume : null;
+    }
+
+    /// <summary>The console's type label key of a row (the filter's vocabulary).</summary>
+    public static string TypeKey(LogDocument row) => row.Kind == LogKind.Consume ? "consume" : ActionOf(row.Kind);
+
+    /// <summary>The row as a sentence in the current UI culture; <paramref name="formatTime"/> writes an instant (Unix ms).</summary>
+    public static string Render(LogDocument row, string keyName, Func<long, string> formatTime)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        ArgumentNullException.ThrowIfNull(formatTime);
+        string key = keyName.Length > 0 ? keyName : "#" + row.TokenId.ToString(CultureInfo.InvariantCulture);
+        string policy = row.PolicyIndex >= 0 ? PolicyLabel(row) : T.Get("Log_AllPolicies");
+        string next = row.WindowEndMs > 0 ? formatTime(row.WindowEndMs) : "—";
+        return row.Kind switch
+        {
+            LogKind.Consume => Consume(row, key),
+            LogKind.ExhaustedDisable => T.Format("Log_exhausted_disable", key, policy, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
+            LogKind.AutoRestoreReset => T.Format("Log_auto_restore_reset", key, policy, next),
+            LogKind.ManualReset => T.Format("Log_manual_reset", key, policy, next),
+            LogKind.UpdateDisable => T.Format("Log_update_disable", key, policy, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
+            LogKind.UpdateRestore => T.Format("Log_update_restore", key, policy, next),
+            LogKind.ReservationExpired => T.Format("Log_reservation_expired", key, new ReservationId(row.ReservationId).ToString(), T.N(row.AmountUnits)),
+            LogKind.ThresholdReached when row.PolicyIndex < 0 =>
+                T.Format("Log_threshold_wallet", row.UserId, row.ThresholdPercent, T.N(row.UsedUnits), T.N(row.LimitUnits)),
+            LogKind.ThresholdReached => T.Format("Log_threshold_policy", key, policy, row.ThresholdPercent, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
+            _ => ActionOf(row.Kind),
         };
     }
 
-    /// <summary>"policy 2 (Requests)": the position and, on rows that record it, what the policy counts.</summary>
-    private static string PolicyLabel(long index, JsonElement p) =>
-        p.TryGetProperty("metric", out JsonElement metric) && Enum.TryParse(metric.GetString(), ignoreCase: true, out Engine.Model.PolicyMetric value) && Enum.IsDefined(value)
-            ? T.Format("Log_PolicyNMetric", index + 1, T.Get("Metric_" + value))
-            : T.Format("Log_PolicyN", index + 1);
+    /// <summary>
+    /// The API's <c>params</c> of a row: the numbers a reader localizes from (times in Unix seconds). Policy rows
+    /// carry the policy's <c>metric</c>; consume rows the relay's estimate and settle.
+    /// </summary>
+    public static Dictionary<string, object?> Params(LogDocument row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        long nextResetAt = row.WindowEndMs / 1000;
+        string metric = Admin.PolicyNames.NameOf(Admin.PolicyNames.Metrics, row.Metric);
+        return row.Kind switch
+        {
+            LogKind.Consume => ConsumeRow.Read(row) is { } c
+                ? new() { ["estimate"] = c.EstimateUnits, ["estimate_prompt_tokens"] = c.EstimatePromptTokens, ["estimate_completion_tokens"] = c.EstimateCompletionTokens, ["settle"] = c.Settle, ["counted"] = c.Counted }
+                : [],
+            LogKind.AutoRestoreReset => new() { ["previous_status"] = (int)row.PreviousStatus, ["new_period_start"] = row.WindowStartMs / 1000, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
+            LogKind.ManualReset => new() { ["used_quota"] = 0, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
+            LogKind.ReservationExpired => new() { ["reservation_id"] = new ReservationId(row.ReservationId).ToString(), ["amount"] = row.AmountUnits },
+            LogKind.ThresholdReached when row.PolicyIndex < 0 =>
+                new() { ["scope"] = "wallet", ["threshold_percent"] = row.ThresholdPercent, ["used_quota"] = row.UsedUnits, ["quota"] = row.LimitUnits, ["since"] = row.WindowStartMs / 1000 },
+            LogKind.ThresholdReached => new()
+            {
+                ["scope"] = "policy", ["threshold_percent"] = row.ThresholdPercent, ["used_quota"] = row.UsedUnits, ["quota"] = row.LimitUnits,
+                ["period_start"] = row.WindowStartMs / 1000, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric,
+            },
+            _ => new() { ["used_quota"] = row.UsedUnits, ["quota"] = row.LimitUnits, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
+        };
+    }
 
-    private static long? Long(JsonElement p, string name) =>
-        p.ValueKind == JsonValueKind.Object && p.TryGetProperty(name, out JsonElement value) && value.TryGetInt64(out long number) ? number : null;
+    private static string Consume(LogDocument row, string key)
+    {
+        ConsumeRow? c = ConsumeRow.Read(row);
+        string sentence = T.Format("Log_consume", key, T.N(row.AmountUnits), c?.Model ?? "", T.N(c?.PromptTokens ?? 0), T.N(c?.CompletionTokens ?? 0));
+        return c is { Counted: true } ? sentence + T.Get("Log_counted") : sentence;
+    }
+
+    /// <summary>"policy 2 (Requests)": the position and what the policy counts.</summary>
+    private static string PolicyLabel(LogDocument row) => T.Format("Log_PolicyNMetric", row.PolicyIndex + 1, T.Get("Metric_" + row.Metric));
 }

@@ -26,14 +26,14 @@ public static class UsageChart
         LocalDate today = Instant.FromUnixTimeMilliseconds(runtime.NowMs).InZone(zone).Date;
         LocalDate first = today.PlusDays(1 - Days);
         long fromMs = zone.AtStartOfDay(first).ToInstant().ToUnixTimeMilliseconds();
-        (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(new LogQuery(TokenId: view.TokenId, Type: "consume", Size: RowsMax, FromMs: fromMs));
+        (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(new LogQuery(TokenId: view.TokenId, Consume: true, Size: RowsMax, FromMs: fromMs));
         long[] perDay = new long[Days];
         foreach (LogDocument row in rows)
         {
-            int day = Period.Between(first, Instant.FromUnixTimeMilliseconds(row.CreatedMs).InZone(zone).Date, PeriodUnits.Days).Days;
+            int day = Period.Between(first, Instant.FromUnixTimeMilliseconds(row.AtMs).InZone(zone).Date, PeriodUnits.Days).Days;
             if (day is >= 0 and < Days)
             {
-                perDay[day] += row.QuotaUnits;
+                perDay[day] += row.AmountUnits;
             }
         }
 

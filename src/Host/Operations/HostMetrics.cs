@@ -15,11 +15,16 @@ public sealed class HostMetrics
         meter.CreateObservableCounter("quota_log_committed_sequence", () => runtime.Persistent.Writer.CommittedThrough, description: "Highest durable delta sequence");
         meter.CreateObservableCounter("quota_log_ring_full_total", () => runtime.Persistent.Writer.RingFullCount, description: "Appends that found the ring full");
         meter.CreateObservableGauge("quota_healthy", () => runtime.Persistent.Fault is null ? 1 : 0, description: "1 while the delta log and checkpoints work");
-        meter.CreateObservableCounter("quota_system_log_dropped_total", () => runtime.Persistent.Logs.DroppedRows, description: "Log rows dropped because the writer queue was full");
+        meter.CreateObservableCounter("quota_system_log_dropped_total", () => runtime.Persistent.Logs.DroppedRows, description: "Log rows dropped: the writer's queue was full, or their batch could not be written");
+        meter.CreateObservableCounter("quota_log_rows_failed_total", () => runtime.Persistent.Logs.FailedWrites, description: "Log row batch writes the store refused");
         Decisions = meter.CreateCounter<long>("quota_decisions_total", description: "Reserve decisions by result");
+        Alerts = meter.CreateCounter<long>("quota_alerts_total", description: "Budget alert thresholds crossed, by scope (policy, wallet) and threshold");
+        AlertDeliveriesFailed = meter.CreateCounter<long>("quota_alert_deliveries_failed_total", description: "Webhook deliveries of alerts that failed (each is retried)");
     }
 
     public Counter<long> Decisions { get; }
+    public Counter<long> Alerts { get; }
+    public Counter<long> AlertDeliveriesFailed { get; }
 
     /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
     public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>

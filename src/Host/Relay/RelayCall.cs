@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Host.Configuration;
 using Quota.Host.Errors;
+using Quota.Host.Operations;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
@@ -28,11 +30,13 @@ internal sealed partial class RelayCall(
     private const int ReplyBytesMax = 32 * 1024 * 1024;
 
     private bool finished;
+    private Activity? upstreamSpan;
 
     public async Task<IResult> RunAsync(HttpClient client, string path)
     {
         using var deadlines = new UpstreamDeadlines(upstream, context.RequestAborted);
         await using ReservationKeepAlive keepAlive = ReservationKeepAlive.Start(runtime, reservation, logger);
+        upstreamSpan = HostTelemetry.Source.StartActivity("upstream");
         try
         {
             HttpResponseMessage response;
@@ -52,6 +56,7 @@ internal sealed partial class RelayCall(
 
             using (response)
             {
+                upstreamSpan?.SetTag(HostTelemetry.UpstreamStatus, (int)response.StatusCode);
                 if (!response.IsSuccessStatusCode)
                 {
                     return await UpstreamErrorAsync(response, deadlines);
@@ -67,7 +72,16 @@ internal sealed partial class RelayCall(
                 // An exception no branch expected: still never leave the hold to expire into a charge.
                 await RefundAsync();
             }
+
+            EndUpstream();
         }
+    }
+
+    /// <summary>Ends the upstream span (before the finish, so that settle or refund is its sibling under the relay span).</summary>
+    private void EndUpstream()
+    {
+        upstreamSpan?.Dispose();
+        upstreamSpan = null;
     }
 
     /// <summary>The upstream answered an error status: pass it on, or hide it behind a 502 (its credentials).</summary>
@@ -116,7 +130,10 @@ internal sealed partial class RelayCall(
     private async Task RefundAsync()
     {
         finished = true;
+        EndUpstream();
+        using Activity? span = HostTelemetry.Source.StartActivity("refund");
         FinishOutcome outcome = runtime.Engine.Refund(reservation, runtime.NowMs);
+        span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString());
         if (outcome.Result != FinishResult.Ok)
         {
             HostLog.FinishRefused(logger, reservation.ToString(), "refund", outcome.Result, 0);
@@ -145,35 +162,21 @@ internal sealed partial class RelayCall(
             HostLog.Overrun(logger, request.Model, tokenId, request.EstimateUnits, charged, request.PromptTokens, request.CompletionTokens, prompt, completion);
         }
 
+        EndUpstream();
+        using Activity? span = HostTelemetry.Source.StartActivity("settle");
         long now = runtime.NowMs;
         long tokens = prompt > EngineLimits.TokensMax - completion ? EngineLimits.TokensMax : prompt + completion; // clamped like the amount
         FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
+        span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString()).SetTag(HostTelemetry.ChargedUnits, outcome.ChargedUnits);
         if (outcome.Result != FinishResult.Ok)
         {
             HostLog.FinishRefused(logger, reservation.ToString(), "settle", outcome.Result, charged);
         }
 
         TokenView? view = runtime.Engine.ReadToken(tokenId, now);
-        runtime.Persistent.Logs.Enqueue(new LogDocument
-        {
-            CreatedMs = now,
-            Type = "consume",
-            TokenId = tokenId,
-            UserId = view?.UserId ?? 0,
-            Action = "relay",
-            Content = $"{request.Model}: {prompt} prompt + {completion} completion tokens{(counted ? " (counted by the relay)" : "")}",
-            ParamsJson = JsonSerializer.Serialize(new Dictionary<string, object>
-            {
-                ["estimate"] = request.EstimateUnits,
-                ["estimate_prompt_tokens"] = request.PromptTokens,
-                ["estimate_completion_tokens"] = request.CompletionTokens,
-                ["settle"] = outcome.Result.ToString(),
-            }),
-            Model = request.Model,
-            PromptTokens = prompt,
-            CompletionTokens = completion,
-            QuotaUnits = outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0,
-        });
+        var row = new ConsumeRow(request.Model, prompt, completion, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
+            outcome.Result.ToString(), counted);
+        runtime.Persistent.Logs.Enqueue(row.ToRow(now, tokenId, view?.UserId ?? 0, outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0));
         await runtime.AcknowledgeAsync(CancellationToken.None);
         return view;
     }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -7,6 +8,7 @@ using Quota.Engine.Model;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
 using Quota.Host.Errors;
+using Quota.Host.Operations;
 using Quota.Host.Quota;
 using Quota.Host.Runtime;
 
@@ -75,11 +77,13 @@ public static class RelayEndpoints
 
     private static async Task<IResult> RelayAsync(HttpContext context, QuotaRuntime runtime, Pricing pricing, HttpClient upstream, ILogger logger, RelayEndpoint endpoint)
     {
+        using Activity? span = HostTelemetry.Source.StartActivity("relay");
         if (Authenticate(context, runtime) is not { } tokenId)
         {
             return OpenAiError.Result(401, "invalid_api_key", "invalid API key");
         }
 
+        span?.SetTag(HostTelemetry.TokenId, tokenId);
         StrictJson.Outcome body = await StrictJson.ReadObjectAsync(context.Request);
         if (!body.IsOk)
         {
@@ -96,8 +100,9 @@ public static class RelayEndpoints
                 : OpenAiError.InvalidRequest($"{parsed.Field}: {parsed.Error}", parsed.Field);
         }
 
-        var estimate = new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model);
-        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, estimate, runtime.NowMs);
+        span?.SetTag(HostTelemetry.Model, request.Model).SetTag(HostTelemetry.EstimateUnits, request.EstimateUnits);
+        ReserveOutcome reserved = Reserve(runtime, tokenId, request);
+        span?.SetTag(HostTelemetry.Decision, reserved.Result.ToString());
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {
@@ -107,5 +112,24 @@ public static class RelayEndpoints
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
         var call = new RelayCall(context, runtime, pricing, logger, options, tokenId, request, reserved.Id);
         return await call.RunAsync(upstream, endpoint == RelayEndpoint.Embeddings ? "embeddings" : "chat/completions");
+    }
+
+    /// <summary>Reserves the estimate in a <c>reserve</c> span: the decision, and for a policy's refusal its index and metric.</summary>
+    private static ReserveOutcome Reserve(QuotaRuntime runtime, int tokenId, RelayRequest request)
+    {
+        using Activity? span = HostTelemetry.Source.StartActivity("reserve");
+        long now = runtime.NowMs;
+        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model), now);
+        if (span is not null)
+        {
+            span.SetTag(HostTelemetry.Decision, reserved.Result.ToString());
+            if (reserved.PolicyIndex >= 0 && runtime.Engine.ReadToken(tokenId, now) is { } view && reserved.PolicyIndex < view.Policies.Count)
+            {
+                span.SetTag(HostTelemetry.PolicyIndex, reserved.PolicyIndex)
+                    .SetTag(HostTelemetry.PolicyMetric, PolicyNames.NameOf(PolicyNames.Metrics, view.Policies[reserved.PolicyIndex].Spec.Metric));
+            }
+        }
+
+        return reserved;
     }
 }

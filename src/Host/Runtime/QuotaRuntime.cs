@@ -15,13 +15,16 @@ public sealed class QuotaRuntime : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
 
-    public QuotaRuntime(IOptions<QuotaOptions> options, TimeProvider time, ILogger<QuotaRuntime> logger)
+    /// <param name="openLog">Opens the delta log in a directory; FASTER when not registered (tests register a faulty one).</param>
+    public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, Alerts.AlertSink alertSink, TimeProvider time,
+        ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
     {
         QuotaOptions o = options.Value;
         Time = time;
-        Persistent = PersistentEngine.Open(o.ToPersistence(), time);
+        Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
+        Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
         if (Persistent.Recovery.Corruption is { } corruption)
         {
             HostLog.Corruption(logger, corruption);
@@ -32,13 +35,18 @@ public sealed class QuotaRuntime : IAsyncDisposable
             tokensByHash[token.KeyHash] = token.Id;
         }
 
+        foreach (UserDocument user in Store.AllUsers())
+        {
+            Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
+        }
+
         AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
         RequestIds = new Quota.RequestIdIndex(Engine); // rebuilt from the recovered reservations
     }
 
     public PersistentEngine Persistent { get; }
     public QuotaEngine Engine => Persistent.Engine;
-    public LiteConfigStore Store => Persistent.Store;
+    internal LiteConfigStore Store => Persistent.Store;
     public TimeProvider Time { get; }
     /// <summary>SHA-256 of the admin key (the admin and quota APIs compare against it in constant time).</summary>
     public byte[] AdminKeyHash { get; }
@@ -51,6 +59,24 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
 
     public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
+
+    /// <summary>
+    /// After a wallet was created or topped up: its balance now is what its alert thresholds are of, from now on
+    /// (docs/alerts.md), kept in the user's document so that a restart keeps it.
+    /// </summary>
+    public void RebaseWalletAlerts(int userId)
+    {
+        if (Engine.ReadUser(userId) is not { } wallet || Store.FindUser(userId) is not { } label)
+        {
+            return;
+        }
+
+        long now = NowMs;
+        label.AlertBaseUnits = wallet.QuotaUnits;
+        label.AlertSinceMs = now;
+        Store.UpsertUser(label);
+        Engine.SetWalletAlertBase(userId, wallet.QuotaUnits, now);
+    }
 
     /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
@@ -82,6 +108,9 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public ValueTask DisposeAsync() => Persistent.DisposeAsync();
 
 }
+
+/// <summary>Opens the delta log in a directory (a service the host resolves only if registered: fault injection in tests).</summary>
+public delegate IDeltaLog DeltaLogOpener(string directory);
 
 /// <summary>Closes the runtime on host stop (SIGTERM / Ctrl-C): flush the log, snapshot, close.</summary>
 public sealed class QuotaRuntimeLifetime(QuotaRuntime runtime) : IHostedService

@@ -32,7 +32,14 @@ internal sealed class HostUnderTest : IAsyncDisposable
     /// <summary>Client carrying the admin key.</summary>
     public HttpClient Admin { get; }
 
-    public static async Task<HostUnderTest> StartAsync(string dataDir, string? upstreamBaseUrl, FakeTimeProvider? time = null, params string[] extra)
+    /// <summary>The host's services (tests read its runtime and background services).</summary>
+    public IServiceProvider Services => app.Services;
+
+    public static Task<HostUnderTest> StartAsync(string dataDir, string? upstreamBaseUrl, FakeTimeProvider? time = null, params string[] extra) =>
+        StartConfiguredAsync(dataDir, upstreamBaseUrl, time is null ? null : services => services.AddSingleton<TimeProvider>(time), extra);
+
+    /// <param name="configure">Adjusts the host's services after the defaults (a fake clock, a faulty log).</param>
+    public static async Task<HostUnderTest> StartConfiguredAsync(string dataDir, string? upstreamBaseUrl, Action<IServiceCollection>? configure, params string[] extra)
     {
         string[] args =
         [
@@ -43,13 +50,7 @@ internal sealed class HostUnderTest : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. extra,
         ];
-        WebApplication app = HostApp.Build(args, services =>
-        {
-            if (time is not null)
-            {
-                services.AddSingleton<TimeProvider>(time);
-            }
-        });
+        WebApplication app = HostApp.Build(args, configure);
         await app.StartAsync();
         return new HostUnderTest(app, BoundAddress(app));
     }

@@ -1,0 +1,172 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Quota.Engine.Diagnostics;
+using Quota.Engine.Persistence;
+using Quota.Host.Configuration;
+using Quota.Host.Operations;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Alerts;
+
+/// <summary>
+/// Delivers budget alerts at least once: every <c>Alerts:PollMs</c> it moves the engine's new alerts into the durable
+/// outbox (one message per configured webhook, inserted only if its id is new), then POSTs the due messages, signed.
+/// A 2xx marks a message delivered; anything else (or no answer) schedules a retry with exponential backoff, until
+/// <c>Alerts:AttemptsMax</c>. The outbox lives in the data directory's LiteDB file, so a restart loses none: on stop the
+/// queue is moved into it, and the next start delivers what is pending (docs/alerts.md).
+/// </summary>
+public sealed partial class AlertDispatcher(
+    AlertSink sink, QuotaRuntime runtime, IOptions<AlertsOptions> options, IHttpClientFactory clients, HostMetrics metrics, TimeProvider time,
+    ILogger<AlertDispatcher> logger) : BackgroundService
+{
+    public const string HttpClientName = "alerts";
+    private const int BatchMax = 100;
+    private static readonly TimeSpan KeepFinished = TimeSpan.FromDays(40); // longer than any window: a re-crossing after a manual reset is still known
+
+    private readonly AlertsOptions settings = options.Value;
+    private readonly List<OutboxDocument> unsaved = [];
+    private long lastPruneMs;
+
+    /// <summary>Messages not yet delivered (tests and operators).</summary>
+    public int Pending => runtime.Store.PendingInOutbox();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(settings.PollMs), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            MoveToOutbox(); // what the engine emitted until now survives the restart
+        }
+    }
+
+    /// <summary>One round: new alerts into the outbox, then the due deliveries. Store and network faults are logged, never fatal.</summary>
+    private async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            MoveToOutbox();
+            long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (OutboxDocument message in runtime.Store.DueInOutbox(now, BatchMax))
+            {
+                await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (now - lastPruneMs > (long)TimeSpan.FromHours(1).TotalMilliseconds)
+            {
+                lastPruneMs = now;
+                runtime.Store.PruneOutbox(now - (long)KeepFinished.TotalMilliseconds);
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The one boundary for store faults (the config store's file): logged, retried next round, never fatal.
+            LogOutboxFailed(logger, exception);
+        }
+    }
+
+    /// <summary>Turns queued alerts into outbox messages and stores them; kept for the next round if the store refuses.</summary>
+    private void MoveToOutbox()
+    {
+        List<OutboxDocument> messages = unsaved;
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        while (messages.Count < BatchMax * 10 && sink.Reader.TryRead(out AuditEvent alert))
+        {
+            AlertMessage message = AlertMessage.From(alert);
+            metrics.Alerts.Add(1, new KeyValuePair<string, object?>("scope", message.Scope), new KeyValuePair<string, object?>("threshold", message.ThresholdPercent));
+            string body = message.ToJson();
+            foreach (string target in settings.Webhooks.Keys)
+            {
+                messages.Add(new OutboxDocument { Id = message.Id + "|" + target, EventId = message.Id, Target = target, Body = body, CreatedMs = now, NextAttemptMs = now });
+            }
+        }
+
+        runtime.Store.AddToOutbox(messages);
+        messages.Clear();
+    }
+
+    private async Task DeliverAsync(OutboxDocument message, CancellationToken cancellationToken)
+    {
+        string? error = null;
+        if (!settings.Webhooks.TryGetValue(message.Target, out WebhookOptions? webhook))
+        {
+            error = "the webhook is no longer configured";
+        }
+        else
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new StringContent(message.Body, Encoding.UTF8) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                request.Headers.Add(AlertMessage.SignatureHeader, AlertMessage.Sign(message.Body, webhook.Secret));
+                request.Headers.Add(AlertMessage.EventIdHeader, message.EventId);
+                using HttpResponseMessage response = await clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken).ConfigureAwait(false);
+                error = response.IsSuccessStatusCode ? null : $"status {(int)response.StatusCode}";
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                error = exception.Message;
+            }
+        }
+
+        Record(message, error);
+    }
+
+    private void Record(OutboxDocument message, string? error)
+    {
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        message.Attempts++;
+        message.LastError = error;
+        if (error is null)
+        {
+            message.DeliveredMs = now;
+        }
+        else
+        {
+            metrics.AlertDeliveriesFailed.Add(1, new KeyValuePair<string, object?>("webhook", message.Target));
+            if (message.Attempts >= settings.AttemptsMax)
+            {
+                message.DeliveredMs = -1;
+                LogGivenUp(logger, message.EventId, message.Target, message.Attempts, error);
+            }
+            else
+            {
+                message.NextAttemptMs = now + Backoff(message.Attempts);
+                LogRetry(logger, message.EventId, message.Target, message.Attempts, error);
+            }
+        }
+
+        runtime.Store.UpdateOutbox(message);
+    }
+
+    /// <summary>RetryBaseMs × 2^(attempts − 1), at most RetryMaxSeconds.</summary>
+    private long Backoff(int attempts)
+    {
+        long maxMs = settings.RetryMaxSeconds * 1000L, delayMs = settings.RetryBaseMs;
+        for (int i = 1; i < attempts && delayMs < maxMs; i++)
+        {
+            delayMs *= 2;
+        }
+
+        return Math.Min(delayMs, maxMs);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert {EventId} to webhook {Webhook} failed (try {Attempts}): {Error}; retrying")]
+    private static partial void LogRetry(ILogger logger, string eventId, string webhook, int attempts, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alert {EventId} to webhook {Webhook} given up after {Attempts} tries: {Error}")]
+    private static partial void LogGivenUp(ILogger logger, string eventId, string webhook, int attempts, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The alert outbox could not be read or written; retrying next round")]
+    private static partial void LogOutboxFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Quota.Engine.Diagnostics;
+using Quota.Host.Admin;
+
+namespace Quota.Host.Alerts;
+
+/// <summary>
+/// A budget alert as its webhook sees it (snake_case JSON; times in Unix seconds). <see cref="Id"/> is the idempotency
+/// id: one per account, window and threshold — <c>key-7:policy-0:1764288000000:80</c> or
+/// <c>user-3:wallet:1764288000000:100</c> — the same on every retry and after a restart.
+/// </summary>
+public sealed record AlertMessage(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("scope")] string Scope,
+    [property: JsonPropertyName("token_id")] int TokenId,
+    [property: JsonPropertyName("user_id")] int UserId,
+    [property: JsonPropertyName("policy_index")] int PolicyIndex,
+    [property: JsonPropertyName("metric")] string Metric,
+    [property: JsonPropertyName("threshold_percent")] int ThresholdPercent,
+    [property: JsonPropertyName("used")] long Used,
+    [property: JsonPropertyName("limit")] long Limit,
+    [property: JsonPropertyName("window_start")] long WindowStart,
+    [property: JsonPropertyName("window_end")] long WindowEnd,
+    [property: JsonPropertyName("occurred_at")] long OccurredAt)
+{
+    public const string SignatureHeader = "X-Quota-Signature";
+    public const string EventIdHeader = "X-Quota-Event-Id";
+
+    public static AlertMessage From(in AuditEvent e)
+    {
+        bool wallet = e.PolicyIndex < 0;
+        string id = wallet
+            ? string.Create(CultureInfo.InvariantCulture, $"user-{e.UserId}:wallet:{e.NewPeriodStartMs}:{e.ThresholdPercent}")
+            : string.Create(CultureInfo.InvariantCulture, $"key-{e.TokenId}:policy-{e.PolicyIndex}:{e.NewPeriodStartMs}:{e.ThresholdPercent}");
+        return new AlertMessage(id, "quota.threshold_reached", wallet ? "wallet" : "policy", e.TokenId, e.UserId, e.PolicyIndex,
+            PolicyNames.NameOf(PolicyNames.Metrics, e.Metric), e.ThresholdPercent, e.UsedQuotaUnits, e.QuotaUnits,
+            e.NewPeriodStartMs / 1000, e.NextResetAtMs / 1000, e.AtMs / 1000);
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this);
+
+    /// <summary>The <c>X-Quota-Signature</c> value: <c>sha256=</c> and the lowercase hex HMAC-SHA256 of the exact body bytes.</summary>
+    public static string Sign(string body, string secret) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
+}

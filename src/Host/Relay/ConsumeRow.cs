@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Quota.Engine.Persistence;
+
+namespace Quota.Host.Relay;
+
+/// <summary>
+/// The relay's own fields on a consume log row: the model, the tokens counted, the estimate that was reserved and how
+/// the settle went. Host data, kept in the row's <see cref="LogDocument.HostJson"/> (the engine stores it unread).
+/// </summary>
+public sealed record ConsumeRow(
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("prompt_tokens")] long PromptTokens,
+    [property: JsonPropertyName("completion_tokens")] long CompletionTokens,
+    [property: JsonPropertyName("estimate")] long EstimateUnits,
+    [property: JsonPropertyName("estimate_prompt_tokens")] long EstimatePromptTokens,
+    [property: JsonPropertyName("estimate_completion_tokens")] long EstimateCompletionTokens,
+    [property: JsonPropertyName("settle")] string Settle,
+    [property: JsonPropertyName("counted")] bool Counted)
+{
+    /// <summary>The log row of one relayed request, charged <paramref name="chargedUnits"/>.</summary>
+    internal LogDocument ToRow(long atMs, int tokenId, int userId, long chargedUnits) => new()
+    {
+        AtMs = atMs,
+        Kind = LogKind.Consume,
+        TokenId = tokenId,
+        UserId = userId,
+        AmountUnits = chargedUnits,
+        HostJson = JsonSerializer.Serialize(this),
+    };
+
+    /// <summary>The relay's fields of a consume row; null for a row without them.</summary>
+    internal static ConsumeRow? Read(LogDocument row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        if (row.Kind != LogKind.Consume || string.IsNullOrEmpty(row.HostJson))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<ConsumeRow>(row.HostJson);
+        }
+        catch (JsonException)
+        {
+            return null; // a row written by something else: shown without the relay's details
+        }
+    }
+}
