@@ -27,7 +27,7 @@ public sealed partial class QuotaEngine
             }
 
             ref ReservationRecord record = ref reservations[slot];
-            long expiresAtMs = nowMs + options.ReservationTtlMs;
+            long expiresAtMs = nowMs + reservationTtlMs;
             deltas.Append(DeltaRecord.KeepAlive(id, record.TokenId, record.UserId, expiresAtMs));
             Volatile.Write(ref record.ExpiresAtMs, expiresAtMs);
             reservations.Reopen(slot);

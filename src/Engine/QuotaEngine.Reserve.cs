@@ -84,7 +84,7 @@ public sealed partial class QuotaEngine
         record.Exhausted = false;
         record.PolicyMask = (byte)policyMask;
         record.RequestKey = request.RequestKey;
-        record.ExpiresAtMs = nowMs + options.ReservationTtlMs;
+        record.ExpiresAtMs = nowMs + reservationTtlMs;
 
         // Appended before the reservation is published: no settle or refund of it can reach the log first.
         deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));

@@ -18,6 +18,7 @@ namespace Quota.Engine;
 public sealed partial class QuotaEngine
 {
     private readonly EngineOptions options;
+    private readonly long reservationTtlMs;
     private IDeltaSink deltas;
     private IAuditSink audit;
     private readonly TimeProvider time;
@@ -39,6 +40,7 @@ public sealed partial class QuotaEngine
     public QuotaEngine(EngineOptions? options = null, IDeltaSink? deltas = null, IAuditSink? audit = null, TimeProvider? time = null)
     {
         this.options = (options ?? new EngineOptions()).Validated();
+        reservationTtlMs = this.options.ReservationTtlMs; // read per reserve: not a TimeSpan conversion each time
         this.deltas = deltas ?? NullDeltaSink.Instance;
         this.audit = audit ?? NullAuditSink.Instance;
         this.time = time ?? TimeProvider.System;
