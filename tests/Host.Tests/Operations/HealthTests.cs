@@ -1,3 +1,4 @@
+using Quota.Engine.Tests.Persistence;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
