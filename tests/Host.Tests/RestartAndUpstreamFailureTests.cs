@@ -16,6 +16,24 @@ public sealed class RestartAndUpstreamFailureTests : IDisposable
         new { model = "demo-per-call", stream, max_tokens = maxTokens, messages = new[] { new { role = "user", content = "hello" } } };
 
     [Fact]
+    public async Task AKeyWhoseLabelWasNeverStored_ACrashBetweenTheTwoStores_IsNotAGhostAfterTheRestart()
+    {
+        int ghost, user;
+        await using (HostUnderTest first = await HostUnderTest.StartAsync(data.Path, null))
+        {
+            user = await first.CreateUserAsync();
+            // What a crash right after the engine's record and before the label leaves: a key only the engine knows.
+            var runtime = (global::Quota.Host.Runtime.QuotaRuntime)first.Services.GetService(typeof(global::Quota.Host.Runtime.QuotaRuntime))!;
+            ghost = runtime.Engine.CreateToken(new global::Quota.Engine.Model.TokenSpec { UserId = user, RemainQuotaUnits = 1000 }, runtime.NowMs).Id;
+        }
+
+        await using HostUnderTest second = await HostUnderTest.StartAsync(data.Path, null);
+        using HttpResponseMessage reserve = await second.Admin.PostAsJsonAsync("/api/quota/reserve", new { token_id = ghost, amount = 10 });
+        Assert.NotEqual(HttpStatusCode.OK, reserve.StatusCode); // it admits nothing and charges no wallet
+        Assert.Equal(0, (await second.GetJsonAsync($"/api/users/{user}")).GetProperty("reserved_quota").GetInt64());
+    }
+
+    [Fact]
     public async Task RestartingTheHost_KeepsKeysPoliciesAndCounters()
     {
         JsonElement before;

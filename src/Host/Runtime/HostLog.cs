@@ -19,6 +19,12 @@ internal static partial class HostLog
     [LoggerMessage(Level = LogLevel.Error, Message = "Log rows cannot be written (the batch is retried, then dropped and counted)")]
     public static partial void LogRowsFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Key {TokenId} was created in the engine but its label never stored (a crash between the two stores); deleted, since its secret was never handed out")]
+    public static partial void UnlabelledKeyDeleted(ILogger logger, int tokenId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Key label {TokenId} has no key in the engine (its create was lost by a write-behind crash); label removed")]
+    public static partial void OrphanLabelRemoved(ILogger logger, int tokenId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Delta log damage found during recovery; the good prefix was kept: {Corruption}")]
     public static partial void Corruption(ILogger logger, string corruption);
 

@@ -30,6 +30,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
             HostLog.Corruption(logger, corruption);
         }
 
+        ReconcileKeysWithLabels(logger);
         foreach (TokenDocument token in Store.AllTokens())
         {
             tokensByHash[token.KeyHash] = token.Id;
@@ -53,6 +54,38 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
     /// <summary>The quota API's request ids, scoped to their keys.</summary>
     public Quota.RequestIdIndex RequestIds { get; }
+
+    /// <summary>
+    /// A key lives in two stores: the engine (its record in the delta log) and its label (name, secret's hash) in LiteDB,
+    /// written right after. A crash between the two leaves one without the other; recovery settles it before serving.
+    /// An engine key without a label was never handed out (the response comes after the label): it is deleted, so it
+    /// cannot be reached by id. A label without an engine key lost its create in a write-behind crash: it is removed.
+    /// </summary>
+    private void ReconcileKeysWithLabels(ILogger logger)
+    {
+        var labelled = new HashSet<int>();
+        long now = NowMs;
+        foreach (TokenDocument label in Store.AllTokens())
+        {
+            if (Engine.ReadToken(label.Id, now) is null)
+            {
+                Store.DeleteToken(label.Id);
+                HostLog.OrphanLabelRemoved(logger, label.Id);
+                continue;
+            }
+
+            labelled.Add(label.Id);
+        }
+
+        for (int tokenId = 1; tokenId <= Engine.LastTokenId; tokenId++)
+        {
+            if (!labelled.Contains(tokenId) && Engine.ReadToken(tokenId, now) is not null &&
+                Engine.DeleteToken(tokenId, now) == global::Quota.Engine.Model.SpecError.None)
+            {
+                HostLog.UnlabelledKeyDeleted(logger, tokenId);
+            }
+        }
+    }
 
     public int? FindTokenByKey(string key) => tokensByHash.TryGetValue(ApiKeys.Hash(key), out int id) ? id : null;
 
