@@ -14,6 +14,9 @@ internal sealed class FasterDeltaLog : IDeltaLog
     private readonly IDevice device;
     private readonly FasterLogSettings settings;
     private readonly FasterLog log;
+    // The pump blocks on this while FASTER commits; spin count 0, like the pump's own wake (see Commit).
+    private readonly ManualResetEventSlim committed = new(false, spinCount: 0);
+    private readonly Action signalCommitted;
 
     public FasterDeltaLog(string directory)
     {
@@ -36,6 +39,7 @@ internal sealed class FasterDeltaLog : IDeltaLog
             ReadOnlyMode = false,
             TolerateDeviceFailure = false,
         };
+        signalCommitted = committed.Set;
         log = new FasterLog(settings);
         log.Recover(); // throws on a damaged commit record instead of silently starting empty
     }
@@ -47,8 +51,20 @@ internal sealed class FasterDeltaLog : IDeltaLog
     public bool TryEnqueue(ReadOnlySpan<byte> entry, out long address) => log.TryEnqueue(entry, out address);
 
     // FASTER's Commit(spinWait: true) spins the caller through the whole fsync (≈ 1.4 ms): the pump would burn a core
-    // at every group commit. Its asynchronous commit completes when the commit is durable; the pump thread blocks on it.
-    public void Commit() => log.CommitAsync().AsTask().GetAwaiter().GetResult();
+    // at every group commit. Its asynchronous commit completes when the commit is durable; the pump thread blocks on an
+    // event the completion sets. Not Task.Wait: that spins before it blocks, at every commit (200 a second at 5 ms).
+    public void Commit()
+    {
+        Task commit = log.CommitAsync().AsTask();
+        if (!commit.IsCompleted)
+        {
+            committed.Reset();
+            commit.GetAwaiter().UnsafeOnCompleted(signalCommitted);
+            committed.Wait();
+        }
+
+        commit.GetAwaiter().GetResult(); // completed: throws what the commit threw, without waiting
+    }
 
     public IEnumerable<LogEntry> Scan(long fromAddress)
     {
@@ -68,6 +84,7 @@ internal sealed class FasterDeltaLog : IDeltaLog
     public void Dispose()
     {
         log.Dispose();
+        committed.Dispose();
         device.Dispose();
         settings.Dispose();
     }

@@ -28,5 +28,9 @@ public sealed class HostMetrics
 
     /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
     public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>
-        context.RequestServices.GetRequiredService<HostMetrics>().Decisions.Add(1, new KeyValuePair<string, object?>("result", result.ToString()));
+        context.RequestServices.GetRequiredService<HostMetrics>().Count(result);
+
+    /// <inheritdoc cref="Count(HttpContext, Engine.Model.ReserveResult)"/>
+    public void Count(Engine.Model.ReserveResult result) =>
+        Decisions.Add(1, new KeyValuePair<string, object?>("result", result.ToString()));
 }

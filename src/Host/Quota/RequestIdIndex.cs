@@ -45,7 +45,13 @@ public sealed class RequestIdIndex
     /// <summary>The request key of <paramref name="requestId"/>: the first 8 bytes of its SHA-256, never 0 (0 means "none").</summary>
     public static long KeyOf(string requestId)
     {
-        long key = BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(requestId)), 0);
+        // Request ids are at most RequestIdLengthMax characters (the API checks): their UTF-8 bytes fit on the stack.
+        Span<byte> utf8 = requestId.Length <= RequestIdLengthMax
+            ? stackalloc byte[Encoding.UTF8.GetMaxByteCount(RequestIdLengthMax)]
+            : new byte[Encoding.UTF8.GetMaxByteCount(requestId.Length)];
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(requestId, utf8)], digest);
+        long key = BitConverter.ToInt64(digest);
         return key == 0 ? 1 : key;
     }
 

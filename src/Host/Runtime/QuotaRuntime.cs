@@ -87,7 +87,13 @@ public sealed class QuotaRuntime : IAsyncDisposable
         }
     }
 
-    public int? FindTokenByKey(string key) => tokensByHash.TryGetValue(ApiKeys.Hash(key), out int id) ? id : null;
+    /// <summary>The key's id, by the hash of the key (computed on the stack and looked up as a span: no allocation per request).</summary>
+    public int? FindTokenByKey(string key)
+    {
+        Span<char> hash = stackalloc char[ApiKeys.HashChars];
+        ApiKeys.Hash(key, hash);
+        return tokensByHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out int id) ? id : null;
+    }
 
     public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
 

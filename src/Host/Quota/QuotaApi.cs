@@ -1,0 +1,203 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Quota.Engine.Model;
+using Quota.Host.Errors;
+using Quota.Host.Operations;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Quota;
+
+/// <summary>The quota API's handlers (mapped by <see cref="QuotaEndpoints"/>); the runtime and metrics are resolved once.</summary>
+internal sealed class QuotaApi(IServiceProvider services)
+{
+    private QuotaRuntime? runtime;
+    private HostMetrics? metrics;
+
+    private QuotaRuntime Runtime => runtime ??= services.GetRequiredService<QuotaRuntime>();
+    private HostMetrics Metrics => metrics ??= services.GetRequiredService<HostMetrics>();
+
+    public async Task ReserveAsync(HttpContext context)
+    {
+        QuotaRuntime quota = Runtime;
+        if (!ApiKeys.HasBearer(context.Request, quota.AdminKeyHash))
+        {
+            await Unauthorized().ExecuteAsync(context);
+            return;
+        }
+
+        JsonBody.Outcome<ReserveInput> body = await JsonBody.ReadAsync<ReserveInput>(context.Request);
+        if (!body.IsOk)
+        {
+            await OpenAiError.BadBody(body).ExecuteAsync(context);
+            return;
+        }
+
+        ReserveInput input = body.Value!;
+        if (Validate(input) is { } invalid)
+        {
+            await invalid.ExecuteAsync(context);
+            return;
+        }
+
+        long amount = input.Amount!.Value;
+        var request = new ReserveRequest(amount, input.Tokens ?? 0, input.Model);
+        int? tokenId = input.Key is { } key ? quota.FindTokenByKey(key) : input.TokenId;
+        if (tokenId is null)
+        {
+            await OpenAiError.Result(401, "invalid_api_key", "invalid API key").ExecuteAsync(context);
+            return;
+        }
+
+        ReserveOutcome outcome;
+        if (input.RequestId is { } requestId)
+        {
+            RequestIdIndex.Outcome found = quota.RequestIds.Reserve(tokenId.Value, request, requestId, quota.NowMs);
+            if (found.Earlier is { } earlier)
+            {
+                if (found.Conflict)
+                {
+                    await OpenAiError.Result(409, "request_id_conflict", $"request_id was already used on this key with another amount ({earlier.AmountUnits})", "request_id")
+                        .ExecuteAsync(context);
+                    return;
+                }
+
+                QuotaResponses.Reserved(context.Response, earlier.Id, earlier.AmountUnits, earlier.ExpiresAtMs / 1000);
+                return;
+            }
+
+            outcome = found.Reserve;
+        }
+        else
+        {
+            outcome = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
+        }
+
+        Metrics.Count(outcome.Result);
+        if (!outcome.IsOk)
+        {
+            await Rejection.Respond(context, quota, tokenId.Value, outcome, input.Model).ExecuteAsync(context);
+            return;
+        }
+
+        // docs/api.md "Relay" puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
+        // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
+        await quota.AcknowledgeAsync(context.RequestAborted);
+        QuotaResponses.Reserved(context.Response, outcome.Id, amount, outcome.ExpiresAtMs / 1000);
+    }
+
+    public async Task SettleAsync(HttpContext context)
+    {
+        QuotaRuntime quota = Runtime;
+        (ReservationId id, FinishInput? input, IResult? error) = await ReadFinishAsync(context, quota);
+        if (error is not null)
+        {
+            await error.ExecuteAsync(context);
+            return;
+        }
+
+        if (input!.Amount is not { } amount)
+        {
+            await OpenAiError.InvalidRequest("amount is required: the actual cost in quota units", "amount").ExecuteAsync(context);
+            return;
+        }
+
+        if (input.Tokens is < 0 or > Engine.EngineLimits.TokensMax)
+        {
+            await OpenAiError.InvalidRequest($"tokens must be from 0 to {Engine.EngineLimits.TokensMax}", "tokens").ExecuteAsync(context);
+            return;
+        }
+
+        FinishOutcome outcome = quota.Engine.Settle(id, amount, input.Tokens ?? -1, quota.NowMs);
+        if (outcome.Result != FinishResult.Ok)
+        {
+            await Refused(outcome.Result).ExecuteAsync(context);
+            return;
+        }
+
+        await quota.AcknowledgeAsync(context.RequestAborted);
+        QuotaResponses.Settle(context.Response, id, outcome.ChargedUnits, outcome.Exhausted);
+    }
+
+    public async Task RefundAsync(HttpContext context)
+    {
+        QuotaRuntime quota = Runtime;
+        (ReservationId id, _, IResult? error) = await ReadFinishAsync(context, quota);
+        if (error is not null)
+        {
+            await error.ExecuteAsync(context);
+            return;
+        }
+
+        FinishOutcome outcome = quota.Engine.Refund(id, quota.NowMs);
+        if (outcome.Result != FinishResult.Ok)
+        {
+            await Refused(outcome.Result).ExecuteAsync(context);
+            return;
+        }
+
+        await quota.AcknowledgeAsync(context.RequestAborted);
+        QuotaResponses.Refund(context.Response, id);
+    }
+
+    /// <summary>The checks of a reserve body, in the order the API has always reported them.</summary>
+    private static JsonHttpResult<OpenAiErrorBody>? Validate(ReserveInput input)
+    {
+        if (input.Key is null && input.TokenId is null)
+        {
+            return OpenAiError.InvalidRequest("key or token_id is required", "key");
+        }
+
+        if (input.Key is { Length: > QuotaEndpoints.KeyLengthMax })
+        {
+            return OpenAiError.InvalidRequest($"key must be at most {QuotaEndpoints.KeyLengthMax} characters", "key");
+        }
+
+        if (input.RequestId is { } rid && rid.Length is 0 or > RequestIdIndex.RequestIdLengthMax)
+        {
+            return OpenAiError.InvalidRequest($"request_id must be 1 to {RequestIdIndex.RequestIdLengthMax} characters", "request_id");
+        }
+
+        if (input.Amount is null)
+        {
+            return OpenAiError.InvalidRequest("amount is required: the estimate in quota units", "amount");
+        }
+
+        if (input.Model is { Length: > Engine.EngineLimits.ModelNameLengthMax })
+        {
+            return OpenAiError.InvalidRequest($"model must be at most {Engine.EngineLimits.ModelNameLengthMax} characters", "model");
+        }
+
+        if (input.Tokens is < 0 or > Engine.EngineLimits.TokensMax)
+        {
+            return OpenAiError.InvalidRequest($"tokens must be from 0 to {Engine.EngineLimits.TokensMax}", "tokens");
+        }
+
+        return null;
+    }
+
+    private static async Task<(ReservationId Id, FinishInput? Input, IResult? Error)> ReadFinishAsync(HttpContext context, QuotaRuntime quota)
+    {
+        if (!ApiKeys.HasBearer(context.Request, quota.AdminKeyHash))
+        {
+            return (default, null, Unauthorized());
+        }
+
+        JsonBody.Outcome<FinishInput> body = await JsonBody.ReadAsync<FinishInput>(context.Request);
+        if (!body.IsOk)
+        {
+            return (default, null, OpenAiError.BadBody(body));
+        }
+
+        return ReservationId.TryParse(body.Value!.ReservationId, out ReservationId id)
+            ? (id, body.Value, null)
+            : (default, null, OpenAiError.InvalidRequest("reservation_id is required: the 16 hex digits a reserve returned", "reservation_id"));
+    }
+
+    /// <summary>What the admin API's filter answers too, in the OpenAI error shape.</summary>
+    private static JsonHttpResult<OpenAiErrorBody> Unauthorized() => OpenAiError.Result(401, "invalid_api_key", "the admin key is missing or wrong");
+
+    private static JsonHttpResult<OpenAiErrorBody> Refused(FinishResult result)
+    {
+        (int status, string code, string message) = FinishRejection.Of(result);
+        return OpenAiError.Result(status, code, message, status == 400 ? "amount" : "reservation_id");
+    }
+}
