@@ -12,7 +12,7 @@ public static class AdminKeyFilter
         group.AddEndpointFilter(async (context, next) =>
         {
             QuotaRuntime runtime = context.HttpContext.RequestServices.GetRequiredService<QuotaRuntime>();
-            if (ApiKeys.HasBearer(context.HttpContext.Request, runtime.AdminKeyHash))
+            if (runtime.IsAdmin(context.HttpContext.Request))
             {
                 return await next(context).ConfigureAwait(false);
             }

@@ -18,7 +18,7 @@ internal sealed class QuotaApi(IServiceProvider services)
     public async Task ReserveAsync(HttpContext context)
     {
         QuotaRuntime quota = Runtime;
-        if (!ApiKeys.HasBearer(context.Request, quota.AdminKeyHash))
+        if (!quota.IsAdmin(context.Request))
         {
             await Unauthorized().ExecuteAsync(context);
             return;
@@ -176,7 +176,7 @@ internal sealed class QuotaApi(IServiceProvider services)
 
     private static async Task<(ReservationId Id, FinishInput? Input, IResult? Error)> ReadFinishAsync(HttpContext context, QuotaRuntime quota)
     {
-        if (!ApiKeys.HasBearer(context.Request, quota.AdminKeyHash))
+        if (!quota.IsAdmin(context.Request))
         {
             return (default, null, Unauthorized());
         }

@@ -43,8 +43,11 @@ public static class ApiKeys
     }
 
     /// <summary>Whether the request carries <c>Authorization: Bearer &lt;secret&gt;</c> for the secret of <paramref name="expectedHash"/>.</summary>
-    public static bool HasBearer(HttpRequest request, byte[] expectedHash) =>
-        BearerSpan(request.Headers.Authorization) is { IsEmpty: false } token && SecretEquals(token, expectedHash);
+    public static bool HasBearer(HttpRequest request, byte[] expectedHash) => HasBearer(request.Headers.Authorization, expectedHash);
+
+    /// <summary>Whether an Authorization header value is <c>Bearer &lt;secret&gt;</c> for the secret of <paramref name="expectedHash"/>.</summary>
+    public static bool HasBearer(string? authorization, byte[] expectedHash) =>
+        BearerSpan(authorization) is { IsEmpty: false } token && SecretEquals(token, expectedHash);
 
     /// <summary>The token after "Bearer " in the Authorization header, or null.</summary>
     public static string? BearerToken(HttpRequest request)

@@ -14,6 +14,7 @@ namespace Quota.Host.Runtime;
 public sealed class QuotaRuntime : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
+    private readonly BearerSecret adminBearer;
 
     /// <param name="openLog">Opens the delta log in a directory; FASTER when not registered (tests register a faulty one).</param>
     public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, Alerts.AlertSink alertSink, TimeProvider time,
@@ -42,6 +43,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         }
 
         AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
+        adminBearer = new BearerSecret(AdminKeyHash);
         RequestIds = new Quota.RequestIdIndex(Engine); // rebuilt from the recovered reservations
     }
 
@@ -51,6 +53,9 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public TimeProvider Time { get; }
     /// <summary>SHA-256 of the admin key (the admin and quota APIs compare against it in constant time).</summary>
     public byte[] AdminKeyHash { get; }
+
+    /// <summary>Whether the request carries the admin key as its bearer token (the admin and quota APIs).</summary>
+    public bool IsAdmin(HttpRequest request) => adminBearer.Matches(request);
     public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
     /// <summary>The quota API's request ids, scoped to their keys.</summary>
     public Quota.RequestIdIndex RequestIds { get; }
