@@ -149,13 +149,13 @@ public sealed partial class QuotaEngine
     /// that rolled over since is not touched; the charge stays in the lifetime totals). Returns the policies now
     /// exhausted; <paramref name="unmarkedMask"/> those of them whose window has no exhaustion mark yet. The actuals are
     /// the record's <c>ChargedUnits</c> and <c>ChargedTokens</c>. A charge that crosses an alert threshold emits it at
-    /// <paramref name="alertAtMs"/> (replay passes -1: records are effects, no events).
+    /// <paramref name="alertAtMs"/> (-1: none; replay passes -1 except in a start-up recovery, see EmitAlertsInReplay).
     /// </summary>
     private int ChargeAccounts(KeyState key, ref ReservationRecord record, long alertAtMs, out int unmarkedMask)
     {
         long amount = record.AmountUnits, charged = record.ChargedUnits;
         long balanceAfter = key.User.Wallet.Charge(amount, charged);
-        if (key.User.Alerts is { } wallet && wallet.BaseUnits - balanceAfter >= wallet.FromUnits && alertAtMs >= 0)
+        if (key.User.Alerts is { } wallet && wallet.BaseUnits - balanceAfter >= wallet.FromUnits && alertAtMs >= 0 && (!alertsInReplay || alertAtMs > wallet.SinceMs))
         {
             AlertWallet(key, wallet, balanceAfter, charged, alertAtMs);
         }

@@ -8,7 +8,8 @@ using Quota.Engine.Windows;
 namespace Quota.Engine;
 
 // Log recovery: applies one delta record's effect to the engine (single-threaded, before the engine serves).
-// Records are effects, not requests: nothing is re-checked, no audit event is emitted, and no record is appended.
+// Records are effects, not requests: nothing is re-checked, no record is appended, and no audit event is emitted but
+// the budget alerts of a start-up recovery (EmitAlertsInReplay).
 // Every kind is applied by the same routine the live operation used after appending it. See DeltaRecord for why
 // log order reproduces the live state.
 public sealed partial class QuotaEngine
@@ -114,7 +115,7 @@ public sealed partial class QuotaEngine
         KeyState key = KeyOf(ref reservation);
         reservation.ChargedUnits = record.ChargedUnits;
         reservation.ChargedTokens = record.ChargedTokens;
-        ChargeAccounts(key, ref reservation, alertAtMs: -1, out _);
+        ChargeAccounts(key, ref reservation, alertAtMs: alertsInReplay ? record.AtMs : -1, out _);
         ApplyMarks(key, record.Marks, record.AtMs, live: false);
         reservation.Exhausted = record.ExhaustedReply;
         reservations.RestoreState(slot, record.Kind == DeltaKind.Settle ? ReservationState.Settled : ReservationState.Expired);
@@ -140,6 +141,11 @@ public sealed partial class QuotaEngine
         }
 
         var user = new UserState(userId);
+        if (replayWalletBases is not null && replayWalletBases.Remove(userId, out (long BaseUnits, long SinceMs) wallet))
+        {
+            user.Alerts = WalletLevels(wallet.BaseUnits, wallet.SinceMs);
+        }
+
         users[userId] = user;
         lastUserId = Math.Max(lastUserId, userId);
         return user;

@@ -57,6 +57,8 @@ public sealed partial class QuotaEngine
     {
         deltas = deltaSink;
         audit = auditSink;
+        alertsInReplay = false;
+        replayWalletBases = null;
     }
 
     /// <summary>The injected clock, in UTC Unix milliseconds.</summary>

@@ -98,7 +98,7 @@ public sealed class HostEdgeTests : IAsyncLifetime
         }
 
         JsonElement first = default;
-        for (int attempt = 0; attempt < 100 && (first.ValueKind == JsonValueKind.Undefined || first.GetProperty("items").GetArrayLength() == 0); attempt++)
+        for (int attempt = 0; attempt < 600 && (first.ValueKind == JsonValueKind.Undefined || first.GetProperty("items").GetArrayLength() == 0); attempt++)
         {
             await Task.Delay(50);
             first = await host.GetJsonAsync("/api/logs?p=1");

@@ -316,7 +316,7 @@ public sealed class PolicyMetricTests : IAsyncDisposable
         Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
 
         JsonElement[] rows = [];
-        for (int attempt = 0; attempt < 100 && rows.Count(row => row.GetProperty("action").GetString()!.StartsWith("token.", StringComparison.Ordinal)) < 2; attempt++)
+        for (int attempt = 0; attempt < 600 && rows.Count(row => row.GetProperty("action").GetString()!.StartsWith("token.", StringComparison.Ordinal)) < 2; attempt++)
         {
             await Task.Delay(50); // besides the pause and the reset, the window's 80 % and 100 % alerts are system rows too
             rows = (await r.Host.GetJsonAsync($"/api/logs?token_id={token}&type=system")).GetProperty("items").EnumerateArray().ToArray();

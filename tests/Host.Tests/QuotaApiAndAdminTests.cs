@@ -167,7 +167,7 @@ public sealed class QuotaApiAndAdminTests : IAsyncLifetime
         (_, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 10 });
         await PostAsync("/api/quota/reserve", new { key, amount = 1 });
         await PostAsync("/api/quota/reserve", new { key, amount = 100 });
-        for (int attempt = 0; attempt < 50 && !(metrics.Contains("result=\"Ok\"", StringComparison.Ordinal) && metrics.Contains("result=\"InsufficientKeyQuota\"", StringComparison.Ordinal)); attempt++)
+        for (int attempt = 0; attempt < 300 && !(metrics.Contains("result=\"Ok\"", StringComparison.Ordinal) && metrics.Contains("result=\"InsufficientKeyQuota\"", StringComparison.Ordinal)); attempt++)
         {
             await Task.Delay(100); // the exporter caches a scrape briefly
             metrics = await host.Client.GetStringAsync("/metrics");

@@ -99,7 +99,7 @@ public sealed class RestartAndUpstreamFailureTests : IDisposable
         }
 
         JsonElement view = default;
-        for (int attempt = 0; attempt < 100; attempt++)
+        for (int attempt = 0; attempt < 300; attempt++)
         {
             view = await host.GetJsonAsync($"/api/tokens/{token}");
             if (view.GetProperty("reserved_quota").GetInt64() == 0)

@@ -87,8 +87,14 @@ internal struct WindowCell
     public bool Charge(ushort generation, long reservedAmount, long charged, out long usedAfter)
     {
         usedAfter = 0;
-        // One CAS moves headroom by (estimate − actual): admission never sees a half-applied settle.
-        if (!AddIfGeneration(ref headroom, generation, reservedAmount - charged, out _))
+        // One CAS moves headroom by (estimate − actual): admission never sees a half-applied settle. An exact estimate
+        // leaves headroom as it is, so reading its generation is enough; a rollover after that read changes the
+        // generation of `used` too, and the CAS below then refuses, as this one would have.
+        long delta = reservedAmount - charged;
+        bool sameWindow = delta == 0
+            ? WindowWord.Generation(Volatile.Read(ref headroom)) == generation
+            : AddIfGeneration(ref headroom, generation, delta, out _);
+        if (!sameWindow)
         {
             return false;
         }

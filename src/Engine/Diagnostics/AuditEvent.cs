@@ -69,6 +69,15 @@ public interface IAuditSink
     /// call back into the engine, never throw.
     /// </summary>
     void Record(in AuditEvent auditEvent);
+
+    /// <summary>
+    /// Called before a checkpoint stores a snapshot, on the checkpoint's thread: make every event received so far durable,
+    /// or throw (the checkpoint then fails and is retried). Recovery re-emits the budget alerts of the records after the
+    /// snapshot (docs/alerts.md "Crashes"), so an alert whose record a snapshot covers must already be kept.
+    /// </summary>
+    void BeforeCheckpoint()
+    {
+    }
 }
 
 /// <summary>Discards audit events.</summary>

@@ -22,10 +22,12 @@ public sealed class PersistentEngine : IAsyncDisposable
     private Task? checkpointer;
     private volatile string? checkpointFault;
     private int closed;
+    private readonly IAuditSink audit;
 
     private PersistentEngine(PersistenceOptions options, IDeltaLog log, LiteConfigStore store, QuotaEngine engine,
-        DeltaLogWriter writer, SystemLogWriter logs, RecoveryReport recovery, TimeProvider time)
+        DeltaLogWriter writer, SystemLogWriter logs, IAuditSink audit, RecoveryReport recovery, TimeProvider time)
     {
+        this.audit = audit;
         this.options = options;
         this.log = log;
         this.time = time;
@@ -71,11 +73,12 @@ public sealed class PersistentEngine : IAsyncDisposable
         try
         {
             log = (openLog ?? (directory => new FasterDeltaLog(directory)))(Path.Combine(options.DataDir, "log"));
-            (QuotaEngine engine, RecoveryReport report, DeltaLogWriter writer, int epoch) = Recover(options, log, store, time);
+            (QuotaEngine engine, RecoveryReport report, DeltaLogWriter writer, int epoch) = Recover(options, log, store, time, audit);
             engine.StartRun(epoch);
             var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
-            engine.Attach(writer, audit is null ? logs : new TeeAuditSink(logs, audit));
-            var opened = new PersistentEngine(options, log, store, engine, writer, logs, report, time);
+            IAuditSink sinks = audit is null ? logs : new TeeAuditSink(logs, audit);
+            engine.Attach(writer, sinks);
+            var opened = new PersistentEngine(options, log, store, engine, writer, logs, sinks, report, time);
             opened.Start();
             return opened;
         }
@@ -87,10 +90,14 @@ public sealed class PersistentEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Recovers the engine, and durably starts a new run (epoch) in the log before anything can be issued.</summary>
-    private static (QuotaEngine, RecoveryReport, DeltaLogWriter, int) Recover(PersistenceOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
+    /// <summary>
+    /// Recovers the engine, and durably starts a new run (epoch) in the log before anything can be issued. The budget
+    /// alerts of the replayed records go to <paramref name="alerts"/> again: a crash may have lost them in the host's queue.
+    /// </summary>
+    private static (QuotaEngine, RecoveryReport, DeltaLogWriter, int) Recover(
+        PersistenceOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts)
     {
-        (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time);
+        (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time, alerts);
         if (report.Corruption is not null)
         {
             // Never append behind garbage: everything good is in the recovered engine, so snapshot it and resume
@@ -162,6 +169,7 @@ public sealed class PersistentEngine : IAsyncDisposable
                 return;
             }
 
+            audit.BeforeCheckpoint(); // the snapshot ends the replay of the alerts of the records it covers
             SaveSnapshot(replica, Store, report.LastSequence, report.ResumeAddress, time);
             log.TruncateUntil(report.ResumeAddress);
             checkpointFault = null;

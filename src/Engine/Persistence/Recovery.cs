@@ -1,3 +1,5 @@
+using Quota.Engine.Diagnostics;
+
 namespace Quota.Engine.Persistence;
 
 /// <summary>What a recovery found. <see cref="Corruption"/> is null when the log was read to its committed end.</summary>
@@ -27,11 +29,14 @@ public sealed record RecoveryReport(
 /// No record is applied twice (records at or below the snapshot's sequence are skipped) and none is skipped
 /// (each must be the previous sequence + 1). A record that fails its checksum, or a gap, stops the replay at the
 /// last good record and is reported with its log address; garbage is never applied.
-/// Used at start-up and by checkpoints (which replay into a private engine to get a consistent snapshot).
+/// Used at start-up and by checkpoints (which replay into a private engine to get a consistent snapshot). At start-up the
+/// replayed settles and expiries emit their budget alerts again (to <c>alerts</c>), with the wallets' alert bases read
+/// from the store first: what a crash lost on its way to the outbox is emitted again, and the outbox drops repeats by id.
 /// </summary>
 internal static class Recovery
 {
-    public static (QuotaEngine Engine, RecoveryReport Report) Run(EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
+    public static (QuotaEngine Engine, RecoveryReport Report) Run(
+        EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts = null)
     {
         long started = time.GetTimestamp();
         SnapshotDocument? snapshot = store.LatestSnapshot;
@@ -48,6 +53,11 @@ internal static class Recovery
             using var buffered = new BufferedStream(stream, 1 << 20);
             engine = SnapshotCodec.Read(buffered, options, out snapshotSequence);
             from = Math.Max(from, snapshot.ResumeAddress);
+        }
+
+        if (alerts is not null)
+        {
+            engine.EmitAlertsInReplay(alerts, store.AllUsers().Select(u => (u.Id, u.AlertBaseUnits, u.AlertSinceMs)));
         }
 
         TimeSpan snapshotLoad = time.GetElapsedTime(started);

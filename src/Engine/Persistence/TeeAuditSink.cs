@@ -10,4 +10,10 @@ internal sealed class TeeAuditSink(IAuditSink first, IAuditSink second) : IAudit
         first.Record(auditEvent);
         second.Record(auditEvent);
     }
+
+    public void BeforeCheckpoint()
+    {
+        first.BeforeCheckpoint();
+        second.BeforeCheckpoint();
+    }
 }

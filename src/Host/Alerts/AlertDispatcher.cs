@@ -33,6 +33,7 @@ public sealed partial class AlertDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        sink.PersistWith(MoveAllToOutbox);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(settings.PollMs), time);
         try
         {
@@ -46,7 +47,7 @@ public sealed partial class AlertDispatcher(
         }
         finally
         {
-            MoveToOutbox(); // what the engine emitted until now survives the restart
+            MoveAllToOutbox(); // what the engine emitted until now survives the restart
         }
     }
 
@@ -75,10 +76,27 @@ public sealed partial class AlertDispatcher(
         }
     }
 
-    /// <summary>Turns queued alerts into outbox messages and stores them; kept for the next round if the store refuses.</summary>
-    private void MoveToOutbox()
+    private void MoveAllToOutbox()
     {
-        List<OutboxDocument> messages = unsaved;
+        while (MoveToOutbox())
+        {
+        }
+    }
+
+    /// <summary>
+    /// Turns queued alerts (a batch) into outbox messages and stores them; kept for the next try if the store refuses.
+    /// Runs on the dispatcher's loop and on a checkpoint's thread; returns whether more alerts may be queued.
+    /// </summary>
+    private bool MoveToOutbox()
+    {
+        lock (unsaved)
+        {
+            return MoveBatch(unsaved);
+        }
+    }
+
+    private bool MoveBatch(List<OutboxDocument> messages)
+    {
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         while (messages.Count < BatchMax * 10 && sink.Reader.TryRead(out AuditEvent alert))
         {
@@ -93,6 +111,7 @@ public sealed partial class AlertDispatcher(
 
         runtime.Store.AddToOutbox(messages);
         messages.Clear();
+        return sink.Reader.TryPeek(out _);
     }
 
     private async Task DeliverAsync(OutboxDocument message, CancellationToken cancellationToken)

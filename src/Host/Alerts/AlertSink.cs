@@ -14,6 +14,7 @@ public sealed class AlertSink : IAuditSink
     private readonly Channel<AuditEvent> queue = Channel.CreateBounded<AuditEvent>(
         new BoundedChannelOptions(QueueMax) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private long dropped;
+    private volatile Action? persist;
 
     public long Dropped => Interlocked.Read(ref dropped);
 
@@ -26,4 +27,13 @@ public sealed class AlertSink : IAuditSink
             Interlocked.Increment(ref dropped);
         }
     }
+
+    /// <summary>The dispatcher's move of the queued alerts into the durable outbox, for <see cref="BeforeCheckpoint"/>.</summary>
+    internal void PersistWith(Action moveAllToOutbox) => persist = moveAllToOutbox;
+
+    /// <summary>
+    /// Before a snapshot: every alert queued so far goes into the outbox now. The snapshot ends what a later recovery
+    /// replays, and so what it could emit again (docs/alerts.md "Crashes"). A store error propagates: no snapshot then.
+    /// </summary>
+    public void BeforeCheckpoint() => persist?.Invoke();
 }

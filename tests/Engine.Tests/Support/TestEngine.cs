@@ -28,6 +28,13 @@ internal sealed class AuditLog : IAuditSink
     }
 
     public IReadOnlyList<AuditEvent> For(int tokenId) => Events.Where(e => e.TokenId == tokenId).ToArray();
+
+    /// <summary>How many times a checkpoint asked this sink to make its events durable.</summary>
+    public int Checkpoints => Volatile.Read(ref checkpoints);
+
+    private int checkpoints;
+
+    public void BeforeCheckpoint() => Interlocked.Increment(ref checkpoints);
 }
 
 /// <summary>An engine with a controllable clock and helpers that keep tests short.</summary>

@@ -57,7 +57,7 @@ public sealed class LogApiTests : IAsyncLifetime
 
     private async Task<JsonElement> SystemRowAsync(int token, string language)
     {
-        for (int attempt = 0; attempt < 200; attempt++) // the log writer stores rows in batches, shortly after the change
+        for (int attempt = 0; attempt < 600; attempt++) // the log writer stores rows in batches, shortly after the change
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/logs?token_id={token}&type=system");
             request.Headers.AcceptLanguage.ParseAdd(language);

@@ -50,11 +50,11 @@ internal sealed class RelayRig : IAsyncDisposable
         return Host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
-    /// <summary>The key once nothing is reserved on it any more (the relay finished its reservation), within ~10 s.</summary>
+    /// <summary>The key once nothing is reserved on it any more (the relay finished its reservation), within ~30 s.</summary>
     public async Task<JsonElement> SettledTokenAsync(int token)
     {
         JsonElement view = default;
-        for (int attempt = 0; attempt < 200; attempt++)
+        for (int attempt = 0; attempt < 600; attempt++)
         {
             view = await Host.GetJsonAsync($"/api/tokens/{token}");
             if (view.GetProperty("reserved_quota").GetInt64() == 0)
@@ -69,11 +69,11 @@ internal sealed class RelayRig : IAsyncDisposable
         return view;
     }
 
-    /// <summary>The newest consume log rows of a key (waits for the log writer, ~5 s at most).</summary>
+    /// <summary>The newest consume log rows of a key (waits for the log writer, ~30 s at most).</summary>
     public async Task<JsonElement[]> ConsumeRowsAsync(int token, int expected = 1)
     {
         JsonElement[] rows = [];
-        for (int attempt = 0; attempt < 100; attempt++)
+        for (int attempt = 0; attempt < 600; attempt++)
         {
             JsonElement page = await Host.GetJsonAsync($"/api/logs?token_id={token}&type=consume&size=100");
             rows = page.GetProperty("items").EnumerateArray().ToArray();

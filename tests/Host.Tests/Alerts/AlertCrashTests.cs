@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Quota.Host.Alerts;
+using Quota.Host.Runtime;
+using Quota.Host.Tests.Support;
+
+namespace Quota.Host.Tests.Alerts;
+
+/// <summary>
+/// A budget alert survives a real <c>kill -9</c> of the host between the settle that crossed the threshold and the
+/// outbox: the host runs as its own process, is killed with SIGKILL, and the restarted host delivers the crossing
+/// (docs/alerts.md "Crashes").
+/// </summary>
+public sealed class AlertCrashTests
+{
+    private const string Secret = "0123456789abcdef-webhook-secret";
+
+    [Fact]
+    public async Task ACrossingQueuedWhenTheHostIsKilled_IsDeliveredByTheRestartedHost()
+    {
+        await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync();
+        using var data = new TempDirectory();
+        string[] webhook = [$"--Alerts:Webhooks:ops:Url={receiver.BaseUrl}/hooks/quota", $"--Alerts:Webhooks:ops:Secret={Secret}"];
+
+        // First run, its own process: Durable (a settle answers once its record is on disk), and an outbox that is not
+        // looked at for a minute (the longest poll), so the crossing is only in the host's memory queue when the process dies.
+        int token;
+        using (Process host = StartHostProcess(data.Path, out string baseUrl, [.. webhook, "--Alerts:PollMs=60000", "--Quota:Durability=Durable"]))
+        {
+            try
+            {
+                using var admin = new HttpClient { BaseAddress = new Uri(baseUrl) };
+                admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HostUnderTest.AdminKey);
+                await WaitHealthyAsync(admin, host);
+                int user = (await CreateAsync(admin, "/api/users", new { name = "crash", quota = 10_000 })).GetProperty("id").GetInt32();
+                JsonElement created = await CreateAsync(admin, "/api/tokens", new { user_id = user, name = "crash", remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } });
+                token = created.GetProperty("id").GetInt32();
+                string key = created.GetProperty("key").GetString()!;
+                using HttpResponseMessage reserve = await admin.PostAsJsonAsync("/api/quota/reserve", new { key, amount = 90 });
+                string id = (await reserve.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reservation_id").GetString()!;
+                using HttpResponseMessage settle = await admin.PostAsJsonAsync("/api/quota/settle", new { reservation_id = id, amount = 90 }); // crosses 80 %
+                settle.EnsureSuccessStatusCode();
+            }
+            finally
+            {
+                host.Kill(entireProcessTree: true); // SIGKILL: no stop, no flush
+                await host.WaitForExitAsync();
+            }
+        }
+
+        Assert.Empty(receiver.Accepted);
+        await using HostUnderTest restarted = await HostUnderTest.StartAsync(data.Path, null, null, [.. webhook, "--Alerts:PollMs=20"]);
+        AlertDispatcher dispatcher = restarted.Services.GetRequiredService<AlertDispatcher>();
+        for (int attempt = 0; attempt < 1500 && (receiver.Accepted.IsEmpty || dispatcher.Pending > 0); attempt++)
+        {
+            await Task.Delay(20);
+        }
+
+        LoopbackReceiver.Received delivered = Assert.Single(receiver.Accepted);
+        Assert.StartsWith($"key-{token}:policy-0:", delivered.Headers["X-Quota-Event-Id"], StringComparison.Ordinal);
+        Assert.EndsWith(":80", delivered.Headers["X-Quota-Event-Id"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ACheckpoint_MovesTheQueuedCrossingsIntoTheOutbox_BeforeItsSnapshotEndsTheirReplay()
+    {
+        await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync();
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, null, null,
+            $"--Alerts:Webhooks:ops:Url={receiver.BaseUrl}/hooks/quota", $"--Alerts:Webhooks:ops:Secret={Secret}", "--Alerts:PollMs=60000");
+        (_, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } });
+        using HttpResponseMessage reserve = await host.Admin.PostAsJsonAsync("/api/quota/reserve", new { key, amount = 100 });
+        string id = (await reserve.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reservation_id").GetString()!;
+        (await host.Admin.PostAsJsonAsync("/api/quota/settle", new { reservation_id = id, amount = 100 })).EnsureSuccessStatusCode(); // crosses 80 and 100
+
+        AlertDispatcher dispatcher = host.Services.GetRequiredService<AlertDispatcher>();
+        Assert.Equal(0, dispatcher.Pending); // queued in memory only: the dispatcher polls once a minute
+        await host.Services.GetRequiredService<QuotaRuntime>().Persistent.CheckpointAsync();
+        Assert.Equal(2, dispatcher.Pending);
+        Assert.Equal(0, host.Services.GetRequiredService<AlertSink>().Reader.Count);
+    }
+
+    /// <summary>Starts the built host (Quota.Host.dll beside the tests) on a free loopback port.</summary>
+    private static Process StartHostProcess(string dataDir, out string baseUrl, string[] extra)
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        baseUrl = $"http://127.0.0.1:{port}";
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[
+            typeof(HostApp).Assembly.Location, "--urls", baseUrl, $"--Quota:DataDir={dataDir}", $"--Quota:AdminKey={HostUnderTest.AdminKey}",
+            "--Logging:LogLevel:Default=Warning", .. extra])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process = Process.Start(start) ?? throw new InvalidOperationException("the host did not start");
+        process.OutputDataReceived += (_, _) => { }; // drained, so a chatty host never blocks on a full pipe
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitHealthyAsync(HttpClient client, Process host)
+    {
+        for (int attempt = 0; attempt < 600; attempt++)
+        {
+            Assert.False(host.HasExited, "the host process exited at start");
+            try
+            {
+                using HttpResponseMessage health = await client.GetAsync("/healthz");
+                if (health.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException("the host process did not become healthy within 60 s");
+    }
+
+    private static async Task<JsonElement> CreateAsync(HttpClient admin, string path, object body)
+    {
+        using HttpResponseMessage response = await admin.PostAsJsonAsync(path, body);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
