@@ -26,6 +26,9 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     /// <summary>Room only cold operations may use: reserves stop before it is reached.</summary>
     public const int ColdRoom = 4096;
     private const int DrainBufferBytes = 256 * 1024;
+    /// <summary>How long an idle pump sleeps when no append wakes it (a safety net: every append after idling wakes it).</summary>
+    private static readonly TimeSpan DefaultIdleWaitMax = TimeSpan.FromSeconds(1);
+    private readonly TimeSpan idleWaitMax;
 
     private readonly IDeltaLog log;
     private readonly DeltaRing ring;
@@ -41,13 +44,21 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
     private Thread? pump;
     private volatile bool stopping;
     private int commitRequested;
+    private int pumpIdle;
+    private long pumpRounds;
     private long committedThrough;
     private long enqueuedThrough;
     private long ringFullCount;
     private volatile string? fault;
 
-    public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval)
+    /// <param name="log">The device the pump drains into and commits.</param>
+    /// <param name="reservationsMax">The engine's reservation bound: the ring keeps that much room for finishes.</param>
+    /// <param name="firstSequence">The sequence number of the first record appended.</param>
+    /// <param name="commitInterval">How often the pump commits while there is something to commit.</param>
+    /// <param name="idleWaitMax">How long an idle pump sleeps unless an append wakes it (tests: infinite, so a missed wake-up shows).</param>
+    public DeltaLogWriter(IDeltaLog log, int reservationsMax, long firstSequence, TimeSpan commitInterval, TimeSpan? idleWaitMax = null)
     {
+        this.idleWaitMax = idleWaitMax ?? DefaultIdleWaitMax;
         this.log = log;
         int capacity = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (reservationsMax + ReserveSlack + ColdRoom)));
         ring = new DeltaRing(capacity, firstSequence);
@@ -86,6 +97,12 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
 
     public long RingDepth => ring.Count;
 
+    /// <summary>Whether the pump sleeps until the next append (tests).</summary>
+    internal bool IsIdle => Volatile.Read(ref pumpIdle) != 0;
+
+    /// <summary>Times the pump woke up (tests: an idle pump does not).</summary>
+    internal long PumpRounds => Interlocked.Read(ref pumpRounds);
+
     /// <summary>Null while healthy; otherwise what failed, with context.</summary>
     public string? Fault => fault;
 
@@ -95,6 +112,11 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         {
             AppendSlow(record, null);
         }
+
+        if (Volatile.Read(ref pumpIdle) != 0)
+        {
+            WakeIdlePump();
+        }
     }
 
     public void Append(in DeltaRecord record, byte[] payload)
@@ -102,6 +124,20 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         if (!ring.TryAppend(record, payload))
         {
             AppendSlow(record, payload);
+        }
+
+        if (Volatile.Read(ref pumpIdle) != 0)
+        {
+            WakeIdlePump();
+        }
+    }
+
+    /// <summary>The first append after the pump went idle wakes it (one append does; the others see the flag cleared).</summary>
+    private void WakeIdlePump()
+    {
+        if (Interlocked.Exchange(ref pumpIdle, 0) != 0)
+        {
+            wake.Set();
         }
     }
 
@@ -132,19 +168,48 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         pump.Start();
     }
 
+    /// <summary>
+    /// Commits every CommitInterval while there is something to commit, at once when a durable waiter asks, and sleeps
+    /// after an interval that brought nothing until the next append wakes it: an idle engine costs no wake-ups, and the
+    /// first change after a pause is committed at once, so a write-behind change is still durable within one interval.
+    /// </summary>
     private void PumpLoop()
     {
+        bool idle = false;
         while (!stopping)
         {
-            wake.Wait(commitInterval); // the interval, or sooner when a durable waiter asks
+            wake.Wait(idle ? idleWaitMax : commitInterval); // the interval, or sooner when a durable waiter (or, idle, an append) asks
             wake.Reset();
+            Interlocked.Increment(ref pumpRounds);
+            Volatile.Write(ref pumpIdle, 0);
             Volatile.Write(ref commitRequested, 0);
-            Flush();
+            idle = !FlushCore() && EnterIdle();
         }
     }
 
+    /// <summary>
+    /// Marks the pump idle unless something arrived meanwhile. An append publishes its record (a full fence: the ring's
+    /// CAS) before it reads the flag, and the pump sets the flag (then a full fence) before it looks at the ring: so either
+    /// the pump sees the record and stays awake, or the append sees the flag and wakes the pump.
+    /// </summary>
+    private bool EnterIdle()
+    {
+        Volatile.Write(ref pumpIdle, 1);
+        Interlocked.MemoryBarrier();
+        if (ring.Count == 0 && Volatile.Read(ref commitRequested) == 0)
+        {
+            return true;
+        }
+
+        Volatile.Write(ref pumpIdle, 0);
+        return false;
+    }
+
     /// <summary>Drains the ring into the log and commits, on the calling thread (the pump, shutdown, checkpoints, tests).</summary>
-    public void Flush()
+    public void Flush() => FlushCore();
+
+    /// <summary><see cref="Flush"/>; false when there was nothing to commit.</summary>
+    private bool FlushCore()
     {
         lock (pumpGate)
         {
@@ -154,18 +219,21 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
                 long target = Volatile.Read(ref enqueuedThrough);
                 if (target <= CommittedThrough)
                 {
-                    return; // nothing new: committing would only burn a core (FASTER returns at once when nothing is new)
+                    return false; // nothing new: committing would only burn a core (FASTER returns at once when nothing is new)
                 }
 
                 log.Commit();
                 Volatile.Write(ref committedThrough, target);
                 fault = null;
                 Interlocked.Exchange(ref nextCommit, NewCommitSignal()).TrySetResult();
+                return true;
             }
             catch (Exception exception) when (exception is not OutOfMemoryException)
             {
-                // An environment fault, recorded with context at this one boundary; the pump retries.
+                // An environment fault, recorded with context at this one boundary; the pump retries (it stays awake:
+                // "true", so the next interval tries again instead of sleeping until an append).
                 fault = $"delta log commit failed at address {log.TailAddress}: {exception.GetType().Name}: {exception.Message}";
+                return true;
             }
         }
     }
