@@ -148,4 +148,38 @@ public sealed class HostileClientTests : IAsyncLifetime
         Assert.Equal(0, view.GetProperty("reserved_quota").GetInt64());
         Assert.Equal(state == "settled" ? 975 : 1000, view.GetProperty("remain_quota").GetInt64());
     }
+
+    [Theory]
+    [InlineData("{\"token_id\":-1,\"amount\":5}")]
+    [InlineData("{\"token_id\":99999,\"amount\":5}")]
+    [InlineData("{\"token_id\":2147483648,\"amount\":5}")]
+    [InlineData("{\"key\":\"sk-nope\",\"token_id\":1,\"amount\":5}")]
+    public async Task AReserveForAKeyThatIsNotThere_IsA4xx_AndHoldsNothing(string json)
+    {
+        (int token, _) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 1000 });
+
+        (HttpStatusCode status, string text) = await PostAsync("/api/quota/reserve", json);
+
+        Assert.True((int)status is >= 400 and < 500, $"{status}: {text}");
+        Assert.Equal(0, await ReservedAsync(token));
+    }
+
+    [Fact]
+    public async Task AWrongAdminKey_AfterARightOneOnTheSameConnection_IsStill401()
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = host.Admin.BaseAddress };
+        async Task<HttpStatusCode> GetAsync(string secret)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/logs?type=consume");
+            request.Headers.Authorization = new("Bearer", secret);
+            using HttpResponseMessage response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(HostUnderTest.AdminKey));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(HostUnderTest.AdminKey));
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetAsync(HostUnderTest.AdminKey + "x"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetAsync(HostUnderTest.AdminKey[..^1]));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(HostUnderTest.AdminKey));
+    }
 }
