@@ -28,6 +28,7 @@ public static partial class Misbehaviour
     public const string FloatUsage = "float_usage";          // usage numbers written as 12.0
     public const string OmitUsage = "omit_usage";            // no usage, stream or not
     public const string LateUsage = "late_usage";            // the usage chunk comes StallMs after the finish chunk
+    public const string DuplicateUsage = "duplicate_usage";  // usage with completion_tokens twice (1, then the real count)
 
     public static (int Status, string ContentType, IEnumerable<string> Chunks) Apply(FakeOptions options, HttpContext context, (int Status, string ContentType, IEnumerable<string> Chunks) reply)
     {
@@ -59,6 +60,7 @@ public static partial class Misbehaviour
             MultiLine when stream => (200, reply.ContentType, chunks.Select(c => c.Replace(",\"", ",\ndata: \"", StringComparison.Ordinal)).ToArray()),
             FloatUsage => (200, reply.ContentType, chunks.Select(c => TokenNumbers().Replace(c, "\"$1_tokens\":$2.0")).ToArray()),
             OmitUsage => (200, reply.ContentType, stream ? chunks.Where(c => !c.Contains("\"usage\"", StringComparison.Ordinal)).ToArray() : chunks.Select(c => Usage().Replace(c, "")).ToArray()),
+            DuplicateUsage => (200, reply.ContentType, chunks.Select(c => c.Replace("\"usage\":{", "\"usage\":{\"completion_tokens\":1,", StringComparison.Ordinal)).ToArray()),
             LateUsage when stream => (200, reply.ContentType, chunks.SelectMany(c => c.Contains("\"usage\"", StringComparison.Ordinal) ? ["", c] : new[] { c }).ToArray()),
             _ => (reply.Status, reply.ContentType, chunks),
         };

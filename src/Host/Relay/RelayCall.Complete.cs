@@ -33,7 +33,7 @@ internal sealed partial class RelayCall
         JsonObject? reply;
         try
         {
-            reply = JsonNode.Parse(body) as JsonObject;
+            reply = JsonNode.Parse(body, documentOptions: UpstreamJson) as JsonObject;
         }
         catch (JsonException)
         {

@@ -120,7 +120,7 @@ internal sealed partial class RelayCall
             return;
         }
 
-        if (JsonNode.Parse(data) is not JsonObject chunk)
+        if (JsonNode.Parse(data, documentOptions: UpstreamJson) is not JsonObject chunk)
         {
             throw new InvalidDataException("an event that is not a JSON object");
         }

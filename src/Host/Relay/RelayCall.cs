@@ -29,6 +29,12 @@ internal sealed partial class RelayCall(
     private const int ErrorBodyBytesMax = 64 * 1024;
     private const int ReplyBytesMax = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// How the upstream's JSON (a reply, each stream event) is parsed: a field named twice is malformed there and then
+    /// (a JsonException the failure paths handle), not an ArgumentException on first access that no handler expects.
+    /// </summary>
+    private static readonly JsonDocumentOptions UpstreamJson = new() { AllowDuplicateProperties = false };
+
     private bool finished;
     private Activity? upstreamSpan;
 
