@@ -50,6 +50,46 @@ public sealed class HostileUpstreamTests
         Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
     }
 
+    /// <summary>
+    /// usage, a choice, a message, a call that is not an object: the relay read them with the string indexer, which
+    /// throws on an array or a value — a 500 for a reply, and a stream already delivered was refunded and cut.
+    /// Such parts are ignored; a reply whose usage is unusable is charged by counting what it produced.
+    /// </summary>
+    [Fact]
+    public async Task AReplyWithPartsOfTheWrongShape_IsChargedByCountingWhatItProduced()
+    {
+        await using RelayRig rig = await RelayRig.StartAsync(["Misbehave=odd_shapes"], PerToken);
+        (int token, string key) = await rig.KeyAsync();
+
+        using HttpResponseMessage response = await rig.PostAsync(key, Chat);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        JsonElement view = await rig.SettledTokenAsync(token);
+        JsonElement row = (await rig.ConsumeRowsAsync(token))[0];
+        Assert.True(row.GetProperty("params").GetProperty("counted").GetBoolean());
+        Assert.True(row.GetProperty("completion_tokens").GetInt64() > 0, row.ToString());
+        Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
+    }
+
+    [Fact]
+    public async Task AStreamEventWithPartsOfTheWrongShape_IsPassedOn_AndTheUsageChunkIsCharged()
+    {
+        await using RelayRig rig = await RelayRig.StartAsync(["Misbehave=odd_shapes"], PerToken);
+        (int token, string key) = await rig.KeyAsync();
+
+        using HttpResponseMessage response = await rig.PostAsync(key, Stream);
+        string body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("upstream_error", body, StringComparison.Ordinal);
+        Assert.Contains("data: [DONE]", body, StringComparison.Ordinal);
+        JsonElement view = await rig.SettledTokenAsync(token);
+        JsonElement row = (await rig.ConsumeRowsAsync(token))[0];
+        Assert.False(row.GetProperty("params").GetProperty("counted").GetBoolean()); // the upstream's usage chunk
+        Assert.Equal(20, row.GetProperty("completion_tokens").GetInt64()); // the fake produces max_tokens
+        Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
+    }
+
     [Theory]
     [InlineData(Chat)]
     [InlineData(Stream)]

@@ -46,7 +46,9 @@ internal sealed partial class RelayCall
             return await FailAsync("the upstream answered something that is not a valid JSON response");
         }
 
-        JsonNode? usage = reply["usage"];
+        // Every part of an upstream reply is read by its shape (as JsonObject/JsonArray): the string indexer throws on an
+        // array or a value, and an exception here was a 500 and a refund of work the upstream did.
+        JsonObject? usage = reply["usage"] as JsonObject;
         long prompt = JsonNumbers.Tokens(usage?["prompt_tokens"]) ?? request.PromptTokens;
         long? reported = JsonNumbers.Tokens(usage?["completion_tokens"]);
         long completion = reported ?? (request.CompletionTokens == 0 ? 0 : PromptCount.Produced(request.Price.Tokenizer, ProducedText(reply)));
@@ -63,7 +65,7 @@ internal sealed partial class RelayCall
         {
             foreach (JsonNode? choice in choices)
             {
-                AppendProduced(text, choice?["message"]);
+                AppendProduced(text, (choice as JsonObject)?["message"]);
             }
         }
 
@@ -85,13 +87,15 @@ internal sealed partial class RelayCall
         {
             foreach (JsonNode? call in calls)
             {
-                AppendString(text, call?["function"]?["name"]);
-                AppendString(text, call?["function"]?["arguments"]);
+                JsonObject? function = (call as JsonObject)?["function"] as JsonObject;
+                AppendString(text, function?["name"]);
+                AppendString(text, function?["arguments"]);
             }
         }
 
-        AppendString(text, fields["function_call"]?["name"]);
-        AppendString(text, fields["function_call"]?["arguments"]);
+        JsonObject? functionCall = fields["function_call"] as JsonObject;
+        AppendString(text, functionCall?["name"]);
+        AppendString(text, functionCall?["arguments"]);
     }
 
     private static void AppendString(StringBuilder text, JsonNode? node)

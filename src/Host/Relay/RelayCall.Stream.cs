@@ -140,7 +140,7 @@ internal sealed partial class RelayCall
         {
             foreach (JsonNode? choice in choices)
             {
-                AppendProduced(tally.Produced, choice?["delta"]);
+                AppendProduced(tally.Produced, (choice as JsonObject)?["delta"]); // by shape, as a reply's parts
             }
         }
 
