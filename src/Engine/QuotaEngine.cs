@@ -121,8 +121,7 @@ public sealed partial class QuotaEngine
             return SpecError.UserNotFound;
         }
 
-        if (deltaUnits is < -EngineLimits.BalanceMaxUnits or > EngineLimits.BalanceMaxUnits ||
-            deltaUnits > EngineLimits.BalanceMaxUnits - user.Wallet.Balance)
+        if (deltaUnits is < -EngineLimits.BalanceMaxUnits or > EngineLimits.BalanceMaxUnits)
         {
             return SpecError.UserQuotaInvalid;
         }
@@ -134,11 +133,7 @@ public sealed partial class QuotaEngine
 
         try
         {
-            if (deltaUnits >= 0)
-            {
-                user.Wallet.Credit(deltaUnits);
-            }
-            else if (!user.Wallet.TryDebit(-deltaUnits))
+            if (deltaUnits >= 0 ? !user.Wallet.TryCredit(deltaUnits, EngineLimits.BalanceMaxUnits) : !user.Wallet.TryDebit(-deltaUnits))
             {
                 return SpecError.UserQuotaInvalid;
             }

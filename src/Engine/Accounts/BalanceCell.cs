@@ -76,6 +76,32 @@ internal struct BalanceCell
     }
 
     /// <summary>
+    /// Adds <paramref name="delta"/> (≥ 0) iff the balance stays ≤ <paramref name="balanceMax"/>: the bound is checked in
+    /// the CAS that adds, so two concurrent top-ups cannot both pass it (a check before the addition let them).
+    /// </summary>
+    public bool TryCredit(long delta, long balanceMax)
+    {
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long current = Volatile.Read(ref balance);
+            if (delta > balanceMax - current)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref balance, current + delta, current) == current)
+            {
+                Interlocked.Add(ref credited, delta);
+                Interlocked.Add(ref available, delta);
+                return true;
+            }
+        }
+
+        Invariant.Assert(false, "BalanceCell CAS exceeded its retry bound");
+        return false;
+    }
+
+    /// <summary>
     /// First half of setting the balance to exactly <paramref name="target"/>: one CAS on the balance word, which
     /// admission never reads; returns the change. <see cref="PublishSetBalance"/> then makes it admissible, after the
     /// change is in the log. Under the owning key's lock.
