@@ -198,6 +198,19 @@ public sealed class ConsoleHostTests : IAsyncLifetime
         Assert.Equal(0, Regex.Count(await client.GetPageAsync("/?q=nothing-matches"), "data-key-id="));
     }
 
+    [Theory]
+    [InlineData("/?p=abc&user=x")]
+    [InlineData("/?p=99999999999")]
+    [InlineData("/logs?p=999999999999&token_id=x&user_id=1e3")]
+    [InlineData("/users?p=-")]
+    [InlineData("/keys/new?user=abc")]
+    public async Task AHandEditedNumberInTheQuery_ShowsThePagesDefault_NeverA500(string path)
+    {
+        using var client = new ConsoleClient(host.Admin.BaseAddress!);
+        await client.SignInAsync();
+        Assert.False(string.IsNullOrEmpty(await client.GetPageAsync(path)));
+    }
+
     [Fact]
     public async Task KeysTable_FiltersByTheApisDisplayStatus_AndPagesOnTheServer()
     {
