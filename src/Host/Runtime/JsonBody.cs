@@ -17,6 +17,8 @@ public static class JsonBody
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = JsonNumberHandling.Strict,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // A body with a field twice means two things (the relay refuses it too: docs/relay.md): never let the last one win.
+        AllowDuplicateProperties = false,
         TypeInfoResolver = new DefaultJsonTypeInfoResolver(), // what the serializer would pick; set, so GetTypeInfo works before a first call
     };
 
