@@ -185,6 +185,33 @@ public sealed class ConsoleHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AKeyCreatedByTheApiWithoutAName_IsListedSearchedAndShown_NeverA500()
+    {
+        // POST /api/tokens (and quotactl keys create) may omit "name": the label is stored without one.
+        int user = await host.CreateUserAsync();
+        (int unnamed, _) = await host.CreateTokenAsync(new { user_id = user, remain_quota = 10 });
+
+        using var client = new ConsoleClient(host.Admin.BaseAddress!);
+        await client.SignInAsync();
+        Assert.Contains($"data-key-id=\"{unnamed}\"", await client.GetPageAsync("/"), StringComparison.Ordinal);
+        Assert.Contains($"#{unnamed}", await client.GetPageAsync($"/keys/{unnamed}"), StringComparison.Ordinal);
+        Assert.Equal(0, Regex.Count(await client.GetPageAsync("/?q=nothing-matches"), "data-key-id="));
+    }
+
+    [Theory]
+    [InlineData("/?p=abc&user=x")]
+    [InlineData("/?p=99999999999")]
+    [InlineData("/logs?p=999999999999&token_id=x&user_id=1e3")]
+    [InlineData("/users?p=-")]
+    [InlineData("/keys/new?user=abc")]
+    public async Task AHandEditedNumberInTheQuery_ShowsThePagesDefault_NeverA500(string path)
+    {
+        using var client = new ConsoleClient(host.Admin.BaseAddress!);
+        await client.SignInAsync();
+        Assert.False(string.IsNullOrEmpty(await client.GetPageAsync(path)));
+    }
+
+    [Fact]
     public async Task KeysTable_FiltersByTheApisDisplayStatus_AndPagesOnTheServer()
     {
         int user = await host.CreateUserAsync();

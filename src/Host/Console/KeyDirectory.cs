@@ -28,7 +28,7 @@ internal static class KeyDirectory
         foreach (TokenDocument label in runtime.Store.AllTokens())
         {
             if ((userId is { } user && label.UserId != user) ||
-                (!string.IsNullOrEmpty(search) && !label.Name.Contains(search, StringComparison.OrdinalIgnoreCase)))
+                (!string.IsNullOrEmpty(search) && !(label.Name ?? "").Contains(search, StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
