@@ -138,8 +138,15 @@ public sealed partial class QuotaEngine
                 return SpecError.UserQuotaInvalid;
             }
 
-            // An addition: it commutes with every concurrent reserve and settle of the wallet.
+            RaceHooks.Reached(RaceHooks.Point.WalletChanged);
+            // An addition: it commutes with every concurrent reserve and settle of the wallet. A top-up becomes
+            // admissible only once logged, so no reserve that spends it can reach the log before it.
             deltas.Append(DeltaRecord.UserCredit(userId, deltaUnits, NowMs));
+            if (deltaUnits > 0)
+            {
+                user.Wallet.PublishBalanceChange(deltaUnits);
+            }
+
             return SpecError.None;
         }
         finally
