@@ -16,7 +16,20 @@ public sealed partial class QuotaEngine
     /// Creates a key for an existing user; its policies' first windows are computed at <paramref name="nowMs"/>.
     /// <see cref="SaveOutcome.Id"/> is the new key id (dense, from 1). A refused spec changes nothing and takes no id.
     /// </summary>
-    public SaveOutcome CreateToken(TokenSpec spec, long nowMs)
+    public SaveOutcome CreateToken(TokenSpec spec, long nowMs) => CreateToken(spec, nowMs, tokenId: 0);
+
+    /// <summary>Checks a spec as <see cref="CreateToken(TokenSpec, long)"/> would, without saving anything (and the policy at fault, or -1).</summary>
+    public static (SpecError Error, int PolicyIndex) Validate(TokenSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return SpecValidation.Validate(spec);
+    }
+
+    /// <summary>
+    /// Creates a key with the id <paramref name="tokenId"/> (0: the next dense id). An explicit id is for an engine whose
+    /// ids are allocated elsewhere (cluster mode: by the shared store); it must be free and within <see cref="EngineOptions.KeysMax"/>.
+    /// </summary>
+    public SaveOutcome CreateToken(TokenSpec spec, long nowMs, int tokenId)
     {
         ArgumentNullException.ThrowIfNull(spec);
         (SpecError error, int policyIndex) = SpecValidation.Validate(spec);
@@ -45,8 +58,14 @@ public sealed partial class QuotaEngine
 
         try
         {
-            int tokenId = TakeId(ref lastTokenId, options.KeysMax);
-            if (tokenId == 0)
+            if (tokenId != 0)
+            {
+                if (!TakeExplicitId(ref lastTokenId, tokenId, options.KeysMax, FindKey(tokenId) is null))
+                {
+                    return new SaveOutcome(SpecError.IdTaken, 0, -1);
+                }
+            }
+            else if ((tokenId = TakeId(ref lastTokenId, options.KeysMax)) == 0)
             {
                 return new SaveOutcome(SpecError.TooManyKeys, 0, -1);
             }

@@ -80,7 +80,13 @@ public sealed partial class QuotaEngine
     /// Creates a user with a wallet of <paramref name="quotaUnits"/> (0 … <see cref="EngineLimits.BalanceMaxUnits"/>);
     /// <see cref="SaveOutcome.Id"/> is the new user id (ids are dense, from 1).
     /// </summary>
-    public SaveOutcome CreateUser(long quotaUnits)
+    public SaveOutcome CreateUser(long quotaUnits) => CreateUser(quotaUnits, userId: 0);
+
+    /// <summary>
+    /// Creates a user with the id <paramref name="userId"/> (0: the next dense id). An explicit id is for an engine whose
+    /// ids are allocated elsewhere (cluster mode: by the shared store); it must be free and within <see cref="EngineOptions.UsersMax"/>.
+    /// </summary>
+    public SaveOutcome CreateUser(long quotaUnits, int userId)
     {
         if (quotaUnits is < 0 or > EngineLimits.BalanceMaxUnits)
         {
@@ -94,8 +100,14 @@ public sealed partial class QuotaEngine
 
         try
         {
-            int userId = TakeId(ref lastUserId, options.UsersMax);
-            if (userId == 0)
+            if (userId != 0)
+            {
+                if (!TakeExplicitId(ref lastUserId, userId, options.UsersMax, FindUser(userId) is null))
+                {
+                    return new SaveOutcome(SpecError.IdTaken, 0, -1);
+                }
+            }
+            else if ((userId = TakeId(ref lastUserId, options.UsersMax)) == 0)
             {
                 return new SaveOutcome(SpecError.TooManyUsers, 0, -1);
             }
@@ -160,6 +172,25 @@ public sealed partial class QuotaEngine
         FindUser(userId) is { } user
             ? new UserView(userId, user.Wallet.Balance, user.Wallet.Used, user.Wallet.Reserved)
             : null;
+
+    /// <summary>
+    /// Takes an id chosen by the caller (cluster mode): false if it is out of range or taken. Saves of one id are not
+    /// concurrent (the caller applies the store's configuration from one loop); the last id only grows.
+    /// </summary>
+    private static bool TakeExplicitId(ref int last, int id, int max, bool free)
+    {
+        if (id < 1 || id > max || !free)
+        {
+            return false;
+        }
+
+        int current;
+        while ((current = Volatile.Read(ref last)) < id && Interlocked.CompareExchange(ref last, id, current) != current)
+        {
+        }
+
+        return true;
+    }
 
     /// <summary>Takes the next dense id, or 0 when the table is full.</summary>
     private static int TakeId(ref int last, int max)

@@ -21,6 +21,12 @@ public static class HostRegistration
         services.AddSingleton<QuotaRuntime>();
         services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
+        if (configuration["Cluster:Store"] is { Length: > 0 })
+        {
+            services.AddSingleton<Cluster.ClusterNode>(); // stops before the runtime: its last report and lease give-back come first
+            services.AddHostedService(provider => provider.GetRequiredService<Cluster.ClusterNode>());
+        }
+
         services.AddSingleton<Alerts.AlertSink>();
         services.AddSingleton<Alerts.AlertDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store

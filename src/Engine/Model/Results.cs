@@ -99,6 +99,8 @@ public enum SpecError : byte
     PolicyMetricInvalid = 20,
     /// <summary>A model pattern is empty, too long, has a '*' other than at its end, or there are too many.</summary>
     PolicyModelsInvalid = 21,
+    /// <summary>An explicit id is out of the table's range or already names a user or key.</summary>
+    IdTaken = 22,
 }
 
 /// <summary>The outcome of a keep-alive of a reservation.</summary>

@@ -1,7 +1,7 @@
 namespace Quota.Engine.Model;
 
 /// <summary>
-/// The engine-owned fields of a new key, the input of <see cref="QuotaEngine.CreateToken"/>. Names, secrets and other
+/// The engine-owned fields of a new key, the input of <see cref="QuotaEngine.CreateToken(TokenSpec, long)"/>. Names, secrets and other
 /// labels are the embedder's to keep; the engine knows a key only by its id.
 /// </summary>
 public sealed record TokenSpec

@@ -64,7 +64,7 @@ public static class TokenEndpoints
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.Engine.ReadToken(created.Id, runtime.NowMs)!, label!, key));
+        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.ReadToken(created.Id, runtime.NowMs)!, label!, key));
     }
 
     /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
@@ -72,6 +72,11 @@ public static class TokenEndpoints
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(spec);
+        if (runtime.Cluster is { } cluster)
+        {
+            return Cluster.ClusterAdmin.CreateToken(cluster, runtime, spec, name);
+        }
+
         SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
         if (!created.IsOk)
         {
@@ -129,6 +134,11 @@ public static class TokenEndpoints
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(label);
         ArgumentNullException.ThrowIfNull(update);
+        if (runtime.Cluster is { } cluster)
+        {
+            return Cluster.ClusterAdmin.UpdateToken(cluster, label.Id, update, name);
+        }
+
         SaveOutcome saved = runtime.Engine.UpdateToken(label.Id, update, runtime.NowMs);
         if (!saved.IsOk)
         {
@@ -168,6 +178,11 @@ public static class TokenEndpoints
             return SpecError.TokenNotFound;
         }
 
+        if (runtime.Cluster is { } cluster)
+        {
+            return Cluster.ClusterAdmin.DeleteToken(cluster, id);
+        }
+
         SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
         if (error == SpecError.None)
         {
@@ -191,7 +206,10 @@ public static class TokenEndpoints
             index = position;
         }
 
-        switch (runtime.Engine.ResetPolicies(id, index, runtime.NowMs))
+        SpecError reset = runtime.Cluster is { } cluster
+            ? Cluster.ClusterAdmin.ResetPolicies(cluster, runtime, id, index)
+            : runtime.Engine.ResetPolicies(id, index, runtime.NowMs);
+        switch (reset)
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -211,7 +229,7 @@ public static class TokenEndpoints
         long now = runtime.NowMs;
         var matching = runtime.Store.AllTokens()
             .Where(label => user_id is null || label.UserId == user_id)
-            .Select(label => (label, view: runtime.Engine.ReadToken(label.Id, now)))
+            .Select(label => (label, view: runtime.ReadToken(label.Id, now)))
             .Where(t => t.view is not null && (status is null || TokenJson.DisplayStatus(t.view) == status))
             .OrderBy(t => t.label.Id)
             .ToList();
@@ -220,7 +238,7 @@ public static class TokenEndpoints
     }
 
     private static TokenResponse? Read(QuotaRuntime runtime, int id) =>
-        runtime.Store.FindToken(id) is { } label && runtime.Engine.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
+        runtime.Store.FindToken(id) is { } label && runtime.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
 
     /// <summary>Longest key name (characters).</summary>
     public const int NameLengthMax = 256;

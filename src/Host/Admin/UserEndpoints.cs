@@ -63,6 +63,11 @@ public static class UserEndpoints
     public static SaveOutcome Create(QuotaRuntime runtime, string name, long quotaUnits)
     {
         ArgumentNullException.ThrowIfNull(runtime);
+        if (runtime.Cluster is { } cluster)
+        {
+            return Cluster.ClusterAdmin.CreateUser(cluster, runtime, name, quotaUnits);
+        }
+
         SaveOutcome created = runtime.Engine.CreateUser(quotaUnits);
         if (created.IsOk)
         {
@@ -86,7 +91,10 @@ public static class UserEndpoints
             return Problem.Invalid("delta", "is required");
         }
 
-        switch (runtime.Engine.CreditUser(id, delta))
+        SpecError credited = runtime.Cluster is { } cluster
+            ? Cluster.ClusterAdmin.CreditUser(cluster, runtime, id, delta)
+            : runtime.Engine.CreditUser(id, delta);
+        switch (credited)
         {
             case SpecError.UserNotFound:
                 return Problem.NotFound($"user {id}");
@@ -103,7 +111,7 @@ public static class UserEndpoints
 
     private static UserResponse? Read(QuotaRuntime runtime, int id)
     {
-        if (runtime.Engine.ReadUser(id) is not { } user)
+        if (runtime.ReadUser(id) is not { } user)
         {
             return null;
         }

@@ -17,6 +17,15 @@ public static class OptionsRegistration
             .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
             .Validate(o => o.AdminKey.Length is 0 or >= 16, "Quota:AdminKey must be at least 16 characters (or empty to generate one)")
             .ValidateOnStart();
+        services.AddOptions<Cluster.ClusterOptions>().Bind(configuration.GetSection("Cluster"))
+            .Validate(o => !o.IsEnabled || System.Text.RegularExpressions.Regex.IsMatch(o.NodeId, "^[A-Za-z0-9_.-]{1,64}$"),
+                "Cluster:NodeId must be 1 … 64 letters, digits, '.', '_' or '-' when Cluster:Store is set")
+            .Validate(o => o.LeaseSeconds is >= 2 and <= 3600, "Cluster:LeaseSeconds must be 2 … 3600")
+            .Validate(o => o.ReportIntervalMs is >= 10 and <= 10_000, "Cluster:ReportIntervalMs must be 10 … 10000")
+            .Validate(o => o.PollIntervalMs is >= 100 and <= 60_000, "Cluster:PollIntervalMs must be 100 … 60000")
+            .Validate(o => o.LeaseDemandMs is >= 1 and <= 60_000, "Cluster:LeaseDemandMs must be 1 … 60000")
+            .Validate(o => o.KeyPrefix.Length is >= 1 and <= 64, "Cluster:KeyPrefix must be 1 … 64 characters")
+            .ValidateOnStart();
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection("Relay"))
             .Validate(o => o.Upstream.BaseUrl.Length == 0 || Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out _), "Relay:Upstream:BaseUrl must be an absolute URL")
             .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")

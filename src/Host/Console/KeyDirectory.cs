@@ -36,7 +36,7 @@ internal static class KeyDirectory
             TokenView? view = null;
             if (!string.IsNullOrEmpty(status))
             {
-                view = runtime.Engine.ReadToken(label.Id, now);
+                view = runtime.ReadToken(label.Id, now);
                 if (view is null || TokenJson.DisplayStatus(view) != status)
                 {
                     continue;
@@ -48,7 +48,7 @@ internal static class KeyDirectory
                 continue;
             }
 
-            view ??= runtime.Engine.ReadToken(label.Id, now);
+            view ??= runtime.ReadToken(label.Id, now);
             if (view is not null)
             {
                 rows.Add(new KeyRow(label, view, TokenJson.DisplayStatus(view)));
@@ -59,7 +59,7 @@ internal static class KeyDirectory
     }
 
     public static KeyRow? Find(QuotaRuntime runtime, int id) =>
-        runtime.Store.FindToken(id) is { } label && runtime.Engine.ReadToken(id, runtime.NowMs) is { } view
+        runtime.Store.FindToken(id) is { } label && runtime.ReadToken(id, runtime.NowMs) is { } view
             ? new KeyRow(label, view, TokenJson.DisplayStatus(view))
             : null;
 }

@@ -16,7 +16,7 @@ public static class Rejection
         string message = ReserveRejection.DefaultMessage(outcome.Result);
         long now = runtime.NowMs;
         long? clearsInMs = null; // a 403 (wallet, key budget) never clears by itself
-        if (runtime.Engine.ReadToken(tokenId, now) is { } view)
+        if (runtime.ReadToken(tokenId, now, fresh: false) is { } view)
         {
             RateLimitHeaders.Add(context.Response, view, now, model, outcome.PolicyIndex);
             if (status == 429 && view.Policies.FirstOrDefault(p => p.Index == outcome.PolicyIndex) is { } policy)

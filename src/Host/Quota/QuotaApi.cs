@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Quota.Engine.Model;
+using Quota.Host.Cluster;
 using Quota.Host.Errors;
 using Quota.Host.Operations;
 using Quota.Host.Runtime;
@@ -71,6 +72,23 @@ internal sealed class QuotaApi(IServiceProvider services)
             outcome = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
         }
 
+        if (outcome.IsOk && quota.Cluster is { } cluster)
+        {
+            GateVerdict verdict = await cluster.AdmitAsync(tokenId.Value, request, outcome.Id);
+            if (!verdict.IsOk && input.RequestId is { } refusedId)
+            {
+                quota.RequestIds.Forget(tokenId.Value, refusedId); // the refunded reservation must not answer a retry as reserved
+            }
+
+            if (verdict.Unavailable)
+            {
+                await OpenAiError.Result(503, "service_unavailable", ClusterNode.UnavailableMessage).ExecuteAsync(context);
+                return;
+            }
+
+            outcome = verdict.IsOk ? outcome : new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex);
+        }
+
         Metrics.Count(outcome.Result);
         if (!outcome.IsOk)
         {
@@ -113,6 +131,8 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
+        quota.Cluster?.Gate.Finish(id, outcome.ChargedUnits, input.Tokens ?? -1, refunded: false);
+
         await quota.AcknowledgeAsync(context.RequestAborted);
         QuotaResponses.Settle(context.Response, id, outcome.ChargedUnits, outcome.Exhausted);
     }
@@ -133,6 +153,8 @@ internal sealed class QuotaApi(IServiceProvider services)
             await Refused(outcome.Result).ExecuteAsync(context);
             return;
         }
+
+        quota.Cluster?.Gate.Finish(id, 0, 0, refunded: true);
 
         await quota.AcknowledgeAsync(context.RequestAborted);
         QuotaResponses.Refund(context.Response, id);

@@ -93,6 +93,9 @@ public sealed class RequestIdIndex
         }
     }
 
+    /// <summary>Forgets (key, request id): its reservation was refunded before it was ever answered as reserved.</summary>
+    public void Forget(int tokenId, string requestId) => entries.TryRemove((tokenId, KeyOf(requestId)), out _);
+
     /// <summary>Drops entries whose reservation record was recycled (cold: the janitor, or the index at its bound).</summary>
     public void Sweep()
     {

@@ -139,6 +139,7 @@ internal sealed partial class RelayCall(
         EndUpstream();
         using Activity? span = HostTelemetry.Source.StartActivity("refund");
         FinishOutcome outcome = runtime.Engine.Refund(reservation, runtime.NowMs);
+        runtime.Cluster?.Gate.Finish(reservation, 0, 0, refunded: true);
         span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString());
         if (outcome.Result != FinishResult.Ok)
         {
@@ -173,13 +174,18 @@ internal sealed partial class RelayCall(
         long now = runtime.NowMs;
         long tokens = prompt > EngineLimits.TokensMax - completion ? EngineLimits.TokensMax : prompt + completion; // clamped like the amount
         FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
+        if (outcome.Result == FinishResult.Ok)
+        {
+            runtime.Cluster?.Gate.Finish(reservation, outcome.ChargedUnits, tokens, refunded: false);
+        }
+
         span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString()).SetTag(HostTelemetry.ChargedUnits, outcome.ChargedUnits);
         if (outcome.Result != FinishResult.Ok)
         {
             HostLog.FinishRefused(logger, reservation.ToString(), "settle", outcome.Result, charged);
         }
 
-        TokenView? view = runtime.Engine.ReadToken(tokenId, now);
+        TokenView? view = runtime.ReadToken(tokenId, now, fresh: false);
         var row = new ConsumeRow(request.Model, prompt, completion, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
             outcome.Result.ToString(), counted);
         runtime.Persistent.Logs.Enqueue(row.ToRow(now, tokenId, view?.UserId ?? 0, outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0));
@@ -190,7 +196,7 @@ internal sealed partial class RelayCall(
     private void AddRateLimitHeaders(TokenView? view = null)
     {
         long now = runtime.NowMs;
-        if (!context.Response.HasStarted && (view ?? runtime.Engine.ReadToken(tokenId, now)) is { } token)
+        if (!context.Response.HasStarted && (view ?? runtime.ReadToken(tokenId, now, fresh: false)) is { } token)
         {
             RateLimitHeaders.Add(context.Response, token, now, request.Model);
         }

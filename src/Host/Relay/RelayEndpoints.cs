@@ -52,7 +52,7 @@ public static class RelayEndpoints
 
     private static Results<Ok<OwnQuotaResponse>, JsonHttpResult<OpenAiErrorBody>> OwnQuota(HttpContext context, QuotaRuntime runtime)
     {
-        if (Authenticate(context, runtime) is not { } tokenId || runtime.Engine.ReadToken(tokenId, runtime.NowMs) is not { } view)
+        if (Authenticate(context, runtime) is not { } tokenId || runtime.ReadToken(tokenId, runtime.NowMs, fresh: false) is not { } view)
         {
             return OpenAiError.Result(401, "invalid_api_key", "invalid API key");
         }
@@ -99,7 +99,19 @@ public static class RelayEndpoints
         }
 
         span?.SetTag(HostTelemetry.Model, request.Model).SetTag(HostTelemetry.EstimateUnits, request.EstimateUnits);
-        ReserveOutcome reserved = Reserve(runtime, tokenId, request);
+        var ask = new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model);
+        ReserveOutcome reserved = Reserve(runtime, tokenId, ask);
+        if (reserved.IsOk && runtime.Cluster is { } cluster)
+        {
+            Cluster.GateVerdict verdict = await cluster.AdmitAsync(tokenId, ask, reserved.Id);
+            if (verdict.Unavailable)
+            {
+                return OpenAiError.Result(503, "service_unavailable", Cluster.ClusterNode.UnavailableMessage);
+            }
+
+            reserved = verdict.IsOk ? reserved : new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex);
+        }
+
         span?.SetTag(HostTelemetry.Decision, reserved.Result.ToString());
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
@@ -113,15 +125,15 @@ public static class RelayEndpoints
     }
 
     /// <summary>Reserves the estimate in a <c>reserve</c> span: the decision, and for a policy's refusal its index and metric.</summary>
-    private static ReserveOutcome Reserve(QuotaRuntime runtime, int tokenId, RelayRequest request)
+    private static ReserveOutcome Reserve(QuotaRuntime runtime, int tokenId, ReserveRequest request)
     {
         using Activity? span = HostTelemetry.Source.StartActivity("reserve");
         long now = runtime.NowMs;
-        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model), now);
+        ReserveOutcome reserved = runtime.Engine.Reserve(tokenId, request, now);
         if (span is not null)
         {
             span.SetTag(HostTelemetry.Decision, reserved.Result.ToString());
-            if (reserved.PolicyIndex >= 0 && runtime.Engine.ReadToken(tokenId, now) is { } view && reserved.PolicyIndex < view.Policies.Count)
+            if (reserved.PolicyIndex >= 0 && runtime.ReadToken(tokenId, now, fresh: false) is { } view && reserved.PolicyIndex < view.Policies.Count)
             {
                 span.SetTag(HostTelemetry.PolicyIndex, reserved.PolicyIndex)
                     .SetTag(HostTelemetry.PolicyMetric, PolicyNames.NameOf(PolicyNames.Metrics, view.Policies[reserved.PolicyIndex].Spec.Metric));

@@ -60,6 +60,26 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// <summary>The quota API's request ids, scoped to their keys.</summary>
     public Quota.RequestIdIndex RequestIds { get; }
 
+    /// <summary>This host as a cluster node (docs/cluster.md), or null in single-node mode; set once the node has joined.</summary>
+    public Cluster.ClusterNode? Cluster { get; internal set; }
+
+    /// <summary>
+    /// A key as the API shows it: the engine's view, or in cluster mode the cluster's numbers (<paramref name="fresh"/>:
+    /// asked of the store; otherwise as this node's leases last heard them).
+    /// </summary>
+    public global::Quota.Engine.Model.TokenView? ReadToken(int tokenId, long nowMs, bool fresh = true)
+    {
+        global::Quota.Engine.Model.TokenView? view = Engine.ReadToken(tokenId, nowMs);
+        return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view, fresh) : view;
+    }
+
+    /// <summary>A wallet as the API shows it (in cluster mode, the store's numbers).</summary>
+    public global::Quota.Engine.Model.UserView? ReadUser(int userId)
+    {
+        global::Quota.Engine.Model.UserView? view = Engine.ReadUser(userId);
+        return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view) : view;
+    }
+
     /// <summary>
     /// A key lives in two stores: the engine (its record in the delta log) and its label (name, secret's hash) in LiteDB,
     /// written right after. A crash between the two leaves one without the other; recovery settles it before serving.

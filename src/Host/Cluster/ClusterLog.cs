@@ -1,0 +1,14 @@
+namespace Quota.Host.Cluster;
+
+/// <summary>Cluster mode's log messages (source-generated).</summary>
+internal static partial class ClusterLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cluster node {NodeId} joined at configuration version {Version}")]
+    public static partial void Joined(ILogger logger, string nodeId, long version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster store is unreachable: {Reason} (leases lapse here by time; then requests get 503)")]
+    public static partial void StoreUnreachable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The store's document {Member} could not be applied here: {Error}")]
+    public static partial void ApplyFailed(ILogger logger, string member, string error);
+}

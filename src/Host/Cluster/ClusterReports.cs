@@ -1,0 +1,100 @@
+using Quota.Engine.Model;
+using Quota.Host.Runtime;
+
+namespace Quota.Host.Cluster;
+
+/// <summary>
+/// What this node tells the store it used: for each account, its cumulative usage as the local engine counts it (the
+/// engine's log makes that count survive a crash, so after a restart the node reports what it had not reported yet,
+/// and the store, taking only what is above the last report, never counts anything twice).
+/// </summary>
+internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, ClusterConfig config)
+{
+    private readonly Dictionary<int, long> sweptUsage = [];
+
+    /// <summary>The report of one leased account (renewing its lease even when the local window has moved on: -1 used).</summary>
+    public AccountReport Of(LeaseCell cell, Dictionary<int, TokenView?> views)
+    {
+        AccountRef a = cell.Account;
+        return new AccountReport(a.Key, UsedTotal(a, views), a.Kind == AccountKind.Window ? a.Quota : -1, a.Pauses, LeaseGate.ExpireAt(a));
+    }
+
+    /// <summary>
+    /// Every account of every key whose usage moved since the last sweep, leased here or not: reservations that a crash
+    /// left open, expiries, settles of keys this node holds no lease on.
+    /// </summary>
+    public List<AccountReport> Sweep(long nowMs)
+    {
+        var reports = new List<AccountReport>();
+        var walletsDone = new HashSet<int>();
+        for (int tokenId = 1; tokenId <= runtime.Engine.LastTokenId; tokenId++)
+        {
+            if (config.Token(tokenId) is not { } doc || runtime.Engine.ReadToken(tokenId, nowMs) is not { } view ||
+                (sweptUsage.TryGetValue(tokenId, out long before) && before == view.UsedQuotaUnits))
+            {
+                continue;
+            }
+
+            sweptUsage[tokenId] = view.UsedQuotaUnits;
+            var views = new Dictionary<int, TokenView?> { [tokenId] = view };
+            if (walletsDone.Add(doc.UserId))
+            {
+                reports.Add(Report(new AccountRef(AccountKind.Wallet, store.WalletAccount(doc.UserId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
+            }
+
+            if (!doc.Unlimited)
+            {
+                reports.Add(Report(new AccountRef(AccountKind.Budget, store.BudgetAccount(tokenId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
+            }
+
+            foreach (PolicyView window in view.Policies)
+            {
+                if (window.Index < doc.Policies.Length && doc.Policies[window.Index] is { Enabled: true } spec)
+                {
+                    reports.Add(Report(new AccountRef(AccountKind.Window, store.WindowAccount(tokenId, window.Index, window.PeriodStartMs), tokenId,
+                        doc.UserId, window.Index, window.PeriodStartMs, window.PeriodEndMs, spec.QuotaUnits, spec.BoundaryMode == BoundaryMode.Graceful,
+                        spec.ExhaustedAction == ExhaustedAction.DisableToken, spec.Metric), views));
+                }
+            }
+        }
+
+        return reports;
+    }
+
+    private AccountReport Report(AccountRef account, Dictionary<int, TokenView?> views) =>
+        new(account.Key, UsedTotal(account, views), account.Kind == AccountKind.Window ? account.Quota : -1, account.Pauses, LeaseGate.ExpireAt(account));
+
+    /// <summary>This node's cumulative usage of the account (-1: unknown here now, e.g. a window the local engine has left).</summary>
+    private long UsedTotal(AccountRef a, Dictionary<int, TokenView?> views)
+    {
+        if (a.Kind == AccountKind.Wallet)
+        {
+            return runtime.Engine.ReadUser(a.UserId)?.UsedQuotaUnits ?? -1;
+        }
+
+        if (!views.TryGetValue(a.TokenId, out TokenView? view))
+        {
+            views[a.TokenId] = view = runtime.Engine.ReadToken(a.TokenId, runtime.NowMs);
+        }
+
+        if (view is null)
+        {
+            return -1;
+        }
+
+        if (a.Kind == AccountKind.Budget)
+        {
+            return view.UsedQuotaUnits;
+        }
+
+        foreach (PolicyView window in view.Policies)
+        {
+            if (window.Index == a.PolicyIndex && window.PeriodStartMs == a.WindowStartMs)
+            {
+                return window.UsedQuotaUnits;
+            }
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Quota.Host.Cluster;
+
+/// <summary>
+/// The shared store of cluster mode (a Redis-protocol server: Redis 7, Valkey, Garnet): the source of truth for the
+/// configuration and for every account's counters. Every call is one round trip; the scripts are in <see cref="StoreScripts"/>
+/// (StackExchange.Redis sends each once, then by its hash).
+/// </summary>
+public sealed class ClusterStore : IAsyncDisposable
+{
+    private readonly ConnectionMultiplexer connection;
+    private readonly IDatabase db;
+    private readonly string prefix;
+
+    private ClusterStore(ConnectionMultiplexer connection, string prefix, string nodeId)
+    {
+        this.connection = connection;
+        db = connection.GetDatabase();
+        this.prefix = prefix;
+        NodeId = nodeId;
+        EventsChannel = RedisChannel.Literal(prefix + "events");
+    }
+
+    public string NodeId { get; }
+
+    /// <summary>Where configuration saves announce their version.</summary>
+    public RedisChannel EventsChannel { get; }
+
+    public static async Task<ClusterStore> ConnectAsync(ClusterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ConfigurationOptions config = ConfigurationOptions.Parse(options.Store);
+        config.AbortOnConnectFail = false; // a store that is down at start is retried, not fatal after the first sync
+        ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        return new ClusterStore(connection, options.KeyPrefix, options.NodeId);
+    }
+
+    public ISubscriber Subscriber => connection.GetSubscriber();
+
+    public string WalletAccount(int userId) => string.Create(CultureInfo.InvariantCulture, $"{prefix}a:w:{userId}");
+
+    public string BudgetAccount(int tokenId) => string.Create(CultureInfo.InvariantCulture, $"{prefix}a:k:{tokenId}");
+
+    public string WindowAccount(int tokenId, int policyIndex, long windowStartMs) =>
+        string.Create(CultureInfo.InvariantCulture, $"{prefix}a:p:{tokenId}:{policyIndex}:{windowStartMs}");
+
+    private string Document(string member) => prefix + "doc:" + member;
+
+    private RedisKey Changes => prefix + "changes";
+
+    private RedisKey Version => prefix + "version";
+
+    /// <summary>The next id for a user ("u") or key ("t"): ids are the store's, the same on every node.</summary>
+    public int NextId(string kind) => checked((int)db.StringIncrement(prefix + "ids:" + kind));
+
+    /// <summary>Asks for a lease on <paramref name="account"/>; see <see cref="StoreScripts.Grant"/>.</summary>
+    public async Task<GrantReply> GrantAsync(string account, long need, long want, long quota, TimeSpan lease, long expireAtMs, bool graceful)
+    {
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(StoreScripts.Grant, [account],
+            [NodeId, need, want, quota, (long)lease.TotalMilliseconds, expireAtMs, graceful ? 1 : 0]).ConfigureAwait(false))!;
+        return new GrantReply((long)reply[0], (long)reply[1], (long)reply[2] == 1);
+    }
+
+    /// <summary>Reports this node's cumulative usage of several accounts in one round trip; see <see cref="StoreScripts.Report"/>.</summary>
+    public async Task<ReportReply[]> ReportAsync(IReadOnlyList<AccountReport> reports, TimeSpan lease)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        var keys = new RedisKey[reports.Count];
+        var args = new RedisValue[2 + 4 * reports.Count];
+        args[0] = NodeId;
+        args[1] = (long)lease.TotalMilliseconds;
+        for (int i = 0; i < reports.Count; i++)
+        {
+            AccountReport r = reports[i];
+            keys[i] = r.Account;
+            args[2 + 4 * i] = r.UsedTotal;
+            args[3 + 4 * i] = r.Quota;
+            args[4 + 4 * i] = r.Pauses ? 1 : 0;
+            args[5 + 4 * i] = r.ExpireAtMs;
+        }
+
+        var rows = (RedisResult[])(await db.ScriptEvaluateAsync(StoreScripts.Report, keys, args).ConfigureAwait(false))!;
+        return rows.Select(row => (RedisResult[])row!).Select(row => new ReportReply((long)row[0], (long)row[1] == 1, (long)row[2])).ToArray();
+    }
+
+    public Task GiveBackAsync(string account, long units) => db.ScriptEvaluateAsync(StoreScripts.GiveBack, [account], [NodeId, units]);
+
+    /// <summary>An account as the store has it: the cluster-wide numbers.</summary>
+    public AccountReading ReadAccount(string account)
+    {
+        var reply = (RedisResult[])db.ScriptEvaluate(StoreScripts.Read, [account])!;
+        return new AccountReading((long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3] == 1);
+    }
+
+    /// <summary>Tops up (delta &gt; 0) or debits a wallet; false for a debit that what is left does not cover.</summary>
+    public bool Credit(int userId, long delta) => (long)db.ScriptEvaluate(StoreScripts.Credit, [WalletAccount(userId)], [delta]) == 1;
+
+    public void ResetWindow(string account) => db.ScriptEvaluate(StoreScripts.ResetWindow, [account]);
+
+    /// <summary>
+    /// Saves a user's or key's document, and (<paramref name="budgetAccount"/>, <paramref name="budget"/> ≥ 0) sets what
+    /// is left of its account, in one script: all of it or none. Returns the configuration version it made.
+    /// </summary>
+    public long SaveDocument(string member, string json, string budgetAccount, long budget) =>
+        (long)db.ScriptEvaluate(StoreScripts.SaveDocument, [Document(member), Changes, Version, budgetAccount], [member, json, EventsChannel.ToString(), budget]);
+
+    /// <summary>The members (<c>u:7</c>, <c>t:12</c>) changed after <paramref name="version"/>, oldest first, with their versions.</summary>
+    public (string Member, long Version)[] ChangesAfter(long version) =>
+        db.SortedSetRangeByScoreWithScores(Changes, version, double.PositiveInfinity, Exclude.Start)
+            .Select(e => (e.Element.ToString(), (long)e.Score)).ToArray();
+
+    public string? LoadDocument(string member) => db.StringGet(Document(member));
+
+    public async ValueTask DisposeAsync() => await connection.DisposeAsync().ConfigureAwait(false);
+}
+
+public readonly record struct GrantReply(long Granted, long Used, bool Paused);
+
+public readonly record struct ReportReply(long Used, bool Paused, long Lease);
+
+public readonly record struct AccountReading(long Quota, long Used, long Leased, bool Paused);
+
+/// <param name="Account">The account's store key.</param>
+/// <param name="UsedTotal">What this node has used of it in total (its recovered log included).</param>
+/// <param name="Quota">The quota to store (-1: keep the stored one; wallets and budgets are set by their saves).</param>
+/// <param name="Pauses">A disable_token policy: the account pauses the key once used up.</param>
+/// <param name="ExpireAtMs">When the store may forget it (a window's end and a day), or 0.</param>
+public readonly record struct AccountReport(string Account, long UsedTotal, long Quota, bool Pauses, long ExpireAtMs);
