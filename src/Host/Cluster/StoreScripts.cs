@@ -30,7 +30,7 @@ internal static class StoreScripts
           end
           return sum
         end
-        """;
+        """ + "\n";
 
     /// <summary>
     /// KEYS[1] the account. ARGV: node, need, want, quota (-1: keep the stored one), lease ms, expire-at ms (0: none),
