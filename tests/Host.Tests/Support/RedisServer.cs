@@ -11,6 +11,7 @@ namespace Quota.Host.Tests.Support;
 public sealed class RedisServer : IDisposable
 {
     private readonly Process process;
+    private int stopped;
 
     public RedisServer()
     {
@@ -68,10 +69,14 @@ public sealed class RedisServer : IDisposable
         throw new InvalidOperationException("redis-server did not listen within 6 s");
     }
 
+    /// <summary>Stops the server (a test may stop it early, to take the store away).</summary>
     public void Dispose()
     {
-        process.Kill(entireProcessTree: true);
-        process.WaitForExit();
-        process.Dispose();
+        if (Interlocked.Exchange(ref stopped, 1) == 0)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            process.Dispose();
+        }
     }
 }

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Net.Http.Json;
+using Quota.Host.Tests.Support;
+
+namespace Quota.Host.Tests.Cluster;
+
+/// <summary>Two and three real hosts sharing one real redis-server: configuration, leases, pauses, reads, store loss.</summary>
+public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisServer>
+{
+    private static object StrictDaily(long quota, string action = "reject_only", string boundary = "strict_pre_check") => new
+    {
+        user_id = 1, name = "k", remain_quota = 1_000_000,
+        quota_policy = new { period_mode = "daily", quota, boundary_mode = boundary, exhausted_action = action },
+    };
+
+    [Fact]
+    public async Task AKeyCreatedOnOneNode_IsServedByTheOthers_WithTheSameId()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100));
+        (HttpStatusCode status, string? reservation) = await ClusterRig.ReserveAsync(rig.Nodes[1], key, 10);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[1], reservation!, 10));
+        Assert.Equal(id, (await rig.Nodes[1].GetJsonAsync($"/api/tokens/{id}")).GetProperty("id").GetInt32());
+        await rig.WaitPolicyUsedAsync(id, 10);
+    }
+
+    [Fact]
+    public async Task AStrictPolicy_IsNeverOverAdmitted_WithConcurrentTrafficOnEveryNode()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 3);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(1_000));
+        long acknowledged = 0;
+        await Task.WhenAll(Enumerable.Range(0, 9).Select(worker => Task.Run(async () =>
+        {
+            HostUnderTest node = rig.Nodes[worker % 3];
+            for (int i = 0; i < 60; i++)
+            {
+                (HttpStatusCode status, string? reservation) = await ClusterRig.ReserveAsync(node, key, 7);
+                if (status == HttpStatusCode.OK && await ClusterRig.SettleAsync(node, reservation!, 5) == HttpStatusCode.OK)
+                {
+                    Interlocked.Add(ref acknowledged, 5);
+                }
+            }
+        })));
+
+        Assert.True(acknowledged > 0);
+        await rig.WaitPolicyUsedAsync(id, acknowledged); // every acknowledged charge is counted once, on every node's view
+        Assert.True(acknowledged <= 1_000, $"{acknowledged} charged against a strict quota of 1000");
+        Assert.True(acknowledged >= 1_000 - 7 * 5 * 3, $"the leases left {1_000 - acknowledged} of 1000 unused"); // 180 requests of 7 were asked
+    }
+
+    [Fact]
+    public async Task AKeyPausedByOneNode_IsRefusedByTheOther_WithinAReportInterval()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100, "disable_token", "graceful_boundary"));
+        (_, string? warm) = await ClusterRig.ReserveAsync(rig.Nodes[1], key, 1); // node 1 now holds a lease on the window
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[1], warm!, 1));
+
+        (_, string? big) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 50);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], big!, 150)); // the crossing request
+
+        HttpStatusCode refused = HttpStatusCode.OK;
+        for (int attempt = 0; attempt < 100 && refused == HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(20);
+            (refused, string? admitted) = await ClusterRig.ReserveAsync(rig.Nodes[1], key, 1);
+            if (admitted is not null)
+            {
+                await ClusterRig.SettleAsync(rig.Nodes[1], admitted, 0);
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused);
+        Assert.Equal("quota_policy_disabled", (await rig.Nodes[1].GetJsonAsync($"/api/tokens/{id}")).GetProperty("display_status").GetString());
+
+        using HttpResponseMessage reset = await rig.Nodes[1].Admin.PostAsync($"/api/tokens/{id}/quota_policy/reset", null);
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        HttpStatusCode again = HttpStatusCode.TooManyRequests;
+        for (int attempt = 0; attempt < 100 && again != HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(20);
+            (again, _) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 1);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, again);
+    }
+
+    [Fact]
+    public async Task AWalletToppedUpOnOneNode_IsSpentOnTheOther_AndReadTheSameEverywhere()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
+        int user = await rig.Nodes[0].CreateUserAsync(quota: 10);
+        (_, string key) = await rig.Nodes[0].CreateTokenAsync(new { user_id = user, name = "w", unlimited_quota = true });
+        Assert.Equal(HttpStatusCode.Forbidden, (await ClusterRig.ReserveAsync(rig.Nodes[1], key, 20)).Status);
+
+        using HttpResponseMessage topUp = await rig.Nodes[0].Admin.PostAsJsonAsync($"/api/users/{user}/quota", new { delta = 100 });
+        Assert.Equal(HttpStatusCode.OK, topUp.StatusCode);
+        (HttpStatusCode status, string? id) = await ClusterRig.ReserveAsync(rig.Nodes[1], key, 20);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[1], id!, 20));
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            if ((await rig.Nodes[0].GetJsonAsync($"/api/users/{user}")).GetProperty("used_quota").GetInt64() == 20)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(90, (await rig.Nodes[0].GetJsonAsync($"/api/users/{user}")).GetProperty("quota").GetInt64());
+        Assert.Equal(90, (await rig.Nodes[1].GetJsonAsync($"/api/users/{user}")).GetProperty("quota").GetInt64());
+    }
+
+    [Fact]
+    public async Task WithoutTheStore_ANodeServesFromItsLease_ThenRefusesWith503()
+    {
+        using var store = new RedisServer(); // its own, to kill
+        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=3");
+        await rig.Nodes[0].CreateUserAsync();
+        (_, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100_000));
+        (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], first!, 10));
+
+        store.Dispose();
+        Assert.Equal(HttpStatusCode.OK, (await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10)).Status); // the lease still covers it
+        HttpStatusCode status = HttpStatusCode.OK;
+        for (int attempt = 0; attempt < 100 && status == HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(100);
+            (status, _) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status); // fail closed once the lease lapsed here
+    }
+
+    [Fact]
+    public async Task ClusterModeWithoutANodeId_StopsTheHostWithAClearMessage()
+    {
+        using var dir = new TempDirectory();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => HostUnderTest.StartAsync(dir.Path, null, null, $"--Cluster:Store={redis.ConnectionString}"));
+        Assert.Contains("Cluster:NodeId", error.Message, StringComparison.Ordinal);
+    }
+}
