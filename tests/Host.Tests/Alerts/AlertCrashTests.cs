@@ -30,13 +30,11 @@ public sealed class AlertCrashTests
         // First run, its own process: Durable (a settle answers once its record is on disk), and an outbox that is not
         // looked at for a minute (the longest poll), so the crossing is only in the host's memory queue when the process dies.
         int token;
-        using (Process host = StartHostProcess(data.Path, out string baseUrl, [.. webhook, "--Alerts:PollMs=60000", "--Quota:Durability=Durable"]))
+        using (HostProcess host = await HostProcess.StartAsync(data.Path, [.. webhook, "--Alerts:PollMs=60000", "--Quota:Durability=Durable"]))
         {
             try
             {
-                using var admin = new HttpClient { BaseAddress = new Uri(baseUrl) };
-                admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", HostUnderTest.AdminKey);
-                await WaitHealthyAsync(admin, host);
+                HttpClient admin = host.Admin;
                 int user = (await CreateAsync(admin, "/api/users", new { name = "crash", quota = 10_000 })).GetProperty("id").GetInt32();
                 JsonElement created = await CreateAsync(admin, "/api/tokens", new { user_id = user, name = "crash", remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } });
                 token = created.GetProperty("id").GetInt32();
@@ -48,8 +46,7 @@ public sealed class AlertCrashTests
             }
             finally
             {
-                host.Kill(entireProcessTree: true); // SIGKILL: no stop, no flush
-                await host.WaitForExitAsync();
+                await host.KillAsync();
             }
         }
 
@@ -83,56 +80,6 @@ public sealed class AlertCrashTests
         await host.Services.GetRequiredService<QuotaRuntime>().Persistent.CheckpointAsync();
         Assert.Equal(2, dispatcher.Pending);
         Assert.Equal(0, host.Services.GetRequiredService<AlertSink>().Reader.Count);
-    }
-
-    /// <summary>Starts the built host (Quota.Host.dll beside the tests) on a free loopback port.</summary>
-    private static Process StartHostProcess(string dataDir, out string baseUrl, string[] extra)
-    {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
-        baseUrl = $"http://127.0.0.1:{port}";
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in (string[])[
-            typeof(HostApp).Assembly.Location, "--urls", baseUrl, $"--Quota:DataDir={dataDir}", $"--Quota:AdminKey={HostUnderTest.AdminKey}",
-            "--Logging:LogLevel:Default=Warning", .. extra])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process = Process.Start(start) ?? throw new InvalidOperationException("the host did not start");
-        process.OutputDataReceived += (_, _) => { }; // drained, so a chatty host never blocks on a full pipe
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitHealthyAsync(HttpClient client, Process host)
-    {
-        for (int attempt = 0; attempt < 600; attempt++)
-        {
-            Assert.False(host.HasExited, "the host process exited at start");
-            try
-            {
-                using HttpResponseMessage health = await client.GetAsync("/healthz");
-                if (health.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new Xunit.Sdk.XunitException("the host process did not become healthy within 60 s");
     }
 
     private static async Task<JsonElement> CreateAsync(HttpClient admin, string path, object body)
