@@ -7,7 +7,7 @@ namespace Quota.Host.Tests.Cluster;
 /// <summary>Two and three real hosts sharing one real redis-server: configuration, leases, pauses, reads, store loss.</summary>
 public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisServer>
 {
-    private static object StrictDaily(long quota, string action = "reject_only", string boundary = "strict_pre_check") => new
+    internal static object StrictDaily(long quota, string action = "reject_only", string boundary = "strict_pre_check") => new
     {
         user_id = 1, name = "k", remain_quota = 1_000_000,
         quota_policy = new { period_mode = "daily", quota, boundary_mode = boundary, exhausted_action = action },
@@ -27,9 +27,12 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
-    public async Task AStrictPolicy_IsNeverOverAdmitted_WithConcurrentTrafficOnEveryNode()
+    public Task AStrictPolicy_IsNeverOverAdmitted_WithConcurrentTrafficOnEveryNode() => StrictNeverOverAdmittedAsync(redis.ConnectionString);
+
+    /// <summary>The core cluster guarantee, on any store: 3 nodes, 9 concurrent clients, a strict window of 1000.</summary>
+    internal static async Task StrictNeverOverAdmittedAsync(string store)
     {
-        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 3);
+        await using ClusterRig rig = await ClusterRig.StartAsync(store, 3);
         await rig.Nodes[0].CreateUserAsync();
         (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(1_000));
         long acknowledged = 0;
@@ -146,4 +149,11 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         var error = await Assert.ThrowsAnyAsync<Exception>(() => HostUnderTest.StartAsync(dir.Path, null, null, $"--Cluster:Store={redis.ConnectionString}"));
         Assert.Contains("Cluster:NodeId", error.Message, StringComparison.Ordinal);
     }
+}
+
+/// <summary>The core cluster test on Garnet (docs/cluster.md lists the stores tested).</summary>
+public sealed class GarnetClusterTests(GarnetServer garnet) : IClassFixture<GarnetServer>
+{
+    [Fact]
+    public Task AStrictPolicy_IsNeverOverAdmitted_OnGarnet() => ClusterHostTests.StrictNeverOverAdmittedAsync(garnet.ConnectionString);
 }

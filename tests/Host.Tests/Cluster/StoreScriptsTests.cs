@@ -3,8 +3,14 @@ using Quota.Host.Tests.Support;
 
 namespace Quota.Host.Tests.Cluster;
 
-/// <summary>The store's scripts against a real redis-server: leases, cumulative reports, lapses, pauses.</summary>
-public sealed class StoreScriptsTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime
+/// <summary>The store's scripts against a real redis-server.</summary>
+public sealed class StoreScriptsOnRedisTests(RedisServer redis) : StoreScriptsContract(redis), IClassFixture<RedisServer>;
+
+/// <summary>The store's scripts against Garnet (Lua on): the same contract.</summary>
+public sealed class StoreScriptsOnGarnetTests(GarnetServer garnet) : StoreScriptsContract(garnet), IClassFixture<GarnetServer>;
+
+/// <summary>The store's scripts against a real store: leases, cumulative reports, lapses, pauses.</summary>
+public abstract class StoreScriptsContract(StoreServer redis) : IAsyncLifetime
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
     private readonly string prefix = $"t{Guid.NewGuid():N}:";
