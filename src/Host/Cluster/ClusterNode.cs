@@ -51,6 +51,12 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         Config.Sync(); // serve nothing before this node has the cluster's configuration
         await store.Subscriber.SubscribeAsync(store.EventsChannel, (_, _) => SyncQuietly()).ConfigureAwait(false);
         await ReportAsync(reports.Sweep(runtime.NowMs)).ConfigureAwait(false); // what the last run used and did not report
+        foreach (string account in await store.LeasedAccountsAsync().ConfigureAwait(false))
+        {
+            // The last run's leases end with it, but for what its open reservations (recovered from the log) still hold.
+            await store.SetLeaseAsync(account, reports.HeldAfterRestart(account, runtime.NowMs), TimeSpan.FromSeconds(settings.LeaseSeconds)).ConfigureAwait(false);
+        }
+
         runtime.Cluster = this;
         loop = Task.Run(() => RunAsync(stopping.Token), CancellationToken.None);
         ClusterLog.Joined(logger, settings.NodeId, Config.Version);

@@ -42,7 +42,7 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
                 reports.Add(Report(new AccountRef(AccountKind.Wallet, store.WalletAccount(doc.UserId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
             }
 
-            if (!doc.Unlimited)
+            // Unlimited keys too: the budget account is where the cluster counts a key's usage.
             {
                 reports.Add(Report(new AccountRef(AccountKind.Budget, store.BudgetAccount(tokenId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
             }
@@ -63,6 +63,31 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
 
     private AccountReport Report(AccountRef account, Dictionary<int, TokenView?> views) =>
         new(account.Key, UsedTotal(account, views), account.Kind == AccountKind.Window ? account.Quota : -1, account.Pauses, LeaseGate.ExpireAt(account));
+
+    /// <summary>
+    /// What this node's recovered open reservations hold on the account whose store key is <paramref name="account"/>
+    /// (in its metric): the lease it must keep after a restart. 0 for an account it no longer has.
+    /// </summary>
+    public long HeldAfterRestart(string account, long nowMs)
+    {
+        string[] parts = account[store.AccountsPrefix.Length..].Split(':'); // kind, id[, policy index, window start]
+        string kind = parts[0];
+        int id = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        if (kind == "w")
+        {
+            return runtime.Engine.ReadUser(id)?.ReservedQuotaUnits ?? 0;
+        }
+
+        TokenView? view = runtime.Engine.ReadToken(id, nowMs);
+        if (kind == "k" || view is null)
+        {
+            return view?.ReservedQuotaUnits ?? 0;
+        }
+
+        int index = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+        long start = long.Parse(parts[3], System.Globalization.CultureInfo.InvariantCulture);
+        return view.Policies.FirstOrDefault(w => w.Index == index && w.PeriodStartMs == start)?.ReservedQuotaUnits ?? 0;
+    }
 
     /// <summary>This node's cumulative usage of the account (-1: unknown here now, e.g. a window the local engine has left).</summary>
     private long UsedTotal(AccountRef a, Dictionary<int, TokenView?> views)

@@ -39,12 +39,15 @@ public sealed class ClusterStore : IAsyncDisposable
 
     public ISubscriber Subscriber => connection.GetSubscriber();
 
-    public string WalletAccount(int userId) => string.Create(CultureInfo.InvariantCulture, $"{prefix}a:w:{userId}");
+    /// <summary>What every account's store key starts with.</summary>
+    public string AccountsPrefix => prefix + "a:";
 
-    public string BudgetAccount(int tokenId) => string.Create(CultureInfo.InvariantCulture, $"{prefix}a:k:{tokenId}");
+    public string WalletAccount(int userId) => string.Create(CultureInfo.InvariantCulture, $"{AccountsPrefix}w:{userId}");
+
+    public string BudgetAccount(int tokenId) => string.Create(CultureInfo.InvariantCulture, $"{AccountsPrefix}k:{tokenId}");
 
     public string WindowAccount(int tokenId, int policyIndex, long windowStartMs) =>
-        string.Create(CultureInfo.InvariantCulture, $"{prefix}a:p:{tokenId}:{policyIndex}:{windowStartMs}");
+        string.Create(CultureInfo.InvariantCulture, $"{AccountsPrefix}p:{tokenId}:{policyIndex}:{windowStartMs}");
 
     private string Document(string member) => prefix + "doc:" + member;
 
@@ -84,6 +87,25 @@ public sealed class ClusterStore : IAsyncDisposable
         var rows = (RedisResult[])(await db.ScriptEvaluateAsync(StoreScripts.Report, keys, args).ConfigureAwait(false))!;
         return rows.Select(row => (RedisResult[])row!).Select(row => new ReportReply((long)row[0], (long)row[1] == 1, (long)row[2])).ToArray();
     }
+
+    /// <summary>The accounts on which this node holds a lease (live or lapsed), by a SCAN of the store's accounts.</summary>
+    public async Task<List<string>> LeasedAccountsAsync()
+    {
+        var leased = new List<string>();
+        IServer server = connection.GetServers()[0];
+        await foreach (RedisKey key in server.KeysAsync(pattern: prefix + "a:*", pageSize: 500).ConfigureAwait(false))
+        {
+            if (await db.HashExistsAsync(key, "h:" + NodeId).ConfigureAwait(false))
+            {
+                leased.Add(key.ToString());
+            }
+        }
+
+        return leased;
+    }
+
+    public Task SetLeaseAsync(string account, long units, TimeSpan lease) =>
+        db.ScriptEvaluateAsync(StoreScripts.SetLease, [account], [NodeId, units, (long)lease.TotalMilliseconds]);
 
     public Task GiveBackAsync(string account, long units) => db.ScriptEvaluateAsync(StoreScripts.GiveBack, [account], [NodeId, units]);
 

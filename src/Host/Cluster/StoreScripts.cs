@@ -108,6 +108,21 @@ internal static class StoreScripts
         return 0
         """;
 
+    /// <summary>
+    /// KEYS[1] the account; ARGV: node, units, lease ms. Sets the node's lease to exactly <c>units</c> (0: none): at a
+    /// restart, what its recovered open reservations still hold; whatever else its last run had leased is gone with it.
+    /// </summary>
+    public const string SetLease = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        if tonumber(ARGV[2]) > 0 then
+          redis.call('HSET', KEYS[1], 'h:' .. ARGV[1], ARGV[2], 'e:' .. ARGV[1], now + tonumber(ARGV[3]))
+        else
+          redis.call('HDEL', KEYS[1], 'h:' .. ARGV[1], 'e:' .. ARGV[1])
+        end
+        return 0
+        """;
+
     /// <summary>KEYS[1] the account. Returns {quota, used, leased (live leases), paused}.</summary>
     public const string Read = Prelude + """
         local leased = live_leases(KEYS[1])
