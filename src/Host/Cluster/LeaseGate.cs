@@ -175,8 +175,11 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
             await LapseAsync(cell).ConfigureAwait(false);
         }
 
-        long have = Math.Max(0, Volatile.Read(ref cell.Available));
-        long need = cell.Account.Graceful ? 1 : Math.Max(1, amount - have); // a window with nothing left admits nothing, not even 0
+        long available = Volatile.Read(ref cell.Available);
+        // Strict: the rest of the estimate (a window with nothing left admits nothing, not even 0). Graceful: one unit more
+        // than this node's crossing took beyond its lease, so the store counts that crossing before it grants again: a
+        // node crosses a graceful quota at most once.
+        long need = cell.Account.Graceful ? 1 + Math.Max(0, -available) : Math.Max(1, amount - Math.Max(0, available));
         long demandMs = Math.Max(1, sent - Volatile.Read(ref cell.DemandSinceTicks));
         long demand = Interlocked.Exchange(ref cell.DemandUnits, 0) * options.LeaseDemandMs / demandMs;
         long want = Math.Max(need, Math.Max(demand, amount * 4));

@@ -56,6 +56,30 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task AGracefulPolicy_IsCrossedByAtMostOneRequestPerNode()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100, boundary: "graceful_boundary"));
+        long acknowledged = 0;
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(worker => Task.Run(async () =>
+        {
+            HostUnderTest node = rig.Nodes[worker % 2];
+            for (int i = 0; i < 20; i++)
+            {
+                (HttpStatusCode status, string? reservation) = await ClusterRig.ReserveAsync(node, key, 30);
+                if (status == HttpStatusCode.OK && await ClusterRig.SettleAsync(node, reservation!, 30) == HttpStatusCode.OK)
+                {
+                    Interlocked.Add(ref acknowledged, 30);
+                }
+            }
+        })));
+
+        await rig.WaitPolicyUsedAsync(id, acknowledged);
+        Assert.InRange(acknowledged, 100, 100 + 2 * 30); // crossed, by at most one request of 30 per node
+    }
+
+    [Fact]
     public async Task AKeyPausedByOneNode_IsRefusedByTheOther_WithinAReportInterval()
     {
         await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
