@@ -7,6 +7,8 @@ import csv, glob, os, re, sys
 root = os.path.dirname(os.path.abspath(__file__))
 artifacts = os.path.join(os.path.dirname(root), "BenchmarkDotNet.Artifacts", "results")
 header, load_md, http_txt = sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else ""
+cluster_md = sys.argv[4] if len(sys.argv) > 4 else ""
+cluster = open(cluster_md).read() if cluster_md and os.path.exists(cluster_md) else ""
 
 def ns(text):
     m = re.match(r"([\d,.]+)\s*(ns|μs|us|ms|s)", text.strip())
@@ -108,12 +110,21 @@ if yarp16 and relay16 and yarp16["cpu_us"] > 0:
 else:
     target("relay vs YARP: host CPU per request at 16 connections", "—", "≤ 1.5×", None)
 
+m = re.search(r"\| store round trips per 1,000 admitted requests \| ([\d.]+) \|", cluster)
+target("cluster: store round trips per 1,000 admitted requests, one hot key, 3 nodes", m.group(1) if m else "—", "≤ 20", (float(m.group(1)) <= 20) if m else None)
+lease = re.search(r"live lease \| (\d+) µs", cluster)
+single, trip = re.search(r"single node \(no cluster\) \| (\d+) µs", cluster), re.search(r"\(the grant script\), p50 \| (\d+) µs", cluster)
+target("cluster: reserve p50 over HTTP with a live lease vs a single node; one direct store round trip",
+       f"{lease.group(1)} vs {single.group(1)} µs; store round trip {trip.group(1)} µs" if lease and single and trip else "—", "reported", "reported" if lease else None)
+
 table = "\n".join(['| target (docs/design.md "Performance targets") | measured (same run) | goal | |', "|---|---|---|---|", *rows])
 parts = [header, "## Targets\n", table, ""]
 for path in sorted(glob.glob(os.path.join(artifacts, "*-report-github.md"))):
     title = os.path.basename(path).replace("-report-github.md", "").replace("Quota.Benchmarks.", "")
     parts += [f"## {title}\n", "\n".join(l for l in open(path).read().splitlines() if l.startswith("|")), ""]
 parts += ["## Load runs\n", load]
+if cluster:
+    parts += [cluster, ""]
 if http:
     parts += ["## HTTP on loopback (wrk, 1 thread; both servers and wrk share the machine's cores)\n",
               "CPU per request: utime + stime of the process serving the target (the fake upstream for bare_post and "

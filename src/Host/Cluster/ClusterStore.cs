@@ -13,6 +13,7 @@ public sealed class ClusterStore : IAsyncDisposable
     private readonly ConnectionMultiplexer connection;
     private readonly IDatabase db;
     private readonly string prefix;
+    private long roundTrips;
 
     private ClusterStore(ConnectionMultiplexer connection, string prefix, string nodeId)
     {
@@ -24,6 +25,18 @@ public sealed class ClusterStore : IAsyncDisposable
     }
 
     public string NodeId { get; }
+
+    /// <summary>Calls this node made to the store (each one round trip; a SCAN page counts once).</summary>
+    public long RoundTrips => Interlocked.Read(ref roundTrips);
+
+    private IDatabase Db
+    {
+        get
+        {
+            Interlocked.Increment(ref roundTrips);
+            return db;
+        }
+    }
 
     /// <summary>Where configuration saves announce their version.</summary>
     public RedisChannel EventsChannel { get; }
@@ -56,12 +69,12 @@ public sealed class ClusterStore : IAsyncDisposable
     private RedisKey Version => prefix + "version";
 
     /// <summary>The next id for a user ("u") or key ("t"): ids are the store's, the same on every node.</summary>
-    public int NextId(string kind) => checked((int)db.StringIncrement(prefix + "ids:" + kind));
+    public int NextId(string kind) => checked((int)Db.StringIncrement(prefix + "ids:" + kind));
 
     /// <summary>Asks for a lease on <paramref name="account"/>; see <see cref="StoreScripts.Grant"/>.</summary>
     public async Task<GrantReply> GrantAsync(string account, long need, long want, long quota, TimeSpan lease, long expireAtMs, bool graceful)
     {
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(StoreScripts.Grant, [account],
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(StoreScripts.Grant, [account],
             [NodeId, need, want, quota, (long)lease.TotalMilliseconds, expireAtMs, graceful ? 1 : 0]).ConfigureAwait(false))!;
         return new GrantReply((long)reply[0], (long)reply[1], (long)reply[2] == 1);
     }
@@ -84,7 +97,7 @@ public sealed class ClusterStore : IAsyncDisposable
             args[5 + 4 * i] = r.ExpireAtMs;
         }
 
-        var rows = (RedisResult[])(await db.ScriptEvaluateAsync(StoreScripts.Report, keys, args).ConfigureAwait(false))!;
+        var rows = (RedisResult[])(await Db.ScriptEvaluateAsync(StoreScripts.Report, keys, args).ConfigureAwait(false))!;
         return rows.Select(row => (RedisResult[])row!).Select(row => new ReportReply((long)row[0], (long)row[1] == 1, (long)row[2])).ToArray();
     }
 
@@ -95,7 +108,7 @@ public sealed class ClusterStore : IAsyncDisposable
         IServer server = connection.GetServers()[0];
         await foreach (RedisKey key in server.KeysAsync(pattern: prefix + "a:*", pageSize: 500).ConfigureAwait(false))
         {
-            if (await db.HashExistsAsync(key, "h:" + NodeId).ConfigureAwait(false))
+            if (await Db.HashExistsAsync(key, "h:" + NodeId).ConfigureAwait(false))
             {
                 leased.Add(key.ToString());
             }
@@ -105,35 +118,35 @@ public sealed class ClusterStore : IAsyncDisposable
     }
 
     public Task SetLeaseAsync(string account, long units, TimeSpan lease) =>
-        db.ScriptEvaluateAsync(StoreScripts.SetLease, [account], [NodeId, units, (long)lease.TotalMilliseconds]);
+        Db.ScriptEvaluateAsync(StoreScripts.SetLease, [account], [NodeId, units, (long)lease.TotalMilliseconds]);
 
-    public Task GiveBackAsync(string account, long units) => db.ScriptEvaluateAsync(StoreScripts.GiveBack, [account], [NodeId, units]);
+    public Task GiveBackAsync(string account, long units) => Db.ScriptEvaluateAsync(StoreScripts.GiveBack, [account], [NodeId, units]);
 
     /// <summary>An account as the store has it: the cluster-wide numbers.</summary>
     public AccountReading ReadAccount(string account)
     {
-        var reply = (RedisResult[])db.ScriptEvaluate(StoreScripts.Read, [account])!;
+        var reply = (RedisResult[])Db.ScriptEvaluate(StoreScripts.Read, [account])!;
         return new AccountReading((long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3] == 1);
     }
 
     /// <summary>Tops up (delta &gt; 0) or debits a wallet; false for a debit that what is left does not cover.</summary>
-    public bool Credit(int userId, long delta) => (long)db.ScriptEvaluate(StoreScripts.Credit, [WalletAccount(userId)], [delta]) == 1;
+    public bool Credit(int userId, long delta) => (long)Db.ScriptEvaluate(StoreScripts.Credit, [WalletAccount(userId)], [delta]) == 1;
 
-    public void ResetWindow(string account) => db.ScriptEvaluate(StoreScripts.ResetWindow, [account]);
+    public void ResetWindow(string account) => Db.ScriptEvaluate(StoreScripts.ResetWindow, [account]);
 
     /// <summary>
     /// Saves a user's or key's document, and (<paramref name="budgetAccount"/>, <paramref name="budget"/> ≥ 0) sets what
     /// is left of its account, in one script: all of it or none. Returns the configuration version it made.
     /// </summary>
     public long SaveDocument(string member, string json, string budgetAccount, long budget) =>
-        (long)db.ScriptEvaluate(StoreScripts.SaveDocument, [Document(member), Changes, Version, budgetAccount], [member, json, EventsChannel.ToString(), budget]);
+        (long)Db.ScriptEvaluate(StoreScripts.SaveDocument, [Document(member), Changes, Version, budgetAccount], [member, json, EventsChannel.ToString(), budget]);
 
     /// <summary>The members (<c>u:7</c>, <c>t:12</c>) changed after <paramref name="version"/>, oldest first, with their versions.</summary>
     public (string Member, long Version)[] ChangesAfter(long version) =>
-        db.SortedSetRangeByScoreWithScores(Changes, version, double.PositiveInfinity, Exclude.Start)
+        Db.SortedSetRangeByScoreWithScores(Changes, version, double.PositiveInfinity, Exclude.Start)
             .Select(e => (e.Element.ToString(), (long)e.Score)).ToArray();
 
-    public string? LoadDocument(string member) => db.StringGet(Document(member));
+    public string? LoadDocument(string member) => Db.StringGet(Document(member));
 
     public async ValueTask DisposeAsync() => await connection.DisposeAsync().ConfigureAwait(false);
 }

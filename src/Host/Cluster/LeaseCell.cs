@@ -43,6 +43,9 @@ internal sealed class LeaseCell(AccountRef account)
 
     public long LastUsedTicks;
 
+    /// <summary>When the last grant's request was sent: a report sent before it cannot speak for the lease after it.</summary>
+    public long GrantSentTicks;
+
     /// <summary>Units taken since the last grant and when that was: the demand a lease is sized from.</summary>
     public long DemandUnits;
     public long DemandSinceTicks;

@@ -170,6 +170,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     private async Task<GrantReply> GrantAsync(LeaseCell cell, long amount)
     {
         long sent = Environment.TickCount64;
+        Volatile.Write(ref cell.GrantSentTicks, sent);
         if (!cell.LeaseValid(sent))
         {
             await LapseAsync(cell).ConfigureAwait(false);
@@ -226,7 +227,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
         {
             Volatile.Write(ref cell.LeaseUntilTicks, Math.Max(Volatile.Read(ref cell.LeaseUntilTicks), sentTicks + leaseLocalMs));
         }
-        else if (Volatile.Read(ref cell.Available) > 0)
+        else if (Volatile.Read(ref cell.Available) > 0 && Volatile.Read(ref cell.GrantSentTicks) < sentTicks)
         {
             // The store let this lease lapse (no report reached it in time): nothing of it may be spent any more.
             Interlocked.Increment(ref cell.Epoch);
