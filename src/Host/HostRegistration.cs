@@ -25,6 +25,7 @@ public static class HostRegistration
         {
             services.AddSingleton<Cluster.ClusterNode>(); // stops before the runtime: its last report and lease give-back come first
             services.AddHostedService(provider => provider.GetRequiredService<Cluster.ClusterNode>());
+            services.AddExceptionHandler<Cluster.StoreUnavailableHandler>();
         }
 
         services.AddSingleton<Alerts.AlertSink>();

@@ -164,6 +164,9 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         }
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status); // fail closed once the lease lapsed here
+        using HttpResponseMessage write = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/users", new { name = "later", quota = 5 });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode); // a configuration write without the store: retry later, never a 500
+        Assert.Contains("service_unavailable", await write.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -78,12 +78,19 @@ public abstract class StoreServer : IDisposable
             {
                 using var client = new TcpClient();
                 client.Connect(IPAddress.Loopback, Port);
-                return;
+                NetworkStream stream = client.GetStream();
+                stream.Write("PING\r\n"u8);
+                var reply = new byte[7];
+                if (stream.Read(reply) >= 5 && reply[0] == (byte)'+')
+                {
+                    return; // answering commands, not only accepting connections
+                }
             }
-            catch (SocketException)
+            catch (Exception exception) when (exception is SocketException or IOException)
             {
-                Thread.Sleep(20);
             }
+
+            Thread.Sleep(20);
         }
 
         throw new InvalidOperationException("the store did not listen within 15 s");
