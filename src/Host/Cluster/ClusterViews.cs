@@ -6,7 +6,7 @@ namespace Quota.Host.Cluster;
 /// Reads in cluster mode: the local engine's view of a key (its windows, status, expiry) with the cluster's numbers in
 /// place of this node's — the real quotas from the key's document, usage and leases from the store. Fresh reads (the admin
 /// API, the console) ask the store; the relay's rate-limit headers use what this node's leases last heard from it (at most
-/// one report interval old), so a relayed request costs no extra round trip.
+/// one report interval old) and leave the budget's numbers out, so a relayed request costs no extra round trip.
 /// </summary>
 internal static class ClusterViews
 {
@@ -17,7 +17,6 @@ internal static class ClusterViews
             return local;
         }
 
-        AccountReading budget = Read(node, node.Store.BudgetAccount(doc.Id), fresh, local.UsedQuotaUnits);
         var policies = new List<PolicyView>(local.Policies.Count);
         bool paused = false;
         foreach (PolicyView window in local.Policies)
@@ -47,14 +46,18 @@ internal static class ClusterViews
             });
         }
 
-        return local with
+        TokenView windows = local with { Paused = local.Paused || paused, UnlimitedQuota = doc.Unlimited, Policies = policies };
+        if (!fresh)
         {
-            Paused = local.Paused || paused,
-            UnlimitedQuota = doc.Unlimited,
+            return windows; // the rate-limit headers read the windows only: no store round trip for the budget
+        }
+
+        AccountReading budget = node.Store.ReadAccount(node.Store.BudgetAccount(doc.Id));
+        return windows with
+        {
             RemainQuotaUnits = doc.Unlimited ? 0 : budget.Quota - budget.Used,
             UsedQuotaUnits = budget.Used,
             ReservedQuotaUnits = budget.Leased,
-            Policies = policies,
         };
     }
 

@@ -56,6 +56,29 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task RelayTraffic_OnTwoNodes_AdmitsExactlyARequestsQuota()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2); // the built-in demo upstream answers
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(new
+        {
+            user_id = 1, name = "rpm", remain_quota = 1_000_000_000,
+            quota_policy = new { period_mode = "daily", quota = 10, metric = "requests", boundary_mode = "strict_pre_check" },
+        });
+        var chat = new { model = "gpt-4o-mini", max_tokens = 10, messages = new[] { new { role = "user", content = "hello" } } };
+        HttpStatusCode[] answers = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+        {
+            using HttpResponseMessage response = await rig.Nodes[i % 2].ChatAsync(key, chat);
+            await response.Content.ReadAsStringAsync();
+            return response.StatusCode;
+        }));
+
+        Assert.Equal(10, answers.Count(a => a == HttpStatusCode.OK));
+        Assert.Equal(20, answers.Count(a => a == HttpStatusCode.TooManyRequests));
+        await rig.WaitPolicyUsedAsync(id, 10);
+    }
+
+    [Fact]
     public async Task AGracefulPolicy_IsCrossedByAtMostOneRequestPerNode()
     {
         await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
