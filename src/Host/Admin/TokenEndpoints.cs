@@ -206,10 +206,7 @@ public static class TokenEndpoints
             index = position;
         }
 
-        SpecError reset = runtime.Cluster is { } cluster
-            ? Cluster.ClusterAdmin.ResetPolicies(cluster, runtime, id, index)
-            : runtime.Engine.ResetPolicies(id, index, runtime.NowMs);
-        switch (reset)
+        switch (Reset(runtime, id, index))
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -221,6 +218,15 @@ public static class TokenEndpoints
 
         await runtime.AcknowledgeAsync(context.RequestAborted);
         return Results.Ok(Read(runtime, id));
+    }
+
+    /// <summary>Clears one policy's window (or all, <paramref name="index"/> -1): in the store in cluster mode (the console uses it too).</summary>
+    public static SpecError Reset(QuotaRuntime runtime, int id, int index)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        return runtime.Cluster is { } cluster
+            ? Cluster.ClusterAdmin.ResetPolicies(cluster, runtime, id, index)
+            : runtime.Engine.ResetPolicies(id, index, runtime.NowMs);
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)

@@ -91,10 +91,7 @@ public static class UserEndpoints
             return Problem.Invalid("delta", "is required");
         }
 
-        SpecError credited = runtime.Cluster is { } cluster
-            ? Cluster.ClusterAdmin.CreditUser(cluster, runtime, id, delta)
-            : runtime.Engine.CreditUser(id, delta);
-        switch (credited)
+        switch (Credit(runtime, id, delta))
         {
             case SpecError.UserNotFound:
                 return Problem.NotFound($"user {id}");
@@ -104,9 +101,23 @@ public static class UserEndpoints
                 return Problem.Unavailable("the delta log cannot take the change right now; retry");
         }
 
-        runtime.RebaseWalletAlerts(id);
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
         return Results.Ok(Read(runtime, id));
+    }
+
+    /// <summary>Tops up or debits a wallet (in the store, in cluster mode), then rebases its alerts (the console uses it too).</summary>
+    public static SpecError Credit(QuotaRuntime runtime, int id, long delta)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        SpecError credited = runtime.Cluster is { } cluster
+            ? Cluster.ClusterAdmin.CreditUser(cluster, runtime, id, delta)
+            : runtime.Engine.CreditUser(id, delta);
+        if (credited == SpecError.None)
+        {
+            runtime.RebaseWalletAlerts(id);
+        }
+
+        return credited;
     }
 
     private static UserResponse? Read(QuotaRuntime runtime, int id)
