@@ -34,6 +34,7 @@ public static class SpecErrors
         SpecError.LogFull => (503, null, "the delta log cannot take the change right now; retry"),
         SpecError.PolicyRestartedTooOften => (409, "quota_policies", "was restarted too often while requests are in flight; retry when they finish"),
         SpecError.PolicyMetricInvalid => (400, "metric", $"must be one of {PolicyNames.List(PolicyNames.Metrics)}"),
+        SpecError.IdTaken => (409, "id", "is already taken (an id the cluster store gave twice: the node's data directory belongs to another cluster?)"),
         SpecError.PolicyModelsInvalid => (400, "models", $"must be at most {EngineLimits.ModelsPerPolicyMax} model ids or prefix* patterns of 1 to {EngineLimits.ModelNameLengthMax} characters, '*' only at the end"),
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, "None is not an error"),
     };
