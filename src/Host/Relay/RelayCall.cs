@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
+using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Quota.Engine;
@@ -29,6 +31,9 @@ internal sealed partial class RelayCall(
     private const int ErrorBodyBytesMax = 64 * 1024;
     private const int ReplyBytesMax = 32 * 1024 * 1024;
 
+    /// <summary>The upstream body's reader: the relay's own buffer size; the stream is disposed with the response.</summary>
+    private static readonly StreamPipeReaderOptions UpstreamPipe = new(bufferSize: 16 * 1024, leaveOpen: true);
+
     private bool finished;
     private Activity? upstreamSpan;
 
@@ -44,7 +49,7 @@ internal sealed partial class RelayCall(
             {
                 using var message = new HttpRequestMessage(HttpMethod.Post, path)
                 {
-                    Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json"),
+                    Content = new ReadOnlyMemoryContent(request.Forwarded) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
                 };
                 response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadlines.Token);
             }

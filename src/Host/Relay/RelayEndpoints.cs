@@ -92,7 +92,7 @@ public static class RelayEndpoints
                 : OpenAiError.InvalidRequest($"{body.Field}: {body.Error}", body.Field);
         }
 
-        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, endpoint, pricing, pricing.DefaultMaxTokens);
+        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens);
         if (parsed.Value is not { } request)
         {
             return parsed.Status == 404
