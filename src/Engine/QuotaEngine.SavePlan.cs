@@ -136,7 +136,7 @@ public sealed partial class QuotaEngine
     {
         if (live)
         {
-            key.Budget.PublishSetBalance(save.BudgetDeltaUnits);
+            key.Budget.PublishBalanceChange(save.BudgetDeltaUnits);
         }
         else
         {

@@ -121,8 +121,7 @@ public sealed partial class QuotaEngine
             return SpecError.UserNotFound;
         }
 
-        if (deltaUnits is < -EngineLimits.BalanceMaxUnits or > EngineLimits.BalanceMaxUnits ||
-            deltaUnits > EngineLimits.BalanceMaxUnits - user.Wallet.Balance)
+        if (deltaUnits is < -EngineLimits.BalanceMaxUnits or > EngineLimits.BalanceMaxUnits)
         {
             return SpecError.UserQuotaInvalid;
         }
@@ -134,17 +133,20 @@ public sealed partial class QuotaEngine
 
         try
         {
-            if (deltaUnits >= 0)
-            {
-                user.Wallet.Credit(deltaUnits);
-            }
-            else if (!user.Wallet.TryDebit(-deltaUnits))
+            if (deltaUnits >= 0 ? !user.Wallet.TryCredit(deltaUnits, EngineLimits.BalanceMaxUnits) : !user.Wallet.TryDebit(-deltaUnits))
             {
                 return SpecError.UserQuotaInvalid;
             }
 
-            // An addition: it commutes with every concurrent reserve and settle of the wallet.
+            RaceHooks.Reached(RaceHooks.Point.WalletChanged);
+            // An addition: it commutes with every concurrent reserve and settle of the wallet. A top-up becomes
+            // admissible only once logged, so no reserve that spends it can reach the log before it.
             deltas.Append(DeltaRecord.UserCredit(userId, deltaUnits, NowMs));
+            if (deltaUnits > 0)
+            {
+                user.Wallet.PublishBalanceChange(deltaUnits);
+            }
+
             return SpecError.None;
         }
         finally

@@ -132,4 +132,84 @@ public sealed class ConcurrencyAttackTests
         Assert.Equal(UserQuota - charged, view.QuotaUnits);
         Assert.Equal(0, t.Engine.ReadToken(token, now)!.ReservedQuotaUnits);
     }
+
+    /// <summary>
+    /// The relay keeps a reservation alive (KeepAlive owns its record for a moment) while its request may settle or
+    /// refund it and the expirer sweeps: a finisher never loses to a keep-alive (it waits the moment out; only an expiry
+    /// beats it), a keep-alive never revives a finished record, and every reservation ends exactly once.
+    /// </summary>
+    [Fact]
+    public void KeepAlives_RacingSettlesRefundsAndTheExpirer_NeverReviveOrLoseAReservation()
+    {
+        var t = new TestEngine(options: new EngineOptions { KeysMax = 4, UsersMax = 2, ReservationsMax = 1 << 16, ReservationTtl = TimeSpan.FromSeconds(1) });
+        int user = t.User(UserQuota);
+        int token = t.Token(user, 1L << 30);
+        long now = t.NowMs;
+        const int Count = 6_000;
+        var ids = new ReservationId[Count];
+        for (int i = 0; i < Count; i++)
+        {
+            ids[i] = t.Engine.Reserve(token, new ReserveRequest(10), now).Id;
+        }
+
+        var finishedBy = new int[Count]; // 1 settled, 2 refunded by a worker; 0: expired or still open
+        int revived = 0;
+        using var stop = new CancellationTokenSource();
+        var keeper = new Thread(() =>
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                int i = random.Next(Count);
+                bool finishedBefore = Volatile.Read(ref finishedBy[i]) != 0; // read first: that finish happened before this call
+                if (t.Engine.KeepAlive(ids[i], Volatile.Read(ref now)) == KeepAliveResult.Ok && finishedBefore)
+                {
+                    Interlocked.Increment(ref revived);
+                }
+            }
+        });
+        var expirer = new Thread(() =>
+        {
+            var random = new Random(8);
+            while (!stop.IsCancellationRequested)
+            {
+                t.Engine.ExpireDue(Interlocked.Add(ref now, random.Next(0, 50)));
+            }
+        });
+        keeper.Start();
+        expirer.Start();
+        Parallel.For(0, 2, w =>
+        {
+            for (int i = w; i < Count; i += 2)
+            {
+                long at = Volatile.Read(ref now);
+                FinishOutcome outcome = i % 3 == 0 ? t.Engine.Refund(ids[i], at) : t.Engine.Settle(ids[i], 7, at);
+                if (outcome.Result == FinishResult.Ok)
+                {
+                    Volatile.Write(ref finishedBy[i], i % 3 == 0 ? 2 : 1);
+                }
+                else
+                {
+                    Assert.Equal(FinishResult.AlreadyExpired, outcome.Result); // the only way a finisher may lose
+                }
+            }
+        });
+        stop.Cancel();
+        keeper.Join();
+        expirer.Join();
+
+        Assert.Equal(0, revived);
+        long charged = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            FinishOutcome last = t.Engine.Refund(ids[i], now); // replies from the record how it ended (a refund: replayed)
+            Assert.Equal(finishedBy[i] switch { 1 => FinishResult.AlreadySettled, 2 => FinishResult.Ok, _ => FinishResult.AlreadyExpired }, last.Result);
+            Assert.True(last.Result != FinishResult.Ok || last.Replayed, $"reservation {i} was open again after its refund");
+            charged += last.ChargedUnits;
+        }
+
+        Assert.Empty(ConservationAudit.Check(t.Engine));
+        Assert.Equal(charged, t.Engine.ReadUser(user)!.UsedQuotaUnits);
+        Assert.Equal(0, t.Engine.ReadUser(user)!.ReservedQuotaUnits);
+    }
 }

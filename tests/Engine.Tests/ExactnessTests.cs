@@ -257,6 +257,26 @@ public sealed class ExactnessTests
     }
 
     [Fact]
+    public void ATopUp_IsLoggedBeforeAReserveCanSpendIt_SoNoLogPrefixHoldsTheSpendWithoutTheTopUp()
+    {
+        var sink = new RecordingSink();
+        var live = new TestEngine(deltas: sink);
+        int user = live.User(0);
+        int token = live.Token(user, 1_000);
+        ReserveOutcome spent = default;
+        using (RaceHook.At(RaceHooks.Point.WalletChanged, () => spent = live.Engine.Reserve(token, 100, live.NowMs)))
+        {
+            Assert.Equal(SpecError.None, live.Engine.CreditUser(user, 100));
+        }
+
+        // Between the change and its record, the 100 units must not be admissible: a reserve of them would be logged
+        // first, and a crash between the two records would replay a spend of units the wallet never had.
+        Assert.Equal(ReserveResult.InsufficientUserQuota, spent.Result);
+        Assert.DoesNotContain(sink.Records, r => r.Record.Kind == DeltaKind.Reserve);
+        Assert.True(live.Engine.Reserve(token, 100, live.NowMs).IsOk); // logged: now it is there
+    }
+
+    [Fact]
     public void ACreateThatFails_TakesNoIdAndLeavesNothingForReplay()
     {
         var sink = new RecordingSink();

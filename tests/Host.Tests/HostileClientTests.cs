@@ -46,6 +46,8 @@ public sealed class HostileClientTests : IAsyncLifetime
     [InlineData("\"amount\":9223372036854775807", "amount")]
     [InlineData("\"amount\":1e3", "amount")]
     [InlineData("\"amount\":60,\"amount\":1", "amount")]
+    [InlineData("\"amount\":60,\"Amount\":1", "Amount")]
+    [InlineData("\"amount\":60,\"\\u0061mount\":1", "amount")]
     [InlineData("\"amount\":60,\"tokens\":-1", "tokens")]
     [InlineData("\"amount\":60,\"request_id\":\"\"", "request_id")]
     public async Task AHostileReserveBody_IsA4xxNamingTheField_AndHoldsNothing(string fields, string field)

@@ -11,6 +11,7 @@ namespace Quota.Host.Tests;
 /// </summary>
 public sealed class HostileRelayTests
 {
+    private static readonly string[] Gpt4Family = ["gpt-4*"];
     private static readonly string[] PerToken = ["Pricing:Models:tok:InputPerMillion=1000000", "Pricing:Models:tok:OutputPerMillion=1000000"];
 
     [Theory]
@@ -62,5 +63,40 @@ public sealed class HostileRelayTests
         JsonElement row = (await rig.ConsumeRowsAsync(token))[0];
         Assert.True(row.GetProperty("quota").GetInt64() <= row.GetProperty("params").GetProperty("estimate").GetInt64());
         Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
+    }
+
+    /// <summary>
+    /// A model-scoped policy matches the model name exactly (ordinal), so the relay must not price a spelling it would
+    /// not hold: another case, a trailing space, a zero-width character or another hyphen is an unknown model (404; a raw
+    /// NUL is not JSON: 400), never a way
+    /// past a "gpt-4*" policy.
+    /// </summary>
+    [Theory]
+    [InlineData("GPT-4o-mini")]
+    [InlineData("gpt-4o-mini ")]
+    [InlineData("gpt-4o-mini\u0000")]
+    [InlineData("\u200Bgpt-4o-mini")]
+    [InlineData("gpt\u20104o-mini")]
+    public async Task AModelSpelledAnotherWay_IsNotPriced_SoItCannotSlipPastAModelScopedPolicy(string model)
+    {
+        await using RelayRig rig = await RelayRig.StartAsync();
+        (int token, string key) = await rig.Host.CreateTokenAsync(new
+        {
+            user_id = await rig.Host.CreateUserAsync(),
+            remain_quota = 100_000_000,
+            quota_policies = new object[] { new { period_mode = "daily", quota = 1, metric = "requests", models = Gpt4Family } },
+        });
+        string Body(string name) => $$"""{"model":"{{name}}","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}""";
+
+        using HttpResponseMessage first = await rig.PostAsync(key, Body("gpt-4o-mini"));
+        using HttpResponseMessage evasive = await rig.PostAsync(key, Body(model));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        // A raw NUL is not JSON (400 naming the body); every other spelling is an unknown model (404 naming it).
+        HttpStatusCode expected = model.Contains('\0', StringComparison.Ordinal) ? HttpStatusCode.BadRequest : HttpStatusCode.NotFound;
+        Assert.Equal(expected, evasive.StatusCode);
+        Assert.Equal(expected == HttpStatusCode.NotFound ? "model" : "body", (await RelayRig.ErrorAsync(evasive)).GetProperty("param").GetString());
+        Assert.Equal(1, await rig.Upstream.RequestsAsync());
+        Assert.Equal(0, (await rig.SettledTokenAsync(token)).GetProperty("reserved_quota").GetInt64());
     }
 }

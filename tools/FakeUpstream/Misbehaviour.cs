@@ -28,6 +28,8 @@ public static partial class Misbehaviour
     public const string FloatUsage = "float_usage";          // usage numbers written as 12.0
     public const string OmitUsage = "omit_usage";            // no usage, stream or not
     public const string LateUsage = "late_usage";            // the usage chunk comes StallMs after the finish chunk
+    public const string DuplicateUsage = "duplicate_usage";  // usage with completion_tokens twice (1, then the real count)
+    public const string OddShapes = "odd_shapes";            // usage, choices, messages and calls that are not objects
 
     public static (int Status, string ContentType, IEnumerable<string> Chunks) Apply(FakeOptions options, HttpContext context, (int Status, string ContentType, IEnumerable<string> Chunks) reply)
     {
@@ -59,6 +61,10 @@ public static partial class Misbehaviour
             MultiLine when stream => (200, reply.ContentType, chunks.Select(c => c.Replace(",\"", ",\ndata: \"", StringComparison.Ordinal)).ToArray()),
             FloatUsage => (200, reply.ContentType, chunks.Select(c => TokenNumbers().Replace(c, "\"$1_tokens\":$2.0")).ToArray()),
             OmitUsage => (200, reply.ContentType, stream ? chunks.Where(c => !c.Contains("\"usage\"", StringComparison.Ordinal)).ToArray() : chunks.Select(c => Usage().Replace(c, "")).ToArray()),
+            DuplicateUsage => (200, reply.ContentType, chunks.Select(c => c.Replace("\"usage\":{", "\"usage\":{\"completion_tokens\":1,", StringComparison.Ordinal)).ToArray()),
+            OddShapes when stream => (200, reply.ContentType, [.. chunks[..2], "data: {\"id\":\"x\",\"choices\":[7,{\"delta\":\"d\"},{\"delta\":{\"function_call\":\"f\",\"tool_calls\":[3,{\"function\":\"g\"}]}}],\"usage\":5}\n\n", .. chunks[2..]]),
+            OddShapes => (200, reply.ContentType, chunks.Select(c => Usage().Replace(c, ",\"usage\":\"n/a\"")
+                .Replace("\"choices\":[", "\"choices\":[7,{\"message\":\"text\"},{\"message\":{\"function_call\":\"f\",\"tool_calls\":[3,{\"function\":\"g\"}]}},", StringComparison.Ordinal)).ToArray()),
             LateUsage when stream => (200, reply.ContentType, chunks.SelectMany(c => c.Contains("\"usage\"", StringComparison.Ordinal) ? ["", c] : new[] { c }).ToArray()),
             _ => (reply.Status, reply.ContentType, chunks),
         };

@@ -76,8 +76,34 @@ internal struct BalanceCell
     }
 
     /// <summary>
+    /// First half of a top-up: adds <paramref name="delta"/> (≥ 0) to the balance iff it stays ≤
+    /// <paramref name="balanceMax"/>, the bound checked in the CAS that adds (two concurrent top-ups cannot both pass it).
+    /// Admission does not see it until <see cref="PublishBalanceChange"/>, after the top-up is in the log.
+    /// </summary>
+    public bool TryCredit(long delta, long balanceMax)
+    {
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long current = Volatile.Read(ref balance);
+            if (delta > balanceMax - current)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref balance, current + delta, current) == current)
+            {
+                Interlocked.Add(ref credited, delta);
+                return true;
+            }
+        }
+
+        Invariant.Assert(false, "BalanceCell CAS exceeded its retry bound");
+        return false;
+    }
+
+    /// <summary>
     /// First half of setting the balance to exactly <paramref name="target"/>: one CAS on the balance word, which
-    /// admission never reads; returns the change. <see cref="PublishSetBalance"/> then makes it admissible, after the
+    /// admission never reads; returns the change. <see cref="PublishBalanceChange"/> then makes it admissible, after the
     /// change is in the log. Under the owning key's lock.
     /// </summary>
     public long SetBalance(long target)
@@ -96,8 +122,8 @@ internal struct BalanceCell
         return 0;
     }
 
-    /// <summary>Second half of <see cref="SetBalance"/>: the change becomes available to admission.</summary>
-    public void PublishSetBalance(long delta) => Interlocked.Add(ref available, delta);
+    /// <summary>Second half of <see cref="SetBalance"/> and <see cref="TryCredit"/>: the change becomes available to admission.</summary>
+    public void PublishBalanceChange(long delta) => Interlocked.Add(ref available, delta);
 
     /// <summary>Takes <paramref name="amount"/> off the balance iff that keeps balance − reserved ≥ 0.</summary>
     public bool TryDebit(long amount)

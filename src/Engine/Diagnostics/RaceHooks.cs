@@ -4,7 +4,7 @@ namespace Quota.Engine.Diagnostics;
 /// Named points inside cold transitions where a test can run code on the same thread, to widen a race window that
 /// is too narrow to hit by chance. Per thread, so parallel tests never see each other's hooks; null in production,
 /// where a call is one thread-static read. Never called on the request path's common case (only where a window
-/// is restarted, a save is planned, or a finish exhausts a window).
+/// is restarted, a save is planned, a finish exhausts a window, or a wallet is topped up).
 /// </summary>
 internal static class RaceHooks
 {
@@ -16,6 +16,8 @@ internal static class RaceHooks
         SavePlanned,
         /// <summary>A finish charged a window to exhaustion and is about to take the key's lock to mark it.</summary>
         SettleChargedUnmarked,
+        /// <summary>A wallet change has been made and is about to be logged.</summary>
+        WalletChanged,
     }
 
     [ThreadStatic]

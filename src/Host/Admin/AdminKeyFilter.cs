@@ -1,13 +1,14 @@
-using Quota.Host.Errors;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Admin;
 
-/// <summary>Refuses requests without the admin bearer key (compared in constant time).</summary>
+/// <summary>
+/// Refuses admin API requests without the admin bearer key (compared in constant time), with problem details. The quota
+/// API checks the key in its own handlers and answers in the OpenAI error shape (<c>Quota/QuotaApi.cs</c>).
+/// </summary>
 public static class AdminKeyFilter
 {
-    /// <param name="openAiErrors">Answer in the OpenAI error shape (quota API) instead of problem details (admin API).</param>
-    public static RouteGroupBuilder RequireAdminKey(this RouteGroupBuilder group, bool openAiErrors = false)
+    public static RouteGroupBuilder RequireAdminKey(this RouteGroupBuilder group)
     {
         group.AddEndpointFilter(async (context, next) =>
         {
@@ -17,9 +18,7 @@ public static class AdminKeyFilter
                 return await next(context).ConfigureAwait(false);
             }
 
-            return openAiErrors
-                ? OpenAiError.Result(401, "invalid_api_key", "the admin key is missing or wrong")
-                : Results.Problem(statusCode: 401, title: "unauthorized", detail: "Authorization: Bearer <admin key> is required");
+            return Results.Problem(statusCode: 401, title: "unauthorized", detail: "Authorization: Bearer <admin key> is required");
         });
         return group;
     }

@@ -16,9 +16,16 @@ public static class OpenAiError
 
     public static JsonHttpResult<OpenAiErrorBody> InvalidRequest(string message, string? param = null) => Result(400, "invalid_request", message, param);
 
-    /// <summary>A body that could not be read: 400 naming the field, or 413 when it is too large.</summary>
-    public static JsonHttpResult<OpenAiErrorBody> BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
-        body.Status == 413 ? Result(413, "request_too_large", body.Error!) : InvalidRequest($"{body.Field}: {body.Error}", body.Field);
+    /// <summary>A body that could not be read: 400 naming the field, 413 when it is too large, 408 when it came too slowly.</summary>
+    public static JsonHttpResult<OpenAiErrorBody> BadBody<T>(Runtime.JsonBody.Outcome<T> body) => BadBody(body.Status, body.Field, body.Error!);
+
+    /// <inheritdoc cref="BadBody{T}(Runtime.JsonBody.Outcome{T})"/>
+    public static JsonHttpResult<OpenAiErrorBody> BadBody(int status, string? field, string error) => status switch
+    {
+        413 => Result(413, "request_too_large", error),
+        408 => Result(408, "request_timeout", error, field),
+        _ => InvalidRequest($"{field}: {error}", field),
+    };
 
     private static string TypeOf(int status) => status switch
     {
@@ -33,9 +40,13 @@ public static class OpenAiError
 /// <summary>Admin API errors: RFC 9457 problem details naming the offending field.</summary>
 public static class Problem
 {
-    /// <summary>A body that could not be read: 400 naming the field, or 413 when it is too large.</summary>
-    public static IResult BadBody<T>(Runtime.JsonBody.Outcome<T> body) =>
-        body.Status == 413 ? Results.Problem(statusCode: 413, title: "request_too_large", detail: body.Error) : Invalid(body.Field!, body.Error!);
+    /// <summary>A body that could not be read: 400 naming the field, 413 when it is too large, 408 when it came too slowly.</summary>
+    public static IResult BadBody<T>(Runtime.JsonBody.Outcome<T> body) => body.Status switch
+    {
+        413 => Results.Problem(statusCode: 413, title: "request_too_large", detail: body.Error),
+        408 => Results.Problem(statusCode: 408, title: "request_timeout", detail: body.Error),
+        _ => Invalid(body.Field!, body.Error!),
+    };
 
     public static IResult Invalid(string field, string message) =>
         Results.Problem(statusCode: 400, title: "invalid_request", detail: $"{field}: {message}", extensions: new Dictionary<string, object?> { ["field"] = field });

@@ -192,7 +192,7 @@ internal sealed class QuotaApi(IServiceProvider services)
             : (default, null, OpenAiError.InvalidRequest("reservation_id is required: the 16 hex digits a reserve returned", "reservation_id"));
     }
 
-    /// <summary>What the admin API's filter answers too, in the OpenAI error shape.</summary>
+    /// <summary>A missing or wrong admin key, in the OpenAI error shape.</summary>
     private static JsonHttpResult<OpenAiErrorBody> Unauthorized() => OpenAiError.Result(401, "invalid_api_key", "the admin key is missing or wrong");
 
     private static JsonHttpResult<OpenAiErrorBody> Refused(FinishResult result)

@@ -87,7 +87,4 @@ public static class JsonNumbers
 
     /// <summary>A token count at the reader's current token: an integral number ≥ 0, else null.</summary>
     internal static long? Tokens(ref Utf8JsonReader reader) => TryGetIntegral(ref reader, out long tokens) && tokens >= 0 ? tokens : null;
-
-    /// <summary>A token count from a provider's usage object: an integral number ≥ 0, else null.</summary>
-    public static long? Tokens(JsonNode? node) => TryGetIntegral(node, out long tokens) && tokens >= 0 ? tokens : null;
 }

@@ -87,9 +87,7 @@ public static class RelayEndpoints
         StrictJson.Outcome body = await StrictJson.ReadObjectAsync(context.Request);
         if (!body.IsOk)
         {
-            return body.Status == 413
-                ? OpenAiError.Result(413, "request_too_large", body.Error!)
-                : OpenAiError.InvalidRequest($"{body.Field}: {body.Error}", body.Field);
+            return OpenAiError.BadBody(body.Status, body.Field, body.Error!);
         }
 
         RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens);

@@ -14,6 +14,18 @@ internal readonly record struct ReplyFacts(long? Prompt, long? Completion, bool 
 /// tool-call and function-call names and arguments of <c>message</c>, or <c>delta</c> in a stream), appended as
 /// UTF-8 for the tokenizer fallback. The whole object is validated: broken JSON or trailing text throws
 /// <see cref="JsonException"/>; JSON that is not an object, or undecodable text, throws <see cref="InvalidDataException"/>.
+/// <para>
+/// A name the scanner reads, given twice in the object it reads it from (the top level, <c>usage</c>, a choice, a
+/// message or delta, a call, a function), throws <see cref="JsonException"/>: which of the two the client believes is
+/// its own business, so the relay charges neither (a reply is a 502, a stream ends with an error event). A seen-bit
+/// per read name keeps this free of allocations; names the relay does not read, and objects it skips, are only
+/// checked for syntax, since what they say does not change what is charged.
+/// </para>
+/// <para>
+/// A part of an unexpected kind (a <c>usage</c> that is a number, a choice that is not an object, a <c>content</c>
+/// that is not a string, ...) is skipped, never an exception: the upstream did the work, and the relay charges what
+/// it can still read (or counts the produced text).
+/// </para>
 /// </summary>
 internal static class ReplyScanner
 {
@@ -33,17 +45,19 @@ internal static class ReplyScanner
 
         long? prompt = null, completion = null;
         bool error = false;
+        int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("usage"u8))
             {
+                Once(ref seen, 1);
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
                     (prompt, completion) = Usage(ref reader);
                 }
             }
-            else if (reader.ValueTextEquals("choices"u8) && produced is not null)
+            else if (reader.ValueTextEquals("choices"u8) && Once(ref seen, 2) && produced is not null)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartArray)
@@ -56,6 +70,7 @@ internal static class ReplyScanner
             }
             else if (reader.ValueTextEquals("error"u8))
             {
+                Once(ref seen, 4);
                 reader.Read();
                 error |= reader.TokenType == JsonTokenType.StartObject;
             }
@@ -74,16 +89,19 @@ internal static class ReplyScanner
     private static (long? Prompt, long? Completion) Usage(ref Utf8JsonReader reader)
     {
         long? prompt = null, completion = null;
+        int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             bool isPrompt = reader.ValueTextEquals("prompt_tokens"u8), isCompletion = reader.ValueTextEquals("completion_tokens"u8);
             reader.Read();
             if (isPrompt)
             {
+                Once(ref seen, 1);
                 prompt = JsonNumbers.Tokens(ref reader);
             }
             else if (isCompletion)
             {
+                Once(ref seen, 2);
                 completion = JsonNumbers.Tokens(ref reader);
             }
 
@@ -104,9 +122,10 @@ internal static class ReplyScanner
             return;
         }
 
+        int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            bool wanted = reader.ValueTextEquals(name);
+            bool wanted = reader.ValueTextEquals(name) && Once(ref seen, 1);
             reader.Read();
             if (wanted && reader.TokenType == JsonTokenType.StartObject)
             {
@@ -122,15 +141,19 @@ internal static class ReplyScanner
     /// <summary>A message or delta object: its text fields, tool calls and function call.</summary>
     private static void Message(ref Utf8JsonReader reader, IBufferWriter<byte> produced)
     {
+        int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("refusal"u8) || reader.ValueTextEquals("reasoning_content"u8))
+            int text = reader.ValueTextEquals("content"u8) ? 1 : reader.ValueTextEquals("refusal"u8) ? 2 : reader.ValueTextEquals("reasoning_content"u8) ? 4 : 0;
+            if (text != 0)
             {
+                Once(ref seen, text);
                 reader.Read();
                 Text(ref reader, produced);
             }
             else if (reader.ValueTextEquals("tool_calls"u8))
             {
+                Once(ref seen, 8);
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartArray)
                 {
@@ -145,6 +168,7 @@ internal static class ReplyScanner
             }
             else if (reader.ValueTextEquals("function_call"u8))
             {
+                Once(ref seen, 16);
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
@@ -166,9 +190,11 @@ internal static class ReplyScanner
     /// <summary>A function object: its name and arguments.</summary>
     private static void Function(ref Utf8JsonReader reader, IBufferWriter<byte> produced)
     {
+        int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            bool wanted = reader.ValueTextEquals("name"u8) || reader.ValueTextEquals("arguments"u8);
+            int field = reader.ValueTextEquals("name"u8) ? 1 : reader.ValueTextEquals("arguments"u8) ? 2 : 0;
+            bool wanted = field != 0 && Once(ref seen, field);
             reader.Read();
             if (wanted)
             {
@@ -179,6 +205,18 @@ internal static class ReplyScanner
                 reader.Skip();
             }
         }
+    }
+
+    /// <summary>Marks a read name as seen in its object; a second time is malformed JSON. Always true (usable in a condition).</summary>
+    private static bool Once(ref int seen, int bit)
+    {
+        if ((seen & bit) != 0)
+        {
+            throw new JsonException("a property named twice in one object");
+        }
+
+        seen |= bit;
+        return true;
     }
 
     /// <summary>Appends a string value, unescaped, as UTF-8; other kinds are skipped.</summary>

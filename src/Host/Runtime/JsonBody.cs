@@ -56,9 +56,11 @@ public static class JsonBody
                 reader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // nothing consumed: wait for the rest
             }
         }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (BadHttpRequestException exception)
         {
-            return new(null, "body", "the request body is larger than the limit", exception.StatusCode);
+            // Kestrel refused the body as it came in: too large (413), too slow (408), cut short or a broken chunk (400).
+            // Its status is the answer; left to propagate, the exception handler made every one of them a 500.
+            return new(null, "body", BodyRefusal(exception.StatusCode), exception.StatusCode);
         }
 
         try
@@ -102,4 +104,12 @@ public static class JsonBody
             ArrayPool<byte>.Shared.Return(copy);
         }
     }
+
+    /// <summary>Why Kestrel refused a body, by the status it gave.</summary>
+    internal static string BodyRefusal(int status) => status switch
+    {
+        StatusCodes.Status413PayloadTooLarge => "the request body is larger than the limit",
+        StatusCodes.Status408RequestTimeout => "the request body arrived too slowly",
+        _ => "the request body was cut short or malformed",
+    };
 }

@@ -32,9 +32,11 @@ public static class StrictJson
             await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
             bytes = buffer.ToArray();
         }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (BadHttpRequestException exception)
         {
-            return new(null, "body", "the request body is larger than the limit", 413);
+            // Kestrel refused the body as it came in: too large (413), too slow (408), cut short or a broken chunk (400).
+            // Its status is the answer; left to propagate, the exception handler made every one of them a 500.
+            return new(null, "body", JsonBody.BodyRefusal(exception.StatusCode), exception.StatusCode);
         }
 
         return Parse(bytes);

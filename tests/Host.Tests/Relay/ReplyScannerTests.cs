@@ -101,6 +101,56 @@ public sealed class ReplyScannerTests
         Assert.Throws<InvalidDataException>(() => ReplyScanner.Read(new ReadOnlySequence<byte>(json), stream: true, new ArrayBufferWriter<byte>()));
     }
 
+    /// <summary>A name the relay reads, given twice in its object: which one the client believes is unknown, so it is malformed.</summary>
+    [Theory]
+    [InlineData("""{"usage":{"prompt_tokens":1,"completion_tokens":1,"completion_tokens":9}}""", false)]
+    [InlineData("""{"usage":{"prompt_tokens":1,"prompt_tokens":1}}""", false)]
+    [InlineData("""{"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}}""", false)]
+    [InlineData("""{"usage":null,"\u0075sage":{"prompt_tokens":2}}""", false)]
+    [InlineData("""{"error":null,"error":{"message":"x"}}""", true)]
+    [InlineData("""{"choices":[],"choices":[{"delta":{"content":"a"}}]}""", true)]
+    [InlineData("""{"choices":[{"delta":{"content":"a"},"delta":{"content":"b"}}]}""", true)]
+    [InlineData("""{"choices":[{"message":{"content":"a","content":"b"}}]}""", false)]
+    [InlineData("""{"choices":[{"delta":{"refusal":"a","refusal":"b"}}]}""", true)]
+    [InlineData("""{"choices":[{"delta":{"tool_calls":[],"tool_calls":[]}}]}""", true)]
+    [InlineData("""{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","name":"g"}}]}}]}""", true)]
+    [InlineData("""{"choices":[{"delta":{"tool_calls":[{"function":{},"function":{}}]}}]}""", true)]
+    [InlineData("""{"choices":[{"message":{"function_call":{"arguments":"1","arguments":"2"}}}]}""", false)]
+    public void A_read_name_given_twice_in_its_object_is_broken_json(string json, bool stream)
+    {
+        Exception thrown = Record.Exception(() => Read(json, stream, new ArrayBufferWriter<byte>()));
+        Assert.True(thrown is JsonException, $"{json}: {thrown?.GetType().Name ?? "nothing thrown"}");
+    }
+
+    /// <summary>The same name in different objects is no duplicate: two choices, two calls, usage inside and outside a choice.</summary>
+    [Fact]
+    public void The_same_name_in_sibling_objects_is_not_a_duplicate()
+    {
+        var produced = new ArrayBufferWriter<byte>();
+        ReplyFacts facts = Read("""
+            {"choices":[{"delta":{"content":"a","tool_calls":[{"function":{"name":"f"}},{"function":{"name":"g"}}]}},{"delta":{"content":"b"}}],
+            "usage":{"prompt_tokens":3,"completion_tokens":4},"x":{"usage":1,"usage":2}}
+            """, stream: true, produced);
+        Assert.Equal(new ReplyFacts(3, 4, false), facts);
+        Assert.Equal("afgb", Encoding.UTF8.GetString(produced.WrittenSpan));
+    }
+
+    /// <summary>Parts of an unexpected kind are skipped, never an exception: the rest is still read.</summary>
+    [Theory]
+    [InlineData("""{"usage":5,"choices":[{"message":{"content":"ok"}}]}""", false, null, null, "ok")]
+    [InlineData("""{"usage":"n/a","choices":[7,"s",null,[1],{"message":"text"},{"message":{"content":"ok"}}]}""", false, null, null, "ok")]
+    [InlineData("""{"usage":[1,2],"choices":{"message":{"content":"no"}}}""", false, null, null, "")]
+    [InlineData("""{"usage":{"prompt_tokens":"7","completion_tokens":[2]},"choices":[{"message":{"content":3,"refusal":{"a":"b"}}}]}""", false, null, null, "")]
+    [InlineData("""{"choices":[{"delta":{"function_call":"f","tool_calls":[3,{"function":"g"},{"function":{"name":1,"arguments":"a"}}]}}],"usage":{"completion_tokens":2}}""", true, null, 2L, "a")]
+    [InlineData("""{"choices":[{"delta":{"tool_calls":{"function":{"name":"f"}},"content":"c"}}],"error":"text"}""", true, null, null, "c")]
+    public void Parts_of_an_unexpected_kind_are_skipped(string json, bool stream, long? prompt, long? completion, string text)
+    {
+        var produced = new ArrayBufferWriter<byte>();
+        ReplyFacts facts = Read(json, stream, produced);
+        Assert.Equal(new ReplyFacts(prompt, completion, false), facts);
+        Assert.Equal(text, Encoding.UTF8.GetString(produced.WrittenSpan));
+    }
+
     private static ReplyFacts Read(string json, bool stream = false, ArrayBufferWriter<byte>? produced = null) =>
         ReplyScanner.Read(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), stream, produced);
 
