@@ -8,9 +8,10 @@ using Quota.Host.Runtime;
 namespace Quota.Host.Relay;
 
 // A non-stream reply: read whole through a PipeReader (bounded), scanned in its bytes for its usage (ReplyScanner)
-// and passed on byte for byte through Response.BodyWriter. It must be a JSON object (HTML, an event stream or broken
-// JSON is a broken upstream → refund, 502). It is read on the upstream's clocks, not the client's: a client that leaves while a slow body is
-// read does not strand the hold — the reply is still read (within the usage grace) and settled, or refunded.
+// and passed on byte for byte through Response.BodyWriter. It must be a JSON object (HTML, an event stream, broken
+// JSON or a read field named twice is a broken upstream → refund, 502). It is read on the upstream's clocks, not the
+// client's: a client that leaves while a slow body is read does not strand the hold — the reply is still read (within
+// the usage grace) and settled, or refunded.
 internal sealed partial class RelayCall
 {
     private async Task<IResult> CompleteAsync(HttpResponseMessage response, UpstreamDeadlines deadlines)
@@ -48,9 +49,14 @@ internal sealed partial class RelayCall
     private async Task<IResult> ReplyAsync(ReadOnlySequence<byte> reply, string contentType)
     {
         ReplyFacts facts;
+        long? counted = null;
         try
         {
             facts = ReplyScanner.Read(reply, stream: false, produced: null);
+            if (facts.Completion is null && request.CompletionTokens > 0)
+            {
+                counted = CountReply(reply); // a second pass copies the text out: it may still find undecodable text
+            }
         }
         catch (Exception exception) when (exception is JsonException or InvalidDataException)
         {
@@ -59,8 +65,8 @@ internal sealed partial class RelayCall
         }
 
         long prompt = facts.Prompt ?? request.PromptTokens;
-        long completion = facts.Completion ?? (request.CompletionTokens == 0 ? 0 : CountReply(reply));
-        TokenView? view = await SettleAsync(prompt, completion, counted: facts.Completion is null && request.CompletionTokens > 0);
+        long completion = facts.Completion ?? counted ?? 0;
+        TokenView? view = await SettleAsync(prompt, completion, counted: counted is not null);
         AddRateLimitHeaders(view);
         HttpResponse answer = context.Response;
         answer.StatusCode = StatusCodes.Status200OK;

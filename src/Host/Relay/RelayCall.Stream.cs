@@ -7,7 +7,7 @@ using Quota.Host.Runtime;
 namespace Quota.Host.Relay;
 
 // A stream: read through a PipeReader and passed on line by line as the bytes came (never buffered whole, no string
-// per line), each line re-terminated with LF, written to Response.BodyWriter and flushed at each event's end.
+// per line), each line re-terminated with LF, written to Response.BodyWriter and flushed once per upstream read.
 // Accounting reads the events per the SSE specification (SseScanner) and each event's JSON in its bytes
 // (ReplyScanner). The usage chunk wins; without one, what was produced is counted with the model's tokenizer. When
 // the client leaves, the upstream is still read (without writing) for its usage, for at most the usage grace. A

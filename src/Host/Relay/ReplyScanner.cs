@@ -33,7 +33,9 @@ internal static class ReplyScanner
 
     /// <param name="json">The object's bytes, whole.</param>
     /// <param name="stream">True for a stream chunk (choices carry <c>delta</c>), false for a reply (<c>message</c>).</param>
-    /// <param name="produced">Where the produced text goes, or null when it is not needed.</param>
+    /// <param name="produced">
+    /// Where the produced text goes, or null when it is not needed (the choices are still walked, for their names).
+    /// </param>
     public static ReplyFacts Read(ReadOnlySequence<byte> json, bool stream, IBufferWriter<byte>? produced)
     {
         var reader = new Utf8JsonReader(json, Options);
@@ -57,7 +59,7 @@ internal static class ReplyScanner
                     (prompt, completion) = Usage(ref reader);
                 }
             }
-            else if (reader.ValueTextEquals("choices"u8) && Once(ref seen, 2) && produced is not null)
+            else if (reader.ValueTextEquals("choices"u8) && Once(ref seen, 2))
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartArray)
@@ -111,10 +113,10 @@ internal static class ReplyScanner
         return (prompt, completion);
     }
 
-    private delegate void Part(ref Utf8JsonReader reader, IBufferWriter<byte> produced);
+    private delegate void Part(ref Utf8JsonReader reader, IBufferWriter<byte>? produced);
 
     /// <summary>On an object: reads the value of <paramref name="name"/> with <paramref name="part"/>, skips the rest. Else skips the value.</summary>
-    private static void Fields(ref Utf8JsonReader reader, ReadOnlySpan<byte> name, IBufferWriter<byte> produced, Part part)
+    private static void Fields(ref Utf8JsonReader reader, ReadOnlySpan<byte> name, IBufferWriter<byte>? produced, Part part)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -139,7 +141,7 @@ internal static class ReplyScanner
     }
 
     /// <summary>A message or delta object: its text fields, tool calls and function call.</summary>
-    private static void Message(ref Utf8JsonReader reader, IBufferWriter<byte> produced)
+    private static void Message(ref Utf8JsonReader reader, IBufferWriter<byte>? produced)
     {
         int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -188,7 +190,7 @@ internal static class ReplyScanner
     }
 
     /// <summary>A function object: its name and arguments.</summary>
-    private static void Function(ref Utf8JsonReader reader, IBufferWriter<byte> produced)
+    private static void Function(ref Utf8JsonReader reader, IBufferWriter<byte>? produced)
     {
         int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -219,10 +221,10 @@ internal static class ReplyScanner
         return true;
     }
 
-    /// <summary>Appends a string value, unescaped, as UTF-8; other kinds are skipped.</summary>
-    private static void Text(ref Utf8JsonReader reader, IBufferWriter<byte> produced)
+    /// <summary>Appends a string value, unescaped, as UTF-8 (when asked for); other kinds are skipped.</summary>
+    private static void Text(ref Utf8JsonReader reader, IBufferWriter<byte>? produced)
     {
-        if (reader.TokenType != JsonTokenType.String)
+        if (reader.TokenType != JsonTokenType.String || produced is null)
         {
             reader.Skip();
             return;

@@ -16,7 +16,7 @@ public static class StrictJson
 
     /// <summary>
     /// The body as a mutable object (and its bytes, as sent: a relay forwards those), or the field that is wrong,
-    /// what is wrong, and the status (400 or 413).
+    /// what is wrong, and the status (400, or Kestrel's own refusal: 408, 413).
     /// </summary>
     public readonly record struct Outcome(JsonObject? Value, string? Field, string? Error, int Status = 400, ReadOnlyMemory<byte> Bytes = default)
     {

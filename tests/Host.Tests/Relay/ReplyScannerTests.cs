@@ -122,6 +122,14 @@ public sealed class ReplyScannerTests
         Assert.True(thrown is JsonException, $"{json}: {thrown?.GetType().Name ?? "nothing thrown"}");
     }
 
+    /// <summary>Without a text buffer (a reply that states its usage) the choices are still walked for their names.</summary>
+    [Fact]
+    public void A_name_given_twice_in_a_message_is_found_without_copying_text()
+    {
+        byte[] json = Encoding.UTF8.GetBytes("""{"choices":[{"message":{"content":"a","content":"b"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}""");
+        Assert.Throws<JsonException>(() => ReplyScanner.Read(new ReadOnlySequence<byte>(json), stream: false, produced: null));
+    }
+
     /// <summary>The same name in different objects is no duplicate: two choices, two calls, usage inside and outside a choice.</summary>
     [Fact]
     public void The_same_name_in_sibling_objects_is_not_a_duplicate()
@@ -149,6 +157,14 @@ public sealed class ReplyScannerTests
         ReplyFacts facts = Read(json, stream, produced);
         Assert.Equal(new ReplyFacts(prompt, completion, false), facts);
         Assert.Equal(text, Encoding.UTF8.GetString(produced.WrittenSpan));
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_is_refused_when_the_text_is_copied_and_passes_when_it_is_not()
+    {
+        const string Json = """{"choices":[{"message":{"content":"\ud800"}}],"usage":{"completion_tokens":2}}""";
+        Assert.Throws<InvalidDataException>(() => Read(Json, stream: false, new ArrayBufferWriter<byte>()));
+        Assert.Equal(new ReplyFacts(null, 2, false), Read(Json));
     }
 
     private static ReplyFacts Read(string json, bool stream = false, ArrayBufferWriter<byte>? produced = null) =>
