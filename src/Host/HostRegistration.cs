@@ -54,7 +54,10 @@ public static class HostRegistration
             .ConfigurePrimaryHttpMessageHandler(provider =>
                 provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream.BaseUrl.Length > 0
                     ? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }
-                    : new DemoUpstreamHandler());
+                    : new DemoUpstreamHandler())
+            // The factory's logging handlers log each call at Information (the host runs them at Warning) and cost
+            // two async hops and a scope per relayed request (docs/perf/relay-profile.md); the relay logs its own failures.
+            .RemoveAllLoggers();
         return services;
     }
 

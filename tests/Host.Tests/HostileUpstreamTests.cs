@@ -90,6 +90,24 @@ public sealed class HostileUpstreamTests
         Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
     }
 
+    /// <summary>
+    /// A reply without usage whose text cannot be decoded (a lone surrogate escape) is found only when the text is
+    /// copied out for counting: that second pass is a broken upstream like the first, never an unhandled 500.
+    /// </summary>
+    [Fact]
+    public async Task AReplyWithoutUsageWhoseTextCannotBeDecoded_Is502AndRefunded_NotA500()
+    {
+        await using RelayRig rig = await RelayRig.StartAsync(["Misbehave=lone_surrogate"], PerToken);
+        (int token, string key) = await rig.KeyAsync();
+
+        using HttpResponseMessage response = await rig.PostAsync(key, Chat);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("upstream_error", (await RelayRig.ErrorAsync(response)).GetProperty("code").GetString());
+        JsonElement view = await rig.SettledTokenAsync(token);
+        Assert.Equal(0, view.GetProperty("used_quota").GetInt64());
+    }
+
     [Theory]
     [InlineData(Chat)]
     [InlineData(Stream)]

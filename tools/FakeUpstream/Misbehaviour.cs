@@ -30,6 +30,7 @@ public static partial class Misbehaviour
     public const string LateUsage = "late_usage";            // the usage chunk comes StallMs after the finish chunk
     public const string DuplicateUsage = "duplicate_usage";  // usage with completion_tokens twice (1, then the real count)
     public const string OddShapes = "odd_shapes";            // usage, choices, messages and calls that are not objects
+    public const string LoneSurrogate = "lone_surrogate";    // no usage, and a message whose content is "\ud800" (no text)
 
     public static (int Status, string ContentType, IEnumerable<string> Chunks) Apply(FakeOptions options, HttpContext context, (int Status, string ContentType, IEnumerable<string> Chunks) reply)
     {
@@ -65,6 +66,8 @@ public static partial class Misbehaviour
             OddShapes when stream => (200, reply.ContentType, [.. chunks[..2], "data: {\"id\":\"x\",\"choices\":[7,{\"delta\":\"d\"},{\"delta\":{\"function_call\":\"f\",\"tool_calls\":[3,{\"function\":\"g\"}]}}],\"usage\":5}\n\n", .. chunks[2..]]),
             OddShapes => (200, reply.ContentType, chunks.Select(c => Usage().Replace(c, ",\"usage\":\"n/a\"")
                 .Replace("\"choices\":[", "\"choices\":[7,{\"message\":\"text\"},{\"message\":{\"function_call\":\"f\",\"tool_calls\":[3,{\"function\":\"g\"}]}},", StringComparison.Ordinal)).ToArray()),
+            LoneSurrogate when !stream => (200, reply.ContentType, chunks.Select(c => Usage().Replace(c, "")
+                .Replace("\"choices\":[", "\"choices\":[{\"message\":{\"content\":\"\\ud800\"}},", StringComparison.Ordinal)).ToArray()),
             LateUsage when stream => (200, reply.ContentType, chunks.SelectMany(c => c.Contains("\"usage\"", StringComparison.Ordinal) ? ["", c] : new[] { c }).ToArray()),
             _ => (reply.Status, reply.ContentType, chunks),
         };

@@ -47,6 +47,44 @@ public static class JsonNumbers
         return false;
     }
 
-    /// <summary>A token count from a provider's usage object: an integral number ≥ 0, else null.</summary>
-    public static long? Tokens(JsonNode? node) => TryGetIntegral(node, out long tokens) && tokens >= 0 ? tokens : null;
+    /// <summary>
+    /// The same rule for the number token <paramref name="reader"/> is on (the relay's byte path reads upstream bodies
+    /// with a reader, not a tree): false for any other token.
+    /// </summary>
+    internal static bool TryGetIntegral(ref Utf8JsonReader reader, out long value)
+    {
+        value = 0;
+        if (reader.TokenType != JsonTokenType.Number)
+        {
+            return false;
+        }
+
+        if (reader.TryGetInt64(out long exact))
+        {
+            value = exact;
+            return true;
+        }
+
+        if (reader.TryGetDecimal(out decimal precise))
+        {
+            if (precise != decimal.Truncate(precise))
+            {
+                return false;
+            }
+
+            value = precise >= long.MaxValue ? long.MaxValue : precise <= long.MinValue ? long.MinValue : (long)precise;
+            return true;
+        }
+
+        if (reader.TryGetDouble(out double wide) && double.IsFinite(wide) && Math.Floor(wide) == wide)
+        {
+            value = wide >= long.MaxValue ? long.MaxValue : wide <= long.MinValue ? long.MinValue : (long)wide;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>A token count at the reader's current token: an integral number ≥ 0, else null.</summary>
+    internal static long? Tokens(ref Utf8JsonReader reader) => TryGetIntegral(ref reader, out long tokens) && tokens >= 0 ? tokens : null;
 }

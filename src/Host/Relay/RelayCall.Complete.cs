@@ -1,14 +1,17 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Quota.Engine.Model;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
 
-// A non-stream reply: it must be a JSON object (HTML, an event stream or broken JSON is a broken upstream →
-// refund, 502). It is read on the upstream's clocks, not the client's: a client that leaves while a slow body is
-// read does not strand the hold — the reply is still read (within the usage grace) and settled, or refunded.
+// A non-stream reply: read whole through a PipeReader (bounded), scanned in its bytes for its usage (ReplyScanner)
+// and passed on byte for byte through Response.BodyWriter. It must be a JSON object (HTML, an event stream, broken
+// JSON or a read field named twice is a broken upstream → refund, 502). It is read on the upstream's clocks, not the
+// client's: a client that leaves while a slow body is read does not strand the hold — the reply is still read (within
+// the usage grace) and settled, or refunded.
 internal sealed partial class RelayCall
 {
     private async Task<IResult> CompleteAsync(HttpResponseMessage response, UpstreamDeadlines deadlines)
@@ -19,90 +22,98 @@ internal sealed partial class RelayCall
             return await FailAsync("the upstream answered something that is not a JSON response");
         }
 
-        string body;
+        await using Stream body = await response.Content.ReadAsStreamAsync(CancellationToken.None); // headers are in: no I/O yet
+        PipeReader reader = PipeReader.Create(body, UpstreamPipe);
         try
         {
-            body = await ReadBoundedAsync(response, ReplyBytesMax, deadlines.Token);
-        }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException or InvalidDataException)
-        {
-            HostLog.UpstreamFailed(logger, request.Model, Reason(deadlines, exception));
-            return await FailAsync("the upstream's response could not be read in time");
-        }
+            ReadResult read;
+            try
+            {
+                read = await ReadWholeAsync(reader, ReplyBytesMax, deadlines.Token);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or IOException or InvalidDataException)
+            {
+                HostLog.UpstreamFailed(logger, request.Model, Reason(deadlines, exception));
+                return await FailAsync("the upstream's response could not be read in time");
+            }
 
-        JsonObject? reply;
+            return await ReplyAsync(read.Buffer, response.Content.Headers.ContentType?.ToString() ?? "application/json");
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>Settles from the reply's usage (or its counted text) and passes its bytes on unchanged.</summary>
+    private async Task<IResult> ReplyAsync(ReadOnlySequence<byte> reply, string contentType)
+    {
+        ReplyFacts facts;
+        long? counted = null;
         try
         {
-            reply = JsonNode.Parse(body, documentOptions: UpstreamJson) as JsonObject;
+            facts = ReplyScanner.Read(reply, stream: false, produced: null);
+            if (facts.Completion is null && request.CompletionTokens > 0)
+            {
+                counted = CountReply(reply); // a second pass copies the text out: it may still find undecodable text
+            }
         }
-        catch (JsonException)
-        {
-            reply = null;
-        }
-
-        if (reply is null)
+        catch (Exception exception) when (exception is JsonException or InvalidDataException)
         {
             HostLog.UpstreamInvalid(logger, request.Model, "a reply that is not a JSON object");
             return await FailAsync("the upstream answered something that is not a valid JSON response");
         }
 
-        // Every part of an upstream reply is read by its shape (as JsonObject/JsonArray): the string indexer throws on an
-        // array or a value, and an exception here was a 500 and a refund of work the upstream did.
-        JsonObject? usage = reply["usage"] as JsonObject;
-        long prompt = JsonNumbers.Tokens(usage?["prompt_tokens"]) ?? request.PromptTokens;
-        long? reported = JsonNumbers.Tokens(usage?["completion_tokens"]);
-        long completion = reported ?? (request.CompletionTokens == 0 ? 0 : PromptCount.Produced(request.Price.Tokenizer, ProducedText(reply)));
-        TokenView? view = await SettleAsync(prompt, completion, counted: reported is null && request.CompletionTokens > 0);
+        long prompt = facts.Prompt ?? request.PromptTokens;
+        long completion = facts.Completion ?? counted ?? 0;
+        TokenView? view = await SettleAsync(prompt, completion, counted: counted is not null);
         AddRateLimitHeaders(view);
-        return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json");
-    }
-
-    /// <summary>What a completion produced: message contents, refusals, tool-call names and arguments of every choice.</summary>
-    private static string ProducedText(JsonObject reply)
-    {
-        var text = new StringBuilder();
-        if (reply["choices"] is JsonArray choices)
+        HttpResponse answer = context.Response;
+        answer.StatusCode = StatusCodes.Status200OK;
+        answer.ContentType = contentType;
+        answer.ContentLength = reply.Length;
+        try
         {
-            foreach (JsonNode? choice in choices)
+            foreach (ReadOnlyMemory<byte> segment in reply)
             {
-                AppendProduced(text, (choice as JsonObject)?["message"]);
+                answer.BodyWriter.Write(segment.Span);
             }
+
+            await answer.BodyWriter.FlushAsync(context.RequestAborted);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // the client left: the reply is settled all the same
         }
 
-        return text.ToString();
+        return Results.Empty;
     }
 
-    /// <summary>Appends the produced text of a message (non-stream) or a delta (stream).</summary>
-    private static void AppendProduced(StringBuilder text, JsonNode? message)
+    /// <summary>What a reply without a completion count produced (message contents, refusals, tool calls), in tokens.</summary>
+    private long CountReply(ReadOnlySequence<byte> reply)
     {
-        if (message is not JsonObject fields)
-        {
-            return;
-        }
+        var produced = new ArrayBufferWriter<byte>(256);
+        ReplyScanner.Read(reply, stream: false, produced);
+        return PromptCount.Produced(request.Price.Tokenizer, Encoding.UTF8.GetString(produced.WrittenSpan));
+    }
 
-        AppendString(text, fields["content"]);
-        AppendString(text, fields["refusal"]);
-        AppendString(text, fields["reasoning_content"]);
-        if (fields["tool_calls"] is JsonArray calls)
+    /// <summary>Reads a body to its end through <paramref name="reader"/>, without consuming it: the result holds it whole.</summary>
+    private static async ValueTask<ReadResult> ReadWholeAsync(PipeReader reader, long bytesMax, CancellationToken cancellationToken)
+    {
+        while (true)
         {
-            foreach (JsonNode? call in calls)
+            ReadResult read = await reader.ReadAsync(cancellationToken);
+            if (read.Buffer.Length > bytesMax)
             {
-                JsonObject? function = (call as JsonObject)?["function"] as JsonObject;
-                AppendString(text, function?["name"]);
-                AppendString(text, function?["arguments"]);
+                throw new InvalidDataException($"the upstream's body is larger than {bytesMax} bytes");
             }
-        }
 
-        JsonObject? functionCall = fields["function_call"] as JsonObject;
-        AppendString(text, functionCall?["name"]);
-        AppendString(text, functionCall?["arguments"]);
-    }
+            if (read.IsCompleted)
+            {
+                return read;
+            }
 
-    private static void AppendString(StringBuilder text, JsonNode? node)
-    {
-        if (node is JsonValue value && value.TryGetValue(out string? s))
-        {
-            text.Append(s);
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }
     }
 

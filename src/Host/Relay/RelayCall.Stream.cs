@@ -1,25 +1,31 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
 
-// A stream: passed on line by line (never buffered whole), each line re-terminated with LF. Accounting reads the
-// events per the SSE specification (SseReader). The usage chunk wins; without one, what was produced is counted
-// with the model's tokenizer. When the client leaves, the upstream is still read (without writing) for its usage,
-// for at most the usage grace. A stream that fails after it started (broken event, upstream cut, idle or whole
-// timeout) is settled for what it produced — refunded if it produced nothing — and ends with an error event.
+// A stream: read through a PipeReader and passed on line by line as the bytes came (never buffered whole, no string
+// per line), each line re-terminated with LF, written to Response.BodyWriter and flushed once per upstream read.
+// Accounting reads the events per the SSE specification (SseScanner) and each event's JSON in its bytes
+// (ReplyScanner). The usage chunk wins; without one, what was produced is counted with the model's tokenizer. When
+// the client leaves, the upstream is still read (without writing) for its usage, for at most the usage grace. A
+// stream that fails after it started (broken event, upstream cut, idle or whole timeout) is settled for what it
+// produced — refunded if it produced nothing — and ends with an error event.
 internal sealed partial class RelayCall
 {
-    /// <summary>Produced text is counted in pieces of this many characters, so a long stream holds no more than this.</summary>
-    private const int ProducedCharsPerCount = 64 * 1024;
+    /// <summary>Produced text is counted in pieces of about this many bytes, so a long stream holds no more than this.</summary>
+    private const int ProducedBytesPerCount = 64 * 1024;
+
+    private static readonly byte[] ErrorEvent = Encoding.UTF8.GetBytes(
+        "data: {\"error\":{\"message\":\"the upstream stream failed or timed out before it finished\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n");
 
     private sealed class StreamTally
     {
         public long? Prompt, Completion;
         public long ProducedTokens;
-        public readonly StringBuilder Produced = new();
+        public readonly ArrayBufferWriter<byte> Produced = new(256);
         public bool Done;
     }
 
@@ -39,8 +45,15 @@ internal sealed partial class RelayCall
         try
         {
             await using Stream body = await response.Content.ReadAsStreamAsync(deadlines.Token);
-            using var reader = new SseReader(body);
-            await PumpAsync(reader, tally, deadlines);
+            PipeReader reader = PipeReader.Create(body, UpstreamPipe);
+            try
+            {
+                await PumpAsync(reader, new SseScanner(), tally, deadlines);
+            }
+            finally
+            {
+                await reader.CompleteAsync();
+            }
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or HttpRequestException or InvalidDataException or JsonException)
         {
@@ -53,7 +66,7 @@ internal sealed partial class RelayCall
             await WriteErrorEventAsync(deadlines);
         }
 
-        tally.ProducedTokens += PromptCount.Produced(request.Price.Tokenizer, tally.Produced.ToString());
+        CountProduced(tally);
         if (tally.Completion is null && failure is not null && tally.ProducedTokens == 0)
         {
             await RefundAsync(); // failed before producing anything
@@ -66,31 +79,53 @@ internal sealed partial class RelayCall
         return Results.Empty;
     }
 
-    private async Task PumpAsync(SseReader reader, StreamTally tally, UpstreamDeadlines deadlines)
+    /// <summary>Reads the upstream to its end (or <c>[DONE]</c>), flushing what each read brought before the next read.</summary>
+    private async Task PumpAsync(PipeReader reader, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
     {
-        while (!tally.Done)
+        while (true)
         {
             deadlines.Touch();
-            string? line = await reader.ReadLineAsync(deadlines.Token);
-            if (line is not null)
+            ReadResult read = await reader.ReadAsync(deadlines.Token);
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            bool end;
+            try
             {
-                await ForwardAsync(line, deadlines);
+                Scan(ref buffer, read.IsCompleted, scanner, tally, deadlines);
+                end = tally.Done || read.IsCompleted;
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            if (reader.Accept(line) is { } data)
-            {
-                Tally(data, tally);
-            }
-
-            if (line is null)
+            await FlushAsync(deadlines);
+            if (end)
             {
                 return;
             }
         }
     }
 
-    /// <summary>Writes one line to the client, unless it has left (then the upstream is read to its usage only).</summary>
-    private async Task ForwardAsync(string line, UpstreamDeadlines deadlines)
+    /// <summary>Forwards and accounts every whole line of one read; leaves a partial line in <paramref name="buffer"/>.</summary>
+    private void Scan(ref ReadOnlySequence<byte> buffer, bool final, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
+    {
+        while (!tally.Done && scanner.TryReadLine(ref buffer, final, out ReadOnlySequence<byte> line))
+        {
+            Forward(line, deadlines);
+            if (scanner.Accept(line))
+            {
+                Tally(scanner.Data, tally);
+            }
+        }
+
+        if (final && !tally.Done && scanner.Finish())
+        {
+            Tally(scanner.Data, tally);
+        }
+    }
+
+    /// <summary>Writes one line and its LF to the client, unless it has left (then the upstream is read to its usage only).</summary>
+    private void Forward(ReadOnlySequence<byte> line, UpstreamDeadlines deadlines)
     {
         if (deadlines.ClientIsGone)
         {
@@ -99,56 +134,71 @@ internal sealed partial class RelayCall
 
         try
         {
-            await context.Response.WriteAsync(line + "\n", context.RequestAborted);
-            if (line.Length == 0)
+            PipeWriter writer = context.Response.BodyWriter;
+            foreach (ReadOnlyMemory<byte> segment in line)
             {
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                writer.Write(segment.Span);
+            }
+
+            writer.Write("\n"u8);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            deadlines.ClientLeft();
+        }
+    }
+
+    private async ValueTask FlushAsync(UpstreamDeadlines deadlines)
+    {
+        if (deadlines.ClientIsGone)
+        {
+            return;
+        }
+
+        try
+        {
+            FlushResult flushed = await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+            if (flushed.IsCanceled || flushed.IsCompleted)
+            {
+                deadlines.ClientLeft();
             }
         }
-        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
         {
             deadlines.ClientLeft();
         }
     }
 
     /// <summary>Accounts one event: the usage chunk, the produced text, or the end marker. Broken JSON throws.</summary>
-    private void Tally(string data, StreamTally tally)
+    private void Tally(ReadOnlyMemory<byte> data, StreamTally tally)
     {
-        if (data == "[DONE]")
+        if (data.Span.SequenceEqual("[DONE]"u8))
         {
             tally.Done = true;
             return;
         }
 
-        if (JsonNode.Parse(data, documentOptions: UpstreamJson) is not JsonObject chunk)
-        {
-            throw new InvalidDataException("an event that is not a JSON object");
-        }
-
-        if (chunk["error"] is JsonObject)
+        ReplyFacts facts = ReplyScanner.Read(new ReadOnlySequence<byte>(data), stream: true, tally.Produced);
+        if (facts.Error)
         {
             throw new InvalidDataException("the upstream sent an error event");
         }
 
-        if (chunk["usage"] is JsonObject usage)
-        {
-            tally.Prompt = JsonNumbers.Tokens(usage["prompt_tokens"]) ?? tally.Prompt;
-            tally.Completion = JsonNumbers.Tokens(usage["completion_tokens"]) ?? tally.Completion;
-        }
-
-        if (chunk["choices"] is JsonArray choices)
-        {
-            foreach (JsonNode? choice in choices)
-            {
-                AppendProduced(tally.Produced, (choice as JsonObject)?["delta"]); // by shape, as a reply's parts
-            }
-        }
-
-        if (tally.Produced.Length >= ProducedCharsPerCount)
+        tally.Prompt = facts.Prompt ?? tally.Prompt;
+        tally.Completion = facts.Completion ?? tally.Completion;
+        if (tally.Produced.WrittenCount >= ProducedBytesPerCount)
         {
             // counted in pieces: a long stream holds a bounded buffer (a piece boundary may split one token in two)
-            tally.ProducedTokens += PromptCount.Produced(request.Price.Tokenizer, tally.Produced.ToString());
-            tally.Produced.Clear();
+            CountProduced(tally);
+        }
+    }
+
+    private void CountProduced(StreamTally tally)
+    {
+        if (tally.Produced.WrittenCount > 0)
+        {
+            tally.ProducedTokens += PromptCount.Produced(request.Price.Tokenizer, Encoding.UTF8.GetString(tally.Produced.WrittenSpan));
+            tally.Produced.ResetWrittenCount();
         }
     }
 
@@ -159,24 +209,16 @@ internal sealed partial class RelayCall
             return;
         }
 
-        string error = new JsonObject
-        {
-            ["error"] = new JsonObject
-            {
-                ["message"] = "the upstream stream failed or timed out before it finished",
-                ["type"] = "upstream_error",
-                ["param"] = null,
-                ["code"] = "upstream_error",
-            },
-        }.ToJsonString();
         try
         {
-            await context.Response.WriteAsync("data: " + error + "\n\n", context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
+            context.Response.BodyWriter.Write(ErrorEvent);
         }
-        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
         {
-            // the client left meanwhile: nothing to tell it
+            deadlines.ClientLeft(); // the client left meanwhile: nothing to tell it
+            return;
         }
+
+        await FlushAsync(deadlines);
     }
 }

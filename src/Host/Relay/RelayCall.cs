@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
+using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Quota.Engine;
@@ -29,11 +31,8 @@ internal sealed partial class RelayCall(
     private const int ErrorBodyBytesMax = 64 * 1024;
     private const int ReplyBytesMax = 32 * 1024 * 1024;
 
-    /// <summary>
-    /// How the upstream's JSON (a reply, each stream event) is parsed: a field named twice is malformed there and then
-    /// (a JsonException the failure paths handle), not an ArgumentException on first access that no handler expects.
-    /// </summary>
-    private static readonly JsonDocumentOptions UpstreamJson = new() { AllowDuplicateProperties = false };
+    /// <summary>The upstream body's reader: the relay's own buffer size; the stream is disposed with the response.</summary>
+    private static readonly StreamPipeReaderOptions UpstreamPipe = new(bufferSize: 16 * 1024, leaveOpen: true);
 
     private bool finished;
     private Activity? upstreamSpan;
@@ -50,7 +49,7 @@ internal sealed partial class RelayCall(
             {
                 using var message = new HttpRequestMessage(HttpMethod.Post, path)
                 {
-                    Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json"),
+                    Content = new ReadOnlyMemoryContent(request.Forwarded) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
                 };
                 response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadlines.Token);
             }

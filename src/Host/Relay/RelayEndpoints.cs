@@ -90,7 +90,7 @@ public static class RelayEndpoints
             return OpenAiError.BadBody(body.Status, body.Field, body.Error!);
         }
 
-        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, endpoint, pricing, pricing.DefaultMaxTokens);
+        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens);
         if (parsed.Value is not { } request)
         {
             return parsed.Status == 404

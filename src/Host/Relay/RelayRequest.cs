@@ -16,9 +16,10 @@ public enum RelayEndpoint
 /// A relay request checked and priced before anything is reserved: the model, whether it streams, its prompt
 /// (every billable part counted), its completion ceiling (the smallest cap it states, or the default, times
 /// <c>n</c>) and the estimate in quota units. <see cref="Parse"/> also writes that cap into the body that is
-/// forwarded, so the upstream cannot produce more than was reserved.
+/// forwarded (<see cref="Forwarded"/>, from the client's bytes by <see cref="ForwardBody"/>), so the upstream cannot
+/// produce more than was reserved.
 /// </summary>
-public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Price, bool Stream, long PromptTokens, long CompletionTokens, long EstimateUnits)
+public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, ModelPrice Price, bool Stream, long PromptTokens, long CompletionTokens, long EstimateUnits)
 {
     /// <summary>Largest <c>n</c> (choices per request) the relay forwards.</summary>
     public const long ChoicesMax = 128;
@@ -26,7 +27,9 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
     /// <summary>The request, or the field that is wrong and why (400), or an unknown model (404).</summary>
     public readonly record struct Outcome(RelayRequest? Value, string? Field, string? Error, int Status = 400);
 
-    public static Outcome Parse(JsonObject body, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens)
+    /// <param name="body">The body, read and checked by <c>StrictJson</c>.</param>
+    /// <param name="source">The same body's bytes, as the client sent them.</param>
+    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens)
     {
         if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
         {
@@ -44,11 +47,11 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
         }
 
         return endpoint == RelayEndpoint.Embeddings
-            ? Embeddings(body, model, price, pricing, stream)
-            : Chat(body, model, price, pricing, stream, defaultMaxTokens);
+            ? Embeddings(body, source, model, price, pricing, stream)
+            : Chat(body, source, model, price, pricing, stream, defaultMaxTokens);
     }
 
-    private static Outcome Chat(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
+    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
     {
         if (body["messages"] is not JsonArray { Count: > 0 } messages)
         {
@@ -94,27 +97,11 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
         }
 
         // Written before forwarding: the upstream may produce at most what was reserved.
-        body["max_completion_tokens"] = cap;
-        if (price.SendMaxTokens)
-        {
-            body["max_tokens"] = cap;
-        }
-        else
-        {
-            body.Remove("max_tokens");
-        }
-
-        if (stream)
-        {
-            JsonObject streamOptions = body["stream_options"] as JsonObject ?? [];
-            streamOptions["include_usage"] = true;
-            body["stream_options"] = streamOptions;
-        }
-
-        return Priced(body, model, price, pricing, stream, prompt, cap, choices, capField);
+        ReadOnlyMemory<byte> forwarded = ForwardBody.Write(source.Span, cap, price.SendMaxTokens, stream);
+        return Priced(forwarded, model, price, pricing, stream, prompt, cap, choices, capField);
     }
 
-    private static Outcome Embeddings(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream)
+    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream)
     {
         if (stream)
         {
@@ -124,10 +111,10 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
         (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price);
         return badField is not null
             ? Fail(badField, "must be a string, an array of strings, or an array of token-id arrays")
-            : Priced(body, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
+            : Priced(source, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
     }
 
-    private static Outcome Priced(JsonObject body, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
+    private static Outcome Priced(ReadOnlyMemory<byte> forwarded, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
     {
         long completion = cap * choices; // both ≤ 2^31 and 128: no overflow
         if (pricing.TryPrice(price, prompt, 0) is not { } promptUnits || promptUnits > EngineLimits.AmountMaxUnits)
@@ -145,7 +132,7 @@ public sealed record RelayRequest(JsonObject Body, string Model, ModelPrice Pric
             return Fail(capField, $"the completion cap makes the request cost more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
         }
 
-        return new(new RelayRequest(body, model, price, stream, prompt, completion, Math.Max(1, units)), null, null);
+        return new(new RelayRequest(forwarded, model, price, stream, prompt, completion, Math.Max(1, units)), null, null);
     }
 
     /// <summary>An optional completion cap: absent or null → none; otherwise an integer 1 … int.MaxValue.</summary>

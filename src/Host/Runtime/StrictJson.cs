@@ -14,8 +14,11 @@ public static class StrictJson
     // Duplicates are allowed while parsing so the walk below can name the path of the first one.
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
-    /// <summary>The body as a mutable object, or the field that is wrong, what is wrong, and the status (400 or 413).</summary>
-    public readonly record struct Outcome(JsonObject? Value, string? Field, string? Error, int Status = 400)
+    /// <summary>
+    /// The body as a mutable object (and its bytes, as sent: a relay forwards those), or the field that is wrong,
+    /// what is wrong, and the status (400, or Kestrel's own refusal: 408, 413).
+    /// </summary>
+    public readonly record struct Outcome(JsonObject? Value, string? Field, string? Error, int Status = 400, ReadOnlyMemory<byte> Bytes = default)
     {
         public bool IsOk => Error is null;
     }
@@ -59,7 +62,7 @@ public static class StrictJson
                 return new(null, field.Length == 0 ? "body" : field, problem);
             }
 
-            return new(JsonNode.Parse(bytes.Span, documentOptions: DocumentOptions)!.AsObject(), null, null);
+            return new(JsonNode.Parse(bytes.Span, documentOptions: DocumentOptions)!.AsObject(), null, null, Bytes: bytes);
         }
         catch (JsonException exception)
         {
