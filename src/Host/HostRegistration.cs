@@ -41,23 +41,7 @@ public static class HostRegistration
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
         services.AddQuotaTelemetry(configuration);
-        services.AddHttpClient(RelayEndpoints.UpstreamClient, (provider, client) =>
-            {
-                UpstreamOptions upstream = provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
-                client.BaseAddress = new Uri((upstream.BaseUrl.Length > 0 ? upstream.BaseUrl : "http://demo-upstream/v1").TrimEnd('/') + "/");
-                client.Timeout = Timeout.InfiniteTimeSpan; // the relay's own clocks (UpstreamDeadlines) bound every call
-                if (upstream.ApiKey.Length > 0)
-                {
-                    client.DefaultRequestHeaders.Authorization = new("Bearer", upstream.ApiKey);
-                }
-            })
-            .ConfigurePrimaryHttpMessageHandler(provider =>
-                provider.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream.BaseUrl.Length > 0
-                    ? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }
-                    : new DemoUpstreamHandler())
-            // The factory's logging handlers log each call at Information (the host runs them at Warning) and cost
-            // two async hops and a scope per relayed request (docs/perf/relay-profile.md); the relay logs its own failures.
-            .RemoveAllLoggers();
+        services.AddSingleton<RelayUpstream>();
         return services;
     }
 

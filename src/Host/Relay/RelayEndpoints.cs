@@ -32,16 +32,14 @@ public sealed record ModelEntry(string Id, [property: JsonPropertyName("object")
 /// </summary>
 public static class RelayEndpoints
 {
-    public const string UpstreamClient = "upstream";
-
     public static RouteGroupBuilder MapRelay(this RouteGroupBuilder group)
     {
-        group.MapPost("/chat/completions", (HttpContext context, QuotaRuntime runtime, Pricing pricing, IHttpClientFactory clients, ILoggerFactory logs) =>
-                RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.ChatCompletions))
+        group.MapPost("/chat/completions", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayUpstream upstream) =>
+                RelayAsync(context, runtime, pricing, upstream.Client, upstream.Logger, RelayEndpoint.ChatCompletions))
             .Accepts<JsonObject>("application/json").WithSummary("OpenAI chat completion, relayed (stream or not)")
             .Produces<JsonObject>(200, "application/json", "text/event-stream").ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
-        group.MapPost("/embeddings", (HttpContext context, QuotaRuntime runtime, Pricing pricing, IHttpClientFactory clients, ILoggerFactory logs) =>
-                RelayAsync(context, runtime, pricing, clients.CreateClient(UpstreamClient), logs.CreateLogger("Relay"), RelayEndpoint.Embeddings))
+        group.MapPost("/embeddings", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayUpstream upstream) =>
+                RelayAsync(context, runtime, pricing, upstream.Client, upstream.Logger, RelayEndpoint.Embeddings))
             .Accepts<JsonObject>("application/json").WithSummary("OpenAI embeddings, relayed")
             .Produces<JsonObject>().ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
         group.MapGet("/models", (Pricing pricing) => TypedResults.Ok(new ModelList("list", pricing.Models.Select(id => new ModelEntry(id, "model", "quota-engine")).ToArray())))
