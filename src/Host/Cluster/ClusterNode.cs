@@ -135,7 +135,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         }
 
         var views = new Dictionary<int, TokenView?>();
-        List<AccountReport> batch = [.. live.Select(cell => reports!.Of(cell, views))];
+        List<AccountReport> batch = [.. live.Select(cell => reports!.Of(cell.Account, views))];
         long sent = Environment.TickCount64;
         ReportReply[] replies = batch.Count > 0 ? await Store.ReportAsync(batch, TimeSpan.FromSeconds(settings.LeaseSeconds)).ConfigureAwait(false) : [];
         for (int i = 0; i < live.Count; i++)

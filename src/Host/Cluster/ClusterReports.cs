@@ -13,11 +13,8 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
     private readonly Dictionary<int, long> sweptUsage = [];
 
     /// <summary>The report of one leased account (renewing its lease even when the local window has moved on: -1 used).</summary>
-    public AccountReport Of(LeaseCell cell, Dictionary<int, TokenView?> views)
-    {
-        AccountRef a = cell.Account;
-        return new AccountReport(a.Key, UsedTotal(a, views), a.Kind == AccountKind.Window ? a.Quota : -1, a.Pauses, LeaseGate.ExpireAt(a));
-    }
+    public AccountReport Of(AccountRef a, Dictionary<int, TokenView?> views) =>
+        new(a.Key, UsedTotal(a, views), a.Kind == AccountKind.Window ? a.Quota : -1, a.Pauses, LeaseGate.ExpireAt(a));
 
     /// <summary>
     /// Every account of every key whose usage moved since the last sweep, leased here or not: reservations that a crash
@@ -39,30 +36,21 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
             var views = new Dictionary<int, TokenView?> { [tokenId] = view };
             if (walletsDone.Add(doc.UserId))
             {
-                reports.Add(Report(new AccountRef(AccountKind.Wallet, store.WalletAccount(doc.UserId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
+                reports.Add(Of(AccountRef.Wallet(store, doc), views));
             }
 
-            // Unlimited keys too: the budget account is where the cluster counts a key's usage.
-            {
-                reports.Add(Report(new AccountRef(AccountKind.Budget, store.BudgetAccount(tokenId), tokenId, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota), views));
-            }
-
+            reports.Add(Of(AccountRef.Budget(store, doc), views)); // unlimited keys too: their usage is counted there
             foreach (PolicyView window in view.Policies)
             {
-                if (window.Index < doc.Policies.Length && doc.Policies[window.Index] is { Enabled: true } spec)
+                if (AccountRef.Window(store, doc, window) is { } account)
                 {
-                    reports.Add(Report(new AccountRef(AccountKind.Window, store.WindowAccount(tokenId, window.Index, window.PeriodStartMs), tokenId,
-                        doc.UserId, window.Index, window.PeriodStartMs, window.PeriodEndMs, spec.QuotaUnits, spec.BoundaryMode == BoundaryMode.Graceful,
-                        spec.ExhaustedAction == ExhaustedAction.DisableToken, spec.Metric), views));
+                    reports.Add(Of(account, views));
                 }
             }
         }
 
         return reports;
     }
-
-    private AccountReport Report(AccountRef account, Dictionary<int, TokenView?> views) =>
-        new(account.Key, UsedTotal(account, views), account.Kind == AccountKind.Window ? account.Quota : -1, account.Pauses, LeaseGate.ExpireAt(account));
 
     /// <summary>
     /// What this node's recovered open reservations hold on the account whose store key is <paramref name="account"/>

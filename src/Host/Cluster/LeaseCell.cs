@@ -15,7 +15,27 @@ internal enum AccountKind : byte
 /// <param name="Quota">A window's quota, from the key's document (-1 for wallets and budgets: set by their saves).</param>
 internal sealed record AccountRef(
     AccountKind Kind, string Key, int TokenId, int UserId, int PolicyIndex, long WindowStartMs, long WindowEndMs,
-    long Quota, bool Graceful, bool Pauses, PolicyMetric Metric);
+    long Quota, bool Graceful, bool Pauses, PolicyMetric Metric)
+{
+    public static AccountRef Wallet(ClusterStore store, TokenDocumentInStore key) =>
+        new(AccountKind.Wallet, store.WalletAccount(key.UserId), key.Id, key.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota);
+
+    public static AccountRef Budget(ClusterStore store, TokenDocumentInStore key) =>
+        new(AccountKind.Budget, store.BudgetAccount(key.Id), key.Id, key.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota);
+
+    /// <summary>The current window of a policy of the key, as the local engine computed it; null for a policy not enabled.</summary>
+    public static AccountRef? Window(ClusterStore store, TokenDocumentInStore key, PolicyView window)
+    {
+        if (window.Index >= key.Policies.Length || key.Policies[window.Index] is not { Enabled: true } spec)
+        {
+            return null;
+        }
+
+        return new AccountRef(AccountKind.Window, store.WindowAccount(key.Id, window.Index, window.PeriodStartMs), key.Id, key.UserId,
+            window.Index, window.PeriodStartMs, window.PeriodEndMs, spec.QuotaUnits, spec.BoundaryMode == BoundaryMode.Graceful,
+            spec.ExhaustedAction == ExhaustedAction.DisableToken, spec.Metric);
+    }
+}
 
 /// <summary>
 /// This node's lease on one account: <see cref="Available"/> is what it may still admit without asking the store. Taken

@@ -255,33 +255,23 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     /// <summary>The accounts a request spends, each with its amount in the account's metric, as the engine reserves them.</summary>
     private List<(AccountRef, long)> AccountsOf(TokenDocumentInStore doc, TokenView view, ReserveRequest request)
     {
-        var accounts = new List<(AccountRef, long)>(2 + doc.Policies.Length)
-        {
-            (new AccountRef(AccountKind.Wallet, store.WalletAccount(doc.UserId), doc.Id, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota),
-                request.AmountUnits),
-        };
+        var accounts = new List<(AccountRef, long)>(2 + doc.Policies.Length) { (AccountRef.Wallet(store, doc), request.AmountUnits) };
         if (!doc.Unlimited)
         {
-            accounts.Add((new AccountRef(AccountKind.Budget, store.BudgetAccount(doc.Id), doc.Id, doc.UserId, -1, 0, 0, -1, false, false, PolicyMetric.Quota),
-                request.AmountUnits));
+            accounts.Add((AccountRef.Budget(store, doc), request.AmountUnits));
         }
 
         foreach (PolicyView window in view.Policies)
         {
-            if (window.Index >= doc.Policies.Length || doc.Policies[window.Index] is not { Enabled: true } spec || !spec.AppliesTo(request.Model))
+            if (AccountRef.Window(store, doc, window) is { } account && doc.Policies[window.Index].AppliesTo(request.Model))
             {
-                continue;
+                accounts.Add((account, account.Metric switch
+                {
+                    PolicyMetric.Tokens => request.Tokens,
+                    PolicyMetric.Requests => 1,
+                    _ => request.AmountUnits,
+                }));
             }
-
-            long amount = spec.Metric switch
-            {
-                PolicyMetric.Tokens => request.Tokens,
-                PolicyMetric.Requests => 1,
-                _ => request.AmountUnits,
-            };
-            accounts.Add((new AccountRef(AccountKind.Window, store.WindowAccount(doc.Id, window.Index, window.PeriodStartMs), doc.Id, doc.UserId,
-                window.Index, window.PeriodStartMs, window.PeriodEndMs, spec.QuotaUnits, spec.BoundaryMode == BoundaryMode.Graceful,
-                spec.ExhaustedAction == ExhaustedAction.DisableToken, spec.Metric), amount));
         }
 
         return accounts;
