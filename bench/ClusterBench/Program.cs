@@ -42,7 +42,7 @@ try
     {
         string[] cluster = i < 3 ? [$"--Cluster:Store={store}", $"--Cluster:NodeId=n{i}"] : [];
         WebApplication app = HostApp.Build(["--urls", "http://127.0.0.1:0", $"--Quota:DataDir={Path.Combine(root, "n" + i)}", $"--Quota:AdminKey={AdminKey}",
-            "--Logging:LogLevel:Default=Warning", .. cluster]);
+            "--Logging:LogLevel:Default=Warning", "--Logging:Console:LogToStandardErrorThreshold=Trace", .. cluster]); // stdout is the report
         await app.StartAsync();
         apps.Add(app);
         var client = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<HttpServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
@@ -74,7 +74,7 @@ try
     double perThousand = roundTrips * 1000.0 / admitted;
 
     // 2. Reserve latency at one client.
-    double leased = await ReserveP50Async(nodes[0], clusterKey), single = await ReserveP50Async(nodes[3], singleKey);
+    double single = await ReserveP50Async(nodes[3], singleKey), leased = await ReserveP50Async(nodes[0], clusterKey);
     await using ClusterStore direct = await ClusterStore.ConnectAsync(new ClusterOptions { Store = store, NodeId = "bench", KeyPrefix = "direct:" });
     var grants = new List<double>();
     for (int i = 0; i < 2_000; i++)

@@ -25,7 +25,7 @@ public sealed class ClusterOptions
     public int PollIntervalMs { get; set; } = 1000;
 
     /// <summary>A lease is sized to about this much of the account's recent demand.</summary>
-    public int LeaseDemandMs { get; set; } = 300;
+    public int LeaseDemandMs { get; set; } = 500;
 
     public bool IsEnabled => Store.Length > 0;
 }
