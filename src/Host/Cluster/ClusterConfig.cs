@@ -86,10 +86,10 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
     private void ApplyToken(TokenDocumentInStore token)
     {
         long now = runtime.NowMs;
-        tokens[token.Id] = token;
         bool exists = runtime.Engine.ReadToken(token.Id, now) is not null;
         if (token.Deleted)
         {
+            tokens[token.Id] = token; // refused by the gate from now on
             if (exists)
             {
                 runtime.Engine.DeleteToken(token.Id, now);
@@ -120,9 +120,10 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
         if (!saved.IsOk)
         {
             ClusterLog.ApplyFailed(logger, "t:" + token.Id, saved.Error.ToString());
-            return;
+            return; // the gate keeps the document the engine has: the two never pair one key's windows with another shape
         }
 
+        tokens[token.Id] = token;
         runtime.Store.UpsertToken(new TokenDocument
         {
             Id = token.Id,

@@ -9,6 +9,9 @@ internal static partial class ClusterLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster store is unreachable: {Reason} (leases lapse here by time; then requests get 503)")]
     public static partial void StoreUnreachable(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Cluster:NodeId {NodeId} was taken by another process while this one could not reach the store: give every node its own id")]
+    public static partial void NodeIdTaken(ILogger logger, string nodeId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "The store's document {Member} could not be applied here: {Error}")]
     public static partial void ApplyFailed(ILogger logger, string member, string error);
 }

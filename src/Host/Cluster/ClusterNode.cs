@@ -13,6 +13,9 @@ namespace Quota.Host.Cluster;
 public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> options, ILogger<ClusterNode> logger) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan IdleLease = TimeSpan.FromSeconds(2);
+    // The claim on the NodeId, renewed every report: a process killed without a stop holds it this long at most.
+    private static readonly TimeSpan Claim = TimeSpan.FromSeconds(2);
+    private readonly string processToken = Guid.NewGuid().ToString("N");
     private readonly ClusterOptions settings = options.Value;
     private readonly CancellationTokenSource stopping = new();
     private ClusterStore? store;
@@ -45,6 +48,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         store = await ClusterStore.ConnectAsync(settings).ConfigureAwait(false);
+        await ClaimNodeIdAsync(store).ConfigureAwait(false);
         Config = new ClusterConfig(runtime, store, logger);
         Gate = new LeaseGate(runtime, store, Config, settings);
         reports = new ClusterReports(runtime, store, Config);
@@ -62,6 +66,25 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         ClusterLog.Joined(logger, settings.NodeId, Config.Version);
     }
 
+    /// <summary>
+    /// Two live processes with one NodeId would mix their cumulative reports (one's charges would go uncounted), so a
+    /// node starts only once it holds the id. A process killed without a stop holds it for <see cref="Claim"/> at most.
+    /// </summary>
+    private async Task ClaimNodeIdAsync(ClusterStore claimed)
+    {
+        long until = Environment.TickCount64 + (long)(Claim.TotalMilliseconds * 2);
+        while (!await claimed.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false))
+        {
+            if (Environment.TickCount64 > until)
+            {
+                throw new InvalidOperationException(
+                    $"Cluster:NodeId '{settings.NodeId}' is held by another live node; give every node its own id (and keep it across its restarts)");
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await stopping.CancelAsync().ConfigureAwait(false);
@@ -74,6 +97,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         try
         {
             await TickAsync(final: true).ConfigureAwait(false);
+            await store.ReleaseNodeAsync(processToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -118,6 +142,11 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     /// <summary>One round: finish ended holds, report the live leases, give idle ones back, forget what is done.</summary>
     private async Task TickAsync(bool final)
     {
+        if (!final && !await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false))
+        {
+            ClusterLog.NodeIdTaken(logger, settings.NodeId); // only after this process lost the store for longer than the claim
+        }
+
         Gate.FinishEndedReservations();
         long now = Environment.TickCount64, nowMs = runtime.NowMs;
         var live = new List<LeaseCell>();

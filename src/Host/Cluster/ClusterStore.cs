@@ -101,6 +101,12 @@ public sealed class ClusterStore : IAsyncDisposable
         return rows.Select(row => (RedisResult[])row!).Select(row => new ReportReply((long)row[0], (long)row[1] == 1, (long)row[2])).ToArray();
     }
 
+    /// <summary>Takes or renews this process's claim on its NodeId for <paramref name="ttl"/>; false while another live process holds it.</summary>
+    public async Task<bool> ClaimNodeAsync(string processToken, TimeSpan ttl) =>
+        (long)await Db.ScriptEvaluateAsync(StoreScripts.ClaimNode, [prefix + "node:" + NodeId], [processToken, (long)ttl.TotalMilliseconds]).ConfigureAwait(false) == 1;
+
+    public Task ReleaseNodeAsync(string processToken) => Db.ScriptEvaluateAsync(StoreScripts.ReleaseNode, [prefix + "node:" + NodeId], [processToken]);
+
     /// <summary>The accounts on which this node holds a lease (live or lapsed), by a SCAN of the store's accounts.</summary>
     public async Task<List<string>> LeasedAccountsAsync()
     {

@@ -123,6 +123,23 @@ internal static class StoreScripts
         return 0
         """;
 
+    /// <summary>
+    /// KEYS[1] the node's claim; ARGV: this process's token, ms. Takes or renews the claim on a NodeId: 1, or 0 while
+    /// another live process holds it (its cumulative reports would otherwise be mixed with this one's).
+    /// </summary>
+    public const string ClaimNode = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+        return 1
+        """;
+
+    /// <summary>KEYS[1] the node's claim; ARGV: this process's token. Lets the claim go (a clean stop).</summary>
+    public const string ReleaseNode = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
     /// <summary>KEYS[1] the account. Returns {quota, used, leased (live leases), paused}.</summary>
     public const string Read = Prelude + """
         local leased = live_leases(KEYS[1])

@@ -193,6 +193,15 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task ASecondLiveNodeWithTheSameNodeId_DoesNotStart()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 1);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => rig.AddNodeAsync(redis.ConnectionString, "node0"));
+        Assert.Contains("Cluster:NodeId 'node0' is held by another live node", error.Message, StringComparison.Ordinal);
+        await rig.Nodes[0].CreateUserAsync(); // the first one is unharmed
+    }
+
+    [Fact]
     public async Task ClusterModeWithoutANodeId_StopsTheHostWithAClearMessage()
     {
         using var dir = new TempDirectory();
