@@ -13,8 +13,9 @@ namespace Quota.Host.Cluster;
 public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> options, ILogger<ClusterNode> logger) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan IdleLease = TimeSpan.FromSeconds(2);
-    // The claim on the NodeId, renewed every report: a process killed without a stop holds it this long at most.
-    private static readonly TimeSpan Claim = TimeSpan.FromSeconds(2);
+    // The claim on the NodeId, renewed every report: a process killed without a stop holds it this long at most (long
+    // enough that a live node starved of CPU still renews it in time).
+    private static readonly TimeSpan Claim = TimeSpan.FromSeconds(10);
     private readonly string processToken = Guid.NewGuid().ToString("N");
     private readonly ClusterOptions settings = options.Value;
     private readonly CancellationTokenSource stopping = new();
@@ -68,20 +69,22 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
 
     /// <summary>
     /// Two live processes with one NodeId would mix their cumulative reports (one's charges would go uncounted), so a
-    /// node starts only once it holds the id. A process killed without a stop holds it for <see cref="Claim"/> at most.
+    /// node starts only once it holds the id. A claim whose time left goes up between two looks is being renewed: its
+    /// holder is alive, and this node refuses to start. One that only runs down was left by a process killed without a
+    /// stop: this node waits it out (<see cref="Claim"/> at most).
     /// </summary>
     private async Task ClaimNodeIdAsync(ClusterStore claimed)
     {
-        long until = Environment.TickCount64 + (long)(Claim.TotalMilliseconds * 2);
-        while (!await claimed.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false))
+        long left = long.MaxValue;
+        for (long held; (held = await claimed.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false)) > 0; left = held)
         {
-            if (Environment.TickCount64 > until)
+            if (held > left)
             {
                 throw new InvalidOperationException(
                     $"Cluster:NodeId '{settings.NodeId}' is held by another live node; give every node its own id (and keep it across its restarts)");
             }
 
-            await Task.Delay(100).ConfigureAwait(false);
+            await Task.Delay(200).ConfigureAwait(false);
         }
     }
 
@@ -142,7 +145,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     /// <summary>One round: finish ended holds, report the live leases, give idle ones back, forget what is done.</summary>
     private async Task TickAsync(bool final)
     {
-        if (!final && !await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false))
+        if (!final && await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false) > 0)
         {
             ClusterLog.NodeIdTaken(logger, settings.NodeId); // only after this process lost the store for longer than the claim
         }

@@ -101,9 +101,9 @@ public sealed class ClusterStore : IAsyncDisposable
         return rows.Select(row => (RedisResult[])row!).Select(row => new ReportReply((long)row[0], (long)row[1] == 1, (long)row[2])).ToArray();
     }
 
-    /// <summary>Takes or renews this process's claim on its NodeId for <paramref name="ttl"/>; false while another live process holds it.</summary>
-    public async Task<bool> ClaimNodeAsync(string processToken, TimeSpan ttl) =>
-        (long)await Db.ScriptEvaluateAsync(StoreScripts.ClaimNode, [prefix + "node:" + NodeId], [processToken, (long)ttl.TotalMilliseconds]).ConfigureAwait(false) == 1;
+    /// <summary>Takes or renews this process's claim on its NodeId for <paramref name="ttl"/>: 0, or the ms another process's claim has left.</summary>
+    public async Task<long> ClaimNodeAsync(string processToken, TimeSpan ttl) =>
+        (long)await Db.ScriptEvaluateAsync(StoreScripts.ClaimNode, [prefix + "node:" + NodeId], [processToken, (long)ttl.TotalMilliseconds]).ConfigureAwait(false);
 
     public Task ReleaseNodeAsync(string processToken) => Db.ScriptEvaluateAsync(StoreScripts.ReleaseNode, [prefix + "node:" + NodeId], [processToken]);
 

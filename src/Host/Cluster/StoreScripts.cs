@@ -124,14 +124,14 @@ internal static class StoreScripts
         """;
 
     /// <summary>
-    /// KEYS[1] the node's claim; ARGV: this process's token, ms. Takes or renews the claim on a NodeId: 1, or 0 while
-    /// another live process holds it (its cumulative reports would otherwise be mixed with this one's).
+    /// KEYS[1] the node's claim; ARGV: this process's token, ms. Takes or renews the claim on a NodeId: 0, or while
+    /// another process holds it, the ms its claim has left (a live holder renews it, so that number goes up).
     /// </summary>
     public const string ClaimNode = """
         local holder = redis.call('GET', KEYS[1])
-        if holder and holder ~= ARGV[1] then return 0 end
+        if holder and holder ~= ARGV[1] then return math.max(1, redis.call('PTTL', KEYS[1])) end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-        return 1
+        return 0
         """;
 
     /// <summary>KEYS[1] the node's claim; ARGV: this process's token. Lets the claim go (a clean stop).</summary>

@@ -57,7 +57,11 @@ public sealed class RelayEstimateTests(ITestOutputHelper output)
 
         HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => rig.PostAsync(key, body)));
 
-        Assert.All(responses, r => Assert.Equal((HttpStatusCode)429, r.StatusCode));
+        // Each estimate is above the strict policy's quota (429). Concurrent reserves hold the wallet for a moment before the
+        // policy refuses them and they give it back, so one may also find the wallet taken by the others (403): either
+        // way refused, and nothing reaches the upstream or is charged.
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { (HttpStatusCode)429, HttpStatusCode.Forbidden }));
+        Assert.Contains(responses, r => r.StatusCode == (HttpStatusCode)429);
         Assert.Equal(0, await rig.Upstream.RequestsAsync());
         JsonElement wallet = await rig.Host.GetJsonAsync($"/api/users/{user}");
         Assert.Equal(0, wallet.GetProperty("used_quota").GetInt64());
