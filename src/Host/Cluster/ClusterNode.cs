@@ -17,6 +17,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     // enough that a live node starved of CPU still renews it in time).
     private static readonly TimeSpan Claim = TimeSpan.FromSeconds(10);
     private readonly string processToken = Guid.NewGuid().ToString("N");
+    private long lastClaimTicks;
     private readonly ClusterOptions settings = options.Value;
     private readonly CancellationTokenSource stopping = new();
     private ClusterStore? store;
@@ -145,9 +146,14 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     /// <summary>One round: finish ended holds, report the live leases, give idle ones back, forget what is done.</summary>
     private async Task TickAsync(bool final)
     {
-        if (!final && await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false) > 0)
+        long claimNow = Environment.TickCount64;
+        if (!final && claimNow - lastClaimTicks >= 1000) // once a second is enough for a 10 s claim, and costs few round trips
         {
-            ClusterLog.NodeIdTaken(logger, settings.NodeId); // only after this process lost the store for longer than the claim
+            lastClaimTicks = claimNow;
+            if (await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false) > 0)
+            {
+                ClusterLog.NodeIdTaken(logger, settings.NodeId); // only after this process lost the store for longer than the claim
+            }
         }
 
         Gate.FinishEndedReservations();
