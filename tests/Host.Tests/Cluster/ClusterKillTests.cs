@@ -43,7 +43,7 @@ public sealed class ClusterKillTests(RedisServer redis) : IClassFixture<RedisSer
             var restarted = new TaskCompletionSource();
             Task killer = Task.Run(async () =>
             {
-                while (Interlocked.Read(ref operations) < 120)
+                for (int waited = 0; Interlocked.Read(ref operations) < 120 && waited < 6_000; waited++) // mid-traffic, bounded
                 {
                     await Task.Delay(10);
                 }
