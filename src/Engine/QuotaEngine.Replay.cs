@@ -147,7 +147,7 @@ public sealed partial class QuotaEngine
         }
 
         users[userId] = user;
-        lastUserId = Math.Max(lastUserId, userId);
+        userIds.Recover(userId);
         return user;
     }
 
@@ -162,7 +162,7 @@ public sealed partial class QuotaEngine
 
         var key = new KeyState(tokenId, UserFor(userId));
         keys[tokenId] = key;
-        lastTokenId = Math.Max(lastTokenId, tokenId);
+        tokenIds.Recover(tokenId);
         return key;
     }
 
@@ -179,7 +179,7 @@ public sealed partial class QuotaEngine
     internal void StartRun(int epoch)
     {
         reservations.StartRun(epoch);
-        for (int tokenId = 1; tokenId <= lastTokenId; tokenId++)
+        for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
         {
             foreach (PolicySlot? slot in FindKey(tokenId)?.Slots ?? [])
             {

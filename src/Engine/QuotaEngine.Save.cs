@@ -58,14 +58,15 @@ public sealed partial class QuotaEngine
 
         try
         {
+            // The id is claimed before the save is logged: a create that lost the id appends nothing.
             if (tokenId != 0)
             {
-                if (!TakeExplicitId(ref lastTokenId, tokenId, options.KeysMax, FindKey(tokenId) is null))
+                if (!tokenIds.TryTake(tokenId))
                 {
                     return new SaveOutcome(SpecError.IdTaken, 0, -1);
                 }
             }
-            else if ((tokenId = TakeId(ref lastTokenId, options.KeysMax)) == 0)
+            else if ((tokenId = tokenIds.TakeNext()) == 0)
             {
                 return new SaveOutcome(SpecError.TooManyKeys, 0, -1);
             }
