@@ -191,8 +191,7 @@ public sealed partial class QuotaEngine
                 }
 
                 deltas.Append(DeltaRecord.TokenDelete(tokenId, key.User.UserId, nowMs));
-                key.PublishStatus(key.OperatorStatus, deleted: true);
-                key.PublishActiveMask();
+                key.PublishDeleted();
                 return SpecError.None;
             }
         }
