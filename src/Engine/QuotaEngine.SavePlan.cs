@@ -159,7 +159,17 @@ public sealed partial class QuotaEngine
             }
         }
 
+        if (live)
+        {
+            RaceHooks.Reached(RaceHooks.Point.SavePublishing);
+        }
+
         key.Publish(save.Status, save.UnlimitedQuota, save.ExpiresAtMs, deleted: false);
+        if (live)
+        {
+            RaceHooks.Reached(RaceHooks.Point.SavePublished);
+        }
+
         if (live && budgetDelta > 0)
         {
             key.Budget.PublishBalanceChange(budgetDelta);

@@ -4,8 +4,8 @@ namespace Quota.Engine.Diagnostics;
 /// Named points inside transitions where a test can run code on the same thread, to widen a race window that is too
 /// narrow to hit by chance. Per thread, so parallel tests never see each other's hooks.
 /// <para>Cold points (<see cref="Reached"/>) cost one thread-static read when no hook is set; they are never on the
-/// request path's common case (only where a window is restarted, a save is planned, a finish exhausts a window, or a
-/// wallet is topped up). Request-path points (<see cref="ReachedOnRequestPath"/>) are armed only when the runtime switch
+/// request path's common case (only where a window is restarted, a save is planned or published, a finish exhausts a
+/// window, or a wallet is topped up). Request-path points (<see cref="ReachedOnRequestPath"/>) are armed only when the runtime switch
 /// <c>Quota.Engine.RaceHooksOnRequestPath</c> is on (the engine's tests set it): elsewhere the check is a static
 /// readonly false, which the JIT folds away, so the hot path pays nothing.</para>
 /// </summary>
@@ -17,6 +17,10 @@ internal static class RaceHooks
         WindowStartPublished,
         /// <summary>A save has computed its plan and is about to log and apply it.</summary>
         SavePlanned,
+        /// <summary>A save has applied what takes room away and is about to publish the key's new configuration.</summary>
+        SavePublishing,
+        /// <summary>A save has published the key's new configuration and is about to apply what gives room.</summary>
+        SavePublished,
         /// <summary>A finish charged a window to exhaustion and is about to take the key's lock to mark it.</summary>
         SettleChargedUnmarked,
         /// <summary>A wallet change has been made and is about to be logged.</summary>
