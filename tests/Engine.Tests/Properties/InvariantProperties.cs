@@ -8,7 +8,8 @@ using Quota.Engine.Windows;
 namespace Quota.Engine.Tests.Properties;
 
 /// <summary>
-/// One property per invariant of docs/design.md "Invariants". Recovery (5), log prefixes (7), unique ids (8) and finishes
+/// One property per invariant of docs/design.md "Invariants" (10: a reserve racing a save sees one configuration whole).
+/// Recovery (5), log prefixes (7), unique ids (8) and finishes
 /// that never wait (9) are checked by the model-based run, ReplayTests, CrashTests, ExactnessTests and LogRoomTests.
 /// </summary>
 public sealed class InvariantProperties
