@@ -180,7 +180,7 @@ public sealed partial class QuotaEngine
                 AlertPolicy(key, index, window, config, usedAfter, actual, alertAtMs);
             }
 
-            if (usedAfter < config.QuotaUnits)
+            if (usedAfter < window.Cell.QuotaUnits) // the window's own quota: a save cuts it before it plans (CutQuotas)
             {
                 continue;
             }

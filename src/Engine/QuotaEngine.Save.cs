@@ -145,12 +145,43 @@ public sealed partial class QuotaEngine
             return new SaveOutcome(error, key.TokenId, policyIndex);
         }
 
+        if (CutQuotas(key, policies))
+        {
+            // Planned again from the usage read after the cut: a settle that charged before it is counted here, one that
+            // charges after it sees the lower quota and marks the window itself (docs/design.md "Saves").
+            audits.Clear();
+            policies = PlanPolicies(key, update.Policies!, status, nowMs, audits, out policyIndex, out error);
+            Invariant.Assert(error == SpecError.None, "a save planned once plans again");
+        }
+
         RaceHooks.Reached(RaceHooks.Point.SavePlanned);
         long budgetDelta = update.RemainQuotaUnits is { } remain ? key.Budget.SetBalance(remain) : 0;
         var save = new TokenSave(
             key.User.UserId, status, update.UnlimitedQuota ?? key.Unlimited, update.ExpiresAtMs ?? key.ExpiresAtMs, budgetDelta, policies);
         CommitSave(key, save, audits, nowMs);
         return new SaveOutcome(SpecError.None, key.TokenId, -1);
+    }
+
+    /// <summary>
+    /// Lowers, ahead of the save, the quota of every window the plan carries to a lower quota (under the key's lock; true if
+    /// any). The plan decides "exhausted or not" from the usage it reads, a settle from the window's quota it reads after
+    /// charging: with the cut made first, a settle that charges after the plan's read sees the lower quota and marks the
+    /// window under the lock, after the save. A cut takes room away, so it may show before the save's record: a reserve
+    /// it refuses changes nothing, and one it admits is an addition that replays the same on either side of the save.
+    /// </summary>
+    private static bool CutQuotas(KeyState key, PolicySave?[] policies)
+    {
+        bool cut = false;
+        for (int index = 0; index < policies.Length; index++)
+        {
+            if (policies[index] is { Restart: null, QuotaDeltaUnits: < 0 } policy)
+            {
+                key.Slots![index]!.Cell.AdjustQuota(policy.QuotaDeltaUnits);
+                cut = true;
+            }
+        }
+
+        return cut;
     }
 
     /// <summary>Appends the save, then applies it (under the key's lock; its one record was promised).</summary>

@@ -135,7 +135,8 @@ public sealed partial class QuotaEngine
     /// Applies a save: live (under the key's lock, after its record was appended) or in replay. The new configuration
     /// becomes visible in one write (<see cref="KeyState.Publish"/>). What the save changes in counters that admission
     /// reads around it is ordered by direction (docs/design.md "Invariants", configuration publication): what takes room
-    /// away (a lower budget or quota) before the publish, what gives room (a higher one) after it. A reserve judging by the
+    /// away (a lower budget, or a lower quota: cut before the plan, see CutQuotas) before the publish, what gives room
+    /// (a higher one) after it. A reserve judging by the
     /// old configuration that saw a later change finds the configuration replaced and decides again; one judging by the
     /// new configuration sees every reduction already, at worst not yet an increase.
     /// </summary>
@@ -155,7 +156,7 @@ public sealed partial class QuotaEngine
         {
             if (save.Policies[index] is { } policy)
             {
-                ApplyPolicySave(SlotFor(key, index), policy);
+                ApplyPolicySave(SlotFor(key, index), policy, live);
             }
         }
 
@@ -184,8 +185,8 @@ public sealed partial class QuotaEngine
         }
     }
 
-    /// <summary>One position's part of a save, but a quota increase (applied after the publish).</summary>
-    private void ApplyPolicySave(PolicySlot slot, PolicySave policy)
+    /// <summary>One position's part of a save, but a quota increase (applied after the publish) and, live, a cut (applied before the plan).</summary>
+    private void ApplyPolicySave(PolicySlot slot, PolicySave policy, bool live)
     {
         if (policy.Spec is { } spec)
         {
@@ -203,9 +204,9 @@ public sealed partial class QuotaEngine
             slot.Cell.MoveWindow(move.StartMs, move.EndMs);
         }
 
-        if (policy.QuotaDeltaUnits < 0)
+        if (policy.QuotaDeltaUnits < 0 && !live)
         {
-            slot.Cell.AdjustQuota(policy.QuotaDeltaUnits);
+            slot.Cell.AdjustQuota(policy.QuotaDeltaUnits); // live, CutQuotas made it before planning
         }
 
         slot.ExhaustedAtMs = policy.ExhaustedAtMs;
