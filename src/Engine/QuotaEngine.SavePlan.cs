@@ -136,9 +136,9 @@ public sealed partial class QuotaEngine
     /// becomes visible in one write (<see cref="KeyState.Publish"/>). What the save changes in counters that admission
     /// reads around it is ordered by direction (docs/design.md "Invariants", configuration publication): what takes room
     /// away (a lower budget, or a lower quota: cut before the plan, see CutQuotas) before the publish, what gives room
-    /// (a higher one) after it. A reserve judging by the
-    /// old configuration that saw a later change finds the configuration replaced and decides again; one judging by the
-    /// new configuration sees every reduction already, at worst not yet an increase.
+    /// (a higher one) after it. A reserve judging by the old configuration that saw a later change finds the
+    /// configuration replaced and decides again; one judging by the new configuration sees every reduction already, at
+    /// worst not yet an increase.
     /// </summary>
     private void ApplySave(KeyState key, TokenSave save, bool live)
     {
