@@ -22,7 +22,8 @@ public sealed partial class QuotaEngine
         int last = LastTokenId;
         for (int tokenId = 1; tokenId <= last; tokenId++)
         {
-            KeyConfig? config = FindKey(tokenId)?.Config;
+            KeyState? key = FindKey(tokenId);
+            KeyConfig? config = key?.Config;
             if (config is null || config.ActiveMask == 0 || !AnyWindowDue(config, config.ActiveMask, nowMs))
             {
                 continue;
@@ -33,8 +34,7 @@ public sealed partial class QuotaEngine
                 break; // a full log: the rest rolls lazily or next time
             }
 
-            KeyState key = FindKey(tokenId)!;
-            lock (key.Gate)
+            lock (key!.Gate)
             {
                 rolled += RollDueWindowsLocked(key, nowMs);
             }
