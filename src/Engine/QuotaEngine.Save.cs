@@ -148,7 +148,7 @@ public sealed partial class QuotaEngine
         if (CutQuotas(key, policies))
         {
             // Planned again from the usage read after the cut: a settle that charged before it is counted here, one that
-            // charges after it sees the lower quota and marks the window itself (docs/design.md "Saves").
+            // charges after it sees the lower quota and marks the window itself (docs/design.md "Saving a key").
             audits.Clear();
             policies = PlanPolicies(key, update.Policies!, status, nowMs, audits, out policyIndex, out error);
             Invariant.Assert(error == SpecError.None, "a save planned once plans again");
