@@ -56,7 +56,7 @@ public sealed partial class QuotaEngine
         }
     }
 
-    private void AlertPolicy(KeyState key, int index, PolicySlot slot, PolicyConfig config, long usedAfter, long actual, long nowMs)
+    private void AlertPolicy(KeyState key, int index, PolicyWindow window, PolicyConfig config, long usedAfter, long actual, long nowMs)
     {
         AlertLevels levels = config.Alerts;
         for (int i = 0; i < levels.Units.Length; i++)
@@ -65,7 +65,7 @@ public sealed partial class QuotaEngine
             {
                 audit.Record(new AuditEvent(
                     AuditAction.ThresholdReached, key.TokenId, key.User.UserId, index, nowMs, usedAfter, config.QuotaUnits,
-                    slot.Cell.WindowEndMs, slot.Cell.WindowStartMs, TokenStatus.None, ReservationId.None, 0, config.Metric, levels.Percents[i]));
+                    window.Cell.WindowEndMs, window.Cell.WindowStartMs, TokenStatus.None, ReservationId.None, 0, config.Metric, levels.Percents[i]));
             }
         }
     }

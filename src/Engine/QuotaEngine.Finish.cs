@@ -163,29 +163,30 @@ public sealed partial class QuotaEngine
         key.Budget.Charge(amount, charged);
         int exhaustedMask = 0;
         unmarkedMask = 0;
+        KeyConfig published = key.Config; // a window and the rules it was filled by come from one configuration
         for (int bits = record.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            PolicySlot slot = key.Slots![index]!;
-            PolicyConfig config = slot.Config;
+            PolicyConfig config = published.Policies[index]!;
+            PolicyWindow window = published.Windows[index]!;
             long held = config.InMetric(amount, record.TokenUnits), actual = config.InMetric(charged, record.ChargedTokens);
-            if (!slot.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter))
+            if (!window.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter))
             {
                 continue;
             }
 
             if (usedAfter >= config.Alerts.FromUnits && alertAtMs >= 0)
             {
-                AlertPolicy(key, index, slot, config, usedAfter, actual, alertAtMs);
+                AlertPolicy(key, index, window, config, usedAfter, actual, alertAtMs);
             }
 
-            if (usedAfter < config.QuotaUnits)
+            if (usedAfter < window.Cell.QuotaUnits) // the window's own quota: a save cuts it before it plans (CutQuotas)
             {
                 continue;
             }
 
             exhaustedMask |= 1 << index;
-            unmarkedMask |= Volatile.Read(ref slot.ExhaustedAtMs) == 0 ? 1 << index : 0;
+            unmarkedMask |= Volatile.Read(ref key.Slots![index]!.ExhaustedAtMs) == 0 ? 1 << index : 0;
         }
 
         return exhaustedMask;
@@ -195,7 +196,7 @@ public sealed partial class QuotaEngine
     private static SettleMarks DecideMarks(KeyState key, ref ReservationRecord record, int candidates)
     {
         int exhausted = 0, paused = 0;
-        int active = Volatile.Read(ref key.ActiveMask);
+        int active = key.Config.ActiveMask;
         for (int bits = candidates; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
@@ -229,7 +230,7 @@ public sealed partial class QuotaEngine
             Invariant.Assert(!slot.IsPaused, "a policy pauses a key at most once until restored");
             slot.PausedFromStatus = marks.PausedFromStatus;
             slot.PausedGeneration = slot.Cell.Generation;
-            key.PublishStatus(key.OperatorStatus, key.IsDeleted);
+            key.Republish();
             if (live)
             {
                 Emit(AuditAction.ExhaustedDisable, key, index, slot, atMs, marks.PausedFromStatus);
@@ -237,8 +238,11 @@ public sealed partial class QuotaEngine
         }
     }
 
-    internal void Release(ref ReservationRecord record) =>
-        ReleaseHolds(KeyOf(ref record), record.AmountUnits, record.TokenUnits, record.PolicyMask, record.Generations);
+    internal void Release(ref ReservationRecord record)
+    {
+        KeyState key = KeyOf(ref record);
+        ReleaseHolds(key, key.Config, record.AmountUnits, record.TokenUnits, record.PolicyMask, record.Generations);
+    }
 
     private KeyState KeyOf(ref ReservationRecord record)
     {

@@ -28,9 +28,7 @@ public sealed partial class QuotaEngine
                 ApplySave(KeyFor(record), TokenSave.Deserialize(payload), live: false);
                 break;
             case DeltaKind.TokenDelete:
-                KeyState deleted = KeyFor(record);
-                deleted.PublishStatus(deleted.OperatorStatus, deleted: true);
-                deleted.PublishActiveMask();
+                KeyFor(record).PublishDeleted();
                 break;
             case DeltaKind.Reserve:
                 ApplyReserve(record);
@@ -88,11 +86,16 @@ public sealed partial class QuotaEngine
         reservations.Restore(record.ReservationId, ReservationState.Open, fields);
         key.User.Wallet.ReserveUnchecked(fields.AmountUnits);
         key.Budget.ReserveUnchecked(fields.AmountUnits);
+        KeyConfig config = key.Config;
         for (int bits = fields.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            PolicySlot slot = SlotFor(key, index);
-            slot.Cell.ReplayReserve(fields.GenerationOf(index), slot.Config.InMetric(fields.AmountUnits, fields.TokenUnits));
+            if (config.Windows[index] is not { } window)
+            {
+                throw new InvalidDataException($"reservation {record.ReservationId} holds policy {index}, which key {record.TokenId} never had");
+            }
+
+            window.Cell.ReplayReserve(fields.GenerationOf(index), config.Policies[index]!.InMetric(fields.AmountUnits, fields.TokenUnits));
         }
     }
 
@@ -147,7 +150,7 @@ public sealed partial class QuotaEngine
         }
 
         users[userId] = user;
-        lastUserId = Math.Max(lastUserId, userId);
+        userIds.Recover(userId);
         return user;
     }
 
@@ -162,7 +165,7 @@ public sealed partial class QuotaEngine
 
         var key = new KeyState(tokenId, UserFor(userId));
         keys[tokenId] = key;
-        lastTokenId = Math.Max(lastTokenId, tokenId);
+        tokenIds.Recover(tokenId);
         return key;
     }
 
@@ -179,7 +182,7 @@ public sealed partial class QuotaEngine
     internal void StartRun(int epoch)
     {
         reservations.StartRun(epoch);
-        for (int tokenId = 1; tokenId <= lastTokenId; tokenId++)
+        for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
         {
             foreach (PolicySlot? slot in FindKey(tokenId)?.Slots ?? [])
             {

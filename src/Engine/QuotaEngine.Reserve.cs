@@ -1,5 +1,6 @@
 using System.Numerics;
 using Quota.Engine.Accounts;
+using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Reservations;
@@ -39,84 +40,115 @@ public sealed partial class QuotaEngine
             return Rejected(ReserveResult.LogFull);
         }
 
-        int policyMask = Volatile.Read(ref key.ActiveMask);
-        if (policyMask != 0 && AnyWindowDue(key, policyMask, nowMs))
+        int slot = -1;
+        long previous = 0;
+        ReservationId id = ReservationId.None;
+        for (int attempt = 0; ; attempt++)
         {
-            if (!TryRollDueWindows(key, nowMs)) // rare: once per window; restores auto-resuming paused keys first
+            Invariant.Assert(attempt < EngineLimits.CasRetriesMax, "a reserve kept finding its key's configuration replaced");
+            KeyConfig config = key.Config; // read once: everything below is judged by this configuration
+            if (config.ActiveMask != 0 && AnyWindowDue(config, config.ActiveMask, nowMs))
             {
-                return Rejected(ReserveResult.LogFull);
+                if (!TryRollDueWindows(key, nowMs)) // rare: once per window; restores auto-resuming paused keys first
+                {
+                    return Abandoned(slot, previous, ReserveResult.LogFull);
+                }
+
+                config = key.Config;
             }
 
-            policyMask = Volatile.Read(ref key.ActiveMask);
-        }
+            RaceHooks.ReachedOnRequestPath(RaceHooks.Point.ReserveConfigurationRead);
+            int policyMask = config.ActiveMask;
+            if (policyMask != 0 && config.Scope is { } scope)
+            {
+                policyMask &= scope.MaskFor(request.Model);
+            }
 
-        if (policyMask != 0 && key.Scope is { } scope)
-        {
-            policyMask &= scope.MaskFor(request.Model);
-        }
+            ReserveResult result = CheckKey(config, nowMs, out int failedPolicy);
+            long generations = 0;
+            if (result == ReserveResult.Ok)
+            {
+                if (slot < 0 && (slot = reservations.TryClaim(out id, out previous)) < 0)
+                {
+                    return Rejected(ReserveResult.TooManyOpenReservations);
+                }
 
-        ReserveResult keyCheck = CheckKey(key, nowMs, out int pausedIndex);
-        if (keyCheck != ReserveResult.Ok)
-        {
-            return Rejected(keyCheck, pausedIndex);
-        }
+                result = HoldAccounts(key, config, amountUnits, tokens, policyMask, out generations, out failedPolicy);
+            }
 
-        int slot = reservations.TryClaim(out ReservationId id, out long previous);
-        if (slot < 0)
-        {
-            return Rejected(ReserveResult.TooManyOpenReservations);
-        }
+            RaceHooks.ReachedOnRequestPath(RaceHooks.Point.ReserveDecided);
+            // A save published another configuration meanwhile: what was decided may mix the two (the counters are read
+            // after the configuration, and a save changes both). Give back what was held and decide again under the new one.
+            if (key.Config != config)
+            {
+                if (result == ReserveResult.Ok)
+                {
+                    ReleaseHolds(key, config, amountUnits, tokens, policyMask, generations);
+                }
 
-        ReserveResult result = HoldAccounts(key, amountUnits, tokens, policyMask, out long generations, out int failedPolicy);
-        if (result != ReserveResult.Ok)
+                continue;
+            }
+
+            if (result != ReserveResult.Ok)
+            {
+                return Abandoned(slot, previous, result, failedPolicy);
+            }
+
+            ref ReservationRecord record = ref reservations[slot];
+            record.Generations = generations;
+            record.TokenId = tokenId;
+            record.UserId = key.User.UserId;
+            record.AmountUnits = amountUnits;
+            record.TokenUnits = tokens;
+            record.ChargedUnits = 0;
+            record.Exhausted = false;
+            record.PolicyMask = (byte)policyMask;
+            record.RequestKey = request.RequestKey;
+            record.ExpiresAtMs = nowMs + reservationTtlMs;
+
+            // Appended before the reservation is published: no settle or refund of it can reach the log first.
+            deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
+            reservations.Publish(slot, id);
+            return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
+        }
+    }
+
+    /// <summary>A refusal after the reservation record may have been claimed (<paramref name="slot"/> ≥ 0): the claim is given back.</summary>
+    private ReserveOutcome Abandoned(int slot, long previous, ReserveResult result, int policyIndex = -1)
+    {
+        if (slot >= 0)
         {
             reservations.Abandon(slot, previous);
-            return Rejected(result, failedPolicy);
         }
 
-        ref ReservationRecord record = ref reservations[slot];
-        record.Generations = generations;
-        record.TokenId = tokenId;
-        record.UserId = key.User.UserId;
-        record.AmountUnits = amountUnits;
-        record.TokenUnits = tokens;
-        record.ChargedUnits = 0;
-        record.Exhausted = false;
-        record.PolicyMask = (byte)policyMask;
-        record.RequestKey = request.RequestKey;
-        record.ExpiresAtMs = nowMs + reservationTtlMs;
-
-        // Appended before the reservation is published: no settle or refund of it can reach the log first.
-        deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
-        reservations.Publish(slot, id);
-        return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
+        return Rejected(result, policyIndex);
     }
 
     private static ReserveOutcome Rejected(ReserveResult result, int policyIndex = -1) =>
         new(result, ReservationId.None, 0, policyIndex);
 
     /// <summary>The first admission check: known, not deleted, enabled, not expired, not paused by a policy.</summary>
-    private static ReserveResult CheckKey(KeyState key, long nowMs, out int pausedIndex)
+    private static ReserveResult CheckKey(KeyConfig config, long nowMs, out int pausedIndex)
     {
         pausedIndex = -1;
-        int status = Volatile.Read(ref key.StatusWord);
-        if ((status & KeyState.DeletedFlag) != 0)
+        int status = config.StatusWord;
+        if ((status & KeyConfig.DeletedFlag) != 0)
         {
             return ReserveResult.KeyNotFound;
         }
 
-        if ((TokenStatus)(status & KeyState.OperatorStatusMask) != TokenStatus.Enabled)
+        if ((TokenStatus)(status & KeyConfig.OperatorStatusMask) != TokenStatus.Enabled)
         {
             return ReserveResult.KeyDisabled;
         }
 
-        long expiresAtMs = Volatile.Read(ref key.ExpiresAtMs);
+        long expiresAtMs = config.ExpiresAtMs;
         if (expiresAtMs != -1 && nowMs >= expiresAtMs)
         {
             return ReserveResult.KeyExpired;
         }
 
-        int paused = (status & KeyState.PausedMask) >> KeyState.PausedShift;
+        int paused = (status & KeyConfig.PausedMask) >> KeyConfig.PausedShift;
         if (paused != 0)
         {
             pausedIndex = BitOperations.TrailingZeroCount(paused);
@@ -126,8 +158,8 @@ public sealed partial class QuotaEngine
         return ReserveResult.Ok;
     }
 
-    /// <summary>Checks 2–4: wallet, key budget, then each enabled policy; on a refusal, gives back what it took.</summary>
-    private static ReserveResult HoldAccounts(KeyState key, long amount, long tokens, int policyMask, out long generations, out int failedPolicy)
+    /// <summary>Checks 2–4: wallet, key budget, then each enabled policy, by <paramref name="config"/>; on a refusal, gives back what it took.</summary>
+    private static ReserveResult HoldAccounts(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, out long generations, out int failedPolicy)
     {
         failedPolicy = -1;
         generations = 0;
@@ -136,7 +168,7 @@ public sealed partial class QuotaEngine
             return ReserveResult.InsufficientUserQuota;
         }
 
-        if (key.Unlimited)
+        if (config.Unlimited)
         {
             key.Budget.ReserveUnchecked(amount); // not enforced, still tracked
         }
@@ -146,16 +178,14 @@ public sealed partial class QuotaEngine
             return ReserveResult.InsufficientKeyQuota;
         }
 
-        PolicySlot?[]? slots = key.Slots;
         for (int held = 0, bits = policyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            PolicySlot slot = slots![index]!;
-            PolicyConfig config = slot.Config;
-            ReserveResult result = slot.Cell.TryReserve(config.InMetric(amount, tokens), config.Boundary, out ushort generation);
+            PolicyConfig policy = config.Policies[index]!;
+            ReserveResult result = config.Windows[index]!.Cell.TryReserve(policy.InMetric(amount, tokens), policy.Boundary, out ushort generation);
             if (result != ReserveResult.Ok)
             {
-                ReleaseHolds(key, amount, tokens, held, generations);
+                ReleaseHolds(key, config, amount, tokens, held, generations);
                 failedPolicy = index;
                 return result;
             }
@@ -169,27 +199,27 @@ public sealed partial class QuotaEngine
 
     /// <summary>
     /// Gives back what a reservation holds: the policies in <paramref name="policyMask"/> (each in its metric), the key
-    /// budget, the wallet. A policy's metric changes only with a new window, so a hold is released in the metric it was taken in.
+    /// budget, the wallet. <paramref name="config"/> is the one it was held under, or any later one: a window object counts
+    /// in one metric for life (another metric is another object), and a window it no longer holds in is left alone by
+    /// the generation check.
     /// </summary>
-    private static void ReleaseHolds(KeyState key, long amount, long tokens, int policyMask, long generations)
+    private static void ReleaseHolds(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, long generations)
     {
         for (int bits = policyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            PolicySlot slot = key.Slots![index]!;
-            slot.Cell.Release(ReservationRecord.GenerationIn(generations, index), slot.Config.InMetric(amount, tokens));
+            config.Windows[index]!.Cell.Release(ReservationRecord.GenerationIn(generations, index), config.Policies[index]!.InMetric(amount, tokens));
         }
 
         key.Budget.Release(amount);
         key.User.Wallet.Release(amount);
     }
 
-    private static bool AnyWindowDue(KeyState key, int policyMask, long nowMs)
+    private static bool AnyWindowDue(KeyConfig config, int policyMask, long nowMs)
     {
-        PolicySlot?[]? slots = key.Slots;
         for (int bits = policyMask; bits != 0; bits &= bits - 1)
         {
-            if (nowMs >= slots![BitOperations.TrailingZeroCount(bits)]!.Cell.WindowEndMs)
+            if (nowMs >= config.Windows[BitOperations.TrailingZeroCount(bits)]!.Cell.WindowEndMs)
             {
                 return true;
             }

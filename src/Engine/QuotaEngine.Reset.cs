@@ -23,8 +23,8 @@ public sealed partial class QuotaEngine
         for (int tokenId = 1; tokenId <= last; tokenId++)
         {
             KeyState? key = FindKey(tokenId);
-            int mask = key is null ? 0 : Volatile.Read(ref key.ActiveMask);
-            if (mask == 0 || !AnyWindowDue(key!, mask, nowMs))
+            KeyConfig? config = key?.Config;
+            if (config is null || config.ActiveMask == 0 || !AnyWindowDue(config, config.ActiveMask, nowMs))
             {
                 continue;
             }
@@ -99,7 +99,7 @@ public sealed partial class QuotaEngine
             return SpecError.TokenNotFound;
         }
 
-        int mask = Volatile.Read(ref key.ActiveMask);
+        int mask = key.Config.ActiveMask;
         if (policyIndex >= 0)
         {
             mask &= policyIndex < EngineLimits.PoliciesPerKeyMax ? 1 << policyIndex : 0;
@@ -139,7 +139,7 @@ public sealed partial class QuotaEngine
     private int RollDueWindowsLocked(KeyState key, long nowMs)
     {
         int rolled = 0;
-        int mask = Volatile.Read(ref key.ActiveMask);
+        int mask = key.Config.ActiveMask;
         for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
         {
             if ((mask & (1 << index)) != 0 && nowMs >= key.Slots![index]!.Cell.WindowEndMs)
@@ -209,7 +209,7 @@ public sealed partial class QuotaEngine
     private static void Restore(KeyState key, PolicySlot slot)
     {
         slot.PausedFromStatus = TokenStatus.None;
-        key.PublishStatus(key.OperatorStatus, key.IsDeleted);
+        key.Republish();
     }
 
     private void Emit(AuditAction action, KeyState key, int index, PolicySlot slot, long nowMs, TokenStatus previousStatus) =>

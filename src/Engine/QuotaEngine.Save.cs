@@ -58,14 +58,15 @@ public sealed partial class QuotaEngine
 
         try
         {
+            // The id is claimed before the save is logged: a create that lost the id appends nothing.
             if (tokenId != 0)
             {
-                if (!TakeExplicitId(ref lastTokenId, tokenId, options.KeysMax, FindKey(tokenId) is null))
+                if (!tokenIds.TryTake(tokenId))
                 {
                     return new SaveOutcome(SpecError.IdTaken, 0, -1);
                 }
             }
-            else if ((tokenId = TakeId(ref lastTokenId, options.KeysMax)) == 0)
+            else if ((tokenId = tokenIds.TakeNext()) == 0)
             {
                 return new SaveOutcome(SpecError.TooManyKeys, 0, -1);
             }
@@ -144,12 +145,43 @@ public sealed partial class QuotaEngine
             return new SaveOutcome(error, key.TokenId, policyIndex);
         }
 
+        if (CutQuotas(key, policies))
+        {
+            // Planned again from the usage read after the cut: a settle that charged before it is counted here, one that
+            // charges after it sees the lower quota and marks the window itself (docs/design.md "Saving a key").
+            audits.Clear();
+            policies = PlanPolicies(key, update.Policies!, status, nowMs, audits, out policyIndex, out error);
+            Invariant.Assert(error == SpecError.None, "a save planned once plans again");
+        }
+
         RaceHooks.Reached(RaceHooks.Point.SavePlanned);
         long budgetDelta = update.RemainQuotaUnits is { } remain ? key.Budget.SetBalance(remain) : 0;
         var save = new TokenSave(
             key.User.UserId, status, update.UnlimitedQuota ?? key.Unlimited, update.ExpiresAtMs ?? key.ExpiresAtMs, budgetDelta, policies);
         CommitSave(key, save, audits, nowMs);
         return new SaveOutcome(SpecError.None, key.TokenId, -1);
+    }
+
+    /// <summary>
+    /// Lowers, ahead of the save, the quota of every window the plan carries to a lower quota (under the key's lock; true if
+    /// any). The plan decides "exhausted or not" from the usage it reads, a settle from the window's quota it reads after
+    /// charging: with the cut made first, a settle that charges after the plan's read sees the lower quota and marks the
+    /// window under the lock, after the save. A cut takes room away, so it may show before the save's record: a reserve
+    /// it refuses changes nothing, and one it admits is an addition that replays the same on either side of the save.
+    /// </summary>
+    private static bool CutQuotas(KeyState key, PolicySave?[] policies)
+    {
+        bool cut = false;
+        for (int index = 0; index < policies.Length; index++)
+        {
+            if (policies[index] is { Restart: null, QuotaDeltaUnits: < 0 } policy)
+            {
+                key.Slots![index]!.Cell.AdjustQuota(policy.QuotaDeltaUnits);
+                cut = true;
+            }
+        }
+
+        return cut;
     }
 
     /// <summary>Appends the save, then applies it (under the key's lock; its one record was promised).</summary>
@@ -190,8 +222,7 @@ public sealed partial class QuotaEngine
                 }
 
                 deltas.Append(DeltaRecord.TokenDelete(tokenId, key.User.UserId, nowMs));
-                key.PublishStatus(key.OperatorStatus, deleted: true);
-                key.PublishActiveMask();
+                key.PublishDeleted();
                 return SpecError.None;
             }
         }

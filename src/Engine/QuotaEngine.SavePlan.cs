@@ -131,33 +131,62 @@ public sealed partial class QuotaEngine
         return save;
     }
 
-    /// <summary>Applies a save: live (under the key's lock, after its record was appended) or in replay.</summary>
+    /// <summary>
+    /// Applies a save: live (under the key's lock, after its record was appended) or in replay. The new configuration
+    /// becomes visible in one write (<see cref="KeyState.Publish"/>). What the save changes in counters that admission
+    /// reads around it is ordered by direction (docs/design.md "Invariants", configuration publication): what takes room
+    /// away (a lower budget, or a lower quota: cut before the plan, see CutQuotas) before the publish, what gives room
+    /// (a higher one) after it. A reserve judging by the old configuration that saw a later change finds the
+    /// configuration replaced and decides again; one judging by the new configuration sees every reduction already, at
+    /// worst not yet an increase.
+    /// </summary>
     private void ApplySave(KeyState key, TokenSave save, bool live)
     {
-        if (live)
+        long budgetDelta = save.BudgetDeltaUnits;
+        if (!live)
         {
-            key.Budget.PublishBalanceChange(save.BudgetDeltaUnits);
+            key.Budget.Credit(budgetDelta);
         }
-        else
+        else if (budgetDelta < 0)
         {
-            key.Budget.Credit(save.BudgetDeltaUnits);
+            key.Budget.PublishBalanceChange(budgetDelta);
         }
 
-        key.Unlimited = save.UnlimitedQuota;
-        Volatile.Write(ref key.ExpiresAtMs, save.ExpiresAtMs);
         for (int index = 0; index < EngineLimits.PoliciesPerKeyMax && index < save.Policies.Length; index++)
         {
             if (save.Policies[index] is { } policy)
             {
-                ApplyPolicySave(SlotFor(key, index), policy);
+                ApplyPolicySave(SlotFor(key, index), policy, live);
             }
         }
 
-        key.PublishActiveMask();
-        key.PublishStatus(save.Status, deleted: false);
+        if (live)
+        {
+            RaceHooks.Reached(RaceHooks.Point.SavePublishing);
+        }
+
+        key.Publish(save.Status, save.UnlimitedQuota, save.ExpiresAtMs, deleted: false);
+        if (live)
+        {
+            RaceHooks.Reached(RaceHooks.Point.SavePublished);
+        }
+
+        if (live && budgetDelta > 0)
+        {
+            key.Budget.PublishBalanceChange(budgetDelta);
+        }
+
+        for (int index = 0; index < EngineLimits.PoliciesPerKeyMax && index < save.Policies.Length; index++)
+        {
+            if (save.Policies[index] is { QuotaDeltaUnits: > 0 } policy)
+            {
+                key.Slots![index]!.Cell.AdjustQuota(policy.QuotaDeltaUnits);
+            }
+        }
     }
 
-    private void ApplyPolicySave(PolicySlot slot, PolicySave policy)
+    /// <summary>One position's part of a save, but a quota increase (applied after the publish) and, live, a cut (applied before the plan).</summary>
+    private void ApplyPolicySave(PolicySlot slot, PolicySave policy, bool live)
     {
         if (policy.Spec is { } spec)
         {
@@ -167,16 +196,17 @@ public sealed partial class QuotaEngine
         slot.Removed = policy.Spec is null;
         if (policy.Restart is { } restart)
         {
-            StartGeneration(slot, restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs);
+            // A new window object, published with the configuration: reserves of the old configuration keep to the old one.
+            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs);
         }
         else if (policy.Move is { } move)
         {
             slot.Cell.MoveWindow(move.StartMs, move.EndMs);
         }
 
-        if (policy.QuotaDeltaUnits != 0)
+        if (policy.QuotaDeltaUnits < 0 && !live)
         {
-            slot.Cell.AdjustQuota(policy.QuotaDeltaUnits);
+            slot.Cell.AdjustQuota(policy.QuotaDeltaUnits); // live, CutQuotas made it before planning
         }
 
         slot.ExhaustedAtMs = policy.ExhaustedAtMs;

@@ -25,8 +25,8 @@ public sealed partial class QuotaEngine
     private readonly UserState?[] users;
     private readonly KeyState?[] keys;
     private readonly ReservationTable reservations;
-    private int lastUserId;
-    private int lastTokenId;
+    private readonly IdClaims userIds;
+    private readonly IdClaims tokenIds;
 
     /// <summary>
     /// An engine with empty tables, allocated at the sizes in <paramref name="options"/>. With no
@@ -47,6 +47,8 @@ public sealed partial class QuotaEngine
         users = new UserState?[this.options.UsersMax + 1];
         keys = new KeyState?[this.options.KeysMax + 1];
         reservations = new ReservationTable(this.options.ReservationsMax);
+        userIds = new IdClaims(this.options.UsersMax);
+        tokenIds = new IdClaims(this.options.KeysMax);
     }
 
     /// <summary>The validated copy of the options this engine was built with.</summary>
@@ -66,9 +68,9 @@ public sealed partial class QuotaEngine
 
     internal ReservationTable Reservations => reservations;
 
-    internal int LastTokenId => Volatile.Read(ref lastTokenId);
+    internal int LastTokenId => tokenIds.Last;
 
-    internal int LastUserId => Volatile.Read(ref lastUserId);
+    internal int LastUserId => userIds.Last;
 
     internal KeyState? FindKey(int tokenId) =>
         (uint)tokenId < (uint)keys.Length ? Volatile.Read(ref keys[tokenId]) : null;
@@ -100,14 +102,15 @@ public sealed partial class QuotaEngine
 
         try
         {
+            // The id is claimed before the credit is logged: a create that lost the id appends nothing.
             if (userId != 0)
             {
-                if (!TakeExplicitId(ref lastUserId, userId, options.UsersMax, FindUser(userId) is null))
+                if (!userIds.TryTake(userId))
                 {
                     return new SaveOutcome(SpecError.IdTaken, 0, -1);
                 }
             }
-            else if ((userId = TakeId(ref lastUserId, options.UsersMax)) == 0)
+            else if ((userId = userIds.TakeNext()) == 0)
             {
                 return new SaveOutcome(SpecError.TooManyUsers, 0, -1);
             }
@@ -172,41 +175,4 @@ public sealed partial class QuotaEngine
         FindUser(userId) is { } user
             ? new UserView(userId, user.Wallet.Balance, user.Wallet.Used, user.Wallet.Reserved)
             : null;
-
-    /// <summary>
-    /// Takes an id chosen by the caller (cluster mode): false if it is out of range or taken. Saves of one id are not
-    /// concurrent (the caller applies the store's configuration from one loop); the last id only grows.
-    /// </summary>
-    private static bool TakeExplicitId(ref int last, int id, int max, bool free)
-    {
-        if (id < 1 || id > max || !free)
-        {
-            return false;
-        }
-
-        int current;
-        while ((current = Volatile.Read(ref last)) < id && Interlocked.CompareExchange(ref last, id, current) != current)
-        {
-        }
-
-        return true;
-    }
-
-    /// <summary>Takes the next dense id, or 0 when the table is full.</summary>
-    private static int TakeId(ref int last, int max)
-    {
-        while (true)
-        {
-            int current = Volatile.Read(ref last);
-            if (current >= max)
-            {
-                return 0;
-            }
-
-            if (Interlocked.CompareExchange(ref last, current + 1, current) == current)
-            {
-                return current + 1;
-            }
-        }
-    }
 }

@@ -3,76 +3,62 @@ using Quota.Engine.Model;
 namespace Quota.Engine.Accounts;
 
 /// <summary>
-/// An API key's live state: its lifetime budget, status and policies.
-/// Concurrency: the hot path reads <see cref="StatusWord"/>, <see cref="ActiveMask"/> and the cells without a
-/// lock. Everything structural (status, pause, policy config, window rollover, delete) changes under
-/// <see cref="Gate"/>, and the published words are written last, so a lock-free reader sees either the old
-/// or the new configuration, never a mix that admits more than either would.
+/// An API key's live state: its lifetime budget, its published configuration and its policy positions.
+/// Concurrency: the request path reads <see cref="Config"/> once and the counters (budget, windows) lock-free.
+/// Everything structural (status, pause, policies, window restarts by a save, delete) changes under <see cref="Gate"/>
+/// in the policy positions, and becomes visible when <see cref="Publish"/> swaps in the new configuration whole: one
+/// reference write (docs/design.md "Invariants", configuration publication).
 /// </summary>
 internal sealed class KeyState(int tokenId, UserState user)
 {
-    // StatusWord layout: bits 0-1 operator status (1 enabled, 2 disabled), bits 4-7 paused-by-policy mask,
-    // bit 8 deleted. One word so the hot path learns "may this key be used at all" in one read.
-    public const int OperatorStatusMask = 0b11;
-    public const int PausedShift = 4;
-    public const int PausedMask = 0b1111 << PausedShift;
-    public const int DeletedFlag = 1 << 8;
-
     public readonly int TokenId = tokenId;
     public readonly UserState User = user;
     public readonly Lock Gate = new();
     public BalanceCell Budget;
-    public int StatusWord = (int)TokenStatus.Enabled;
-    /// <summary>Bit i set ⇔ Slots[i] holds an enabled policy.</summary>
-    public int ActiveMask;
-    public long ExpiresAtMs = -1;
-    public volatile bool Unlimited;
-    /// <summary>Policy positions, allocated on the first policy save; null for keys without policies.</summary>
+    /// <summary>What the request path reads; replaced whole under <see cref="Gate"/>.</summary>
+    public volatile KeyConfig Config = KeyConfig.Initial;
+    /// <summary>Policy positions (changed under <see cref="Gate"/>), allocated on the first policy save; null for keys without policies.</summary>
     public PolicySlot?[]? Slots;
-    /// <summary>Which policies apply to which model; null when none is scoped (every active policy applies).</summary>
-    public volatile ModelScope? Scope;
 
-    public TokenStatus OperatorStatus => (TokenStatus)(Volatile.Read(ref StatusWord) & OperatorStatusMask);
+    public TokenStatus OperatorStatus => Config.OperatorStatus;
 
-    public bool IsDeleted => (Volatile.Read(ref StatusWord) & DeletedFlag) != 0;
+    public bool IsDeleted => Config.IsDeleted;
 
-    /// <summary>Recomputes and publishes the status word (under <see cref="Gate"/>).</summary>
-    public void PublishStatus(TokenStatus operatorStatus, bool deleted)
-    {
-        int paused = 0;
-        if (Slots is { } slots)
-        {
-            for (int i = 0; i < slots.Length; i++)
-            {
-                if (slots[i] is { IsPaused: true })
-                {
-                    paused |= 1 << (PausedShift + i);
-                }
-            }
-        }
+    public bool Unlimited => Config.Unlimited;
 
-        Volatile.Write(ref StatusWord, (int)operatorStatus | paused | (deleted ? DeletedFlag : 0));
-    }
+    /// <summary>-1: never.</summary>
+    public long ExpiresAtMs => Config.ExpiresAtMs;
 
     /// <summary>
-    /// Recomputes and publishes the model scope and the enabled-policy mask (under <see cref="Gate"/>); a deleted key has
-    /// none. The scope is written first: a reader takes the mask, then the scope.
+    /// Publishes the key's whole configuration (under <see cref="Gate"/>): these fields with what the policy positions hold
+    /// now — each one's rules and windows, which are in service, their model scope, which of them pause the key. A deleted
+    /// key has no policy in service.
     /// </summary>
-    public void PublishActiveMask()
+    public void Publish(TokenStatus operatorStatus, bool unlimited, long expiresAtMs, bool deleted)
     {
-        Scope = ModelScope.Build(Slots);
-        int mask = 0;
-        if (Slots is { } slots && !IsDeleted)
+        int paused = 0, active = 0;
+        PolicyConfig?[] policies = new PolicyConfig?[EngineLimits.PoliciesPerKeyMax];
+        PolicyWindow?[] windows = new PolicyWindow?[EngineLimits.PoliciesPerKeyMax];
+        for (int i = 0; Slots is not null && i < Slots.Length; i++)
         {
-            for (int i = 0; i < slots.Length; i++)
+            if (Slots[i] is not { } slot)
             {
-                if (slots[i] is { Removed: false } slot && slot.Config.Spec.Enabled)
-                {
-                    mask |= 1 << i;
-                }
+                continue;
             }
+
+            policies[i] = slot.Config;
+            windows[i] = slot.Window;
+            paused |= slot.IsPaused ? 1 << (KeyConfig.PausedShift + i) : 0;
+            active |= slot.IsActive && !deleted ? 1 << i : 0;
         }
 
-        Volatile.Write(ref ActiveMask, mask);
+        int status = (int)operatorStatus | paused | (deleted ? KeyConfig.DeletedFlag : 0);
+        Config = new KeyConfig(status, expiresAtMs, unlimited, active, ModelScope.Build(Slots), policies, windows);
     }
+
+    /// <summary>Publishes again after a pause or a restore changed a position (under <see cref="Gate"/>).</summary>
+    public void Republish() => Publish(OperatorStatus, Unlimited, ExpiresAtMs, IsDeleted);
+
+    /// <summary>Deletes the key (under <see cref="Gate"/>): no policy in service any more, every reserve refused.</summary>
+    public void PublishDeleted() => Publish(OperatorStatus, Unlimited, ExpiresAtMs, deleted: true);
 }

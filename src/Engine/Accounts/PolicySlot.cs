@@ -24,15 +24,16 @@ internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule, IReadO
 }
 
 /// <summary>
-/// One of a key's (at most four) policy positions: its configuration, its current window's counters and its
-/// exhaustion/pause record. The slot object lives as long as the key; saving replaces <see cref="Config"/>.
-/// Concurrency: <see cref="Cell"/> is lock-free; every other field changes only under the key's lock and is
-/// read without it only as a hint that the lock path re-checks.
+/// One of a key's (at most four) policy positions: its configuration, its windows' counters and its exhaustion/pause
+/// record. The slot object lives as long as the key; a save replaces <see cref="Config"/>, and <see cref="Window"/> when
+/// it restarts the window. Concurrency: every field changes only under the key's lock; the request path reads the
+/// configuration and the window from the key's published <see cref="KeyConfig"/>, never from here (the counters in
+/// the window are lock-free), and reads <see cref="ExhaustedAtMs"/> only as a hint that the lock path re-checks.
 /// </summary>
 internal sealed class PolicySlot(PolicyConfig config)
 {
-    public WindowCell Cell;
-    public volatile PolicyConfig Config = config;
+    public PolicyWindow Window = new();
+    public PolicyConfig Config = config;
     /// <summary>When the current window first ran out (used ≥ quota); 0 = not exhausted. Cleared by resets.</summary>
     public long ExhaustedAtMs;
     /// <summary>The key's operator status recorded when this policy paused it; None = not paused. Recorded once, never overwritten.</summary>
@@ -46,6 +47,9 @@ internal sealed class PolicySlot(PolicyConfig config)
     /// when the next window restart would reach it): the guard that keeps 16-bit generations from wrapping onto a held one.
     /// </summary>
     public ushort OldestHeldGeneration;
+
+    /// <summary>The current window's counters (under the key's lock, or in recovery).</summary>
+    public ref WindowCell Cell => ref Window.Cell;
 
     /// <summary>In service: saved, enabled, not removed.</summary>
     public bool IsActive => !Removed && Config.Spec.Enabled;

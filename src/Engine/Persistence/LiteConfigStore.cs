@@ -10,6 +10,13 @@ namespace Quota.Engine.Persistence;
 /// </summary>
 internal sealed class LiteConfigStore : ILogRowStore, IDisposable
 {
+    /// <summary>
+    /// The document mapper of every store, with each document type mapped once, here, on one thread. LiteDB's global
+    /// mapper maps a type on its first use and makes the map visible before it is filled in, so two stores opened at
+    /// once (parallel tests, a host and a tool) could read a half-built one: "Member DeliveredMs not found on BsonMapper".
+    /// </summary>
+    private static readonly BsonMapper Mapper = CreateMapper();
+
     private readonly LiteDatabase db;
     private readonly ILiteCollection<SnapshotDocument> snapshots;
     private readonly ILiteCollection<UserDocument> users;
@@ -19,7 +26,7 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
 
     public LiteConfigStore(string path)
     {
-        db = new LiteDatabase($"Filename={path};Connection=direct");
+        db = new LiteDatabase($"Filename={path};Connection=direct", Mapper);
         snapshots = db.GetCollection<SnapshotDocument>("snapshots");
         users = db.GetCollection<UserDocument>("users");
         tokens = db.GetCollection<TokenDocument>("tokens");
@@ -31,6 +38,18 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         logs.EnsureIndex(l => l.UserId);
         outbox = db.GetCollection<OutboxDocument>("outbox");
         outbox.EnsureIndex(o => o.DeliveredMs);
+    }
+
+    private static BsonMapper CreateMapper()
+    {
+        var mapper = new BsonMapper();
+        mapper.Entity<SnapshotDocument>();
+        mapper.Entity<UserDocument>();
+        mapper.Entity<TokenDocument>();
+        mapper.Entity<LogDocument>();
+        mapper.Entity<OutboxDocument>();
+        mapper.Entity<LiteFileInfo<string>>(); // the snapshots' file storage
+        return mapper;
     }
 
     public SnapshotDocument? LatestSnapshot => snapshots.FindById(1);

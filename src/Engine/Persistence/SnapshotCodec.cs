@@ -90,9 +90,10 @@ internal static class SnapshotCodec
     private static void WriteKey(BinaryWriter w, KeyState key)
     {
         w.Write(key.User.UserId);
-        w.Write(key.StatusWord);
-        w.Write(key.Unlimited);
-        w.Write(key.ExpiresAtMs);
+        KeyConfig config = key.Config;
+        w.Write(config.StatusWord);
+        w.Write(config.Unlimited);
+        w.Write(config.ExpiresAtMs);
         WriteBalance(w, key.Budget);
         for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
         {
@@ -121,8 +122,8 @@ internal static class SnapshotCodec
     {
         KeyState key = engine.KeyFor(tokenId, r.ReadInt32());
         int statusWord = r.ReadInt32();
-        key.Unlimited = r.ReadBoolean();
-        key.ExpiresAtMs = r.ReadInt64();
+        bool unlimited = r.ReadBoolean();
+        long expiresAtMs = r.ReadInt64();
         ReadBalance(r, ref key.Budget);
         for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
         {
@@ -142,8 +143,7 @@ internal static class SnapshotCodec
             slot.Removed = r.ReadBoolean();
         }
 
-        Volatile.Write(ref key.StatusWord, statusWord);
-        key.PublishActiveMask();
+        key.Publish((TokenStatus)(statusWord & KeyConfig.OperatorStatusMask), unlimited, expiresAtMs, (statusWord & KeyConfig.DeletedFlag) != 0);
     }
 
     private static void WriteSpec(BinaryWriter w, QuotaPolicySpec spec)

@@ -143,7 +143,8 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             int roll = random.Next(100);
             switch (roll)
             {
-                case < 32: Reserve(); break;
+                case < 28: Reserve(); break;
+                case < 32: ReserveRacingASave(); break;
                 case < 50: Settle(); break;
                 case < 58: Refund(); break;
                 case < 72: AdvanceTime(); break;
@@ -200,6 +201,57 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             Log($"reserve token {token} amount {amount} tokens {tokens} model {modelName ?? "-"}");
             ReserveOutcome actual = t.Engine.Reserve(token, new ReserveRequest(amount, tokens, modelName), t.NowMs);
             ReserveOutcome expected = model.Reserve(token, amount, tokens, modelName, t.NowMs, () => actual.Id);
+            Assert.Equal(expected with { Id = actual.Id }, actual);
+            if (actual.IsOk)
+            {
+                reservations.Add(actual.Id);
+            }
+        }
+
+        /// <summary>
+        /// A reserve with a save of the same key run in its middle — after it read the key's configuration, or after it
+        /// held its accounts or was refused (docs/design.md "Invariants", configuration publication). The save changes
+        /// policies (metrics, scopes, quotas, boundaries, enabled), the status or the budget; the reserve must come out as
+        /// the reserve after the save, decided under the new configuration whole. A reserve refused before it reads any
+        /// configuration (an unknown key, a bad amount) runs no save: then the save follows it.
+        /// </summary>
+        private void ReserveRacingASave()
+        {
+            int token = AnyToken();
+            long amount = RandomAmount(token);
+            long tokens = random.Next(4) == 0 ? 0 : random.Next(1, 400);
+            string? modelName = Models[random.Next(Models.Length)];
+            TokenUpdate update = random.Next(4) switch
+            {
+                0 => new TokenUpdate { Status = random.Next(2) == 0 ? TokenStatus.Enabled : TokenStatus.Disabled, Policies = RandomPolicies(valid: true) },
+                1 => new TokenUpdate { RemainQuotaUnits = random.Next(0, 2000), UnlimitedQuota = random.Next(3) == 0 },
+                _ => new TokenUpdate { Policies = RandomPolicies(valid: random.Next(12) != 0) },
+            };
+            RaceHooks.Point point = random.Next(2) == 0 ? RaceHooks.Point.ReserveConfigurationRead : RaceHooks.Point.ReserveDecided;
+            Log($"reserve token {token} amount {amount} tokens {tokens} model {modelName ?? "-"} racing at {point} {update}");
+            SaveOutcome? saved = null;
+            ReserveOutcome actual;
+            using (RaceHook.At(point, () =>
+            {
+                model.RollDue(token, t.NowMs); // the reserve rolled its due windows before it read the configuration
+                saved = t.Engine.UpdateToken(token, update, t.NowMs);
+            }))
+            {
+                actual = t.Engine.Reserve(token, new ReserveRequest(amount, tokens, modelName), t.NowMs);
+            }
+
+            ReserveOutcome expected;
+            if (saved is { } inside)
+            {
+                Assert.Equal(model.Update(token, update, t.NowMs), inside);
+                expected = model.Reserve(token, amount, tokens, modelName, t.NowMs, () => actual.Id);
+            }
+            else
+            {
+                expected = model.Reserve(token, amount, tokens, modelName, t.NowMs, () => actual.Id);
+                Assert.Equal(model.Update(token, update, t.NowMs), t.Engine.UpdateToken(token, update, t.NowMs));
+            }
+
             Assert.Equal(expected with { Id = actual.Id }, actual);
             if (actual.IsOk)
             {

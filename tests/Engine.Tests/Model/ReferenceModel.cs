@@ -219,6 +219,15 @@ internal sealed class ReferenceModel(long ttlMs)
         return SpecError.None;
     }
 
+    /// <summary>Rolls one key's due windows, as a reserve of it does before it judges (nothing for an unknown or deleted key).</summary>
+    public void RollDue(int tokenId, long now)
+    {
+        if (Keys.TryGetValue(tokenId, out Key? key) && !key.Deleted)
+        {
+            RollDue(tokenId, key, now);
+        }
+    }
+
     public void RollAllDue(long now)
     {
         foreach ((int tokenId, Key key) in Keys)

@@ -63,5 +63,8 @@ public sealed class ExplicitIdTests : IDisposable
         Assert.Equal(before, EngineState.Describe(second.Engine, T0));
         Assert.Equal(30, second.Engine.ReadToken(17, T0)!.UsedQuotaUnits);
         Assert.Equal(SpecError.IdTaken, second.Engine.CreateToken(new TokenSpec { UserId = 3 }, T0, tokenId: 17).Error);
+        Assert.Equal(SpecError.IdTaken, second.Engine.CreateUser(5, userId: 3).Error); // a recovered id stays claimed
+        Assert.Equal(4, second.Engine.CreateUser(5).Id); // dense ids go on after the largest recovered one
+        Assert.Equal(18, second.Engine.CreateToken(new TokenSpec { UserId = 3 }, T0).Id);
     }
 }

@@ -8,7 +8,8 @@ using Quota.Engine.Windows;
 namespace Quota.Engine.Tests.Properties;
 
 /// <summary>
-/// One property per invariant of docs/design.md "Invariants". Recovery (5), log prefixes (7), unique ids (8) and finishes
+/// One property per invariant of docs/design.md "Invariants" (10: a reserve racing a save sees one configuration whole).
+/// Recovery (5), log prefixes (7), unique ids (8) and finishes
 /// that never wait (9) are checked by the model-based run, ReplayTests, CrashTests, ExactnessTests and LogRoomTests.
 /// </summary>
 public sealed class InvariantProperties
@@ -30,14 +31,15 @@ public sealed class InvariantProperties
             },
             after: (op, result) =>
             {
-                if (result is ReserveOutcome { IsOk: true })
+                // A racing save changes the policy inside the reserve: its window is then judged by the bound below.
+                if (result is ReserveOutcome { IsOk: true } && op.Kind == OpKind.Reserve && run.PolicyApplies(run.TokenFor(op)))
                 {
                     PolicyView prior = before[run.TokenFor(op)];
                     long held = prior.UsedQuotaUnits + prior.ReservedQuotaUnits;
                     Assert.True(held < scenario.QuotaUnits, $"admitted while used + reserved = {held} ≥ quota");
                     if (scenario.Boundary == BoundaryMode.Strict)
                     {
-                        Assert.True(held + scenario.InMetric(op.A) <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
+                        Assert.True(held + run.InMetric(run.TokenFor(op), op.A) <= scenario.QuotaUnits, "strict admitted an estimate that does not fit");
                     }
                 }
 
@@ -119,13 +121,41 @@ public sealed class InvariantProperties
             before: op => snapshot = op.Kind == OpKind.Reserve ? Snapshot(run) : "",
             after: (op, result) =>
             {
-                if (result is ReserveOutcome { IsOk: false })
+                if (op.Kind == OpKind.Reserve && result is ReserveOutcome { IsOk: false })
                 {
                     Assert.Equal(snapshot, Snapshot(run));
                 }
             });
         return true;
     });
+
+    /// <summary>
+    /// Configuration publication (docs/design.md "Invariants"): a reserve with a save of its key run in its middle — the
+    /// policy switched to another metric and scope — answers and leaves every account exactly as the save followed by the
+    /// reserve does, step after step, and the books balance after each.
+    /// </summary>
+    [Property(MaxTest = Tests)]
+    public Property AReserveRacingASave_IsTheSaveThenTheReserve() => Prop.ForAll(Scenario.Arbitrary(), scenario =>
+    {
+        var racing = new ScenarioRun(scenario);
+        var serial = new ScenarioRun(scenario, serialSaves: true);
+        var serialResults = new List<object?>();
+        serial.Run(after: (_, result) => serialResults.Add(result));
+        int step = 0;
+        racing.Run(after: (op, result) =>
+        {
+            object? expected = serialResults[step++];
+            Assert.Equal(Masked(expected), Masked(result));
+            Assert.Empty(ConservationAudit.Check(racing.T.Engine));
+        });
+        Assert.Equal(Accounts(serial), Accounts(racing));
+        return true;
+    });
+
+    private static object? Masked(object? result) => result is ReserveOutcome reserve ? reserve with { Id = default } : result;
+
+    private static string Accounts(ScenarioRun run) =>
+        string.Join("\n", run.Tokens.Select(t => run.T.Read(t) + " " + string.Join(",", run.T.Read(t).Policies))) + run.T.Engine.ReadUser(run.UserId);
 
     // A rejected reserve may still roll a due window first: that is the reset of time passing, not a side
     // effect of the request, so the snapshot is taken after rolling.

@@ -7,6 +7,9 @@ internal sealed class RecordingSink : IDeltaSink
 {
     private readonly List<(DeltaRecord Record, byte[]? Payload)> records = [];
 
+    /// <summary>Runs after each append, on the appending thread: a test's way into the middle of an operation.</summary>
+    public Action<DeltaRecord>? AfterAppend { get; set; }
+
     public bool HasCapacity => true;
 
     public bool TryPromise(int records) => true;
@@ -32,6 +35,8 @@ internal sealed class RecordingSink : IDeltaSink
         {
             records.Add((record, null));
         }
+
+        AfterAppend?.Invoke(record);
     }
 
     public void Append(in DeltaRecord record, byte[] payload)
@@ -40,6 +45,8 @@ internal sealed class RecordingSink : IDeltaSink
         {
             records.Add((record, payload));
         }
+
+        AfterAppend?.Invoke(record);
     }
 
     /// <summary>Replays every record into a fresh engine with the same options.</summary>
