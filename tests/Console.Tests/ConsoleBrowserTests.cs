@@ -158,7 +158,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await SignInAsync(page);
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= 375"), "the keys page fits a 375 px phone");
         await Screenshots.SaveAsync(page, "keys-phone");
-        await page.ClickAsync("button:has-text('Sign out')");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#admin-key")).ToBeVisibleAsync();
         await page.GotoAsync("/users");
         Assert.Contains("/signin", page.Url, StringComparison.Ordinal);
