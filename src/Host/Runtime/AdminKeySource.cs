@@ -32,6 +32,7 @@ internal static class AdminKeySource
         }
 
         string key = ApiKeys.NewKey("sk-admin-");
+        CreateDataDirectory(options.DataDir); // the first start: the engine has not created it yet
         File.WriteAllText(path, key);
         if (!OperatingSystem.IsWindows())
         {
@@ -40,6 +41,18 @@ internal static class AdminKeySource
 
         HostLog.AdminKeyGenerated(logger, path);
         return key;
+    }
+
+    private static void CreateDataDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     private static string Read(string path, ILogger logger)

@@ -22,6 +22,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
     {
         QuotaOptions o = options.Value;
         Time = time;
+        AdminKeyHash = ApiKeys.SecretHash(AdminKeySource.Resolve(o, logger)); // first: a refused key stops the start before any file is opened; only the hash is kept
         Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
@@ -42,7 +43,6 @@ public sealed class QuotaRuntime : IAsyncDisposable
             Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
         }
 
-        AdminKeyHash = ApiKeys.SecretHash(AdminKeySource.Resolve(o, logger)); // only the hash is kept
         adminBearer = new BearerSecret(AdminKeyHash);
         RequestIds = new Quota.RequestIdIndex(Engine); // rebuilt from the recovered reservations
     }
