@@ -11,7 +11,7 @@ namespace Quota.Host.Quota;
 /// <c>/api/quota/*</c> only, so a gateway never holds the admin's power. Gateway keys are stored as SHA-256 hashes in the
 /// node's LiteDB and indexed here by hash. A reservation a gateway key made can be settled or refunded only with that
 /// key (or the admin key, which can finish any). Which key made a reservation is kept in memory: after a restart the
-/// reservations made before it can be finished by the admin key only (or expire, refunded).
+/// reservations made before it can be finished by the admin key only (or they expire, settled at their estimate).
 /// Like <see cref="BearerSecret"/>, Authorization header strings that passed are remembered by identity, so a
 /// keep-alive connection's calls after its first are not hashed again; a deleted key's strings stop passing at once.
 /// </summary>
@@ -77,7 +77,7 @@ public sealed class GatewayKeys
 
     internal IReadOnlyList<GatewayKeyDocument> All() => runtime.Store.AllGatewayKeys().OrderBy(k => k.Id).ToList();
 
-    /// <summary>Deletes a gateway key: it stops working at once; its open reservations stay for the admin key to finish, or expire.</summary>
+    /// <summary>Deletes a gateway key: it stops working at once; its open reservations stay for the admin key to finish, or to expire.</summary>
     public bool Delete(int id)
     {
         if (!runtime.Store.DeleteGatewayKey(id))
