@@ -16,7 +16,7 @@ DURATION=${DURATION:-10}; WARMUP=${WARMUP:-20}; PORT=${PORT:-9100}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 for project in src/Host tools/FakeUpstream bench/YarpPeer; do dotnet build $project -c Release --nologo -v q >/dev/null; done
 up=http://127.0.0.1:$PORT host_url=http://127.0.0.1:$((PORT + 1)) yarp_url=http://127.0.0.1:$((PORT + 2))
-data=$(mktemp -d); export ADMIN_KEY=bench-admin-key-0123456789
+data=$(mktemp -d); export ADMIN_KEY=$(head -c 36 /dev/urandom | base64 | tr "+/" "-_")
 dotnet tools/FakeUpstream/bin/Release/net10.0/FakeUpstream.dll --urls $up > "$data/upstream.log" 2>&1 & upstream=$!
 dotnet src/Host/bin/Release/net10.0/Quota.Host.dll --urls $host_url --Quota:DataDir="$data/host" --Quota:AdminKey=$ADMIN_KEY \
   --Relay:Upstream:BaseUrl=$up/v1 --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!

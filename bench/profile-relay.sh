@@ -10,7 +10,7 @@ export BENCH_DIR="$PWD/bench" PATH="$PATH:$HOME/.dotnet/tools"
 DURATION=${DURATION:-5}; WARMUP=${WARMUP:-20}; PORT=${PORT:-9200}; OUT=${OUT:-/tmp/relay.nettrace}
 for project in src/Host tools/FakeUpstream; do dotnet build $project -c Release --nologo -v q >/dev/null; done
 up=http://127.0.0.1:$PORT host_url=http://127.0.0.1:$((PORT + 1))
-data=$(mktemp -d); export ADMIN_KEY=bench-admin-key-0123456789
+data=$(mktemp -d); export ADMIN_KEY=$(head -c 36 /dev/urandom | base64 | tr "+/" "-_")
 dotnet tools/FakeUpstream/bin/Release/net10.0/FakeUpstream.dll --urls $up > "$data/upstream.log" 2>&1 & upstream=$!
 dotnet src/Host/bin/Release/net10.0/Quota.Host.dll --urls $host_url --Quota:DataDir="$data/host" --Quota:AdminKey=$ADMIN_KEY \
   --Relay:Upstream:BaseUrl=$up/v1 --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!

@@ -15,7 +15,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Quota.Host;
 using Quota.Host.Cluster;
 
-const string AdminKey = "bench-admin-key-0123456789";
+string AdminKey = Quota.Host.Runtime.ApiKeys.NewKey("sk-admin-"); // a fresh key each run: the host refuses weak ones
 int admitted = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3_000;
 int port;
 using (var probe = new TcpListener(System.Net.IPAddress.Loopback, 0))

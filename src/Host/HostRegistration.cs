@@ -35,6 +35,9 @@ public static class HostRegistration
         services.AddSingleton<Pricing>();
         services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();
+        services.AddSingleton<FailedAuthThrottle>();
+        services.AddSingleton<GatewayKeys>();
+        services.AddProxyForwarding();
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddQuotaConsole();
@@ -47,15 +50,18 @@ public static class HostRegistration
 
     public static WebApplication MapQuotaHost(this WebApplication app)
     {
+        app.UseProxyForwarding(); // first: everything after sees the client's address and scheme (docs/operations.md "Behind a proxy")
         app.UseExceptionHandler();
         app.UseStatusCodePages(Errors.EmptyErrors.WriteAsync); // a 4xx/5xx without a body (415, 405, 404) still explains itself
+        app.UseFailedAuthThrottle(); // a throttled address is refused before any handler reads its request
         app.MapQuotaConsole(); // the operator's console and the key holder's page (/, /me); only for non-API paths
         _ = app.Services.GetRequiredService<HostMetrics>(); // instruments exist from the start, not from the first scrape
         _ = app.Services.GetRequiredService<TokenCounter>(); // tokenizers load at start, not on the first request
         app.MapGroup("/api/users").RequireAdminKey().MapUsers();
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
         app.MapGroup("/api/logs").RequireAdminKey().MapLogs();
-        app.MapGroup("/api/quota").MapQuota(); // checks the admin key in its handlers (the hot path: no endpoint filter)
+        app.MapGroup("/api/gateway_keys").RequireAdminKey().MapGatewayKeys();
+        app.MapGroup("/api/quota").MapQuota(); // checks the admin or a gateway key in its handlers (the hot path: no endpoint filter)
         app.MapGroup("/v1").MapRelay();
         app.MapOperations();
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Playwright;
 using Quota.Host.Tests.Support;
 
@@ -158,11 +160,78 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await SignInAsync(page);
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= 375"), "the keys page fits a 375 px phone");
         await Screenshots.SaveAsync(page, "keys-phone");
-        await page.ClickAsync("button:has-text('Sign out')");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#admin-key")).ToBeVisibleAsync();
         await page.GotoAsync("/users");
         Assert.Contains("/signin", page.Url, StringComparison.Ordinal);
         await Screenshots.SaveAsync(page, "signed-out");
+    }
+
+    [Fact]
+    public async Task EveryPage_WorksUnderTheContentSecurityPolicy_WithoutARefusal()
+    {
+        int user = await fixture.Host.CreateUserAsync();
+        (int id, string key) = await fixture.Host.CreateTokenAsync(new
+        {
+            user_id = user, name = "csp", remain_quota = 1_000_000, quota_policy = new { period_mode = "daily", quota = 1000 },
+        });
+        IPage page = await fixture.NewPageAsync();
+        var refused = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.Ordinal))
+            {
+                refused.Add(message.Text);
+            }
+        };
+        await SignInAsync(page);
+        Assert.Contains(await page.Context.CookiesAsync(), c => c.Name == "quota.tz" && c.Value == "Asia%2FShanghai"); // set by console.js
+        foreach (string path in new[] { "/", $"/keys/{id}", $"/keys/{id}/edit", "/keys/new", "/users", $"/users/{user}", "/logs", "/me" })
+        {
+            await page.GotoAsync(path);
+        }
+
+        await page.GotoAsync("/");
+        ILocator used = page.Locator($"tr[data-key-id='{id}'] .usage svg.bar rect.used");
+        await Assertions.Expect(used).ToHaveCountAsync(1); // the usage bar, drawn without inline style
+        Assert.True(await used.EvaluateAsync<double>("rect => rect.getBBox().height") > 0);
+        await page.GotoAsync("/me");
+        await page.FillAsync("#me-key", key);
+        await page.ClickAsync("button:has-text('Show my quota')");
+        await Assertions.Expect(page.Locator(".policy-card svg.bar")).ToHaveCountAsync(1);
+        Assert.True(refused.Count == 0, "refused under the CSP: " + string.Join(" | ", refused));
+    }
+
+    [Fact]
+    public async Task APageOnAnotherPortOfTheSameHost_CannotFrameTheConsole()
+    {
+        int user = await fixture.Host.CreateUserAsync();
+        (int id, _) = await fixture.Host.CreateTokenAsync(new { user_id = user, name = "framed", remain_quota = 100 });
+        IPage page = await fixture.NewPageAsync();
+        await SignInAsync(page); // the operator is signed in: SameSite=Strict cookies go to a frame on the same site (another port)
+        var console = new List<string>();
+        page.Console += (_, message) => console.Add(message.Text);
+
+        string target = new Uri(fixture.BaseAddress, $"/keys/{id}?confirm=delete").ToString();
+        WebApplication framer = WebApplication.CreateBuilder().Build();
+        framer.Urls.Add("http://127.0.0.1:0");
+        framer.MapGet("/", () => Results.Content($"<!DOCTYPE html><iframe id=\"victim\" src=\"{target}\" width=\"800\" height=\"600\"></iframe>", "text/html"));
+        await framer.StartAsync();
+        try
+        {
+            await page.GotoAsync(HostUnderTest.BoundAddress(framer) + "/");
+            IFrame frame = page.Frames.Single(f => f != page.MainFrame);
+            await frame.WaitForLoadStateAsync();
+            Assert.DoesNotContain("Yes, do it", await frame.ContentAsync(), StringComparison.Ordinal);
+            Assert.Contains(console, text => text.Contains("frame-ancestors", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await framer.StopAsync();
+            await framer.DisposeAsync();
+        }
+
+        Assert.Equal("framed", (await fixture.Host.GetJsonAsync($"/api/tokens/{id}")).GetProperty("name").GetString());
     }
 
     private static async Task SignInAsync(IPage page)

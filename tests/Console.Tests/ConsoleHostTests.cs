@@ -36,13 +36,13 @@ public sealed class ConsoleHostTests : IAsyncLifetime
         {
             using HttpResponseMessage response = await client.GetAsync(route);
             Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{route}: {(int)response.StatusCode}");
-            Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+            Assert.StartsWith("/signin", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
             Assert.DoesNotContain("secret-name-7f3a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         using HttpResponseMessage signOut = await client.Http.PostAsync("/signout", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.Redirect, signOut.StatusCode);
-        Assert.StartsWith("/signin", signOut.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        Assert.StartsWith("/signin", signOut.Headers.Location!.OriginalString, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -56,4 +56,24 @@ public sealed class OpenApiTests
         Assert.Contains("requests", metric.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Contains("prefix*", properties.GetProperty("models").GetProperty("description").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task GatewayKeys_AreInTheDocument_WithTheKeyOnlyAsAField()
+    {
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, null);
+        JsonElement document = await host.GetJsonAsync("/openapi/v1.json");
+        JsonElement paths = document.GetProperty("paths");
+
+        JsonElement collection = paths.GetProperty("/api/gateway_keys");
+        Assert.True(collection.TryGetProperty("post", out JsonElement create), collection.ToString());
+        Assert.True(create.GetProperty("responses").TryGetProperty("201", out _));
+        Assert.True(collection.TryGetProperty("get", out _));
+        Assert.True(paths.GetProperty("/api/gateway_keys/{id}").TryGetProperty("delete", out _));
+        JsonElement response = document.GetProperty("components").GetProperty("schemas").GetProperty("GatewayKeyResponse").GetProperty("properties");
+        foreach (string field in new[] { "id", "name", "key", "key_preview", "created_time" })
+        {
+            Assert.True(response.TryGetProperty(field, out _), field);
+        }
+    }
 }

@@ -77,7 +77,7 @@ public sealed class QuotaApiAndAdminTests : IAsyncLifetime
         using HttpResponseMessage users = await host.Client.PostAsJsonAsync("/api/users", new { quota = 1 });
         using HttpResponseMessage reserve = await host.Client.PostAsJsonAsync("/api/quota/reserve", new { token_id = 1, amount = 1 });
         var wrong = new HttpRequestMessage(HttpMethod.Get, "/api/tokens");
-        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "test-admin-key-0123456780");
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", HostUnderTest.AdminKey[..^1] + "0");
         using HttpResponseMessage tokens = await host.Client.SendAsync(wrong);
         Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized), (users.StatusCode, reserve.StatusCode, tokens.StatusCode));
     }

@@ -23,6 +23,7 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
     private readonly ILiteCollection<TokenDocument> tokens;
     private readonly ILiteCollection<LogDocument> logs;
     private readonly ILiteCollection<OutboxDocument> outbox;
+    private readonly ILiteCollection<GatewayKeyDocument> gatewayKeys;
 
     public LiteConfigStore(string path)
     {
@@ -38,6 +39,8 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         logs.EnsureIndex(l => l.UserId);
         outbox = db.GetCollection<OutboxDocument>("outbox");
         outbox.EnsureIndex(o => o.DeliveredMs);
+        gatewayKeys = db.GetCollection<GatewayKeyDocument>("gateway_keys");
+        gatewayKeys.EnsureIndex(g => g.KeyHash, unique: true);
     }
 
     private static BsonMapper CreateMapper()
@@ -87,6 +90,13 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
     public IEnumerable<TokenDocument> AllTokens() => tokens.FindAll();
 
     public bool DeleteToken(int id) => tokens.Delete(id);
+
+    /// <summary>Stores a new gateway key; its id is assigned here (the next free one).</summary>
+    public int InsertGatewayKey(GatewayKeyDocument key) => gatewayKeys.Insert(key).AsInt32;
+
+    public IEnumerable<GatewayKeyDocument> AllGatewayKeys() => gatewayKeys.FindAll();
+
+    public bool DeleteGatewayKey(int id) => gatewayKeys.Delete(id);
 
     /// <summary>Inserts a batch of log rows in one transaction.</summary>
     public void AppendLogs(IReadOnlyCollection<LogDocument> rows)

@@ -62,6 +62,19 @@ internal sealed class TokenDocument
     public long CreatedMs { get; set; }
 }
 
+/// <summary>
+/// A gateway key of the host's quota API (a credential that is not the admin key): its name and the SHA-256 of the key,
+/// never the key itself.
+/// </summary>
+internal sealed class GatewayKeyDocument
+{
+    public int Id { get; set; }
+    public string Name { get; set; } = "";
+    public string KeyHash { get; set; } = "";
+    public string KeyPreview { get; set; } = "";
+    public long CreatedMs { get; set; }
+}
+
 /// <summary>What a log row records. Stored: never renumber. A system event's kind has its audit action's value.</summary>
 internal enum LogKind : byte
 {

@@ -18,6 +18,7 @@ public static class AdminKeyFilter
                 return await next(context).ConfigureAwait(false);
             }
 
+            FailedAuthThrottle.Record(context.HttpContext, AuthSurface.AdminApi);
             return Results.Problem(statusCode: 401, title: "unauthorized", detail: "Authorization: Bearer <admin key> is required");
         });
         return group;

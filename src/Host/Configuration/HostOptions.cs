@@ -6,8 +6,10 @@ namespace Quota.Host.Configuration;
 public sealed class QuotaOptions
 {
     public string DataDir { get; set; } = "./data";
-    /// <summary>Bearer key of the admin and quota APIs; empty: generated on first start and stored in the data dir.</summary>
+    /// <summary>Bearer key of the admin and quota APIs (<see cref="AdminKeyRule"/>); empty: <see cref="AdminKeyFile"/>, else generated on first start and stored in the data dir.</summary>
     public string AdminKey { get; set; } = "";
+    /// <summary>A file holding the admin key (a mounted secret); read at start, its path logged, never its content.</summary>
+    public string AdminKeyFile { get; set; } = "";
     public Durability Durability { get; set; } = Durability.WriteBehind;
     public int CommitIntervalMs { get; set; } = 5;
     public int ReservationTtlSeconds { get; set; } = 600;
@@ -15,6 +17,36 @@ public sealed class QuotaOptions
     public int UsersMax { get; set; } = 1 << 18;
     public int ReservationsMax { get; set; } = 1 << 18;
     public int CheckpointIntervalSeconds { get; set; } = 300;
+}
+
+/// <summary>The <c>Console</c> section: how long a console session lasts (docs/operations.md "Console sessions").</summary>
+public sealed class ConsoleOptions
+{
+    /// <summary>A session not used for this long ends (the operator's and the key holder's page alike).</summary>
+    public int SessionIdleMinutes { get; set; } = 60;
+    /// <summary>A session ends this long after sign-in however busy it is: the operator signs in again.</summary>
+    public int SessionLifetimeHours { get; set; } = 12;
+}
+
+/// <summary>The <c>Security</c> section: the throttle on failed authentication (docs/operations.md "Failed authentication").</summary>
+public sealed class SecurityOptions
+{
+    /// <summary>Failed authentications one client address may make per window; the next requests from it get 429 until the window ends.</summary>
+    public int FailedAuthLimit { get; set; } = 20;
+    /// <summary>The window, at most a minute: a throttled address's right key works again within it.</summary>
+    public int FailedAuthWindowSeconds { get; set; } = 60;
+}
+
+/// <summary>
+/// The <c>Proxy</c> section: the reverse proxies (TLS terminators, load balancers) whose <c>X-Forwarded-For</c> and
+/// <c>X-Forwarded-Proto</c> the host believes (docs/operations.md "Behind a proxy"). Empty: none, the headers are ignored.
+/// </summary>
+public sealed class ProxyOptions
+{
+    /// <summary>Addresses of the proxies, e.g. 10.0.0.5 or ::1.</summary>
+    public List<string> KnownProxies { get; set; } = [];
+    /// <summary>Networks of the proxies in CIDR notation, e.g. 10.0.0.0/24.</summary>
+    public List<string> KnownNetworks { get; set; } = [];
 }
 
 /// <summary>The <c>Relay</c> section: the OpenAI-compatible upstream.</summary>

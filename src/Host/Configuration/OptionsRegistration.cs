@@ -15,7 +15,22 @@ public static class OptionsRegistration
             .Validate(o => o.CommitIntervalMs is >= 1 and <= 10_000, "Quota:CommitIntervalMs must be 1 … 10000")
             .Validate(o => o.ReservationTtlSeconds is >= 1 and <= 86_400, "Quota:ReservationTtlSeconds must be 1 … 86400")
             .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
-            .Validate(o => o.AdminKey.Length is 0 or >= 16, "Quota:AdminKey must be at least 16 characters (or empty to generate one)")
+            .Validate(o => o.AdminKey.Length == 0 || o.AdminKeyFile.Length == 0, "Quota:AdminKey and Quota:AdminKeyFile are both set: set one")
+            .Validate(o => o.AdminKey.Length == 0 || AdminKeyRule.Weakness(o.AdminKey) is null,
+                $"Quota:AdminKey is refused: it must be at least {AdminKeyRule.LengthMin} characters with at least {AdminKeyRule.DistinctCharactersMin} different ones, " +
+                $"and not a placeholder such as change-me or 0123456789 (docs/operations.md \"Admin key\"); {AdminKeyRule.Advice}")
+            .ValidateOnStart();
+        services.AddOptions<ConsoleOptions>().Bind(configuration.GetSection("Console"))
+            .Validate(o => o.SessionIdleMinutes is >= 1 and <= 10_080, "Console:SessionIdleMinutes must be 1 … 10080")
+            .Validate(o => o.SessionLifetimeHours is >= 1 and <= 720, "Console:SessionLifetimeHours must be 1 … 720")
+            .ValidateOnStart();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection("Security"))
+            .Validate(o => o.FailedAuthLimit is >= 1 and <= 10_000, "Security:FailedAuthLimit must be 1 … 10000")
+            .Validate(o => o.FailedAuthWindowSeconds is >= 1 and <= 60, "Security:FailedAuthWindowSeconds must be 1 … 60")
+            .ValidateOnStart();
+        services.AddOptions<ProxyOptions>().Bind(configuration.GetSection("Proxy"))
+            .Validate(o => o.KnownProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Proxy:KnownProxies must be IP addresses, e.g. 10.0.0.5")
+            .Validate(o => o.KnownNetworks.All(n => System.Net.IPNetwork.TryParse(n, out _)), "Proxy:KnownNetworks must be networks in CIDR notation, e.g. 10.0.0.0/24")
             .ValidateOnStart();
         services.AddOptions<Cluster.ClusterOptions>().Bind(configuration.GetSection("Cluster"))
             .Validate(o => !o.IsEnabled || System.Text.RegularExpressions.Regex.IsMatch(o.NodeId, "^[A-Za-z0-9_.-]{1,64}$"),

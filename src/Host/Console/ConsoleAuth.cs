@@ -6,15 +6,15 @@ using Quota.Host.Runtime;
 namespace Quota.Host.ConsoleUi;
 
 /// <summary>
-/// The operator's session: signing in with the admin key gives an encrypted cookie (HttpOnly, SameSite=Strict,
-/// Secure on HTTPS). The cookie carries a fingerprint of the admin key's hash, so changing the admin key ends every
-/// session. The cookie is only ever read for console paths; the APIs stay bearer-only.
+/// The operator's session: signing in with the admin key starts a server-side session (<see cref="ConsoleSessions"/>)
+/// whose id travels in an encrypted cookie (HttpOnly, SameSite=Strict, Secure on HTTPS, including HTTPS a configured
+/// proxy reports). Signing out ends the session on the server, so a copied cookie is worthless afterwards. The cookie is
+/// only ever read for console paths; the APIs stay bearer-only.
 /// </summary>
 public static class ConsoleAuth
 {
     public const string Scheme = "console";
     public const string Policy = "console-operator";
-    private const string KeyClaim = "admin_key_fingerprint";
 
     public static void Configure(CookieAuthenticationOptions o)
     {
@@ -25,18 +25,6 @@ public static class ConsoleAuth
         o.LoginPath = "/signin";
         o.LogoutPath = "/signout";
         o.ReturnUrlParameter = "returnUrl";
-        o.ExpireTimeSpan = TimeSpan.FromHours(8);
-        o.SlidingExpiration = true;
-        o.Events.OnValidatePrincipal = context =>
-        {
-            QuotaRuntime runtime = context.HttpContext.RequestServices.GetRequiredService<QuotaRuntime>();
-            if (context.Principal?.FindFirst(KeyClaim)?.Value != Fingerprint(runtime))
-            {
-                context.RejectPrincipal();
-            }
-
-            return Task.CompletedTask;
-        };
     }
 
     /// <summary>Signs in when <paramref name="adminKey"/> is the admin key (compared in constant time).</summary>
@@ -48,16 +36,23 @@ public static class ConsoleAuth
             return false;
         }
 
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "operator"), new Claim(KeyClaim, Fingerprint(runtime))], Scheme);
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "operator")], Scheme);
         await context.SignInAsync(Scheme, new ClaimsPrincipal(identity));
         return true;
     }
 
+    /// <summary>Ends this browser's operator session, and the key it looked up on /me.</summary>
     public static async Task SignOutAsync(HttpContext context)
     {
         await context.SignOutAsync(Scheme);
-        context.Session.Clear();
+        KeyHolderCookie.End(context);
     }
 
-    private static string Fingerprint(QuotaRuntime runtime) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(runtime.AdminKeyHash))[..16];
+    /// <summary>Ends every operator session (every browser, this one included); returns how many there were.</summary>
+    public static async Task<int> SignOutEverywhereAsync(HttpContext context)
+    {
+        int ended = context.RequestServices.GetRequiredService<ConsoleSessions>().Operators.EndAll();
+        await SignOutAsync(context);
+        return ended;
+    }
 }

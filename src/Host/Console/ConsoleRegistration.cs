@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using System.Text.Encodings.Web;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Quota.Host.Configuration;
+using Quota.Host.Runtime;
 using Quota.Host.ConsoleUi.Components;
 
 namespace Quota.Host.ConsoleUi;
@@ -37,18 +39,10 @@ public static class ConsoleRegistration
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.FormFieldName = "__RequestVerificationToken";
         });
-        services.AddDistributedMemoryCache();
-        services.AddSession(o =>
-        {
-            // The key holder's page keeps the pasted key's id here (server memory), never the key in the browser.
-            o.Cookie.Name = "quota.me";
-            o.Cookie.HttpOnly = true;
-            o.Cookie.SameSite = SameSiteMode.Strict;
-            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-            o.Cookie.IsEssential = true;
-            o.IdleTimeout = TimeSpan.FromMinutes(30);
-        });
-        // Session cookies survive a restart: the data-protection keys live in the data directory.
+        services.AddSingleton<ConsoleSessions>();
+        services.AddOptions<CookieAuthenticationOptions>(ConsoleAuth.Scheme).Configure<ConsoleSessions>(OperatorTicketStore.Configure);
+        // Antiforgery tokens survive a restart: the data-protection keys live in the data directory (sessions do not:
+        // they are held in memory, docs/operations.md "Console sessions").
         services.AddOptions<KeyManagementOptions>().Configure<IOptions<QuotaOptions>>((o, quota) =>
             o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(quota.Value.DataDir, "console-keys")), NullLoggerFactory.Instance));
         return services;
@@ -66,8 +60,8 @@ public static class ConsoleRegistration
         properties["__AuthorizationMiddlewareSet"] = true;
         app.UseWhen(context => ConsolePaths.IsConsole(context.Request.Path), console =>
         {
+            console.UseConsoleHeaders();
             console.UseRequestLocalization(ConsoleCultures.Options);
-            console.UseSession();
             console.UseAuthentication();
             console.UseAuthorization();
             console.UseAntiforgery();
@@ -78,7 +72,7 @@ public static class ConsoleRegistration
         return app;
     }
 
-    /// <summary>Form posts handled outside a page: sign-out (antiforgery-checked) and the language switch.</summary>
+    /// <summary>Form posts handled outside a page: sign-out and sign-out everywhere (antiforgery-checked) and the language switch.</summary>
     private static void MapConsoleCommands(this WebApplication app)
     {
         app.MapPost("/signout", async (HttpContext context) =>
@@ -90,6 +84,17 @@ public static class ConsoleRegistration
             }
 
             await ConsoleAuth.SignOutAsync(context);
+            return Results.LocalRedirect("/signin");
+        }).RequireAuthorization(ConsoleAuth.Policy).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
+        app.MapPost("/signout-everywhere", async (HttpContext context, ILogger<ConsoleSessions> logger) =>
+        {
+            if (context.Features.Get<IAntiforgeryValidationFeature>() is not { IsValid: true })
+            {
+                return Results.BadRequest();
+            }
+
+            int ended = await ConsoleAuth.SignOutEverywhereAsync(context);
+            HostLog.SignedOutEverywhere(logger, ended, context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
             return Results.LocalRedirect("/signin");
         }).RequireAuthorization(ConsoleAuth.Policy).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
         app.MapGet("/culture", (string? name, string? returnUrl, HttpContext context) =>

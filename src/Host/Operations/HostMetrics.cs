@@ -20,11 +20,15 @@ public sealed class HostMetrics
         Decisions = meter.CreateCounter<long>("quota_decisions_total", description: "Reserve decisions by result");
         Alerts = meter.CreateCounter<long>("quota_alerts_total", description: "Budget alert thresholds crossed, by scope (policy, wallet) and threshold");
         AlertDeliveriesFailed = meter.CreateCounter<long>("quota_alert_deliveries_failed_total", description: "Webhook deliveries of alerts that failed (each is retried)");
+        AuthFailures = meter.CreateCounter<long>("quota_auth_failures_total", description: "Credentials refused, by surface (signin, admin_api, quota_api, relay, key_lookup)");
+        AuthThrottled = meter.CreateCounter<long>("quota_auth_throttled_total", description: "Requests refused with 429 because their address failed to authenticate too often");
     }
 
     public Counter<long> Decisions { get; }
     public Counter<long> Alerts { get; }
     public Counter<long> AlertDeliveriesFailed { get; }
+    public Counter<long> AuthFailures { get; }
+    public Counter<long> AuthThrottled { get; }
 
     /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
     public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>

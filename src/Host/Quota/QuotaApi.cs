@@ -12,16 +12,18 @@ internal sealed class QuotaApi(IServiceProvider services)
 {
     private QuotaRuntime? runtime;
     private HostMetrics? metrics;
+    private GatewayKeys? gateways;
 
     private QuotaRuntime Runtime => runtime ??= services.GetRequiredService<QuotaRuntime>();
     private HostMetrics Metrics => metrics ??= services.GetRequiredService<HostMetrics>();
+    private GatewayKeys Gateways => gateways ??= services.GetRequiredService<GatewayKeys>();
 
     public async Task ReserveAsync(HttpContext context)
     {
         QuotaRuntime quota = Runtime;
-        if (!quota.IsAdmin(context.Request))
+        if (Gateways.Caller(context.Request) is not { } caller)
         {
-            await Unauthorized().ExecuteAsync(context);
+            await Unauthorized(context).ExecuteAsync(context);
             return;
         }
 
@@ -98,6 +100,7 @@ internal sealed class QuotaApi(IServiceProvider services)
 
         // docs/api.md "Relay" puts the RateLimit headers on relayed responses and on rejections; a gateway that wants its
         // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
+        Gateways.Own(outcome.Id, caller);
         await quota.AcknowledgeAsync(context.RequestAborted);
         QuotaResponses.Reserved(context.Response, outcome.Id, amount, outcome.ExpiresAtMs / 1000);
     }
@@ -105,7 +108,7 @@ internal sealed class QuotaApi(IServiceProvider services)
     public async Task SettleAsync(HttpContext context)
     {
         QuotaRuntime quota = Runtime;
-        (ReservationId id, FinishInput? input, IResult? error) = await ReadFinishAsync(context, quota);
+        (ReservationId id, FinishInput? input, IResult? error) = await ReadFinishAsync(context);
         if (error is not null)
         {
             await error.ExecuteAsync(context);
@@ -132,6 +135,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         }
 
         quota.Cluster?.Gate.Finish(id, outcome.ChargedUnits, input.Tokens ?? -1, refunded: false);
+        Gateways.Finished(id);
 
         await quota.AcknowledgeAsync(context.RequestAborted);
         QuotaResponses.Settle(context.Response, id, outcome.ChargedUnits, outcome.Exhausted);
@@ -140,7 +144,7 @@ internal sealed class QuotaApi(IServiceProvider services)
     public async Task RefundAsync(HttpContext context)
     {
         QuotaRuntime quota = Runtime;
-        (ReservationId id, _, IResult? error) = await ReadFinishAsync(context, quota);
+        (ReservationId id, _, IResult? error) = await ReadFinishAsync(context);
         if (error is not null)
         {
             await error.ExecuteAsync(context);
@@ -155,6 +159,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         }
 
         quota.Cluster?.Gate.Finish(id, 0, 0, refunded: true);
+        Gateways.Finished(id);
 
         await quota.AcknowledgeAsync(context.RequestAborted);
         QuotaResponses.Refund(context.Response, id);
@@ -196,11 +201,15 @@ internal sealed class QuotaApi(IServiceProvider services)
         return null;
     }
 
-    private static async Task<(ReservationId Id, FinishInput? Input, IResult? Error)> ReadFinishAsync(HttpContext context, QuotaRuntime quota)
+    /// <summary>
+    /// The caller, the body and the reservation it names; a reservation another gateway key made is answered as not
+    /// found, the same as one that does not exist (a gateway learns nothing of another's reservations).
+    /// </summary>
+    private async Task<(ReservationId Id, FinishInput? Input, IResult? Error)> ReadFinishAsync(HttpContext context)
     {
-        if (!quota.IsAdmin(context.Request))
+        if (Gateways.Caller(context.Request) is not { } caller)
         {
-            return (default, null, Unauthorized());
+            return (default, null, Unauthorized(context));
         }
 
         JsonBody.Outcome<FinishInput> body = await JsonBody.ReadAsync<FinishInput>(context.Request);
@@ -209,13 +218,20 @@ internal sealed class QuotaApi(IServiceProvider services)
             return (default, null, OpenAiError.BadBody(body));
         }
 
-        return ReservationId.TryParse(body.Value!.ReservationId, out ReservationId id)
-            ? (id, body.Value, null)
-            : (default, null, OpenAiError.InvalidRequest("reservation_id is required: the 16 hex digits a reserve returned", "reservation_id"));
+        if (!ReservationId.TryParse(body.Value!.ReservationId, out ReservationId id))
+        {
+            return (default, null, OpenAiError.InvalidRequest("reservation_id is required: the 16 hex digits a reserve returned", "reservation_id"));
+        }
+
+        return Gateways.MayFinish(id, caller) ? (id, body.Value, null) : (default, null, Refused(FinishResult.NotFound));
     }
 
-    /// <summary>A missing or wrong admin key, in the OpenAI error shape.</summary>
-    private static JsonHttpResult<OpenAiErrorBody> Unauthorized() => OpenAiError.Result(401, "invalid_api_key", "the admin key is missing or wrong");
+    /// <summary>A missing or wrong admin or gateway key, in the OpenAI error shape; a wrong one counts against the client's address.</summary>
+    private static JsonHttpResult<OpenAiErrorBody> Unauthorized(HttpContext context)
+    {
+        FailedAuthThrottle.Record(context, AuthSurface.QuotaApi);
+        return OpenAiError.Result(401, "invalid_api_key", "the admin key or a gateway key is required, and the one sent is missing or wrong");
+    }
 
     private static JsonHttpResult<OpenAiErrorBody> Refused(FinishResult result)
     {

@@ -70,8 +70,17 @@ public static class RelayEndpoints
         return TypedResults.Ok(new OwnQuotaResponse(view.RemainQuotaUnits, view.UnlimitedQuota, policies));
     }
 
-    private static int? Authenticate(HttpContext context, QuotaRuntime runtime) =>
-        ApiKeys.BearerToken(context.Request) is { } key ? runtime.FindTokenByKey(key) : null;
+    /// <summary>The key's id; a key that was sent but is unknown counts as a failed authentication (docs/operations.md "Failed authentication").</summary>
+    private static int? Authenticate(HttpContext context, QuotaRuntime runtime)
+    {
+        int? tokenId = ApiKeys.BearerToken(context.Request) is { } key ? runtime.FindTokenByKey(key) : null;
+        if (tokenId is null)
+        {
+            FailedAuthThrottle.Record(context, AuthSurface.Relay);
+        }
+
+        return tokenId;
+    }
 
     private static async Task<IResult> RelayAsync(HttpContext context, QuotaRuntime runtime, Pricing pricing, HttpClient upstream, ILogger logger, RelayEndpoint endpoint)
     {

@@ -28,8 +28,14 @@ internal static partial class HostLog
     [LoggerMessage(Level = LogLevel.Error, Message = "Delta log damage found during recovery; the good prefix was kept: {Corruption}")]
     public static partial void Corruption(ILogger logger, string corruption);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Generated the admin key (stored in {Path}; shown only now): {AdminKey}")]
-    public static partial void AdminKeyGenerated(ILogger logger, string path, string adminKey);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Generated the admin key and wrote it to {Path} (read it there; it is never logged)")]
+    public static partial void AdminKeyGenerated(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Admin key read from {Path}")]
+    public static partial void AdminKeyRead(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Admin key taken from the configuration (Quota:AdminKey)")]
+    public static partial void AdminKeyConfigured(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Relay:Upstream:BaseUrl is empty: using the built-in demo upstream (deterministic fake completions)")]
     public static partial void DemoUpstream(ILogger logger);
@@ -57,4 +63,13 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Keeping reservation {Reservation} alive failed: {Result}")]
     public static partial void KeepAliveFailed(ILogger logger, string reservation, string result);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The operator ended every console session ({Sessions}) from {Address}")]
+    public static partial void SignedOutEverywhere(ILogger logger, int sessions, string address);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Console sign-in with a wrong admin key from {Address}")]
+    public static partial void SignInFailed(ILogger logger, string address);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Too many failed authentications from {Address}: its requests are refused (429) for {Seconds} s")]
+    public static partial void AddressThrottled(ILogger logger, string address, int seconds);
 }

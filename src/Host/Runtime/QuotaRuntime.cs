@@ -22,6 +22,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
     {
         QuotaOptions o = options.Value;
         Time = time;
+        AdminKeyHash = ApiKeys.SecretHash(AdminKeySource.Resolve(o, logger)); // first: a refused key stops the start before any file is opened; only the hash is kept
         Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
@@ -42,7 +43,6 @@ public sealed class QuotaRuntime : IAsyncDisposable
             Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
         }
 
-        AdminKeyHash = ApiKeys.SecretHash(ResolveAdminKey(o, logger)); // only the hash is kept
         adminBearer = new BearerSecret(AdminKeyHash);
         RequestIds = new Quota.RequestIdIndex(Engine); // rebuilt from the recovered reservations
     }
@@ -144,30 +144,6 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
     /// <summary>Completes when this request's changes are acknowledged under the configured durability.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken) => Persistent.AcknowledgeAsync(cancellationToken);
-
-    private static string ResolveAdminKey(QuotaOptions options, ILogger logger)
-    {
-        if (options.AdminKey.Length > 0)
-        {
-            return options.AdminKey;
-        }
-
-        string path = Path.Combine(options.DataDir, "admin.key");
-        if (File.Exists(path))
-        {
-            return File.ReadAllText(path).Trim();
-        }
-
-        string key = ApiKeys.NewKey("sk-admin-");
-        File.WriteAllText(path, key);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (docs/operations.md "Configuration")
-        return key;
-    }
 
     public ValueTask DisposeAsync() => Persistent.DisposeAsync();
 

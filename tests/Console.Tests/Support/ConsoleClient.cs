@@ -11,10 +11,13 @@ internal sealed partial class ConsoleClient : IDisposable
 {
     private readonly HttpClient http;
 
-    public ConsoleClient(Uri baseAddress)
+    /// <param name="source">The loopback address to connect from (127.0.0.2: another client, as the host sees it); default 127.0.0.1.</param>
+    public ConsoleClient(Uri baseAddress, string? source = null)
     {
         Cookies = new CookieContainer();
-        http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false }) { BaseAddress = baseAddress };
+        http = source is null
+            ? new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false }) { BaseAddress = baseAddress }
+            : SourceAddress.Client(baseAddress, source, redirects: false, cookies: Cookies);
     }
 
     public CookieContainer Cookies { get; }
@@ -22,6 +25,12 @@ internal sealed partial class ConsoleClient : IDisposable
     public HttpClient Http => http;
 
     public Task<HttpResponseMessage> GetAsync(string path) => http.GetAsync(path);
+
+    /// <summary>The value of one of this client's cookies, or null.</summary>
+    public string? Cookie(string name) => Cookies.GetCookies(http.BaseAddress!)[name]?.Value;
+
+    /// <summary>Puts a cookie in this client's jar (a cookie copied from another browser, or planted).</summary>
+    public void SetCookie(string name, string value) => Cookies.Add(http.BaseAddress!, new Cookie(name, value, "/"));
 
     public async Task<string> GetPageAsync(string path)
     {

@@ -27,6 +27,30 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task AGatewayKey_ReservesAndSettlesOnItsNode_AndIsNotKnownToTheOthers()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100));
+        using HttpResponseMessage created = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/gateway_keys", new { name = "edge" });
+        string gatewayKey = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("key").GetString()!;
+
+        using var onItsNode = new HttpClient { BaseAddress = rig.Nodes[0].Client.BaseAddress };
+        onItsNode.DefaultRequestHeaders.Authorization = new("Bearer", gatewayKey);
+        using HttpResponseMessage reserve = await onItsNode.PostAsJsonAsync("/api/quota/reserve", new { key, amount = 10 });
+        Assert.Equal(HttpStatusCode.OK, reserve.StatusCode);
+        string reservation = (await reserve.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("reservation_id").GetString()!;
+        using HttpResponseMessage settle = await onItsNode.PostAsJsonAsync("/api/quota/settle", new { reservation_id = reservation, amount = 8 });
+        Assert.Equal(HttpStatusCode.OK, settle.StatusCode);
+        await rig.WaitPolicyUsedAsync(id, 8); // counted cluster-wide like any other charge
+
+        using var onAnotherNode = new HttpClient { BaseAddress = rig.Nodes[1].Client.BaseAddress };
+        onAnotherNode.DefaultRequestHeaders.Authorization = new("Bearer", gatewayKey);
+        using HttpResponseMessage elsewhere = await onAnotherNode.PostAsJsonAsync("/api/quota/reserve", new { key, amount = 10 });
+        Assert.Equal(HttpStatusCode.Unauthorized, elsewhere.StatusCode); // gateway keys do not replicate (docs/cluster.md)
+    }
+
+    [Fact]
     public Task AStrictPolicy_IsNeverOverAdmitted_WithConcurrentTrafficOnEveryNode() => StrictNeverOverAdmittedAsync(redis.ConnectionString);
 
     /// <summary>The core cluster guarantee, on any store: 3 nodes, 9 concurrent clients, a strict window of 1000.</summary>

@@ -13,7 +13,7 @@ namespace Quota.Host.Tests.Support;
 /// <summary>The real host on a loopback port (real Kestrel, real FASTER log and LiteDB file in a temp directory).</summary>
 internal sealed class HostUnderTest : IAsyncDisposable
 {
-    public const string AdminKey = "test-admin-key-0123456789";
+    public const string AdminKey = "sk-admin-Hq3v8RkT2mZp7WcXy4Ld9NfBs6Je1UaG"; // passes the admin key rule (docs/operations.md "Admin key")
     private readonly WebApplication app;
 
     private HostUnderTest(WebApplication app, string baseUrl)
