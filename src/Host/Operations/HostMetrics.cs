@@ -8,7 +8,7 @@ public sealed class HostMetrics
 {
     public const string MeterName = "Quota.Host";
 
-    public HostMetrics(IMeterFactory meters, QuotaRuntime runtime)
+    public HostMetrics(IMeterFactory meters, QuotaRuntime runtime, Alerts.AlertSink alerts)
     {
         Meter meter = meters.Create(MeterName);
         meter.CreateObservableGauge("quota_log_ring_depth", () => runtime.Persistent.Writer.RingDepth, description: "Delta records appended but not yet in the log");
@@ -20,11 +20,14 @@ public sealed class HostMetrics
         Decisions = meter.CreateCounter<long>("quota_decisions_total", description: "Reserve decisions by result");
         Alerts = meter.CreateCounter<long>("quota_alerts_total", description: "Budget alert thresholds crossed, by scope (policy, wallet) and threshold");
         AlertDeliveriesFailed = meter.CreateCounter<long>("quota_alert_deliveries_failed_total", description: "Webhook deliveries of alerts that failed (each is retried)");
+        AlertsUndelivered = meter.CreateCounter<long>("quota_alerts_undelivered_total", description: "Alert messages given up after Alerts:AttemptsMax failed deliveries, by webhook");
+        meter.CreateObservableGauge("quota_alerts_queued", () => alerts.Queued, description: "Alert crossings detected and not yet written to the outbox");
     }
 
     public Counter<long> Decisions { get; }
     public Counter<long> Alerts { get; }
     public Counter<long> AlertDeliveriesFailed { get; }
+    public Counter<long> AlertsUndelivered { get; }
 
     /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
     public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>
