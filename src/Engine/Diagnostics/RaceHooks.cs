@@ -4,7 +4,7 @@ namespace Quota.Engine.Diagnostics;
 /// Named points inside cold transitions where a test can run code on the same thread, to widen a race window that
 /// is too narrow to hit by chance. Per thread, so parallel tests never see each other's hooks; null in production,
 /// where a call is one thread-static read. Never called on the request path's common case (only where a window
-/// is restarted, a save is planned, a finish exhausts a window, or a wallet is topped up).
+/// is restarted, a save is planned, a finish exhausts a window, a wallet is topped up, or a reservation is read by id).
 /// </summary>
 internal static class RaceHooks
 {
@@ -18,6 +18,8 @@ internal static class RaceHooks
         SettleChargedUnmarked,
         /// <summary>A wallet change has been made and is about to be logged.</summary>
         WalletChanged,
+        /// <summary>A reservation's fields have been read and its state word is about to be read again (<c>TryReadReservation</c>).</summary>
+        ReservationRead,
     }
 
     [ThreadStatic]
