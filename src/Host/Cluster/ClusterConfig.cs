@@ -72,6 +72,10 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
                 {
                     ClusterLog.StoreUnreachable(logger, exception.Message); // the poll catches up
                 }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    ClusterLog.SyncFailed(logger, exception); // the one worker stays alive for the next announcement
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

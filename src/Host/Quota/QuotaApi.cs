@@ -49,13 +49,15 @@ internal sealed class QuotaApi(IServiceProvider services)
 
         if (input.RequestId is not { } requestId)
         {
-            await AnswerAsync(context, quota, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, quota.Engine.Reserve(tokenId.Value, request, quota.NowMs)));
+            ReserveOutcome reserved = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
+            await AnswerAsync(context, quota, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, reserved));
             return;
         }
 
         RequestIdIndex.Outcome found = await quota.RequestIds.ReserveAsync(tokenId.Value, request, requestId, () => quota.NowMs, context.RequestAborted);
         if (found.Earlier is { } earlier)
         {
+            await quota.AcknowledgeAsync(context.RequestAborted); // a retry is answered like the first attempt: once what it names is durable
             if (found.Conflict)
             {
                 await OpenAiError.Result(409, "request_id_conflict", $"request_id was already used on this key with another amount ({earlier.AmountUnits})", "request_id")
@@ -63,7 +65,6 @@ internal sealed class QuotaApi(IServiceProvider services)
                 return;
             }
 
-            await quota.AcknowledgeAsync(context.RequestAborted); // a retry is answered like the first attempt: once its reservation is durable
             QuotaResponses.Reserved(context.Response, earlier.Id, earlier.AmountUnits, earlier.ExpiresAtMs / 1000);
             return;
         }
@@ -146,7 +147,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         FinishOutcome outcome = quota.Engine.Settle(id, amount, input.Tokens ?? -1, quota.NowMs);
         if (outcome.Result != FinishResult.Ok)
         {
-            await Refused(outcome.Result).ExecuteAsync(context);
+            await RefusedAsync(context, quota, outcome.Result);
             return;
         }
 
@@ -169,7 +170,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         FinishOutcome outcome = quota.Engine.Refund(id, quota.NowMs);
         if (outcome.Result != FinishResult.Ok)
         {
-            await Refused(outcome.Result).ExecuteAsync(context);
+            await RefusedAsync(context, quota, outcome.Result);
             return;
         }
 
@@ -235,6 +236,21 @@ internal sealed class QuotaApi(IServiceProvider services)
 
     /// <summary>A missing or wrong admin key, in the OpenAI error shape.</summary>
     private static JsonHttpResult<OpenAiErrorBody> Unauthorized() => OpenAiError.Result(401, "invalid_api_key", "the admin key is missing or wrong");
+
+    /// <summary>
+    /// A finish that did not apply. "Already settled / refunded / expired" states how the reservation ended, which may
+    /// not be durable yet (another call's finish waiting for its commit): it is acknowledged first, as that call's answer
+    /// is, so no answer names an end that a crash can undo.
+    /// </summary>
+    private static async Task RefusedAsync(HttpContext context, QuotaRuntime quota, FinishResult result)
+    {
+        if (result is FinishResult.AlreadySettled or FinishResult.AlreadyRefunded or FinishResult.AlreadyExpired)
+        {
+            await quota.AcknowledgeAsync(context.RequestAborted);
+        }
+
+        await Refused(result).ExecuteAsync(context);
+    }
 
     private static JsonHttpResult<OpenAiErrorBody> Refused(FinishResult result)
     {

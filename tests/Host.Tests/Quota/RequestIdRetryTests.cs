@@ -12,7 +12,8 @@ namespace Quota.Host.Tests.Quota;
 
 /// <summary>
 /// A retry of a reserve with the same request id is answered like the first attempt — only once that reservation is
-/// durable — and finds it whatever happens to it meanwhile (a settle racing the retry's read).
+/// durable — and finds it whatever happens to it meanwhile (a settle racing the retry's read); a finish refused because
+/// another one ended the reservation is answered only once that end is durable.
 /// </summary>
 public sealed class RequestIdRetryTests : IDisposable
 {
@@ -99,5 +100,40 @@ public sealed class RequestIdRetryTests : IDisposable
         Assert.True(fired);
         Assert.Equal(first, retry.Earlier?.Id);
         Assert.Equal(0, (await host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("reserved_quota").GetInt64());
+    }
+
+    [Fact]
+    public async Task InDurableMode_ARefundRefusedAsAlreadySettled_IsNotAnsweredBeforeThatSettleIsDurable()
+    {
+        HeldDeltaLog? log = null;
+        await using HostUnderTest host = await HostUnderTest.StartConfiguredAsync(data.Path, null,
+            services => services.AddSingleton<DeltaLogOpener>(directory => log = new HeldDeltaLog(new FasterDeltaLog(directory))),
+            "--Quota:Durability=Durable");
+        (int token, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 100_000 });
+        string id = (await ReserveAsync(host, key, 10, "r-settle")).Id!;
+
+        log!.Hold();
+        try
+        {
+            Task<HttpResponseMessage> settle = host.Admin.PostAsJsonAsync("/api/quota/settle", new { reservation_id = id, amount = 7 });
+            for (int attempt = 0; attempt < 500 && (await host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("used_quota").GetInt64() != 7; attempt++)
+            {
+                await Task.Delay(10); // settled in memory; its answer waits for the commit
+            }
+
+            Task<HttpResponseMessage> refund = host.Admin.PostAsJsonAsync("/api/quota/refund", new { reservation_id = id });
+            await Task.WhenAny(refund, Task.Delay(1000));
+            Assert.False(refund.IsCompleted, "the refund was told 'already settled' while that settle was not yet committed");
+
+            log.Release();
+            using HttpResponseMessage settled = await settle;
+            using HttpResponseMessage refused = await refund;
+            Assert.Equal(HttpStatusCode.OK, settled.StatusCode);
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        }
+        finally
+        {
+            log.Release();
+        }
     }
 }
