@@ -33,7 +33,7 @@ public sealed partial class AlertDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        sink.PersistWith(MoveAllToOutbox);
+        sink.PersistWith(MoveAllToOutbox); // from now on a checkpoint moves the queue into the outbox first
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(settings.PollMs), time);
         try
         {

@@ -47,6 +47,18 @@ public sealed class AlertSink : IAuditSink
     /// <summary>
     /// Before a snapshot: every alert queued so far goes into the outbox now. The snapshot ends what a later recovery
     /// replays, and so what it could emit again (docs/alerts.md "Crashes"). A store error propagates: no snapshot then.
+    /// So does a checkpoint that comes before the dispatcher can write the outbox while crossings are queued (those a
+    /// start-up recovery re-emitted): the snapshot waits, and the log keeps them re-derivable.
     /// </summary>
-    public void BeforeCheckpoint() => persist?.Invoke();
+    public void BeforeCheckpoint()
+    {
+        if (persist is { } moveAllToOutbox)
+        {
+            moveAllToOutbox();
+        }
+        else if (Queued > 0)
+        {
+            throw new IOException("budget alerts are queued and the alert outbox is not open yet; the snapshot waits for it");
+        }
+    }
 }
