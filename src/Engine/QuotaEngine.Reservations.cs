@@ -1,3 +1,4 @@
+using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Reservations;
@@ -39,20 +40,36 @@ public sealed partial class QuotaEngine
         }
     }
 
-    /// <summary>Reads a reservation; false when the id is unknown or its record was recycled.</summary>
+    /// <summary>
+    /// Reads a reservation; false when the id is unknown or its record was recycled — never because it changed while
+    /// read: a read that a concurrent transition (a finish, a keep-alive) overlapped is taken again, so a caller that
+    /// looks a reservation up by id (request-id retries) never mistakes one being settled for one that is gone.
+    /// </summary>
     public bool TryReadReservation(ReservationId id, out ReservationView view)
     {
         int slot = reservations.SlotOf(id);
-        long word = reservations.StateWordOf(slot);
-        view = default;
-        if (!reservations.Holds(slot, id, word) || !TryStatus(ReservationTable.StateOf(word), out ReservationStatus status))
+        // Bounded like every CAS loop: a held id only moves Open → Finishing → Open or to a final state, each a few
+        // hundred ns, so this many overlapped reads in a row would be a livelock, not contention.
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
         {
-            return false;
+            long word = reservations.StateWordOf(slot);
+            if (!reservations.Holds(slot, id, word) || !TryStatus(ReservationTable.StateOf(word), out ReservationStatus status))
+            {
+                view = default;
+                return false;
+            }
+
+            ref ReservationRecord record = ref reservations[slot];
+            view = new ReservationView(id, record.TokenId, record.AmountUnits, record.RequestKey, status, record.ChargedUnits, record.ExpiresAtMs);
+            RaceHooks.Reached(RaceHooks.Point.ReservationRead);
+            if (reservations.StateWordOf(slot) == word)
+            {
+                return true; // unchanged while read: the fields belong to this id and state
+            }
         }
 
-        ref ReservationRecord record = ref reservations[slot];
-        view = new ReservationView(id, record.TokenId, record.AmountUnits, record.RequestKey, status, record.ChargedUnits, record.ExpiresAtMs);
-        return reservations.StateWordOf(slot) == word; // unchanged while read: the fields belong to this id and state
+        view = default;
+        return false;
     }
 
     /// <summary>Every reservation still in the table that carries a request key (cold: start-up, to rebuild a caller's index).</summary>

@@ -5,7 +5,7 @@ namespace Quota.Engine.Diagnostics;
 /// narrow to hit by chance. Per thread, so parallel tests never see each other's hooks.
 /// <para>Cold points (<see cref="Reached"/>) cost one thread-static read when no hook is set; they are never on the
 /// request path's common case (only where a window is restarted, a save is planned or published, a finish exhausts a
-/// window, or a wallet is topped up). Request-path points (<see cref="ReachedOnRequestPath"/>) are armed only when the runtime switch
+/// window, a wallet is topped up, or a reservation is read by id). Request-path points (<see cref="ReachedOnRequestPath"/>) are armed only when the runtime switch
 /// <c>Quota.Engine.RaceHooksOnRequestPath</c> is on (the engine's tests set it): elsewhere the check is a static
 /// readonly false, which the JIT folds away, so the hot path pays nothing.</para>
 /// </summary>
@@ -29,6 +29,8 @@ internal static class RaceHooks
         ReserveConfigurationRead,
         /// <summary>A reserve has held its accounts, or been refused, and is about to check that the configuration it read still stands (request path).</summary>
         ReserveDecided,
+        /// <summary>A reservation's fields have been read and its state word is about to be read again (<c>TryReadReservation</c>).</summary>
+        ReservationRead,
     }
 
     private static readonly bool OnRequestPath =

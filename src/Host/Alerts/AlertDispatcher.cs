@@ -33,7 +33,7 @@ public sealed partial class AlertDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        sink.PersistWith(MoveAllToOutbox);
+        sink.PersistWith(MoveAllToOutbox); // from now on a checkpoint moves the queue into the outbox first
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(settings.PollMs), time);
         try
         {
@@ -56,7 +56,7 @@ public sealed partial class AlertDispatcher(
     {
         try
         {
-            MoveToOutbox();
+            MoveAllToOutbox(); // a burst goes in whole, batch after batch, at the outbox's pace
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (OutboxDocument message in runtime.Store.DueInOutbox(now, BatchMax))
             {
@@ -84,8 +84,9 @@ public sealed partial class AlertDispatcher(
     }
 
     /// <summary>
-    /// Turns queued alerts (a batch) into outbox messages and stores them; kept for the next try if the store refuses.
-    /// Runs on the dispatcher's loop and on a checkpoint's thread; returns whether more alerts may be queued.
+    /// Turns queued alerts (a batch) into outbox messages and stores them; kept for the next try if the store refuses
+    /// (the sink keeps the rest meanwhile). Runs on the dispatcher's loop and on a checkpoint's thread; returns whether
+    /// more alerts are queued.
     /// </summary>
     private bool MoveToOutbox()
     {
@@ -98,7 +99,7 @@ public sealed partial class AlertDispatcher(
     private bool MoveBatch(List<OutboxDocument> messages)
     {
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        while (messages.Count < BatchMax * 10 && sink.Reader.TryRead(out AuditEvent alert))
+        while (messages.Count < BatchMax * 10 && sink.TryTake(out AuditEvent alert))
         {
             AlertMessage message = AlertMessage.From(alert);
             metrics.Alerts.Add(1, new KeyValuePair<string, object?>("scope", message.Scope), new KeyValuePair<string, object?>("threshold", message.ThresholdPercent));
@@ -111,7 +112,7 @@ public sealed partial class AlertDispatcher(
 
         runtime.Store.AddToOutbox(messages);
         messages.Clear();
-        return sink.Reader.TryPeek(out _);
+        return sink.Queued > 0;
     }
 
     private async Task DeliverAsync(OutboxDocument message, CancellationToken cancellationToken)
@@ -156,6 +157,7 @@ public sealed partial class AlertDispatcher(
             if (message.Attempts >= settings.AttemptsMax)
             {
                 message.DeliveredMs = -1;
+                metrics.AlertsUndelivered.Add(1, new KeyValuePair<string, object?>("webhook", message.Target));
                 LogGivenUp(logger, message.EventId, message.Target, message.Attempts, error);
             }
             else

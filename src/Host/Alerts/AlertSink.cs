@@ -1,31 +1,44 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Quota.Engine.Diagnostics;
 
 namespace Quota.Host.Alerts;
 
 /// <summary>
 /// Receives the engine's audit events and keeps the budget alerts (<see cref="AuditAction.ThresholdReached"/>) for the
-/// <see cref="AlertDispatcher"/>. Called on the finish path, so it only enqueues a struct; a full queue drops the
-/// event and counts it (<see cref="Dropped"/>).
+/// <see cref="AlertDispatcher"/>, which drains them into the durable outbox. Called on the finish path under a key's
+/// lock, so it only enqueues a struct, lock-free, and never refuses one: a crossing of a durable record must reach the
+/// outbox (docs/alerts.md). The queue has no fixed bound: what bounds it is that each account crosses each threshold
+/// once per window, so it holds at most the accounts × thresholds of one burst unless the outbox cannot be written;
+/// <see cref="Queued"/> (the <c>quota_alerts_queued</c> gauge) shows how far the outbox is behind.
 /// </summary>
 public sealed class AlertSink : IAuditSink
 {
-    private const int QueueMax = 10_000;
-    private readonly Channel<AuditEvent> queue = Channel.CreateBounded<AuditEvent>(
-        new BoundedChannelOptions(QueueMax) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
-    private long dropped;
+    private readonly ConcurrentQueue<AuditEvent> queue = new();
+    private long queued;
     private volatile Action? persist;
 
-    public long Dropped => Interlocked.Read(ref dropped);
-
-    public ChannelReader<AuditEvent> Reader => queue.Reader;
+    /// <summary>Crossings received and not yet taken for the outbox.</summary>
+    public long Queued => Interlocked.Read(ref queued);
 
     public void Record(in AuditEvent auditEvent)
     {
-        if (auditEvent.Action == AuditAction.ThresholdReached && !queue.Writer.TryWrite(auditEvent))
+        if (auditEvent.Action == AuditAction.ThresholdReached)
         {
-            Interlocked.Increment(ref dropped);
+            queue.Enqueue(auditEvent);
+            Interlocked.Increment(ref queued);
         }
+    }
+
+    /// <summary>Takes the oldest queued crossing (the dispatcher, one reader at a time).</summary>
+    internal bool TryTake(out AuditEvent alert)
+    {
+        if (!queue.TryDequeue(out alert))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref queued);
+        return true;
     }
 
     /// <summary>The dispatcher's move of the queued alerts into the durable outbox, for <see cref="BeforeCheckpoint"/>.</summary>
@@ -34,6 +47,18 @@ public sealed class AlertSink : IAuditSink
     /// <summary>
     /// Before a snapshot: every alert queued so far goes into the outbox now. The snapshot ends what a later recovery
     /// replays, and so what it could emit again (docs/alerts.md "Crashes"). A store error propagates: no snapshot then.
+    /// So does a checkpoint that comes before the dispatcher can write the outbox while crossings are queued (those a
+    /// start-up recovery re-emitted): the snapshot waits, and the log keeps them re-derivable.
     /// </summary>
-    public void BeforeCheckpoint() => persist?.Invoke();
+    public void BeforeCheckpoint()
+    {
+        if (persist is { } moveAllToOutbox)
+        {
+            moveAllToOutbox();
+        }
+        else if (Queued > 0)
+        {
+            throw new IOException("budget alerts are queued and the alert outbox is not open yet; the snapshot waits for it");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Threading.Channels;
 using Quota.Engine;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
@@ -15,45 +16,114 @@ namespace Quota.Host.Cluster;
 /// <para>The local engine gets each key's shape (status, expiry, policies' windows, metrics and scopes) with the quotas
 /// lifted out of reach: it keeps this node's durable count of what each account used and its reservations, while the
 /// real limits are enforced cluster-wide by <see cref="LeaseGate"/>.</para>
+/// <para>Threads: an announcement on the events channel only records its version and wakes one worker
+/// (<see cref="RunAsync"/>), which reads the changes with async calls and coalesces a burst into one read; the store
+/// client's callback never waits. Reading the store holds no lock: the changes read are applied under a short lock, in
+/// version order, each only if newer than what this node has applied (so a slower read never applies an older state
+/// over a newer one).</para>
 /// </summary>
 public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILogger logger)
 {
     private readonly ConcurrentDictionary<int, TokenDocumentInStore> tokens = new();
     private readonly Lock applying = new();
+    // At most one wake pending (a full channel drops the write): a burst of announcements is one read.
+    private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private long version;
+    private long announced;
 
     /// <summary>The configuration version this node has applied.</summary>
     public long Version => Interlocked.Read(ref version);
 
     public TokenDocumentInStore? Token(int tokenId) => tokens.TryGetValue(tokenId, out TokenDocumentInStore? doc) && !doc.Deleted ? doc : null;
 
+    /// <summary>
+    /// A save announced <paramref name="announcedVersion"/> (the events channel's callback): records it and wakes the
+    /// worker. Never blocks, never calls the store.
+    /// </summary>
+    public void Announce(long announcedVersion)
+    {
+        long seen = Interlocked.Read(ref announced);
+        while (announcedVersion > seen && Interlocked.CompareExchange(ref announced, announcedVersion, seen) != seen)
+        {
+            seen = Interlocked.Read(ref announced);
+        }
+
+        wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>The one worker that applies announced versions, until <paramref name="cancellationToken"/> stops it.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await wake.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (Interlocked.Read(ref announced) <= Version)
+                {
+                    continue; // applied already (by a save made here, or the previous read)
+                }
+
+                try
+                {
+                    await SyncAsync().ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    ClusterLog.StoreUnreachable(logger, exception.Message); // the poll catches up
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    ClusterLog.SyncFailed(logger, exception); // the one worker stays alive for the next announcement
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     /// <summary>Applies every document changed since the version this node has; returns that version after.</summary>
-    public long Sync()
+    public async Task<long> SyncAsync()
+    {
+        (string Member, long Version)[] changes = await store.ChangesAfterAsync(Version).ConfigureAwait(false);
+        return ApplyChanges(changes, changes.Length == 0 ? [] : await store.LoadDocumentsAsync(changes).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Applies a save made here before it is answered, so that a read on this node sees it (on the saving request's
+    /// thread, with the store client's synchronous calls, as the save itself). The save's version is in the store's change
+    /// set before this reads it, so it is applied when this returns.
+    /// </summary>
+    public void SyncThrough(long target)
+    {
+        (string Member, long Version)[] changes = store.ChangesAfter(Version);
+        long applied = ApplyChanges(changes, changes.Length == 0 ? [] : store.LoadDocuments(changes));
+        System.Diagnostics.Debug.Assert(applied >= target, "a save's own version is applied by the sync that follows it");
+    }
+
+    /// <summary>Applies, in version order, the changes newer than this node's version (another read may have applied some).</summary>
+    private long ApplyChanges((string Member, long Version)[] changes, string?[] documents)
     {
         lock (applying)
         {
-            foreach ((string member, long changed) in store.ChangesAfter(Version))
+            for (int i = 0; i < changes.Length; i++)
             {
-                if (store.LoadDocument(member) is { } json)
+                if (changes[i].Version <= Version)
                 {
-                    Apply(member, json);
+                    continue;
                 }
 
-                Interlocked.Exchange(ref version, changed);
+                if (documents[i] is { } json)
+                {
+                    Apply(changes[i].Member, json);
+                }
+
+                Interlocked.Exchange(ref version, changes[i].Version);
             }
 
             return Version;
         }
-    }
-
-    /// <summary>
-    /// Applies a save made here before it is answered, so that a read on this node sees it. One sync is enough: the save's
-    /// version is in the store's change set before this runs, and syncs are serialized, so it is applied when this returns.
-    /// </summary>
-    public void SyncThrough(long target)
-    {
-        long applied = Sync();
-        System.Diagnostics.Debug.Assert(applied >= target, "a save's own version is applied by the sync that follows it");
     }
 
     private void Apply(string member, string json)

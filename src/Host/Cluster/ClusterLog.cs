@@ -14,4 +14,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The store's document {Member} could not be applied here: {Error}")]
     public static partial void ApplyFailed(ILogger logger, string member, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Applying the cluster's configuration failed; the next announcement or poll tries again")]
+    public static partial void SyncFailed(ILogger logger, Exception exception);
 }

@@ -23,6 +23,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     private ClusterStore? store;
     private ClusterReports? reports;
     private Task loop = Task.CompletedTask;
+    private Task configWorker = Task.CompletedTask;
     private int storeFailures;
 
     public ClusterStore Store => store ?? throw new InvalidOperationException("the cluster node has not started");
@@ -54,8 +55,16 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         Config = new ClusterConfig(runtime, store, logger);
         Gate = new LeaseGate(runtime, store, Config, settings);
         reports = new ClusterReports(runtime, store, Config);
-        Config.Sync(); // serve nothing before this node has the cluster's configuration
-        await store.Subscriber.SubscribeAsync(store.EventsChannel, (_, _) => SyncQuietly()).ConfigureAwait(false);
+        configWorker = Task.Run(() => Config.RunAsync(stopping.Token), CancellationToken.None);
+        // The store client's callback only records the version: the worker applies it (never block the multiplexer).
+        await store.Subscriber.SubscribeAsync(store.EventsChannel, (_, message) =>
+        {
+            if (message.TryParse(out long announced))
+            {
+                Config.Announce(announced);
+            }
+        }).ConfigureAwait(false);
+        await Config.SyncAsync().ConfigureAwait(false); // serve nothing before this node has the cluster's configuration
         await ReportAsync(reports.Sweep(runtime.NowMs)).ConfigureAwait(false); // what the last run used and did not report
         foreach (string account in await store.LeasedAccountsAsync().ConfigureAwait(false))
         {
@@ -93,6 +102,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     {
         await stopping.CancelAsync().ConfigureAwait(false);
         await loop.ConfigureAwait(false);
+        await configWorker.ConfigureAwait(false);
         if (store is null)
         {
             return;
@@ -123,7 +133,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
                     if (Environment.TickCount64 - lastPoll >= settings.PollIntervalMs)
                     {
                         lastPoll = Environment.TickCount64;
-                        Config.Sync();
+                        await Config.SyncAsync().ConfigureAwait(false);
                         await ReportAsync(reports!.Sweep(runtime.NowMs)).ConfigureAwait(false);
                     }
 
@@ -196,18 +206,6 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         for (int from = 0; from < batch.Count; from += 500)
         {
             await Store.ReportAsync(batch.GetRange(from, Math.Min(500, batch.Count - from)), TimeSpan.FromSeconds(settings.LeaseSeconds)).ConfigureAwait(false);
-        }
-    }
-
-    private void SyncQuietly()
-    {
-        try
-        {
-            Config.Sync();
-        }
-        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
-        {
-            ClusterLog.StoreUnreachable(logger, exception.Message); // the poll catches up
         }
     }
 

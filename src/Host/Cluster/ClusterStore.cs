@@ -149,10 +149,25 @@ public sealed class ClusterStore : IAsyncDisposable
 
     /// <summary>The members (<c>u:7</c>, <c>t:12</c>) changed after <paramref name="version"/>, oldest first, with their versions.</summary>
     public (string Member, long Version)[] ChangesAfter(long version) =>
-        Db.SortedSetRangeByScoreWithScores(Changes, version, double.PositiveInfinity, Exclude.Start)
-            .Select(e => (e.Element.ToString(), (long)e.Score)).ToArray();
+        ToChanges(Db.SortedSetRangeByScoreWithScores(Changes, version, double.PositiveInfinity, Exclude.Start));
 
-    public string? LoadDocument(string member) => Db.StringGet(Document(member));
+    /// <inheritdoc cref="ChangesAfter"/>
+    public async Task<(string Member, long Version)[]> ChangesAfterAsync(long version) =>
+        ToChanges(await Db.SortedSetRangeByScoreWithScoresAsync(Changes, version, double.PositiveInfinity, Exclude.Start).ConfigureAwait(false));
+
+    /// <summary>The current documents of <paramref name="changes"/>' members, in one round trip (null: none stored).</summary>
+    public string?[] LoadDocuments((string Member, long Version)[] changes) => ToDocuments(Db.StringGet(DocumentKeys(changes)));
+
+    /// <inheritdoc cref="LoadDocuments"/>
+    public async Task<string?[]> LoadDocumentsAsync((string Member, long Version)[] changes) =>
+        ToDocuments(await Db.StringGetAsync(DocumentKeys(changes)).ConfigureAwait(false));
+
+    private static (string Member, long Version)[] ToChanges(SortedSetEntry[] entries) =>
+        entries.Select(e => (e.Element.ToString(), (long)e.Score)).ToArray();
+
+    private RedisKey[] DocumentKeys((string Member, long Version)[] changes) => changes.Select(c => (RedisKey)Document(c.Member)).ToArray();
+
+    private static string?[] ToDocuments(RedisValue[] values) => values.Select(v => (string?)v).ToArray();
 
     public async ValueTask DisposeAsync() => await connection.DisposeAsync().ConfigureAwait(false);
 }

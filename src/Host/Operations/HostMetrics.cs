@@ -8,7 +8,7 @@ public sealed class HostMetrics
 {
     public const string MeterName = "Quota.Host";
 
-    public HostMetrics(IMeterFactory meters, QuotaRuntime runtime)
+    public HostMetrics(IMeterFactory meters, QuotaRuntime runtime, Alerts.AlertSink alerts)
     {
         Meter meter = meters.Create(MeterName);
         meter.CreateObservableGauge("quota_log_ring_depth", () => runtime.Persistent.Writer.RingDepth, description: "Delta records appended but not yet in the log");
@@ -22,6 +22,8 @@ public sealed class HostMetrics
         AlertDeliveriesFailed = meter.CreateCounter<long>("quota_alert_deliveries_failed_total", description: "Webhook deliveries of alerts that failed (each is retried)");
         AuthFailures = meter.CreateCounter<long>("quota_auth_failures_total", description: "Credentials refused, by surface (signin, admin_api, quota_api, relay, key_lookup)");
         AuthThrottled = meter.CreateCounter<long>("quota_auth_throttled_total", description: "Requests refused with 429 because their address failed to authenticate too often");
+        AlertsUndelivered = meter.CreateCounter<long>("quota_alerts_undelivered_total", description: "Alert messages given up after Alerts:AttemptsMax failed deliveries, by webhook");
+        meter.CreateObservableGauge("quota_alerts_queued", () => alerts.Queued, description: "Alert crossings detected and not yet written to the outbox");
     }
 
     public Counter<long> Decisions { get; }
@@ -29,6 +31,7 @@ public sealed class HostMetrics
     public Counter<long> AlertDeliveriesFailed { get; }
     public Counter<long> AuthFailures { get; }
     public Counter<long> AuthThrottled { get; }
+    public Counter<long> AlertsUndelivered { get; }
 
     /// <summary>Counts one reserve decision by its result (the relay and the quota API).</summary>
     public static void Count(HttpContext context, Engine.Model.ReserveResult result) =>

@@ -41,8 +41,7 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
-        long amount = input.Amount!.Value;
-        var request = new ReserveRequest(amount, input.Tokens ?? 0, input.Model);
+        var request = new ReserveRequest(input.Amount!.Value, input.Tokens ?? 0, input.Model);
         int? tokenId = input.Key is { } key ? quota.FindTokenByKey(key) : input.TokenId;
         if (tokenId is null)
         {
@@ -50,51 +49,72 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
-        ReserveOutcome outcome;
-        if (input.RequestId is { } requestId)
+        if (input.RequestId is not { } requestId)
         {
-            RequestIdIndex.Outcome found = quota.RequestIds.Reserve(tokenId.Value, request, requestId, quota.NowMs);
-            if (found.Earlier is { } earlier)
-            {
-                if (found.Conflict)
-                {
-                    await OpenAiError.Result(409, "request_id_conflict", $"request_id was already used on this key with another amount ({earlier.AmountUnits})", "request_id")
-                        .ExecuteAsync(context);
-                    return;
-                }
+            ReserveOutcome reserved = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
+            await AnswerAsync(context, quota, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, reserved));
+            return;
+        }
 
-                QuotaResponses.Reserved(context.Response, earlier.Id, earlier.AmountUnits, earlier.ExpiresAtMs / 1000);
+        RequestIdIndex.Outcome found = await quota.RequestIds.ReserveAsync(tokenId.Value, request, requestId, () => quota.NowMs, context.RequestAborted);
+        if (found.Earlier is { } earlier)
+        {
+            await quota.AcknowledgeAsync(context.RequestAborted); // a retry is answered like the first attempt: once what it names is durable
+            if (found.Conflict)
+            {
+                await OpenAiError.Result(409, "request_id_conflict", $"request_id was already used on this key with another amount ({earlier.AmountUnits})", "request_id")
+                    .ExecuteAsync(context);
                 return;
             }
 
-            outcome = found.Reserve;
+            QuotaResponses.Reserved(context.Response, earlier.Id, earlier.AmountUnits, earlier.ExpiresAtMs / 1000);
+            return;
         }
-        else
+
+        (ReserveOutcome Outcome, bool Unavailable) admitted = (found.Reserve, false);
+        try
         {
-            outcome = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
+            admitted = await AdmitAsync(quota, tokenId.Value, request, found.Reserve);
         }
-
-        if (outcome.IsOk && quota.Cluster is { } cluster)
+        finally
         {
-            GateVerdict verdict = await cluster.AdmitAsync(tokenId.Value, request, outcome.Id);
-            if (!verdict.IsOk && input.RequestId is { } refusedId)
+            if (found.Attempt is { } attempt)
             {
-                quota.RequestIds.Forget(tokenId.Value, refusedId); // the refunded reservation must not answer a retry as reserved
+                // Known before the answer waits for durability: a refunded reservation never answers a retry, and the
+                // retries waiting on this attempt go on (each acknowledges before it answers).
+                quota.RequestIds.Answer(attempt, held: admitted.Outcome.IsOk);
             }
-
-            if (verdict.Unavailable)
-            {
-                await OpenAiError.Result(503, "service_unavailable", ClusterNode.UnavailableMessage).ExecuteAsync(context);
-                return;
-            }
-
-            outcome = verdict.IsOk ? outcome : new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex);
         }
 
+        await AnswerAsync(context, quota, tokenId.Value, request, input.Model, admitted);
+    }
+
+    /// <summary>In cluster mode, holds the local engine's reservation on the cluster's leases (refunded if refused).</summary>
+    private static async Task<(ReserveOutcome Outcome, bool Unavailable)> AdmitAsync(QuotaRuntime quota, int tokenId, ReserveRequest request, ReserveOutcome outcome)
+    {
+        if (!outcome.IsOk || quota.Cluster is not { } cluster)
+        {
+            return (outcome, false);
+        }
+
+        GateVerdict verdict = await cluster.AdmitAsync(tokenId, request, outcome.Id);
+        return verdict.IsOk ? (outcome, false) : (new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex), verdict.Unavailable);
+    }
+
+    /// <summary>Answers a reserve: refused, or reserved once its record is acknowledged under the configured durability.</summary>
+    private async Task AnswerAsync(HttpContext context, QuotaRuntime quota, int tokenId, ReserveRequest request, string? model, (ReserveOutcome Outcome, bool Unavailable) admitted)
+    {
+        if (admitted.Unavailable)
+        {
+            await OpenAiError.Result(503, "service_unavailable", ClusterNode.UnavailableMessage).ExecuteAsync(context);
+            return;
+        }
+
+        ReserveOutcome outcome = admitted.Outcome;
         Metrics.Count(outcome.Result);
         if (!outcome.IsOk)
         {
-            await Rejection.Respond(context, quota, tokenId.Value, outcome, input.Model).ExecuteAsync(context);
+            await Rejection.Respond(context, quota, tokenId, outcome, model).ExecuteAsync(context);
             return;
         }
 
@@ -102,7 +122,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         // numbers after a successful reserve asks GET /v1/quota (keeps this call free of a token read).
         Gateways.Own(outcome.Id, caller);
         await quota.AcknowledgeAsync(context.RequestAborted);
-        QuotaResponses.Reserved(context.Response, outcome.Id, amount, outcome.ExpiresAtMs / 1000);
+        QuotaResponses.Reserved(context.Response, outcome.Id, request.AmountUnits, outcome.ExpiresAtMs / 1000);
     }
 
     public async Task SettleAsync(HttpContext context)
@@ -130,7 +150,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         FinishOutcome outcome = quota.Engine.Settle(id, amount, input.Tokens ?? -1, quota.NowMs);
         if (outcome.Result != FinishResult.Ok)
         {
-            await Refused(outcome.Result).ExecuteAsync(context);
+            await RefusedAsync(context, quota, outcome.Result);
             return;
         }
 
@@ -154,7 +174,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         FinishOutcome outcome = quota.Engine.Refund(id, quota.NowMs);
         if (outcome.Result != FinishResult.Ok)
         {
-            await Refused(outcome.Result).ExecuteAsync(context);
+            await RefusedAsync(context, quota, outcome.Result);
             return;
         }
 
@@ -231,6 +251,21 @@ internal sealed class QuotaApi(IServiceProvider services)
     {
         FailedAuthThrottle.Record(context, AuthSurface.QuotaApi);
         return OpenAiError.Result(401, "invalid_api_key", "the admin key or a gateway key is required, and the one sent is missing or wrong");
+    }
+
+    /// <summary>
+    /// A finish that did not apply. "Already settled / refunded / expired" states how the reservation ended, which may
+    /// not be durable yet (another call's finish waiting for its commit): it is acknowledged first, as that call's answer
+    /// is, so no answer names an end that a crash can undo.
+    /// </summary>
+    private static async Task RefusedAsync(HttpContext context, QuotaRuntime quota, FinishResult result)
+    {
+        if (result is FinishResult.AlreadySettled or FinishResult.AlreadyRefunded or FinishResult.AlreadyExpired)
+        {
+            await quota.AcknowledgeAsync(context.RequestAborted);
+        }
+
+        await Refused(result).ExecuteAsync(context);
     }
 
     private static JsonHttpResult<OpenAiErrorBody> Refused(FinishResult result)

@@ -13,6 +13,10 @@ namespace Quota.Host.Quota;
 /// carry one. An entry lives as long as its reservation record is readable in the engine's table (open, or finished
 /// until about <c>Quota:ReservationsMax</c> newer reservations reused the slot); the index holds at most
 /// <see cref="EntriesMax"/> entries (stale ones are swept when it reaches that bound, and by the janitor).
+/// <para>A retry is answered like the first attempt, never before it: while the first attempt is still being admitted
+/// (a cluster lease) a retry waits for its outcome (<see cref="Entry.Answered"/>) and then looks again — it finds the
+/// reservation, or, if that attempt was refused, makes its own; and the caller acknowledges (durability) before it
+/// answers a retry, as it does the first attempt.</para>
 /// Concurrency: reserves of one (key, id) are serialized by a striped lock; different ids never wait on each other
 /// beyond a stripe (the engine call inside is a few hundred ns).
 /// </summary>
@@ -22,7 +26,7 @@ public sealed class RequestIdIndex
     public const int RequestIdLengthMax = 128;
     private const int Stripes = 64;
 
-    private readonly ConcurrentDictionary<(int TokenId, long RequestKey), ReservationId> entries = new();
+    private readonly ConcurrentDictionary<(int TokenId, long RequestKey), Entry> entries = new();
     private readonly object[] stripes = Enumerable.Range(0, Stripes).Select(_ => new object()).ToArray();
     private readonly object sweeping = new();
     private readonly QuotaEngine engine;
@@ -33,7 +37,7 @@ public sealed class RequestIdIndex
         EntriesMax = 2 * engine.Options.ReservationsMax;
         foreach (ReservationView view in engine.ReservationsWithRequestKeys())
         {
-            entries.TryAdd((view.TokenId, view.RequestKey), view.Id);
+            entries.TryAdd((view.TokenId, view.RequestKey), new Entry((view.TokenId, view.RequestKey), view.Id, answered: true));
         }
     }
 
@@ -55,33 +59,93 @@ public sealed class RequestIdIndex
         return key == 0 ? 1 : key;
     }
 
-    /// <summary>What a reserve with a request id found or did.</summary>
-    public readonly record struct Outcome(ReserveOutcome Reserve, ReservationView? Earlier, bool Conflict);
+    /// <summary>
+    /// One (key, request id) and its reservation. A new reserve's entry is unanswered until its caller calls
+    /// <see cref="Answer"/>: retries wait for that, so they never answer with a reservation its own attempt may still refund.
+    /// </summary>
+    public sealed class Entry
+    {
+        private readonly TaskCompletionSource answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Entry((int TokenId, long RequestKey) key, ReservationId id, bool answered)
+        {
+            Key = key;
+            Id = id;
+            if (answered)
+            {
+                this.answered.SetResult();
+            }
+        }
+
+        internal (int TokenId, long RequestKey) Key { get; }
+
+        public ReservationId Id { get; }
+
+        /// <summary>Completes when the attempt that made the reservation knows whether it keeps it.</summary>
+        public Task Answered => answered.Task;
+
+        internal void Complete() => answered.TrySetResult();
+    }
 
     /// <summary>
-    /// Returns the reservation this key made earlier with this id (the same amount), a conflict (another amount), or
-    /// the result of a new reserve that is then remembered.
+    /// What a reserve with a request id found or did: the reservation this key made earlier with this id (or a
+    /// conflict: another amount), or a new reserve's outcome and, when it reserved, the <see cref="Attempt"/> its caller
+    /// must <see cref="Answer"/>.
     /// </summary>
-    public Outcome Reserve(int tokenId, ReserveRequest request, string requestId, long nowMs)
+    public readonly record struct Outcome(ReserveOutcome Reserve, ReservationView? Earlier, bool Conflict, Entry? Attempt = null);
+
+    /// <summary>
+    /// Reserves with a request id; a retry that finds the first attempt still unanswered waits for it (bounded by
+    /// <paramref name="cancellationToken"/>), then looks again.
+    /// </summary>
+    public async ValueTask<Outcome> ReserveAsync(int tokenId, ReserveRequest request, string requestId, Func<long> nowMs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(nowMs);
+        while (true)
+        {
+            (Outcome outcome, Task? firstAttempt) = TryReserve(tokenId, request, requestId, nowMs());
+            if (firstAttempt is null)
+            {
+                return outcome;
+            }
+
+            await firstAttempt.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reserves with a request id, without waiting: the returned task is set (and the outcome empty) when an earlier
+    /// attempt with this id is not answered yet.
+    /// </summary>
+    private (Outcome Outcome, Task? FirstAttempt) TryReserve(int tokenId, ReserveRequest request, string requestId, long nowMs)
     {
         long amountUnits = request.AmountUnits;
         long requestKey = KeyOf(requestId);
-        (int, long) entry = (tokenId, requestKey);
+        (int, long) key = (tokenId, requestKey);
         lock (stripes[(int)((uint)HashCode.Combine(tokenId, requestKey) % Stripes)])
         {
-            if (entries.TryGetValue(entry, out ReservationId earlierId) && Live(entry, earlierId, out ReservationView earlier))
+            if (entries.TryGetValue(key, out Entry? earlierEntry))
             {
-                return earlier.AmountUnits == amountUnits ? new(default, earlier, false) : new(default, earlier, true);
+                if (!earlierEntry.Answered.IsCompleted)
+                {
+                    return (default, earlierEntry.Answered);
+                }
+
+                if (Live(key, earlierEntry.Id, out ReservationView earlier))
+                {
+                    return (new(default, earlier, earlier.AmountUnits != amountUnits), null);
+                }
             }
 
             ReserveOutcome reserved = engine.Reserve(tokenId, request with { RequestKey = requestKey }, nowMs);
+            Entry? attempt = null;
             if (reserved.IsOk)
             {
-                entries[entry] = reserved.Id;
+                entries[key] = attempt = new Entry(key, reserved.Id, answered: false);
             }
             else
             {
-                entries.TryRemove(entry, out _);
+                entries.TryRemove(key, out _);
             }
 
             if (entries.Count > EntriesMax)
@@ -89,21 +153,34 @@ public sealed class RequestIdIndex
                 Sweep();
             }
 
-            return new(reserved, null, false);
+            return (new(reserved, null, false, attempt), null);
         }
     }
 
-    /// <summary>Forgets (key, request id): its reservation was refunded before it was ever answered as reserved.</summary>
-    public void Forget(int tokenId, string requestId) => entries.TryRemove((tokenId, KeyOf(requestId)), out _);
+    /// <summary>
+    /// The attempt that made <paramref name="attempt"/>'s reservation knows its outcome: <paramref name="held"/> false
+    /// when that reservation was refunded before it was ever answered as reserved (a cluster lease refused it), so the id
+    /// is forgotten and a waiting retry reserves anew. Then the waiting retries go on.
+    /// </summary>
+    public void Answer(Entry attempt, bool held)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        if (!held)
+        {
+            entries.TryRemove(new KeyValuePair<(int, long), Entry>(attempt.Key, attempt));
+        }
+
+        attempt.Complete();
+    }
 
     /// <summary>Drops entries whose reservation record was recycled (cold: the janitor, or the index at its bound).</summary>
     public void Sweep()
     {
         lock (sweeping)
         {
-            foreach (KeyValuePair<(int TokenId, long RequestKey), ReservationId> pair in entries)
+            foreach (KeyValuePair<(int TokenId, long RequestKey), Entry> pair in entries)
             {
-                if (!Live(pair.Key, pair.Value, out _))
+                if (pair.Value.Answered.IsCompleted && !Live(pair.Key, pair.Value.Id, out _))
                 {
                     entries.TryRemove(pair);
                 }

@@ -17,8 +17,8 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private readonly BearerSecret adminBearer;
 
     /// <param name="openLog">Opens the delta log in a directory; FASTER when not registered (tests register a faulty one).</param>
-    public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, Alerts.AlertSink alertSink, TimeProvider time,
-        ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
+    public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, IOptions<Cluster.ClusterOptions> cluster, Alerts.AlertSink alertSink,
+        TimeProvider time, ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
     {
         QuotaOptions o = options.Value;
         Time = time;
@@ -32,7 +32,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
             HostLog.Corruption(logger, corruption);
         }
 
-        ReconcileKeysWithLabels(logger);
+        ReconcileKeysWithLabels(logger, deleteUnlabelled: !cluster.Value.IsEnabled);
         foreach (TokenDocument token in Store.AllTokens())
         {
             tokensByHash[token.KeyHash] = token.Id;
@@ -83,10 +83,13 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// <summary>
     /// A key lives in two stores: the engine (its record in the delta log) and its label (name, secret's hash) in LiteDB,
     /// written right after. A crash between the two leaves one without the other; recovery settles it before serving.
-    /// An engine key without a label was never handed out (the response comes after the label): it is deleted, so it
-    /// cannot be reached by id. A label without an engine key lost its create in a write-behind crash: it is removed.
+    /// A label without an engine key lost its create in a write-behind crash: it is removed. In single-node mode an
+    /// engine key without a label was never handed out (the response comes after the label): it is deleted, so it
+    /// cannot be reached by id. Not in cluster mode (<paramref name="deleteUnlabelled"/> false): there the key was handed
+    /// out by the store's document, which the node's first sync applies again — writing the label — before it serves
+    /// (docs/cluster.md "Configuration"); deleting it would leave the document unappliable, its id taken.
     /// </summary>
-    private void ReconcileKeysWithLabels(ILogger logger)
+    private void ReconcileKeysWithLabels(ILogger logger, bool deleteUnlabelled)
     {
         var labelled = new HashSet<int>();
         long now = NowMs;
@@ -100,6 +103,11 @@ public sealed class QuotaRuntime : IAsyncDisposable
             }
 
             labelled.Add(label.Id);
+        }
+
+        if (!deleteUnlabelled)
+        {
+            return;
         }
 
         for (int tokenId = 1; tokenId <= Engine.LastTokenId; tokenId++)

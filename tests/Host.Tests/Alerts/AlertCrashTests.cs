@@ -79,7 +79,52 @@ public sealed class AlertCrashTests
         Assert.Equal(0, dispatcher.Pending); // queued in memory only: the dispatcher polls once a minute
         await host.Services.GetRequiredService<QuotaRuntime>().Persistent.CheckpointAsync();
         Assert.Equal(2, dispatcher.Pending);
-        Assert.Equal(0, host.Services.GetRequiredService<AlertSink>().Reader.Count);
+        Assert.Equal(0L, host.Services.GetRequiredService<AlertSink>().Queued);
+    }
+
+    [Fact]
+    public async Task ACheckpointBeforeTheDispatcherStarted_DoesNotEndTheReplayOfTheCrossingsARecoveryQueued()
+    {
+        await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync();
+        using var data = new TempDirectory();
+        string[] webhook = [$"--Alerts:Webhooks:ops:Url={receiver.BaseUrl}/hooks/quota", $"--Alerts:Webhooks:ops:Secret={Secret}"];
+
+        // First run: a crossing whose settle is durable, killed before the outbox saw it.
+        using (HostProcess host = await HostProcess.StartAsync(data.Path, [.. webhook, "--Alerts:PollMs=60000", "--Quota:Durability=Durable"]))
+        {
+            try
+            {
+                int user = (await CreateAsync(host.Admin, "/api/users", new { name = "early", quota = 10_000 })).GetProperty("id").GetInt32();
+                string key = (await CreateAsync(host.Admin, "/api/tokens", new { user_id = user, name = "early", remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } }))
+                    .GetProperty("key").GetString()!;
+                using HttpResponseMessage reserve = await host.Admin.PostAsJsonAsync("/api/quota/reserve", new { key, amount = 90 });
+                string id = (await reserve.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reservation_id").GetString()!;
+                (await host.Admin.PostAsJsonAsync("/api/quota/settle", new { reservation_id = id, amount = 90 })).EnsureSuccessStatusCode(); // crosses 80 %
+            }
+            finally
+            {
+                await host.KillAsync();
+            }
+        }
+
+        // Second run, stopped before it serves: its recovery queued the crossing again, and a checkpoint comes before
+        // the dispatcher could write the outbox; then the process dies (no clean close, no further checkpoint).
+        Microsoft.AspNetCore.Builder.WebApplication early = HostApp.Build(
+            ["--urls", "http://127.0.0.1:0", $"--Quota:DataDir={data.Path}", $"--Quota:AdminKey={HostUnderTest.AdminKey}", "--Logging:LogLevel:Default=Warning", .. webhook]);
+        QuotaRuntime runtime = early.Services.GetRequiredService<QuotaRuntime>();
+        Assert.Equal(1L, early.Services.GetRequiredService<AlertSink>().Queued);
+        await runtime.Persistent.CheckpointAsync();
+        await runtime.Persistent.CloseWithoutCheckpointAsync();
+        await early.DisposeAsync(); // the runtime is closed already: nothing more is written
+
+        await using HostUnderTest restarted = await HostUnderTest.StartAsync(data.Path, null, null, [.. webhook, "--Alerts:PollMs=20"]);
+        AlertDispatcher dispatcher = restarted.Services.GetRequiredService<AlertDispatcher>();
+        for (int attempt = 0; attempt < 1500 && (receiver.Accepted.IsEmpty || dispatcher.Pending > 0); attempt++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.EndsWith(":80", Assert.Single(receiver.Accepted).Headers["X-Quota-Event-Id"], StringComparison.Ordinal);
     }
 
     private static async Task<JsonElement> CreateAsync(HttpClient admin, string path, object body)

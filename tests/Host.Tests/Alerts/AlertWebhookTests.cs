@@ -77,6 +77,30 @@ public sealed class AlertWebhookTests
     }
 
     [Fact]
+    public async Task AMessageGivenUpAfterItsLastTry_IsCountedAsUndelivered()
+    {
+        await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync(failFirst: 1_000);
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, null, null, [.. Settings(receiver), "--Alerts:AttemptsMax=2"]);
+        (_, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } });
+
+        await ChargeAsync(host, key, 100); // crosses 80 and 100: two messages, each refused twice, then given up
+
+        string given = "";
+        for (int attempt = 0; attempt < 500 && given != "2"; attempt++)
+        {
+            await Task.Delay(20);
+            string? line = (await host.Client.GetStringAsync("/metrics")).Split('\n')
+                .FirstOrDefault(l => l.StartsWith("quota_alerts_undelivered_total{", StringComparison.Ordinal) && l.Contains("webhook=\"ops\"", StringComparison.Ordinal));
+            given = line?.Split(' ')[1] ?? "";
+        }
+
+        Assert.Equal("2", given);
+        Assert.Equal(0, host.Services.GetRequiredService<AlertDispatcher>().Pending);
+        Assert.Equal(4, receiver.Refused);
+    }
+
+    [Fact]
     public async Task AlertsNotYetDelivered_WhenTheHostStops_ArriveAfterTheRestart()
     {
         await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync();
@@ -114,7 +138,7 @@ public sealed class AlertWebhookTests
         AlertSink sink = host.Services.GetRequiredService<AlertSink>();
         for (int attempt = 0; attempt < 1000; attempt++)
         {
-            if (receiver.Accepted.Count >= expected && sink.Reader.Count == 0 && dispatcher.Pending == 0)
+            if (receiver.Accepted.Count >= expected && sink.Queued == 0 && dispatcher.Pending == 0)
             {
                 return [.. receiver.Accepted];
             }
