@@ -64,11 +64,9 @@ public sealed partial class QuotaEngineHost : IAsyncDisposable
         persistence = persistence with { Engine = persistence.Engine with { AlertThresholdsPercent = opening.AlertThresholdsPercent } };
         PersistentEngine engine = PersistentEngine.Open(persistence, time, opening.Audit, opening.OpenLog);
         RecoveryReport r = engine.Recovery;
-        if (logger.IsEnabled(LogLevel.Information))
-        {
-            Opened(logger, Path.GetFullPath(options.DataDir), options.Durability, r.SnapshotSequence, r.RecordsReplayed, r.LastSequence,
-                (long)r.Elapsed.TotalMilliseconds);
-        }
+        string dataDir = Path.GetFullPath(options.DataDir);
+        long recoveryMs = (long)r.Elapsed.TotalMilliseconds;
+        Opened(logger, dataDir, options.Durability, r.SnapshotSequence, r.RecordsReplayed, r.LastSequence, recoveryMs);
 
         if (engine.Recovery.Corruption is { } corruption)
         {
