@@ -24,9 +24,13 @@ public sealed class GenericHostTests : IDisposable
     {
         HostApplicationBuilder builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(
-            new Dictionary<string, string?> { ["Quota:DataDir"] = data.Path, ["Quota:KeysMax"] = "64", ["Quota:UsersMax"] = "64", ["Quota:ReservationsMax"] = "1024" }
-                .Concat(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))));
+        var configuration = new Dictionary<string, string?> { ["Quota:DataDir"] = data.Path, ["Quota:KeysMax"] = "64", ["Quota:UsersMax"] = "64", ["Quota:ReservationsMax"] = "1024" };
+        foreach ((string key, string value) in settings)
+        {
+            configuration[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(configuration);
         if (time is not null)
         {
             builder.Services.AddSingleton(time);
