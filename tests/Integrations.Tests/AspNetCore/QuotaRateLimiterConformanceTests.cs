@@ -285,4 +285,25 @@ public sealed class QuotaRateLimiterConformanceTests
         Parallel.ForEach(leases, lease => lease.Dispose());
         Assert.Equal(0, books.Reserved);
     }
+
+    [Fact]
+    public void AcquireAndRelease_AllocateNothing()
+    {
+        var books = new Books(1L << 50, Books.Daily(1L << 40));
+        using QuotaRateLimiter limiter = Limiter(books, unitsPerPermit: 60);
+        var context = new DefaultHttpContext();
+        for (int i = 0; i < 100; i++) // warm: the pooled lease, the feature slot, the engine's paths
+        {
+            limiter.AttemptAcquire(context).Dispose();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1_000; i++)
+        {
+            limiter.AttemptAcquire(context).Dispose();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, books.Reserved);
+    }
 }
