@@ -18,8 +18,15 @@ public static class HostRegistration
     {
         services.AddHostOptions(configuration);
         services.AddSingleton(TimeProvider.System);
+        // The engine is wired as every embedder wires it (Quota.Engine.Hosting): opened at start, committed and snapshotted
+        // at stop — after the hosted services registered below have stopped.
+        services.AddQuotaEngine(configuration.GetSection("Quota"), static (provider, opening) =>
+        {
+            opening.Audit = provider.GetRequiredService<Alerts.AlertSink>();
+            opening.AlertThresholdsPercent = provider.GetRequiredService<IOptions<Configuration.AlertsOptions>>().Value.Thresholds;
+            opening.OpenLog = provider.GetService<DeltaLogOpener>() is { } open ? directory => open(directory) : null;
+        });
         services.AddSingleton<QuotaRuntime>();
-        services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
         if (configuration["Cluster:Store"] is { Length: > 0 })
         {

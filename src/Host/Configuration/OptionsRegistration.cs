@@ -9,12 +9,8 @@ public static class OptionsRegistration
 {
     public static IServiceCollection AddHostOptions(this IServiceCollection services, IConfiguration configuration)
     {
+        // The engine's settings of this section are validated by AddQuotaEngine (HostRegistration), with the engine's own rules.
         services.AddOptions<QuotaOptions>().Bind(configuration.GetSection("Quota"))
-            .Validate(o => !string.IsNullOrWhiteSpace(o.DataDir), "Quota:DataDir must name a directory")
-            .Validate(o => Enum.IsDefined(o.Durability), "Quota:Durability must be WriteBehind or Durable")
-            .Validate(o => o.CommitIntervalMs is >= 1 and <= 10_000, "Quota:CommitIntervalMs must be 1 … 10000")
-            .Validate(o => o.ReservationTtlSeconds is >= 1 and <= 86_400, "Quota:ReservationTtlSeconds must be 1 … 86400")
-            .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
             .Validate(o => o.AdminKey.Length is 0 or >= 16, "Quota:AdminKey must be at least 16 characters (or empty to generate one)")
             .ValidateOnStart();
         services.AddOptions<Cluster.ClusterOptions>().Bind(configuration.GetSection("Cluster"))
@@ -81,20 +77,4 @@ public static class OptionsRegistration
         Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
     private const long ModelPriceMax = Engine.EngineLimits.AmountMaxUnits;
-
-    public static PersistenceOptions ToPersistence(this QuotaOptions o, IReadOnlyList<int>? alertThresholds = null) => new()
-    {
-        DataDir = o.DataDir,
-        Durability = o.Durability,
-        CommitInterval = TimeSpan.FromMilliseconds(o.CommitIntervalMs),
-        CheckpointInterval = TimeSpan.FromSeconds(o.CheckpointIntervalSeconds),
-        Engine = new Engine.EngineOptions
-        {
-            KeysMax = o.KeysMax,
-            UsersMax = o.UsersMax,
-            ReservationsMax = o.ReservationsMax,
-            ReservationTtl = TimeSpan.FromSeconds(o.ReservationTtlSeconds),
-            AlertThresholdsPercent = alertThresholds ?? [],
-        },
-    };
 }
