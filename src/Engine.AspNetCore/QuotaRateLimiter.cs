@@ -145,7 +145,7 @@ public sealed class QuotaRateLimiter : PartitionedRateLimiter<HttpContext>
     /// <summary>A limiter made by <c>AddQuotaPolicy</c> binds to the application's engine at its first request (the services exist by then).</summary>
     private QuotaEngine Bind(HttpContext context)
     {
-        if (engine is { } bound)
+        if (Volatile.Read(ref engine) is { } bound) // acquire: pairs with the release below, so time and metrics are seen set
         {
             return bound;
         }

@@ -28,6 +28,11 @@ public static class QuotaEngineServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(descriptor => descriptor.ServiceType == typeof(QuotaEngineHost)))
+        {
+            throw new InvalidOperationException("AddQuotaEngine was called twice: an application has one engine (one data directory)");
+        }
+
         string sectionPath = configuration is IConfigurationSection section ? section.Path : "Quota";
         services.AddOptions<QuotaEngineOptions>().Bind(configuration).ValidateOnStart();
         services.AddSingleton<IValidateOptions<QuotaEngineOptions>>(new QuotaEngineOptionsValidator(sectionPath));

@@ -122,4 +122,13 @@ public sealed class GenericHostTests : IDisposable
         Assert.Equal(1, seen["quota.engine.decisions"]);
         await host.StopAsync();
     }
+
+    [Fact]
+    public void AddQuotaEngine_Twice_IsRefused()
+    {
+        var services = new ServiceCollection();
+        IConfigurationSection section = new ConfigurationBuilder().Build().GetSection("Quota");
+        services.AddQuotaEngine(section);
+        Assert.Throws<InvalidOperationException>(() => services.AddQuotaEngine(section));
+    }
 }
