@@ -1,5 +1,3 @@
-using Quota.Engine.Persistence;
-
 namespace Quota.Host.Configuration;
 
 /// <summary>

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Quota.Engine.Persistence;
 using Quota.Host.Errors;
 
 namespace Quota.Host.Configuration;
