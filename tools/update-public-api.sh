@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Rewrites src/Engine/PublicAPI.Unshipped.txt from the public API analyzer's own diagnostics, so the file is never typed
+# Rewrites <project>/PublicAPI.Unshipped.txt (default src/Engine; also src/Engine.Hosting, src/Engine.AspNetCore, src/Engine.AI) from the public API analyzer's own diagnostics, so the file is never typed
 # by hand (README "Changing the public API"): empty it, build the engine with a SARIF error log, and write back, sorted,
 # every symbol the analyzer reports as public but undeclared (RS0016) plus a *REMOVED* line for every shipped symbol
 # that is gone (RS0017). Review the diff it leaves: that diff is the API change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-engine=src/Engine
+engine=${1:-src/Engine}
 unshipped="$engine/PublicAPI.Unshipped.txt"
 sarif=$(mktemp --suffix=.sarif)
 trap 'rm -f "$sarif"' EXIT
@@ -37,4 +37,4 @@ print(f"{unshipped}: {len(added)} public symbols, {len(removed)} removed")
 PY
 
 dotnet build "$engine" -c Release > /dev/null
-echo "src/Engine builds with the regenerated file"
+echo "$engine builds with the regenerated file"

@@ -18,8 +18,17 @@ public static class HostRegistration
     {
         services.AddHostOptions(configuration);
         services.AddSingleton(TimeProvider.System);
+        // The engine is wired as every embedder wires it (Quota.Engine.Hosting): opened at start, committed and snapshotted
+        // at stop — after the hosted services registered below have stopped.
+        services.AddSingleton<AdminCredential>();
+        services.AddQuotaEngine(configuration.GetSection("Quota"), static (provider, opening) =>
+        {
+            _ = provider.GetRequiredService<AdminCredential>(); // first: a refused admin key stops the start before the engine's files open
+            opening.Audit = provider.GetRequiredService<Alerts.AlertSink>();
+            opening.AlertThresholdsPercent = provider.GetRequiredService<IOptions<Configuration.AlertsOptions>>().Value.Thresholds;
+            opening.OpenLog = provider.GetService<DeltaLogOpener>() is { } open ? directory => open(directory) : null;
+        });
         services.AddSingleton<QuotaRuntime>();
-        services.AddHostedService<QuotaRuntimeLifetime>();
         services.AddHostedService<RequestIdJanitor>();
         if (configuration["Cluster:Store"] is { Length: > 0 })
         {

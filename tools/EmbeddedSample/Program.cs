@@ -1,5 +1,5 @@
 // An embedder's first program against the Quota.Engine package: an in-memory engine (no files opened), then a
-// durable one in a temporary directory that is closed and reopened. Exits 1 if any number is not what the rules say,
+// durable one in a temporary directory that is closed and reopened, then the same in a generic host (Quota.Engine.Hosting). Exits 1 if any number is not what the rules say,
 // so CI can count it.
 using Quota.Engine;
 using Quota.Engine.Model;
@@ -61,6 +61,17 @@ try
 finally
 {
     Directory.Delete(dataDir, recursive: true);
+}
+
+// The generic host (package Quota.Engine.Hosting): the same books across a stop and a start.
+string hostDataDir = Path.Combine(Path.GetTempPath(), "quota-embedded-sample-host-" + Guid.NewGuid().ToString("N"));
+try
+{
+    await GenericHostDoor.RunAsync(hostDataDir, Check);
+}
+finally
+{
+    Directory.Delete(hostDataDir, recursive: true);
 }
 
 Console.WriteLine(failures == 0 ? "embedded sample: ok" : $"embedded sample: {failures} checks failed");

@@ -45,13 +45,13 @@ internal static class Recovery
         long from = log.BeginAddress;
         if (snapshot is null)
         {
-            engine = new QuotaEngine(options);
+            engine = new QuotaEngine(options, time: time); // its NowMs reads the caller's clock, not the system's
         }
         else
         {
             using Stream stream = store.OpenSnapshot(snapshot);
             using var buffered = new BufferedStream(stream, 1 << 20);
-            engine = SnapshotCodec.Read(buffered, options, out snapshotSequence);
+            engine = SnapshotCodec.Read(buffered, options, time, out snapshotSequence);
             from = Math.Max(from, snapshot.ResumeAddress);
         }
 

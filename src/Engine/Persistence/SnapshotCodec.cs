@@ -49,7 +49,7 @@ internal static class SnapshotCodec
         w.Write(Magic);
     }
 
-    public static QuotaEngine Read(Stream stream, EngineOptions options, out long sequence)
+    public static QuotaEngine Read(Stream stream, EngineOptions options, TimeProvider time, out long sequence)
     {
         using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         if (r.ReadUInt32() != Magic || r.ReadInt32() != Version)
@@ -58,7 +58,7 @@ internal static class SnapshotCodec
         }
 
         sequence = r.ReadInt64();
-        var engine = new QuotaEngine(options);
+        var engine = new QuotaEngine(options, time: time);
         engine.Reservations.RecoverEpoch(r.ReadInt32());
         int lastUserId = r.ReadInt32();
         for (int userId = 1; userId <= lastUserId; userId++)

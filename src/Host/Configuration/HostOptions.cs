@@ -1,22 +1,18 @@
-using Quota.Engine.Persistence;
-
 namespace Quota.Host.Configuration;
 
-/// <summary>The <c>Quota</c> section (docs/operations.md "Configuration").</summary>
+/// <summary>
+/// The host's own settings of the <c>Quota</c> section (docs/operations.md "Configuration"). The engine's settings of the
+/// same section (DataDir, Durability, CommitIntervalMs, ReservationTtlSeconds, KeysMax, UsersMax, ReservationsMax,
+/// CheckpointIntervalSeconds) are bound and validated by <c>AddQuotaEngine</c> (Quota.Engine.Hosting's QuotaEngineOptions).
+/// </summary>
 public sealed class QuotaOptions
 {
+    /// <summary>The data directory (the engine's, see above): the admin key and the console's keys are kept in it too.</summary>
     public string DataDir { get; set; } = "./data";
     /// <summary>Bearer key of the admin and quota APIs (<see cref="AdminKeyRule"/>); empty: <see cref="AdminKeyFile"/>, else generated on first start and stored in the data dir.</summary>
     public string AdminKey { get; set; } = "";
     /// <summary>A file holding the admin key (a mounted secret); read at start, its path logged, never its content.</summary>
     public string AdminKeyFile { get; set; } = "";
-    public Durability Durability { get; set; } = Durability.WriteBehind;
-    public int CommitIntervalMs { get; set; } = 5;
-    public int ReservationTtlSeconds { get; set; } = 600;
-    public int KeysMax { get; set; } = 1 << 20;
-    public int UsersMax { get; set; } = 1 << 18;
-    public int ReservationsMax { get; set; } = 1 << 18;
-    public int CheckpointIntervalSeconds { get; set; } = 300;
 }
 
 /// <summary>The <c>Console</c> section: how long a console session lasts (docs/operations.md "Console sessions").</summary>

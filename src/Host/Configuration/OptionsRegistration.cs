@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Quota.Engine.Persistence;
 using Quota.Host.Errors;
 
 namespace Quota.Host.Configuration;
@@ -9,12 +8,8 @@ public static class OptionsRegistration
 {
     public static IServiceCollection AddHostOptions(this IServiceCollection services, IConfiguration configuration)
     {
+        // The engine's settings of this section are validated by AddQuotaEngine (HostRegistration), with the engine's own rules.
         services.AddOptions<QuotaOptions>().Bind(configuration.GetSection("Quota"))
-            .Validate(o => !string.IsNullOrWhiteSpace(o.DataDir), "Quota:DataDir must name a directory")
-            .Validate(o => Enum.IsDefined(o.Durability), "Quota:Durability must be WriteBehind or Durable")
-            .Validate(o => o.CommitIntervalMs is >= 1 and <= 10_000, "Quota:CommitIntervalMs must be 1 … 10000")
-            .Validate(o => o.ReservationTtlSeconds is >= 1 and <= 86_400, "Quota:ReservationTtlSeconds must be 1 … 86400")
-            .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
             .Validate(o => o.AdminKey.Length == 0 || o.AdminKeyFile.Length == 0, "Quota:AdminKey and Quota:AdminKeyFile are both set: set one")
             .Validate(o => o.AdminKey.Length == 0 || AdminKeyRule.Weakness(o.AdminKey) is null,
                 $"Quota:AdminKey is refused: it must be at least {AdminKeyRule.LengthMin} characters with at least {AdminKeyRule.DistinctCharactersMin} different ones, " +
@@ -96,20 +91,4 @@ public static class OptionsRegistration
         Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
     private const long ModelPriceMax = Engine.EngineLimits.AmountMaxUnits;
-
-    public static PersistenceOptions ToPersistence(this QuotaOptions o, IReadOnlyList<int>? alertThresholds = null) => new()
-    {
-        DataDir = o.DataDir,
-        Durability = o.Durability,
-        CommitInterval = TimeSpan.FromMilliseconds(o.CommitIntervalMs),
-        CheckpointInterval = TimeSpan.FromSeconds(o.CheckpointIntervalSeconds),
-        Engine = new Engine.EngineOptions
-        {
-            KeysMax = o.KeysMax,
-            UsersMax = o.UsersMax,
-            ReservationsMax = o.ReservationsMax,
-            ReservationTtl = TimeSpan.FromSeconds(o.ReservationTtlSeconds),
-            AlertThresholdsPercent = alertThresholds ?? [],
-        },
-    };
 }

@@ -6,12 +6,7 @@ using Quota.Host.Runtime;
 
 namespace Quota.Host.Operations;
 
-/// <summary>The engine can write its delta log and checkpoint (a faulting device turns it unhealthy: reserves are refused).</summary>
-public sealed class EngineHealthCheck(QuotaRuntime runtime) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(runtime.Persistent.Fault is { } fault ? HealthCheckResult.Unhealthy(fault) : HealthCheckResult.Healthy());
-}
+// Whether the engine can write its delta log and checkpoint is AddQuotaEngine's check, "quota_engine" (Quota.Engine.Hosting).
 
 /// <summary>The pump keeps up: records appended but not yet in the log stay under <c>Health:RingDepthMax</c>.</summary>
 public sealed class RingDepthHealthCheck(QuotaRuntime runtime, IOptions<HealthOptions> options) : IHealthCheck

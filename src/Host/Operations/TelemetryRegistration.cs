@@ -31,8 +31,7 @@ public static class TelemetryRegistration
         }
 
         services.AddSingleton(provider => provider.GetRequiredService<Runtime.QuotaRuntime>().Persistent.Logs);
-        services.AddHealthChecks()
-            .AddCheck<EngineHealthCheck>("engine")
+        services.AddHealthChecks() // and "quota_engine", registered by AddQuotaEngine
             .AddCheck<RingDepthHealthCheck>("delta_log_ring")
             .AddCheck<LogRowsHealthCheck>("log_rows");
         return services;

@@ -52,7 +52,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         if (input.RequestId is not { } requestId)
         {
             ReserveOutcome reserved = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
-            await AnswerAsync(context, quota, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, reserved));
+            await AnswerAsync(context, quota, caller, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, reserved));
             return;
         }
 
@@ -86,7 +86,7 @@ internal sealed class QuotaApi(IServiceProvider services)
             }
         }
 
-        await AnswerAsync(context, quota, tokenId.Value, request, input.Model, admitted);
+        await AnswerAsync(context, quota, caller, tokenId.Value, request, input.Model, admitted);
     }
 
     /// <summary>In cluster mode, holds the local engine's reservation on the cluster's leases (refunded if refused).</summary>
@@ -101,8 +101,8 @@ internal sealed class QuotaApi(IServiceProvider services)
         return verdict.IsOk ? (outcome, false) : (new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex), verdict.Unavailable);
     }
 
-    /// <summary>Answers a reserve: refused, or reserved once its record is acknowledged under the configured durability.</summary>
-    private async Task AnswerAsync(HttpContext context, QuotaRuntime quota, int tokenId, ReserveRequest request, string? model, (ReserveOutcome Outcome, bool Unavailable) admitted)
+    /// <summary>Answers a reserve: refused, or reserved (owned by <paramref name="caller"/>, the credential that may finish it) once its record is acknowledged under the configured durability.</summary>
+    private async Task AnswerAsync(HttpContext context, QuotaRuntime quota, int caller, int tokenId, ReserveRequest request, string? model, (ReserveOutcome Outcome, bool Unavailable) admitted)
     {
         if (admitted.Unavailable)
         {

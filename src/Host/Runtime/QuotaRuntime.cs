@@ -9,23 +9,23 @@ namespace Quota.Host.Runtime;
 /// <summary>
 /// The host's one instance of the persistent engine, with what the HTTP layer adds around it: the key-hash index
 /// (relay keys are looked up by hash, never stored), the admin key, and idempotent reserve by request id (<see cref="Quota.RequestIdIndex"/>).
-/// Opened (recovered) at start; <see cref="QuotaRuntimeLifetime"/> closes it cleanly (commit + snapshot) on stop.
+/// The engine is the one <c>AddQuotaEngine</c> registers (Quota.Engine.Hosting): opened (recovered) at start, closed cleanly
+/// (commit + snapshot) on stop.
 /// </summary>
 public sealed class QuotaRuntime : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
     private readonly BearerSecret adminBearer;
 
-    /// <param name="openLog">Opens the delta log in a directory; FASTER when not registered (tests register a faulty one).</param>
-    public QuotaRuntime(IOptions<QuotaOptions> options, IOptions<AlertsOptions> alerts, IOptions<Cluster.ClusterOptions> cluster, Alerts.AlertSink alertSink,
-        TimeProvider time, ILogger<QuotaRuntime> logger, DeltaLogOpener? openLog = null)
+    public QuotaRuntime(IOptions<QuotaOptions> options, AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
+        TimeProvider time, ILogger<QuotaRuntime> logger)
     {
         QuotaOptions o = options.Value;
         Time = time;
-        AdminKeyHash = ApiKeys.SecretHash(AdminKeySource.Resolve(o, logger)); // first: a refused key stops the start before any file is opened; only the hash is kept
-        Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
+        AdminKeyHash = admin.Hash;
+        Persistent = persistent;
         string dataDir = Path.GetFullPath(o.DataDir);
-        HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
+        HostLog.Opened(logger, dataDir, persistent.Durability, Persistent.Recovery);
         Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
         if (Persistent.Recovery.Corruption is { } corruption)
         {
@@ -159,11 +159,3 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
 /// <summary>Opens the delta log in a directory (a service the host resolves only if registered: fault injection in tests).</summary>
 public delegate IDeltaLog DeltaLogOpener(string directory);
-
-/// <summary>Closes the runtime on host stop (SIGTERM / Ctrl-C): flush the log, snapshot, close.</summary>
-public sealed class QuotaRuntimeLifetime(QuotaRuntime runtime) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StopAsync(CancellationToken cancellationToken) => await runtime.DisposeAsync().ConfigureAwait(false);
-}
