@@ -18,6 +18,39 @@ public sealed record ConsumeRow(
     [property: JsonPropertyName("settle")] string Settle,
     [property: JsonPropertyName("counted")] bool Counted)
 {
+    /// <summary>chat, embeddings, messages or responses (absent on rows older than the protocols: chat or embeddings).</summary>
+    [JsonPropertyName("protocol")]
+    public string? Protocol { get; init; }
+
+    /// <summary>The provider that answered (<c>default</c>: <c>Relay:Upstream</c>).</summary>
+    [JsonPropertyName("provider")]
+    public string? Provider { get; init; }
+
+    /// <summary>Input tokens read from the provider's cache (part of <see cref="PromptTokens"/>).</summary>
+    [JsonPropertyName("cache_read_tokens")]
+    public long CacheReadTokens { get; init; }
+
+    /// <summary>Input tokens written to a 5-minute cache (part of <see cref="PromptTokens"/>).</summary>
+    [JsonPropertyName("cache_write_5m_tokens")]
+    public long CacheWrite5mTokens { get; init; }
+
+    /// <summary>Input tokens written to a 1-hour cache (part of <see cref="PromptTokens"/>).</summary>
+    [JsonPropertyName("cache_write_1h_tokens")]
+    public long CacheWrite1hTokens { get; init; }
+
+    /// <summary>Reasoning tokens (part of <see cref="CompletionTokens"/>).</summary>
+    [JsonPropertyName("reasoning_tokens")]
+    public long ReasoningTokens { get; init; }
+
+    /// <summary>The output the upstream reported when it was above the forwarded cap (charged the cap); else absent.</summary>
+    [JsonPropertyName("reported_completion_tokens")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? ReportedCompletionTokens { get; init; }
+
+    /// <summary>Uncached input tokens.</summary>
+    [JsonIgnore]
+    public long InputTokens => PromptTokens - CacheReadTokens - CacheWrite5mTokens - CacheWrite1hTokens;
+
     /// <summary>The log row of one relayed request, charged <paramref name="chargedUnits"/>.</summary>
     internal LogDocument ToRow(long atMs, int tokenId, int userId, long chargedUnits) => new()
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
+using Quota.Host.Relay.Protocols;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
@@ -18,17 +19,6 @@ internal sealed partial class RelayCall
     /// <summary>Produced text is counted in pieces of about this many bytes, so a long stream holds no more than this.</summary>
     private const int ProducedBytesPerCount = 64 * 1024;
 
-    private static readonly byte[] ErrorEvent = Encoding.UTF8.GetBytes(
-        "data: {\"error\":{\"message\":\"the upstream stream failed or timed out before it finished\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n");
-
-    private sealed class StreamTally
-    {
-        public long? Prompt, Completion;
-        public long ProducedTokens;
-        public readonly ArrayBufferWriter<byte> Produced = new(256);
-        public bool Done;
-    }
-
     private async Task<IResult> StreamAsync(HttpResponseMessage response, UpstreamDeadlines deadlines)
     {
         if (response.Content.Headers.ContentType?.MediaType is not { } type || !type.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
@@ -40,7 +30,7 @@ internal sealed partial class RelayCall
         AddRateLimitHeaders();
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
-        var tally = new StreamTally();
+        var tally = new UsageTally();
         string? failure = null;
         try
         {
@@ -60,6 +50,11 @@ internal sealed partial class RelayCall
             failure = Reason(deadlines, exception);
         }
 
+        if (failure is null && reader.EndsWithEvent && !tally.Done)
+        {
+            failure = "the stream ended before its last event";
+        }
+
         if (failure is not null)
         {
             HostLog.StreamFailed(logger, request.Model, failure);
@@ -67,20 +62,20 @@ internal sealed partial class RelayCall
         }
 
         CountProduced(tally);
-        if (tally.Completion is null && failure is not null && tally.ProducedTokens == 0)
+        if (tally.Output is null && failure is not null && tally.ProducedTokens == 0)
         {
             await RefundAsync(); // failed before producing anything
         }
         else
         {
-            await SettleAsync(tally.Prompt ?? request.PromptTokens, tally.Completion ?? tally.ProducedTokens, counted: tally.Completion is null);
+            await SettleAsync(tally);
         }
 
         return Results.Empty;
     }
 
     /// <summary>Reads the upstream to its end (or <c>[DONE]</c>), flushing what each read brought before the next read.</summary>
-    private async Task PumpAsync(PipeReader reader, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
+    private async Task PumpAsync(PipeReader reader, SseScanner scanner, UsageTally tally, UpstreamDeadlines deadlines)
     {
         while (true)
         {
@@ -107,7 +102,7 @@ internal sealed partial class RelayCall
     }
 
     /// <summary>Forwards and accounts every whole line of one read; leaves a partial line in <paramref name="buffer"/>.</summary>
-    private void Scan(ref ReadOnlySequence<byte> buffer, bool final, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
+    private void Scan(ref ReadOnlySequence<byte> buffer, bool final, SseScanner scanner, UsageTally tally, UpstreamDeadlines deadlines)
     {
         while (!tally.Done && scanner.TryReadLine(ref buffer, final, out ReadOnlySequence<byte> line))
         {
@@ -170,22 +165,9 @@ internal sealed partial class RelayCall
     }
 
     /// <summary>Accounts one event: the usage chunk, the produced text, or the end marker. Broken JSON throws.</summary>
-    private void Tally(ReadOnlyMemory<byte> data, StreamTally tally)
+    private void Tally(ReadOnlyMemory<byte> data, UsageTally tally)
     {
-        if (data.Span.SequenceEqual("[DONE]"u8))
-        {
-            tally.Done = true;
-            return;
-        }
-
-        ReplyFacts facts = ReplyScanner.Read(new ReadOnlySequence<byte>(data), stream: true, tally.Produced);
-        if (facts.Error)
-        {
-            throw new InvalidDataException("the upstream sent an error event");
-        }
-
-        tally.Prompt = facts.Prompt ?? tally.Prompt;
-        tally.Completion = facts.Completion ?? tally.Completion;
+        reader.Event(data, tally);
         if (tally.Produced.WrittenCount >= ProducedBytesPerCount)
         {
             // counted in pieces: a long stream holds a bounded buffer (a piece boundary may split one token in two)
@@ -193,7 +175,7 @@ internal sealed partial class RelayCall
         }
     }
 
-    private void CountProduced(StreamTally tally)
+    private void CountProduced(UsageTally tally)
     {
         if (tally.Produced.WrittenCount > 0)
         {
@@ -211,7 +193,7 @@ internal sealed partial class RelayCall
 
         try
         {
-            context.Response.BodyWriter.Write(ErrorEvent);
+            context.Response.BodyWriter.Write(reader.ErrorEvent);
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
         {
