@@ -65,6 +65,7 @@ public static class FakeUpstreamApp
             }
 
             JsonObject? request = context.Request.ContentLength > 0 ? await JsonNode.ParseAsync(context.Request.Body) as JsonObject : null;
+            seen[":body"] = request?.ToJsonString() ?? "";
             if (options.OmitStreamUsage && request is not null)
             {
                 request.Remove("stream_options");
@@ -93,7 +94,7 @@ public static class FakeUpstreamApp
             }
         });
         app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
-        app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers and ":path" (tests: what went upstream)
+        app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers, ":path" and ":body" (tests: what went upstream)
         // The "bare Kestrel JSON POST" the benchmarks compare the quota API with: read a small JSON body, answer one.
         app.MapPost("/echo", async (HttpContext context) =>
         {

@@ -51,6 +51,24 @@ public sealed record ConsumeRow(
     [JsonIgnore]
     public long InputTokens => PromptTokens - CacheReadTokens - CacheWrite5mTokens - CacheWrite1hTokens;
 
+    /// <summary>The API's <c>params</c> of the row: the estimate and settle, the protocol and provider, every token kind.</summary>
+    internal Dictionary<string, object?> Params()
+    {
+        var values = new Dictionary<string, object?>
+        {
+            ["estimate"] = EstimateUnits, ["estimate_prompt_tokens"] = EstimatePromptTokens, ["estimate_completion_tokens"] = EstimateCompletionTokens,
+            ["settle"] = Settle, ["counted"] = Counted, ["protocol"] = Protocol ?? "chat", ["provider"] = Provider ?? "default",
+            ["input_tokens"] = InputTokens, ["cache_read_tokens"] = CacheReadTokens, ["cache_write_5m_tokens"] = CacheWrite5mTokens,
+            ["cache_write_1h_tokens"] = CacheWrite1hTokens, ["reasoning_tokens"] = ReasoningTokens,
+        };
+        if (ReportedCompletionTokens is { } reported)
+        {
+            values["reported_completion_tokens"] = reported;
+        }
+
+        return values;
+    }
+
     /// <summary>The log row of one relayed request, charged <paramref name="chargedUnits"/>.</summary>
     internal LogDocument ToRow(long atMs, int tokenId, int userId, long chargedUnits) => new()
     {

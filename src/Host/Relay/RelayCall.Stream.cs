@@ -9,8 +9,9 @@ namespace Quota.Host.Relay;
 
 // A stream: read through a PipeReader and passed on line by line as the bytes came (never buffered whole, no string
 // per line), each line re-terminated with LF, written to Response.BodyWriter and flushed once per upstream read.
-// Accounting reads the events per the SSE specification (SseScanner) and each event's JSON in its bytes
-// (ReplyScanner). The usage chunk wins; without one, what was produced is counted with the model's tokenizer. When
+// Accounting reads the events per the SSE specification (SseScanner) and each event's JSON with the protocol's
+// reader (ProtocolReader: chat in its bytes with ReplyScanner). The usage wins; without one, what was produced is
+// counted with the model's tokenizer. A Messages or Responses stream that ends without its last event was cut. When
 // the client leaves, the upstream is still read (without writing) for its usage, for at most the usage grace. A
 // stream that fails after it started (broken event, upstream cut, idle or whole timeout) is settled for what it
 // produced — refunded if it produced nothing — and ends with an error event.
@@ -62,9 +63,9 @@ internal sealed partial class RelayCall
         }
 
         CountProduced(tally);
-        if (tally.Output is null && failure is not null && tally.ProducedTokens == 0)
+        if (tally.Output is null && !tally.InputKnown && failure is not null && tally.ProducedTokens == 0)
         {
-            await RefundAsync(); // failed before producing anything
+            await RefundAsync(); // failed before producing anything (an input side already reported is billed by the provider: settled)
         }
         else
         {
