@@ -137,4 +137,25 @@ public sealed class ProviderTests
         long full = usage.GetProperty("input_tokens").GetInt64() + (5 * usage.GetProperty("output_tokens").GetInt64());
         Assert.Equal((full + 1) / 2, (await rig.SettledTokenAsync(token)).GetProperty("used_quota").GetInt64());
     }
+
+    [Fact]
+    public async Task TheModelList_HasEveryPricedModel_InAnthropicsShapeWhenAskedThatWay()
+    {
+        await using RelayRig rig = await RelayRig.StartAsync(null, ProviderTests.Claude);
+
+        JsonElement openAi = JsonDocument.Parse(await rig.Host.Client.GetStringAsync("/v1/models")).RootElement;
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        request.Headers.Add("x-api-key", "sk-any");
+        using HttpResponseMessage response = await rig.Host.Client.SendAsync(request);
+        JsonElement anthropic = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal("list", openAi.GetProperty("object").GetString());
+        Assert.Equal(["claude-test", "gpt-test"], openAi.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray());
+        Assert.Equal(["claude-test", "gpt-test"], anthropic.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray());
+        Assert.Equal("model", anthropic.GetProperty("data")[0].GetProperty("type").GetString());
+        Assert.False(anthropic.GetProperty("has_more").GetBoolean());
+        Assert.Equal("claude-test", anthropic.GetProperty("first_id").GetString());
+        Assert.Equal("gpt-test", anthropic.GetProperty("last_id").GetString());
+    }
 }
