@@ -29,6 +29,8 @@ public sealed class FakeOptions
     /// stream, or <c>NAME.json</c>) is answered with that file as it is (the conformance corpus).
     /// </summary>
     public string ReplayDir { get; set; } = "";
+    /// <summary>Report part of each prompt as cache reads and writes and part of the output as reasoning (see <see cref="CachedUsage"/>).</summary>
+    public bool ReportCache { get; set; }
 }
 
 public static class FakeUpstreamApp
@@ -73,7 +75,9 @@ public static class FakeUpstreamApp
 
             (int status, string contentType, IEnumerable<string> chunks) = path == "models"
                 ? (200, "application/json", ["{\"object\":\"list\",\"data\":[{\"id\":\"demo\",\"object\":\"model\"}]}"])
-                : Replay(options, request) ?? Misbehaviour.Apply(options, context, FakeOpenAi.Respond(path, request, options.Tokenizer));
+                : Replay(options, request) ?? Misbehaviour.Apply(options, context, Answer(options, path, request));
+            chunks = chunks.ToArray();
+            seen[":reply"] = string.Concat(chunks); // what the provider reported, usage included (tests: the expected charge)
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
             int delayMs = options.ChunkDelayMs > 0 ? options.ChunkDelayMs : options.LatencyMs / 10;
@@ -94,7 +98,7 @@ public static class FakeUpstreamApp
             }
         });
         app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
-        app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers, ":path" and ":body" (tests: what went upstream)
+        app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers, ":path", ":body" and ":reply" (tests: what went upstream)
         // The "bare Kestrel JSON POST" the benchmarks compare the quota API with: read a small JSON body, answer one.
         app.MapPost("/echo", async (HttpContext context) =>
         {
@@ -102,6 +106,12 @@ public static class FakeUpstreamApp
             return Results.Json(new { ok = true, amount = body?["amount"]?.GetValue<long>() ?? 0 });
         });
         return app;
+    }
+
+    private static (int, string, IEnumerable<string>) Answer(FakeOptions options, string path, JsonObject? request)
+    {
+        (int, string, IEnumerable<string>) reply = FakeOpenAi.Respond(path, request, options.Tokenizer);
+        return options.ReportCache ? CachedUsage.Apply(reply) : reply;
     }
 
     /// <summary>The recorded reply a request names in <c>metadata.replay</c>, or null.</summary>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Quota.Clients.Tests.Support;
 
 /// <summary>
@@ -42,36 +40,8 @@ internal static class NodeClients
     }
 
     /// <summary>Runs node with <paramref name="arguments"/> in <see cref="Directory"/>; killed after <paramref name="bound"/>.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach ((string name, string value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(bound);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            return (-1, await stdout, await stderr + $"\n(killed after {bound.TotalSeconds} s)");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound) =>
+        ChildProcess.RunAsync("node", arguments, environment, Directory, bound);
 
     private static string Find()
     {

@@ -17,16 +17,20 @@ internal sealed class RelayUnderTest : IAsyncDisposable
 
     public HostUnderTest Host { get; private set; } = null!;
 
+    /// <summary>The fake provider behind the relay (what it was sent, what it answered).</summary>
+    public UpstreamUnderTest Upstream => upstream;
+
     /// <summary>The OpenAI-compatible base address, e.g. http://127.0.0.1:43121/v1.</summary>
     public Uri Endpoint => new(Host.Client.BaseAddress!, "/v1");
 
     public static Task<RelayUnderTest> StartAsync() => StartAsync(_ => []);
 
     /// <param name="settings">Host settings given the fake provider's base URL (e.g. an Anthropic provider at it).</param>
-    public static async Task<RelayUnderTest> StartAsync(Func<string, string[]> settings)
+    /// <param name="fake">The fake provider's settings, e.g. "ReportCache=true" (prefixed with --Fake:).</param>
+    public static async Task<RelayUnderTest> StartAsync(Func<string, string[]> settings, params string[] fake)
     {
         var relay = new RelayUnderTest();
-        relay.upstream = await UpstreamUnderTest.StartAsync();
+        relay.upstream = await UpstreamUnderTest.StartAsync(fake.Select(f => "--Fake:" + f).ToArray());
         relay.Host = await HostUnderTest.StartAsync(relay.data.Path, relay.upstream.BaseUrl, null, settings(relay.upstream.BaseUrl).Select(s => "--" + s).ToArray());
         return relay;
     }

@@ -114,7 +114,7 @@ internal sealed class UpstreamUnderTest : IAsyncDisposable
         return new UpstreamUnderTest(app);
     }
 
-    /// <summary>The last request the fake received: its headers (lower-case names), ":path" (with the query) and ":body".</summary>
+    /// <summary>The last request the fake received: its headers (lower-case names), ":path" (with the query), ":body" and the fake's answer, ":reply" (a stream's events as sent).</summary>
     public async Task<Dictionary<string, string>> LastAsync()
     {
         using var client = new HttpClient();
