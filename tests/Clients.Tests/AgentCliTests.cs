@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Quota.Clients.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Quota.Clients.Tests;
 
@@ -9,9 +10,10 @@ namespace Quota.Clients.Tests;
 /// exec</c>, OpenAI Responses) — each finish a task through the real relay with the fake provider behind it. The
 /// provider reports cache reads and writes and reasoning (<c>Fake:ReportCache</c>), every kind at its own price, and
 /// the key is charged exactly what the provider reported; the relay key never reaches the provider. A key whose
-/// 5-hour window is spent makes each CLI fail at once, without retrying, with what the relay said.
+/// 5-hour window is spent makes each CLI fail at once, without retrying, with what the relay said. Each run's exit,
+/// time and output are printed for the record.
 /// </summary>
-public sealed class AgentCliTests : IAsyncLifetime
+public sealed class AgentCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
     /// <summary>Claude Code's default model: with it, Claude Code also puts <c>role: system</c> entries inside <c>messages</c>.</summary>
     private const string ClaudeModel = "claude-opus-5-5";
@@ -57,7 +59,7 @@ public sealed class AgentCliTests : IAsyncLifetime
     {
         (int token, string key) = await KeyAsync(new { });
 
-        (int exit, string stdout, string stderr) = await AgentClis.ClaudeAsync(relay.Host.Client.BaseAddress!, key, ClaudeModel, "say hi", RunBound);
+        (int exit, string stdout, string stderr) = await RecordedAsync(AgentClis.ClaudeAsync(relay.Host.Client.BaseAddress!, key, ClaudeModel, "say hi", RunBound));
 
         Assert.True(exit == 0, $"claude exited {exit}\n{stdout}\n{stderr}");
         Assert.Contains("This is a deterministic reply", stdout, StringComparison.Ordinal);
@@ -66,6 +68,7 @@ public sealed class AgentCliTests : IAsyncLifetime
         Assert.Equal("/v1/messages?beta=true", sent[":path"]);
         Assert.Equal(AnthropicKey, sent["x-api-key"]);
         Assert.Contains("claude-code-", sent["anthropic-beta"], StringComparison.Ordinal);
+        Assert.Contains("\"role\":\"system\"", sent[":body"], StringComparison.Ordinal); // forwarded as sent (and counted in the estimate)
         Assert.DoesNotContain(sent, header => header.Value.Contains(key, StringComparison.Ordinal));
 
         ReportedUsage reported = ReportedUsage.OfMessagesStream(sent[":reply"]);
@@ -82,7 +85,7 @@ public sealed class AgentCliTests : IAsyncLifetime
     {
         (int token, string key) = await KeyAsync(new { });
 
-        (int exit, string stdout, string stderr) = await AgentClis.CodexAsync(relay.Host.Client.BaseAddress!, key, CodexModel, "say hi", RunBound);
+        (int exit, string stdout, string stderr) = await RecordedAsync(AgentClis.CodexAsync(relay.Host.Client.BaseAddress!, key, CodexModel, "say hi", RunBound));
 
         Assert.True(exit == 0, $"codex exited {exit}\n{stdout}\n{stderr}");
         Assert.Contains("This is a deterministic reply", stdout, StringComparison.Ordinal);
@@ -112,7 +115,7 @@ public sealed class AgentCliTests : IAsyncLifetime
         (int token, string key, long spent) = await SpentFiveHourKeyAsync();
         long refusals = await RefusalsAsync();
 
-        (int exit, string stdout, string stderr) = await AgentClis.ClaudeAsync(relay.Host.Client.BaseAddress!, key, ClaudeModel, "say hi", RunBound);
+        (int exit, string stdout, string stderr) = await RecordedAsync(AgentClis.ClaudeAsync(relay.Host.Client.BaseAddress!, key, ClaudeModel, "say hi", RunBound));
 
         Assert.True(exit != 0 && exit != -1, $"claude exited {exit}\n{stdout}\n{stderr}");
         Assert.Contains("Request rejected (429)", stdout, StringComparison.Ordinal);
@@ -130,12 +133,20 @@ public sealed class AgentCliTests : IAsyncLifetime
         (int token, string key, long spent) = await SpentFiveHourKeyAsync();
         long refusals = await RefusalsAsync();
 
-        (int exit, string stdout, string stderr) = await AgentClis.CodexAsync(relay.Host.Client.BaseAddress!, key, CodexModel, "say hi", RunBound);
+        (int exit, string stdout, string stderr) = await RecordedAsync(AgentClis.CodexAsync(relay.Host.Client.BaseAddress!, key, CodexModel, "say hi", RunBound));
 
         Assert.True(exit != 0 && exit != -1, $"codex exited {exit}\n{stdout}\n{stderr}");
         Assert.Contains("429 Too Many Requests", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("This is a deterministic reply", stdout, StringComparison.Ordinal);
         await AssertRefusedOnceAsync(refusals, token, spent);
+    }
+
+    private async Task<(int Exit, string Stdout, string Stderr)> RecordedAsync(Task<(int Exit, string Stdout, string Stderr)> run)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        (int exit, string stdout, string stderr) = await run;
+        output.WriteLine($"exit {exit} after {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        return (exit, stdout, stderr);
     }
 
     /// <summary>A key with budget for a CLI's estimate (Claude Code asks for up to 128,000 output tokens).</summary>

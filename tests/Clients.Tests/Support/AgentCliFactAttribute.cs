@@ -44,8 +44,7 @@ internal static class AgentClis
             ["ANTHROPIC_BASE_URL"] = relay.GetLeftPart(UriPartial.Authority),
             ["ANTHROPIC_API_KEY"] = key,
             ["ANTHROPIC_MODEL"] = model,
-            ["DISABLE_AUTOUPDATER"] = "1",
-            ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1", // no telemetry, error reporting or update checks (offline)
+            ["DISABLE_AUTOUPDATER"] = "1", // nothing downloaded into the test's home
         }, bound);
 
     /// <summary><c>codex exec PROMPT</c> with a custom provider at the relay's /v1 speaking Responses, the key in its env_key.</summary>
