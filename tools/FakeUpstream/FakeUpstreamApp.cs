@@ -39,7 +39,7 @@ public static class FakeUpstreamApp
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         FakeOptions options = builder.Configuration.GetSection("Fake").Get<FakeOptions>() ?? new FakeOptions();
         WebApplication app = builder.Build();
-        long requests = 0;
+        long requests = 0, reportedInput = 0, reportedOutput = 0;
         Dictionary<string, string> last = [];
         app.Map("/v1/{**path}", async (HttpContext context, string path) =>
         {
@@ -74,6 +74,14 @@ public static class FakeUpstreamApp
             (int status, string contentType, IEnumerable<string> chunks) = path == "models"
                 ? (200, "application/json", ["{\"object\":\"list\",\"data\":[{\"id\":\"demo\",\"object\":\"model\"}]}"])
                 : Replay(options, request) ?? Misbehaviour.Apply(options, context, FakeOpenAi.Respond(path, request, options.Tokenizer));
+            if (status == 200 && path is not "models" and not "messages/count_tokens")
+            {
+                chunks = chunks.ToArray();
+                (long input, long output) = ReportedUsage(string.Concat(chunks));
+                Interlocked.Add(ref reportedInput, input);
+                Interlocked.Add(ref reportedOutput, output);
+            }
+
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
             int delayMs = options.ChunkDelayMs > 0 ? options.ChunkDelayMs : options.LatencyMs / 10;
@@ -93,7 +101,8 @@ public static class FakeUpstreamApp
                 }
             }
         });
-        app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
+        // requests served, and the usage the fake reported in them, summed (input = every input token, output every output token)
+        app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests), input_tokens = Volatile.Read(ref reportedInput), output_tokens = Volatile.Read(ref reportedOutput) });
         app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers, ":path" and ":body" (tests: what went upstream)
         // The "bare Kestrel JSON POST" the benchmarks compare the quota API with: read a small JSON body, answer one.
         app.MapPost("/echo", async (HttpContext context) =>
@@ -102,6 +111,18 @@ public static class FakeUpstreamApp
             return Results.Json(new { ok = true, amount = body?["amount"]?.GetValue<long>() ?? 0 });
         });
         return app;
+    }
+
+    /// <summary>The usage a reply reports: its last input and output counts (a stream's final, cumulative ones).</summary>
+    private static (long Input, long Output) ReportedUsage(string reply)
+    {
+        static long Last(string text, string pattern)
+        {
+            System.Text.RegularExpressions.MatchCollection found = System.Text.RegularExpressions.Regex.Matches(text, pattern);
+            return found.Count == 0 ? 0 : long.Parse(found[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return (Last(reply, "\"(?:input|prompt)_tokens\":(\\d+)"), Last(reply, "\"(?:output|completion)_tokens\":(\\d+)"));
     }
 
     /// <summary>The recorded reply a request names in <c>metadata.replay</c>, or null.</summary>

@@ -20,6 +20,7 @@ public sealed class NodeFactAttribute : FactAttribute
         {
             Skip = $"the {package} npm package is not installed: run `npm ci` in {NodeClients.Directory}";
         }
+
     }
 }
 
@@ -42,10 +43,14 @@ internal static class NodeClients
         }
     }
 
-    /// <summary>Runs node with <paramref name="arguments"/> in <see cref="Directory"/>; killed after <paramref name="bound"/>.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound)
+    /// <summary>
+    /// Runs <paramref name="executable"/> (node by default) with <paramref name="arguments"/> in <paramref name="workingDirectory"/>
+    /// (<see cref="Directory"/> by default); killed after <paramref name="bound"/>.
+    /// </summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound,
+        string executable = "node", string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(executable) { WorkingDirectory = workingDirectory ?? Directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -63,6 +63,9 @@ internal sealed class RelayUnderTest : IAsyncDisposable
         return key;
     }
 
+    /// <summary>The usage the fake provider reported over all its replies.</summary>
+    public Task<(long Input, long Output)> ReportedAsync() => upstream.ReportedAsync();
+
     public async Task<long> UsedQuotaAsync(int tokenId) => (await Host.GetJsonAsync($"/api/tokens/{tokenId}")).GetProperty("used_quota").GetInt64();
 
     /// <summary>A key with plenty of budget; <paramref name="extra"/> merged into its body (a policy, …).</summary>

@@ -121,6 +121,14 @@ internal sealed class UpstreamUnderTest : IAsyncDisposable
         return (await client.GetFromJsonAsync<Dictionary<string, string>>(HostUnderTest.BoundAddress(app) + "/last"))!;
     }
 
+    /// <summary>The usage the fake reported over all its replies: every input token, every output token.</summary>
+    public async Task<(long Input, long Output)> ReportedAsync()
+    {
+        using var client = new HttpClient();
+        JsonElement stats = await client.GetFromJsonAsync<JsonElement>(HostUnderTest.BoundAddress(app) + "/stats");
+        return (stats.GetProperty("input_tokens").GetInt64(), stats.GetProperty("output_tokens").GetInt64());
+    }
+
     public async Task<long> RequestsAsync()
     {
         using var client = new HttpClient();
