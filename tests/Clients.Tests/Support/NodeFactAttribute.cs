@@ -1,21 +1,22 @@
 namespace Quota.Clients.Tests.Support;
 
 /// <summary>
-/// A fact that needs Node.js and the openai npm package installed in tests/Clients.Tests/node (<c>npm ci</c>, which
+/// A fact that needs Node.js and an npm package (openai by default) installed in tests/Clients.Tests/node (<c>npm ci</c>, which
 /// .ci/run does when npm exists). Where either is missing the test is skipped with a message saying what to do.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class NodeFactAttribute : FactAttribute
 {
-    public NodeFactAttribute()
+    /// <param name="package">The npm package the test needs (in node/node_modules).</param>
+    public NodeFactAttribute(string package = "openai")
     {
         if (NodeClients.NodeVersion() is null)
         {
             Skip = "node is not on PATH: install Node.js (Debian: apt-get install -y nodejs npm) to run the openai npm client tests";
         }
-        else if (!File.Exists(Path.Combine(NodeClients.Directory, "node_modules", "openai", "package.json")))
+        else if (!File.Exists(Path.Combine(NodeClients.Directory, "node_modules", package, "package.json")))
         {
-            Skip = $"the openai npm package is not installed: run `npm ci` in {NodeClients.Directory}";
+            Skip = $"the {package} npm package is not installed: run `npm ci` in {NodeClients.Directory}";
         }
     }
 }
