@@ -151,8 +151,8 @@ public sealed class ProviderTests
         JsonElement anthropic = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
         Assert.Equal("list", openAi.GetProperty("object").GetString());
-        Assert.Equal(["claude-test", "gpt-test"], openAi.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray());
-        Assert.Equal(["claude-test", "gpt-test"], anthropic.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray());
+        Assert.Equal(["claude-test", "gpt-test"], openAi.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
+        Assert.Equal(["claude-test", "gpt-test"], anthropic.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
         Assert.Equal("model", anthropic.GetProperty("data")[0].GetProperty("type").GetString());
         Assert.False(anthropic.GetProperty("has_more").GetBoolean());
         Assert.Equal("claude-test", anthropic.GetProperty("first_id").GetString());
