@@ -122,6 +122,27 @@ public sealed class MessagesTests
     }
 
     [Theory]
+    [InlineData("echo_auth_401", HttpStatusCode.BadGateway)]
+    [InlineData("status_500", HttpStatusCode.BadGateway)]
+    [InlineData("status_400", HttpStatusCode.BadRequest)]
+    public async Task CountTokens_UpstreamErrors_Are502OrPassedOn_NeverWithTheProvidersKey(string misbehave, HttpStatusCode status)
+    {
+        await using RelayRig rig = await RelayRig.StartAsync([$"Misbehave={misbehave}"], ProviderTests.Claude);
+        (_, string key) = await rig.KeyAsync();
+
+        using HttpResponseMessage response = await rig.MessagesAsync(key, """{"model":"claude-test","messages":[{"role":"user","content":"hi"}]}""", "/v1/messages/count_tokens");
+        string body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.DoesNotContain(ProviderTests.ProviderKey, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("/srv/secret", body, StringComparison.Ordinal);
+        if (status == HttpStatusCode.BadGateway)
+        {
+            Assert.Equal("upstream_error", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("code").GetString());
+        }
+    }
+
+    [Theory]
     [InlineData("html")]
     [InlineData("broken_json")]
     [InlineData("status_500")]
