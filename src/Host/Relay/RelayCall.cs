@@ -283,7 +283,7 @@ internal sealed partial class RelayCall(
         }
     }
 
-    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int bytesMax, CancellationToken cancellationToken)
+    internal static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int bytesMax, CancellationToken cancellationToken)
     {
         await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var buffer = new MemoryStream();

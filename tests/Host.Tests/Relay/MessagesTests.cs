@@ -48,6 +48,27 @@ public sealed class MessagesTests
         Assert.Equal(input, row.GetProperty("prompt_tokens").GetInt64()); // message_start and message_delta both carry it: counted once
     }
 
+    [Theory]
+    [InlineData(null, 1500)]
+    [InlineData(2000, 2000)]
+    public async Task TheEstimate_IsThePromptCountedAsForChat_TimesTheModelsSafetyFactor(int? configured, int perMille)
+    {
+        await using RelayRig rig = await RelayRig.StartAsync(null, url =>
+            [.. ProviderTests.Claude(url), .. configured is { } f ? new[] { $"Pricing:Models:claude-test:PromptSafetyPerMille={f}" } : []]);
+        (int token, string key) = await rig.KeyAsync();
+        string messages = """[{"role":"user","content":"Summarise the plot of a long novel about a lighthouse keeper, please."}]""";
+
+        using HttpResponseMessage asChat = await rig.PostAsync(key, $$"""{"model":"gpt-test","max_tokens":5,"messages":{{messages}}}""");
+        await asChat.Content.ReadAsStringAsync();
+        await rig.SettledTokenAsync(token);
+        using HttpResponseMessage asMessages = await rig.MessagesAsync(key, $$"""{"model":"claude-test","max_tokens":5,"messages":{{messages}}}""");
+        await asMessages.Content.ReadAsStringAsync();
+
+        JsonElement[] rows = await rig.ConsumeRowsAsync(token, 2); // newest first
+        long counted = rows[1].GetProperty("params").GetProperty("estimate_prompt_tokens").GetInt64();
+        Assert.Equal(((counted * perMille) + 999) / 1000, rows[0].GetProperty("params").GetProperty("estimate_prompt_tokens").GetInt64());
+    }
+
     [Fact]
     public async Task MaxTokensAbsent_Is400InAnthropicsShape_BeforeAnythingIsReserved()
     {
@@ -119,6 +140,27 @@ public sealed class MessagesTests
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(1, await rig.Upstream.RequestsAsync());
         Assert.Equal(0, (await rig.Host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("used_quota").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("echo_auth_401", HttpStatusCode.BadGateway)]
+    [InlineData("status_500", HttpStatusCode.BadGateway)]
+    [InlineData("status_400", HttpStatusCode.BadRequest)]
+    public async Task CountTokens_UpstreamErrors_Are502OrPassedOn_NeverWithTheProvidersKey(string misbehave, HttpStatusCode status)
+    {
+        await using RelayRig rig = await RelayRig.StartAsync([$"Misbehave={misbehave}"], ProviderTests.Claude);
+        (_, string key) = await rig.KeyAsync();
+
+        using HttpResponseMessage response = await rig.MessagesAsync(key, """{"model":"claude-test","messages":[{"role":"user","content":"hi"}]}""", "/v1/messages/count_tokens");
+        string body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.DoesNotContain(ProviderTests.ProviderKey, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("/srv/secret", body, StringComparison.Ordinal);
+        if (status == HttpStatusCode.BadGateway)
+        {
+            Assert.Equal("upstream_error", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("code").GetString());
+        }
     }
 
     [Theory]

@@ -13,6 +13,8 @@ namespace Quota.Host.Tests.Relay;
 /// </summary>
 public sealed class ProviderTests
 {
+    private static readonly string[] PricedModels = ["claude-test", "gpt-test"];
+
     internal const string ProviderKey = "sk-ant-provider-secret-0123456789";
 
     internal static string[] Claude(string baseUrl) =>
@@ -151,8 +153,8 @@ public sealed class ProviderTests
         JsonElement anthropic = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
         Assert.Equal("list", openAi.GetProperty("object").GetString());
-        Assert.Equal(["claude-test", "gpt-test"], openAi.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
-        Assert.Equal(["claude-test", "gpt-test"], anthropic.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
+        Assert.Equal(PricedModels, openAi.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
+        Assert.Equal(PricedModels, anthropic.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
         Assert.Equal("model", anthropic.GetProperty("data")[0].GetProperty("type").GetString());
         Assert.False(anthropic.GetProperty("has_more").GetBoolean());
         Assert.Equal("claude-test", anthropic.GetProperty("first_id").GetString());

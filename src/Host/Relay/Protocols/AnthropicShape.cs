@@ -60,23 +60,17 @@ public static class AnthropicShape
 
             if (policy.Spec.Metric == PolicyMetric.Requests)
             {
-                requests = Tighter(requests, policy);
+                requests = Errors.RateLimitHeaders.Tighter(requests, policy);
             }
             else if (policy.Spec.Metric == PolicyMetric.Tokens)
             {
-                tokens = Tighter(tokens, policy);
+                tokens = Errors.RateLimitHeaders.Tighter(tokens, policy);
             }
         }
 
         Write(response, "requests", requests);
         Write(response, "tokens", tokens);
     }
-
-    private static PolicyView Tighter(PolicyView? current, PolicyView candidate) =>
-        current is null || candidate.RemainingUnits < current.RemainingUnits ||
-        (candidate.RemainingUnits == current.RemainingUnits && candidate.PeriodEndMs > current.PeriodEndMs)
-            ? candidate
-            : current;
 
     private static void Write(HttpResponse response, string kind, PolicyView? policy)
     {

@@ -64,8 +64,7 @@ internal static class CountTokens
                     : $"the upstream provider failed (status {status.ToString(CultureInfo.InvariantCulture)})");
             }
 
-            byte[] bytes = await ReadBoundedAsync(response, timeout.Token);
-            string text = System.Text.Encoding.UTF8.GetString(bytes);
+            string text = await RelayCall.ReadBoundedAsync(response, BodyBytesMax, timeout.Token);
             if (provider.ApiKey.Length > 0)
             {
                 text = text.Replace(provider.ApiKey, "[redacted]", StringComparison.Ordinal);
@@ -78,24 +77,5 @@ internal static class CountTokens
             HostLog.UpstreamFailed(logger, model, exception is OperationCanceledException ? "timed out" : exception.Message);
             return OpenAiError.Result(502, "upstream_error", "the upstream is unreachable or timed out");
         }
-    }
-
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[8 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > BodyBytesMax)
-            {
-                throw new InvalidDataException($"the upstream's body is larger than {BodyBytesMax} bytes");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
     }
 }

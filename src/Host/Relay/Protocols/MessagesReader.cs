@@ -97,8 +97,11 @@ internal sealed class MessagesReader : ProtocolReader
         }
         else if (written is { } total)
         {
-            tally.CacheWrite5m = total;
-            tally.CacheWrite1h = 0;
+            // A total without a breakdown (all 5-minute writes, or a later event repeating only the total): the 1-hour
+            // part already known keeps its price, never silently re-priced at the 5-minute rate.
+            long hour = Math.Min(tally.CacheWrite1h ?? 0, total);
+            tally.CacheWrite1h = hour;
+            tally.CacheWrite5m = total - hour;
         }
 
         if (output && UpstreamJson.Tokens(usage, "output_tokens") is { } produced)
