@@ -18,8 +18,11 @@ for project in src/Host tools/FakeUpstream bench/YarpPeer; do dotnet build $proj
 up=http://127.0.0.1:$PORT host_url=http://127.0.0.1:$((PORT + 1)) yarp_url=http://127.0.0.1:$((PORT + 2))
 data=$(mktemp -d); export ADMIN_KEY=$(head -c 36 /dev/urandom | base64 | tr "+/" "-_")
 dotnet tools/FakeUpstream/bin/Release/net10.0/FakeUpstream.dll --urls $up > "$data/upstream.log" 2>&1 & upstream=$!
+# The fake upstream is also the Anthropic provider of claude-* (the Messages rows); prices per call, as demo-per-call.
 dotnet src/Host/bin/Release/net10.0/Quota.Host.dll --urls $host_url --Quota:DataDir="$data/host" --Quota:AdminKey=$ADMIN_KEY \
-  --Relay:Upstream:BaseUrl=$up/v1 --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!
+  --Relay:Upstream:BaseUrl=$up/v1 --Relay:Providers:anthropic:Protocol=anthropic --Relay:Providers:anthropic:BaseUrl=$up/v1 \
+  --Relay:Providers:anthropic:Models:0='claude-*' --Pricing:Models:demo-per-call:PerCall=15 --Pricing:Models:claude-per-call:PerCall=15 \
+  --Logging:LogLevel:Default=Warning > "$data/host.log" 2>&1 & host=$!
 dotnet bench/YarpPeer/bin/Release/net10.0/YarpPeer.dll --urls $yarp_url --Upstream=$up > "$data/yarp.log" 2>&1 & yarp=$!
 trap 'kill $upstream $host $yarp 2>/dev/null; wait $upstream $host $yarp 2>/dev/null; rm -rf "$data" || true' EXIT
 for i in $(seq 150); do
@@ -30,6 +33,8 @@ curl -sf -XPOST $host_url/api/users -H "$A" -H "$J" -d '{"name":"bench","quota":
 export TOKEN_KEY=$(curl -sf -XPOST $host_url/api/tokens -H "$A" -H "$J" \
   -d '{"user_id":1,"remain_quota":1000000000000000,"quota_policy":{"period_mode":"daily","quota":70000000000000}}' | sed -E 's/.*"key":"([^"]+)".*/\1/')
 chat='{"model":"demo-per-call","max_tokens":12,"messages":[{"role":"user","content":"hello there"}]}'
+messages='{"model":"claude-per-call","max_tokens":12,"messages":[{"role":"user","content":"hello there"}]}'
+responses='{"model":"demo-per-call","max_output_tokens":12,"input":"hello there"}'
 tick=$(getconf CLK_TCK)
 
 cpu_ticks() { sed -E 's/^.*\) //' /proc/$1/stat | awk '{print $12 + $13}'; } # utime + stime (fields 14, 15; comm may hold spaces)
@@ -56,3 +61,10 @@ target quota_api $host $host_url/api/quota/reserve quota.lua
 target upstream_direct $upstream $up/v1/chat/completions post.lua BODY="$chat"
 target yarp $yarp $yarp_url/v1/chat/completions post.lua BODY="$chat"
 target relay $host $host_url/v1/chat/completions post.lua BODY="$chat" AUTH="$TOKEN_KEY"
+# The same three for Anthropic Messages and OpenAI Responses (relay: same targets as chat, docs/design.md).
+target upstream_direct_messages $upstream $up/v1/messages post.lua BODY="$messages"
+target yarp_messages $yarp $yarp_url/v1/messages post.lua BODY="$messages"
+target relay_messages $host $host_url/v1/messages post.lua BODY="$messages" AUTH="$TOKEN_KEY"
+target upstream_direct_responses $upstream $up/v1/responses post.lua BODY="$responses"
+target yarp_responses $yarp $yarp_url/v1/responses post.lua BODY="$responses"
+target relay_responses $host $host_url/v1/responses post.lua BODY="$responses" AUTH="$TOKEN_KEY"

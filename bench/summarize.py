@@ -109,6 +109,16 @@ if yarp16 and relay16 and yarp16["cpu_us"] > 0:
     target("relay vs YARP: host CPU per request at 16 connections", f"{ratio:.2f}× ({relay16['cpu_us']:.0f} vs {yarp16['cpu_us']:.0f} µs)", "≤ 1.5×", ratio <= 1.5)
 else:
     target("relay vs YARP: host CPU per request at 16 connections", "—", "≤ 1.5×", None)
+for protocol in ("messages", "responses"):
+    d1, y1, r1 = h(f"upstream_direct_{protocol}", 1), h(f"yarp_{protocol}", 1), h(f"relay_{protocol}", 1)
+    y16, r16 = h(f"yarp_{protocol}", 16), h(f"relay_{protocol}", 16)
+    if d1 and y1 and r1:
+        relay_added, yarp_added = r1["p50"] - d1["p50"], y1["p50"] - d1["p50"]
+        ratio = relay_added / yarp_added if yarp_added > 0 else float("inf")
+        target(f"relay vs YARP, {protocol}: added p50 at 1 connection", f"{ratio:.2f}× (+{relay_added:.0f} vs +{yarp_added:.0f} µs)", "≤ 1.5×", ratio <= 1.5)
+    if y16 and r16 and y16["cpu_us"] > 0:
+        ratio = r16["cpu_us"] / y16["cpu_us"]
+        target(f"relay vs YARP, {protocol}: host CPU per request at 16 connections", f"{ratio:.2f}× ({r16['cpu_us']:.0f} vs {y16['cpu_us']:.0f} µs)", "≤ 1.5×", ratio <= 1.5)
 
 m = re.search(r"\| store round trips per 1,000 admitted requests \| ([\d.]+) \|", cluster)
 target("cluster: store round trips per 1,000 admitted requests, one hot key, 3 nodes", m.group(1) if m else "—", "≤ 20", (float(m.group(1)) <= 20) if m else None)

@@ -54,6 +54,9 @@ public static class HostRegistration
         services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
         services.AddQuotaTelemetry(configuration);
         services.AddSingleton<RelayUpstream>();
+        services.AddSingleton<Relay.Protocols.RelayProviders>();
+        services.AddSingleton<Relay.Protocols.ResponseContexts>();
+        services.AddSingleton<Relay.Protocols.RelayMetrics>();
         return services;
     }
 

@@ -60,4 +60,33 @@ public sealed class NodeClientTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, result.GetProperty("farRetryAfter").GetProperty("attempts").GetInt32());
         Assert.Equal(3, result.GetProperty("shortRetryAfter").GetProperty("attempts").GetInt32());
     }
+
+    [NodeFact("@anthropic-ai/sdk")]
+    public async Task AnthropicNpm_MessagesAndStream_ChargedWhatTheProviderReported_AndARefusalIsARateLimitError()
+    {
+        await using RelayUnderTest anthropic = await RelayUnderTest.StartAsync(RelayUnderTest.WithClaude);
+        (int id, string key) = await anthropic.KeyAsync();
+        (_, string limited) = await anthropic.KeyAsync(new { quota_policy = new { period_mode = "daily", quota = 1, metric = "requests", time_zone = "Europe/Berlin" } });
+        var environment = new Dictionary<string, string>
+        {
+            ["RELAY_ROOT"] = anthropic.Host.Client.BaseAddress!.ToString().TrimEnd('/'),
+            ["KEY"] = key,
+            ["LIMITED_KEY"] = limited,
+        };
+
+        JsonElement result = await RunAsync("anthropic", environment);
+
+        long charged = 0;
+        foreach (string call in (string[])["message", "stream"])
+        {
+            JsonElement usage = result.GetProperty(call).GetProperty("usage");
+            charged += usage.GetProperty("input_tokens").GetInt64() + (5 * usage.GetProperty("output_tokens").GetInt64());
+        }
+
+        Assert.Equal(charged, await anthropic.UsedQuotaAsync(id));
+        JsonElement refused = result.GetProperty("refused");
+        Assert.Equal(429, refused.GetProperty("status").GetInt32());
+        Assert.Equal("rate_limit_error", refused.GetProperty("type").GetString());
+        Assert.Equal("token_quota_policy_exhausted", refused.GetProperty("code").GetString());
+    }
 }

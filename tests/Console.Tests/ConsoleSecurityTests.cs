@@ -182,7 +182,7 @@ public sealed class ConsoleSecurityTests
     {
         using var data = new TempDirectory();
         var logs = new CapturedLogs();
-        await using HostUnderTest host = await HostUnderTest.StartConfiguredAsync(data.Path, null, logs.Into, "--Security:FailedAuthLimit=3", "--Security:FailedAuthWindowSeconds=30");
+        await using HostUnderTest host = await HostUnderTest.StartConfiguredAsync(data.Path, null, logs.AddTo, "--Security:FailedAuthLimit=3", "--Security:FailedAuthWindowSeconds=30");
         using var guesser = new ConsoleClient(host.Admin.BaseAddress!);
         for (int attempt = 0; attempt < 4; attempt++)
         {

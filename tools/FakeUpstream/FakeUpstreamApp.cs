@@ -24,6 +24,13 @@ public sealed class FakeOptions
     public int StallMs { get; set; } = 30_000;
     /// <summary>Delay between stream chunks.</summary>
     public int ChunkDelayMs { get; set; }
+    /// <summary>
+    /// A folder of recorded replies: a request whose <c>metadata.replay</c> names one (<c>NAME.sse</c>, an event
+    /// stream, or <c>NAME.json</c>) is answered with that file as it is (the conformance corpus).
+    /// </summary>
+    public string ReplayDir { get; set; } = "";
+    /// <summary>Report part of each prompt as cache reads and writes and part of the output as reasoning (see <see cref="CachedUsage"/>).</summary>
+    public bool ReportCache { get; set; }
 }
 
 public static class FakeUpstreamApp
@@ -35,9 +42,13 @@ public static class FakeUpstreamApp
         FakeOptions options = builder.Configuration.GetSection("Fake").Get<FakeOptions>() ?? new FakeOptions();
         WebApplication app = builder.Build();
         long requests = 0;
+        Dictionary<string, string> last = [];
         app.Map("/v1/{**path}", async (HttpContext context, string path) =>
         {
             context.Response.Headers["X-Fake-Request"] = Interlocked.Increment(ref requests).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var seen = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
+            seen[":path"] = context.Request.Path + context.Request.QueryString;
+            Volatile.Write(ref last, seen);
             if (options.LatencyMs > 0)
             {
                 await Task.Delay(options.LatencyMs, context.RequestAborted);
@@ -56,6 +67,7 @@ public static class FakeUpstreamApp
             }
 
             JsonObject? request = context.Request.ContentLength > 0 ? await JsonNode.ParseAsync(context.Request.Body) as JsonObject : null;
+            seen[":body"] = request?.ToJsonString() ?? "";
             if (options.OmitStreamUsage && request is not null)
             {
                 request.Remove("stream_options");
@@ -63,7 +75,9 @@ public static class FakeUpstreamApp
 
             (int status, string contentType, IEnumerable<string> chunks) = path == "models"
                 ? (200, "application/json", ["{\"object\":\"list\",\"data\":[{\"id\":\"demo\",\"object\":\"model\"}]}"])
-                : Misbehaviour.Apply(options, context, FakeOpenAi.Respond(path, request, options.Tokenizer));
+                : Replay(options, request) ?? Misbehaviour.Apply(options, context, Answer(options, path, request));
+            chunks = chunks.ToArray();
+            seen[":reply"] = string.Concat(chunks); // what the provider reported, usage included (tests: the expected charge)
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
             int delayMs = options.ChunkDelayMs > 0 ? options.ChunkDelayMs : options.LatencyMs / 10;
@@ -84,6 +98,7 @@ public static class FakeUpstreamApp
             }
         });
         app.MapGet("/stats", () => new { requests = Volatile.Read(ref requests) });
+        app.MapGet("/last", () => Volatile.Read(ref last)); // the last request's headers, ":path", ":body" and ":reply" (tests: what went upstream)
         // The "bare Kestrel JSON POST" the benchmarks compare the quota API with: read a small JSON body, answer one.
         app.MapPost("/echo", async (HttpContext context) =>
         {
@@ -91,5 +106,26 @@ public static class FakeUpstreamApp
             return Results.Json(new { ok = true, amount = body?["amount"]?.GetValue<long>() ?? 0 });
         });
         return app;
+    }
+
+    private static (int, string, IEnumerable<string>) Answer(FakeOptions options, string path, JsonObject? request)
+    {
+        (int, string, IEnumerable<string>) reply = FakeOpenAi.Respond(path, request, options.Tokenizer);
+        return options.ReportCache ? CachedUsage.Apply(reply) : reply;
+    }
+
+    /// <summary>The recorded reply a request names in <c>metadata.replay</c>, or null.</summary>
+    private static (int, string, IEnumerable<string>)? Replay(FakeOptions options, JsonObject? request)
+    {
+        if (options.ReplayDir.Length == 0 || request?["metadata"]?["replay"] is not JsonValue name || !name.TryGetValue(out string? replay) ||
+            replay.IndexOfAny(['/', '\\', '.']) >= 0)
+        {
+            return null;
+        }
+
+        string sse = Path.Combine(options.ReplayDir, replay + ".sse"), json = Path.Combine(options.ReplayDir, replay + ".json");
+        return File.Exists(sse) ? (200, "text/event-stream", [File.ReadAllText(sse)])
+            : File.Exists(json) ? (200, "application/json", [File.ReadAllText(json)])
+            : (404, "application/json", [$"{{\"error\":{{\"message\":\"no recorded reply {replay}\"}}}}"]);
     }
 }

@@ -16,6 +16,8 @@ public static partial class Misbehaviour
     public const string BrokenLine = "broken_line";          // a stream with an event that is not JSON in the middle
     public const string HugeUsage = "huge_usage";            // usage far above anything one request may cost
     public const string OverflowUsage = "overflow_usage";    // usage numbers beyond the long range
+    public const string HugePrompt = "huge_prompt";          // prompt_tokens far above anything one request may cost (input is not capped)
+    public const string OverflowPrompt = "overflow_prompt";  // prompt_tokens beyond the long range
     public const string EchoAuth401 = "echo_auth_401";       // 401 whose body echoes the Authorization header
     public const string Status500 = "status_500";            // 500 with an error body
     public const string Status400 = "status_400";            // 400 about the request, carelessly echoing the Authorization header
@@ -49,10 +51,12 @@ public static partial class Misbehaviour
             BrokenJson => (200, "application/json", [string.Concat(chunks)[..^7]]),
             SseForNonStream when !stream => (200, "text/event-stream", ["data: {\"id\":\"x\",\"choices\":[]}\n\n", "data: [DONE]\n\n"]),
             BrokenLine when stream => (200, reply.ContentType, [.. chunks[..2], "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"cut\n\n", .. chunks[2..]]),
-            HugeUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"completion_tokens\":10000000000000")).ToArray()),
-            OverflowUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"completion_tokens\":100000000000000000000000")).ToArray()),
-            EchoAuth401 => (401, "application/json", [$"{{\"error\":{{\"message\":\"Incorrect API key provided: {context.Request.Headers.Authorization}\",\"code\":\"invalid_api_key\"}}}}"]),
-            Status400 => (400, "application/json", [$"{{\"error\":{{\"message\":\"too long for key {context.Request.Headers.Authorization}\",\"code\":\"context_length_exceeded\"}}}}"]),
+            HugeUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"$1_tokens\":10000000000000")).ToArray()),
+            OverflowUsage => (200, reply.ContentType, chunks.Select(c => CompletionTokens().Replace(c, "\"$1_tokens\":100000000000000000000000")).ToArray()),
+            HugePrompt => (200, reply.ContentType, chunks.Select(c => PromptTokens().Replace(c, "\"prompt_tokens\":1000000000000000")).ToArray()),
+            OverflowPrompt => (200, reply.ContentType, chunks.Select(c => PromptTokens().Replace(c, "\"prompt_tokens\":100000000000000000000000")).ToArray()),
+            EchoAuth401 => (401, "application/json", [$"{{\"error\":{{\"message\":\"Incorrect API key provided: {context.Request.Headers.Authorization}{context.Request.Headers["x-api-key"]}\",\"code\":\"invalid_api_key\"}}}}"]),
+            Status400 => (400, "application/json", [$"{{\"error\":{{\"message\":\"too long for key {context.Request.Headers.Authorization}{context.Request.Headers["x-api-key"]}\",\"code\":\"context_length_exceeded\"}}}}"]),
             Status500 => (500, "application/json", ["{\"error\":{\"message\":\"internal details: /srv/secret\",\"code\":\"server_error\"}}"]),
             Stall when stream => (200, reply.ContentType, [.. chunks[..2], "", .. chunks[2..]]),
             SlowBody when !stream => (200, reply.ContentType, ["", .. chunks]),
@@ -73,8 +77,11 @@ public static partial class Misbehaviour
         };
     }
 
-    [GeneratedRegex("\"completion_tokens\":\\d+")]
+    [GeneratedRegex("\"(completion|output)_tokens\":\\d+")]
     private static partial Regex CompletionTokens();
+
+    [GeneratedRegex("\"prompt_tokens\":\\d+")]
+    private static partial Regex PromptTokens();
 
     [GeneratedRegex("\"(prompt|completion|total)_tokens\":(\\d+)")]
     private static partial Regex TokenNumbers();

@@ -50,6 +50,12 @@ public sealed class RelayOptions
 {
     public UpstreamOptions Upstream { get; set; } = new();
 
+    /// <summary>Named providers (docs/relay.md "Providers"); a model no provider lists goes to <see cref="Upstream"/>.</summary>
+    public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>What <c>/v1/responses</c> remembers of earlier responses (docs/relay.md "Responses").</summary>
+    public ResponsesOptions Responses { get; set; } = new();
+
     /// <summary>
     /// The longest wait a 429 announces in <c>Retry-After</c>; a key that recovers later gets <c>x-should-retry: false</c>
     /// instead, because standard SDKs sleep for the whole <c>Retry-After</c> before retrying (README, "Retry-After").
@@ -70,11 +76,34 @@ public sealed class UpstreamOptions
     public int UsageGraceSeconds { get; set; } = 5;
 }
 
+/// <summary>One provider: the protocol it speaks, where, with which key, for which models.</summary>
+public sealed class ProviderOptions
+{
+    /// <summary><c>openai</c> or <c>anthropic</c>.</summary>
+    public string Protocol { get; set; } = "";
+    /// <summary>The API root including <c>/v1</c>, e.g. https://api.anthropic.com/v1.</summary>
+    public string BaseUrl { get; set; } = "";
+    /// <summary>Sent as <c>Authorization: Bearer …</c> (openai) or <c>x-api-key</c> (anthropic); never to a client or a log.</summary>
+    public string ApiKey { get; set; } = "";
+    /// <summary>Model ids, or <c>prefix*</c> patterns.</summary>
+    public List<string> Models { get; set; } = [];
+}
+
+public sealed class ResponsesOptions
+{
+    /// <summary>Context tokens reserved for a <c>previous_response_id</c> or <c>conversation</c> the relay has not seen.</summary>
+    public int UnknownContextTokens { get; set; } = 32_768;
+    /// <summary>How many response ids (with their context size) are remembered; the oldest are forgotten first.</summary>
+    public int RememberedMax { get; set; } = 100_000;
+}
+
 /// <summary>The <c>Pricing</c> section: quota units per 1M tokens, or per call.</summary>
 public sealed class PricingOptions
 {
     public Dictionary<string, ModelPrice> Models { get; set; } = new(StringComparer.Ordinal);
     public int DefaultMaxTokens { get; set; } = 1024;
+    /// <summary>Price groups: a user's group multiplies its charges (<c>default</c> for every user without one).</summary>
+    public Dictionary<string, PriceGroup> Groups { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>The table used when the configuration names no model (500,000 units = 1 USD).</summary>
     public static readonly IReadOnlyDictionary<string, ModelPrice> DefaultModels = new Dictionary<string, ModelPrice>(StringComparer.Ordinal)
@@ -86,11 +115,32 @@ public sealed class PricingOptions
     };
 }
 
+public sealed class PriceGroup
+{
+    /// <summary>Charges of the group's users, in thousandths (1000: as priced; 500: half).</summary>
+    public long MultiplierPerMille { get; set; } = 1000;
+}
+
 public sealed class ModelPrice
 {
+    /// <summary>Uncached input tokens.</summary>
     public long InputPerMillion { get; set; }
+    /// <summary>Output tokens that are not reasoning.</summary>
     public long OutputPerMillion { get; set; }
     public long PerCall { get; set; }
+    /// <summary>Cached input read (absent: <see cref="InputPerMillion"/>).</summary>
+    public long? CacheReadPerMillion { get; set; }
+    /// <summary>Anthropic 5-minute cache writes (absent: <see cref="InputPerMillion"/>).</summary>
+    public long? CacheWritePerMillion { get; set; }
+    /// <summary>Anthropic 1-hour cache writes (absent: the 5-minute price).</summary>
+    public long? CacheWrite1hPerMillion { get; set; }
+    /// <summary>Reasoning tokens, part of the output count (absent: <see cref="OutputPerMillion"/>).</summary>
+    public long? ReasoningPerMillion { get; set; }
+    /// <summary>
+    /// The counted prompt is multiplied by this (in thousandths) to bound a provider whose tokenizer is not public;
+    /// absent: 1000 on the OpenAI routes, <see cref="Relay.Protocols.MessagesRequest.DefaultSafetyPerMille"/> on /v1/messages (docs/relay.md).
+    /// </summary>
+    public int? PromptSafetyPerMille { get; set; }
     /// <summary>The tokenizer that counts this model's prompts (see <see cref="Relay.TokenCounter.Encodings"/>).</summary>
     public string Tokenizer { get; set; } = Relay.TokenCounter.DefaultEncoding;
     /// <summary>Tokens counted for each image part of a prompt.</summary>

@@ -42,7 +42,10 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.IdleTimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:IdleTimeoutSeconds must be 1 … 3600")
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
             .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
+            .Validate(o => o.Responses.UnknownContextTokens is >= 0 and <= 10_000_000, "Relay:Responses:UnknownContextTokens must be 0 … 10000000")
+            .Validate(o => o.Responses.RememberedMax is >= 0 and <= 10_000_000, "Relay:Responses:RememberedMax must be 0 … 10000000")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RelayOptions>, Relay.Protocols.ProviderValidation>();
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection("Telemetry"))
             .Validate(o => o.Otlp.Endpoint.Length == 0 || IsHttpUrl(o.Otlp.Endpoint), "Telemetry:Otlp:Endpoint must be an absolute http(s) URL (or empty: no export)")
             .Validate(o => o.Otlp.Protocol is "grpc" or "http/protobuf", "Telemetry:Otlp:Protocol must be grpc or http/protobuf")
@@ -83,6 +86,10 @@ public static class OptionsRegistration
             .Validate(o => o.Models.Values.All(p => p.InputPerMillion <= ModelPriceMax && p.OutputPerMillion <= ModelPriceMax && p.PerCall <= ModelPriceMax), "Pricing:Models prices must not exceed 2^40 units")
             .Validate(o => o.Models.Values.All(p => Relay.TokenCounter.Encodings.Contains(p.Tokenizer)), $"Pricing:Models:<model>:Tokenizer must be one of {string.Join(", ", Relay.TokenCounter.Encodings)}")
             .Validate(o => o.Models.Values.All(p => p.ImageTokens is >= 0 and <= 1_000_000), "Pricing:Models:<model>:ImageTokens must be 0 … 1000000")
+            .Validate(o => o.Models.Values.All(p => new[] { p.CacheReadPerMillion, p.CacheWritePerMillion, p.CacheWrite1hPerMillion, p.ReasoningPerMillion }.All(k => k is null or (>= 0 and <= ModelPriceMax))),
+                "Pricing:Models:<model>:CacheReadPerMillion, CacheWritePerMillion, CacheWrite1hPerMillion and ReasoningPerMillion must be 0 … 2^40 units")
+            .Validate(o => o.Models.Values.All(p => p.PromptSafetyPerMille is null or (>= 1000 and <= 10_000)), "Pricing:Models:<model>:PromptSafetyPerMille must be 1000 … 10000")
+            .Validate(o => o.Groups.Values.All(g => g.MultiplierPerMille is >= 0 and <= 1_000_000), "Pricing:Groups:<group>:MultiplierPerMille must be 0 … 1000000")
             .ValidateOnStart();
         return services;
     }

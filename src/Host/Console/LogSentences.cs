@@ -100,9 +100,7 @@ internal static class LogSentences
         string metric = Admin.PolicyNames.NameOf(Admin.PolicyNames.Metrics, row.Metric);
         return row.Kind switch
         {
-            LogKind.Consume => ConsumeRow.Read(row) is { } c
-                ? new() { ["estimate"] = c.EstimateUnits, ["estimate_prompt_tokens"] = c.EstimatePromptTokens, ["estimate_completion_tokens"] = c.EstimateCompletionTokens, ["settle"] = c.Settle, ["counted"] = c.Counted }
-                : [],
+            LogKind.Consume => ConsumeRow.Read(row) is { } c ? c.Params() : [],
             LogKind.AutoRestoreReset => new() { ["previous_status"] = (int)row.PreviousStatus, ["new_period_start"] = row.WindowStartMs / 1000, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
             LogKind.ManualReset => new() { ["used_quota"] = 0, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
             LogKind.ReservationExpired => new() { ["reservation_id"] = new ReservationId(row.ReservationId).ToString(), ["amount"] = row.AmountUnits },
@@ -121,6 +119,17 @@ internal static class LogSentences
     {
         ConsumeRow? c = ConsumeRow.Read(row);
         string sentence = T.Format("Log_consume", key, T.N(row.AmountUnits), c?.Model ?? "", T.N(c?.PromptTokens ?? 0), T.N(c?.CompletionTokens ?? 0));
+        if (c is not null && (c.Protocol is "messages" or "responses" || c.CacheReadTokens + c.CacheWrite5mTokens + c.CacheWrite1hTokens + c.ReasoningTokens > 0))
+        {
+            sentence += T.Format("Log_tokenKinds", c.Protocol ?? "chat", c.Provider ?? "default", T.N(c.InputTokens), T.N(c.CacheReadTokens),
+                T.N(c.CacheWrite5mTokens), T.N(c.CacheWrite1hTokens), T.N(c.ReasoningTokens));
+        }
+
+        if (c?.ReportedCompletionTokens is { } reported)
+        {
+            sentence += T.Format("Log_clamped", T.N(reported));
+        }
+
         return c is { Counted: true } ? sentence + T.Get("Log_counted") : sentence;
     }
 

@@ -98,7 +98,7 @@ public static class RateLimitHeaders
     }
 
     /// <summary>OpenAI reports one limit per kind: the one with the least left (on a tie, the one that resets last).</summary>
-    private static PolicyView Tighter(PolicyView? current, PolicyView candidate) =>
+    internal static PolicyView Tighter(PolicyView? current, PolicyView candidate) =>
         current is null || candidate.RemainingUnits < current.RemainingUnits ||
         (candidate.RemainingUnits == current.RemainingUnits && candidate.PeriodEndMs > current.PeriodEndMs)
             ? candidate

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace Quota.Host.Relay;
 
 /// <summary>
-/// A deterministic OpenAI-compatible responder: the built-in demo upstream (when no upstream is configured) and the
+/// A deterministic OpenAI-compatible responder (Anthropic Messages and OpenAI Responses: <see cref="Protocols.FakeProtocols"/>): the built-in demo upstream (when no upstream is configured) and the
 /// core of tools/FakeUpstream. It bills like a provider: prompts counted with a real tokenizer over a rendering of
 /// each message (its strings joined by newlines, 3 tokens of overhead), schemas as JSON, images at 765 tokens;
 /// completions repeat a fixed sentence (one token per word) up to <c>max_tokens</c> (else
@@ -24,6 +24,21 @@ public static class FakeOpenAi
     /// <summary>The response to <paramref name="path"/> ("chat/completions", "embeddings"), prompts counted in <paramref name="encoding"/>.</summary>
     public static (int Status, string ContentType, IEnumerable<string> Chunks) Respond(string path, JsonObject? request, string encoding = TokenCounter.DefaultEncoding)
     {
+        if (request is not null && path.EndsWith("messages/count_tokens", StringComparison.Ordinal))
+        {
+            return Protocols.FakeProtocols.CountTokens(request, encoding);
+        }
+
+        if (request is not null && path.EndsWith("messages", StringComparison.Ordinal))
+        {
+            return Protocols.FakeProtocols.Messages(request, encoding);
+        }
+
+        if (request is not null && path.EndsWith("responses", StringComparison.Ordinal))
+        {
+            return Protocols.FakeProtocols.Responses(request, encoding);
+        }
+
         string model = request?["model"] is JsonValue m && m.TryGetValue(out string? name) ? name : "demo";
         if (path.EndsWith("embeddings", StringComparison.Ordinal))
         {

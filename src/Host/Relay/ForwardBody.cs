@@ -68,6 +68,41 @@ internal static class ForwardBody
         return output.WrittenMemory;
     }
 
+    /// <summary>The client's bytes with one top-level number property set to <paramref name="value"/> (replaced, or added at the end).</summary>
+    public static ReadOnlyMemory<byte> WriteField(ReadOnlySpan<byte> source, ReadOnlySpan<byte> name, long value)
+    {
+        var output = new ArrayBufferWriter<byte>(source.Length + 48);
+        using (var writer = new Utf8JsonWriter(output, WriterOptions))
+        {
+            var reader = new Utf8JsonReader(source, ReaderOptions);
+            reader.Read(); // the object's start
+            writer.WriteStartObject();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool replaced = reader.ValueTextEquals(name);
+                if (!replaced)
+                {
+                    Name(ref reader, writer);
+                }
+
+                reader.Read();
+                if (replaced)
+                {
+                    reader.Skip();
+                }
+                else
+                {
+                    CopyValue(ref reader, writer, source);
+                }
+            }
+
+            writer.WriteNumber(name, value);
+            writer.WriteEndObject();
+        }
+
+        return output.WrittenMemory;
+    }
+
     /// <summary>The client's <c>stream_options</c> (an object, or null) with <c>include_usage</c> set to true.</summary>
     private static void StreamOptions(ref Utf8JsonReader reader, Utf8JsonWriter writer, ReadOnlySpan<byte> source)
     {

@@ -1,14 +1,21 @@
 using Microsoft.Extensions.Options;
 using Quota.Host.Configuration;
+using Quota.Host.Relay.Protocols;
 
 namespace Quota.Host.Relay;
 
 /// <summary>
-/// Prices requests in quota units: <c>PerCall + ceil((prompt × InputPerMillion + completion × OutputPerMillion) / 1,000,000)</c>,
-/// integer arithmetic, overflow-checked (docs/relay.md). How the tokens are counted lives in <see cref="RelayRequest"/>.
+/// Prices requests in quota units: <c>PerCall + ceil(Σ tokens_k × price_k / 1,000,000)</c> over the token kinds
+/// (uncached input, cache read, cache write 5 m and 1 h, output, reasoning), times the price group's multiplier in
+/// thousandths (rounded up); integer arithmetic, overflow-checked (docs/relay.md). An estimate prices every prompt
+/// token at the model's dearest input kind and every output token at its dearest output kind, so it stays a ceiling
+/// whatever mix the provider reports. How the tokens are counted lives in <see cref="RelayRequest"/>.
 /// </summary>
 public sealed class Pricing(IOptions<PricingOptions> options)
 {
+    /// <summary>The group of users that name none.</summary>
+    public const string DefaultGroup = "default";
+
     private readonly PricingOptions pricing = options.Value;
 
     public IEnumerable<string> Models => pricing.Models.Keys;
@@ -20,18 +27,57 @@ public sealed class Pricing(IOptions<PricingOptions> options)
 
     public ModelPrice? Find(string model) => pricing.Models.TryGetValue(model, out ModelPrice? price) ? price : null;
 
-    /// <summary>The price, or null when it does not fit in a long.</summary>
+    /// <summary>The multiplier of <paramref name="group"/> in thousandths (1000 when it is not configured).</summary>
+    public long MultiplierPerMille(string group = DefaultGroup) =>
+        pricing.Groups.TryGetValue(group, out PriceGroup? g) ? g.MultiplierPerMille : 1000;
+
+    /// <summary>The estimate's price (every token at its dearest kind), or null when it does not fit in a long.</summary>
     public long? TryPrice(ModelPrice price, long promptTokens, long completionTokens)
     {
         ArgumentNullException.ThrowIfNull(price);
+        long input = Math.Max(Math.Max(price.InputPerMillion, CacheRead(price)), Math.Max(CacheWrite(price), CacheWrite1h(price)));
+        long output = Math.Max(price.OutputPerMillion, Reasoning(price));
         try
         {
-            long perMillion = checked((promptTokens * price.InputPerMillion) + (completionTokens * price.OutputPerMillion));
-            return checked(price.PerCall + ((perMillion / 1_000_000) + (perMillion % 1_000_000 == 0 ? 0 : 1)));
+            return Total(price, checked((promptTokens * input) + (completionTokens * output)));
         }
         catch (OverflowException)
         {
             return null;
         }
     }
+
+    /// <summary>The price of what the upstream reported, or null when it does not fit in a long.</summary>
+    public long? TryCharge(ModelPrice price, TokenUsage usage)
+    {
+        ArgumentNullException.ThrowIfNull(price);
+        try
+        {
+            long perMillion = checked(
+                (usage.Input * price.InputPerMillion) + (usage.CacheRead * CacheRead(price)) + (usage.CacheWrite5m * CacheWrite(price)) +
+                (usage.CacheWrite1h * CacheWrite1h(price)) + ((usage.Output - usage.Reasoning) * price.OutputPerMillion) + (usage.Reasoning * Reasoning(price)));
+            return Total(price, perMillion);
+        }
+        catch (OverflowException)
+        {
+            return null;
+        }
+    }
+
+    private long Total(ModelPrice price, long perMillion)
+    {
+        long units = checked(price.PerCall + Ceiling(perMillion, 1_000_000));
+        long multiplier = MultiplierPerMille();
+        return multiplier == 1000 ? units : Ceiling(checked(units * multiplier), 1000);
+    }
+
+    private static long Ceiling(long value, long divisor) => (value / divisor) + (value % divisor == 0 ? 0 : 1);
+
+    private static long CacheRead(ModelPrice p) => p.CacheReadPerMillion ?? p.InputPerMillion;
+
+    private static long CacheWrite(ModelPrice p) => p.CacheWritePerMillion ?? p.InputPerMillion;
+
+    private static long CacheWrite1h(ModelPrice p) => p.CacheWrite1hPerMillion ?? CacheWrite(p);
+
+    private static long Reasoning(ModelPrice p) => p.ReasoningPerMillion ?? p.OutputPerMillion;
 }

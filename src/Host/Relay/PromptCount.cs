@@ -87,7 +87,7 @@ internal static class PromptCount
     public static long Produced(string encoding, string text) => TokenCounter.Count(encoding, text);
 
     /// <param name="contentParts">The node is an item of a message's content array: only there is a part an image.</param>
-    private static long Strings(JsonNode? node, string encoding, ref long images, bool contentParts)
+    internal static long Strings(JsonNode? node, string encoding, ref long images, bool contentParts)
     {
         switch (node)
         {

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Quota.Engine.Model;
+using Quota.Host.Relay.Protocols;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
@@ -48,14 +49,15 @@ internal sealed partial class RelayCall
     /// <summary>Settles from the reply's usage (or its counted text) and passes its bytes on unchanged.</summary>
     private async Task<IResult> ReplyAsync(ReadOnlySequence<byte> reply, string contentType)
     {
-        ReplyFacts facts;
-        long? counted = null;
+        var tally = new UsageTally();
         try
         {
-            facts = ReplyScanner.Read(reply, stream: false, produced: null);
-            if (facts.Completion is null && request.CompletionTokens > 0)
+            reader.Reply(reply, tally, produced: false);
+            if (tally.Output is null && request.CompletionTokens > 0)
             {
-                counted = CountReply(reply); // a second pass copies the text out: it may still find undecodable text
+                // a second pass copies the text out: it may still find undecodable text
+                reader.Reply(reply, tally, produced: true);
+                tally.ProducedTokens = PromptCount.Produced(request.Price.Tokenizer, Encoding.UTF8.GetString(tally.Produced.WrittenSpan));
             }
         }
         catch (Exception exception) when (exception is JsonException or InvalidDataException)
@@ -64,9 +66,7 @@ internal sealed partial class RelayCall
             return await FailAsync("the upstream answered something that is not a valid JSON response");
         }
 
-        long prompt = facts.Prompt ?? request.PromptTokens;
-        long completion = facts.Completion ?? counted ?? 0;
-        TokenView? view = await SettleAsync(prompt, completion, counted: counted is not null);
+        TokenView? view = await SettleAsync(tally);
         AddRateLimitHeaders(view);
         HttpResponse answer = context.Response;
         answer.StatusCode = StatusCodes.Status200OK;
@@ -87,14 +87,6 @@ internal sealed partial class RelayCall
         }
 
         return Results.Empty;
-    }
-
-    /// <summary>What a reply without a completion count produced (message contents, refusals, tool calls), in tokens.</summary>
-    private long CountReply(ReadOnlySequence<byte> reply)
-    {
-        var produced = new ArrayBufferWriter<byte>(256);
-        ReplyScanner.Read(reply, stream: false, produced);
-        return PromptCount.Produced(request.Price.Tokenizer, Encoding.UTF8.GetString(produced.WrittenSpan));
     }
 
     /// <summary>Reads a body to its end through <paramref name="reader"/>, without consuming it: the result holds it whole.</summary>

@@ -2,14 +2,16 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
+using Quota.Host.Relay.Protocols;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
 
 // A stream: read through a PipeReader and passed on line by line as the bytes came (never buffered whole, no string
 // per line), each line re-terminated with LF, written to Response.BodyWriter and flushed once per upstream read.
-// Accounting reads the events per the SSE specification (SseScanner) and each event's JSON in its bytes
-// (ReplyScanner). The usage chunk wins; without one, what was produced is counted with the model's tokenizer. When
+// Accounting reads the events per the SSE specification (SseScanner) and each event's JSON with the protocol's
+// reader (ProtocolReader: chat in its bytes with ReplyScanner). The usage wins; without one, what was produced is
+// counted with the model's tokenizer. A Messages or Responses stream that ends without its last event was cut. When
 // the client leaves, the upstream is still read (without writing) for its usage, for at most the usage grace. A
 // stream that fails after it started (broken event, upstream cut, idle or whole timeout) is settled for what it
 // produced — refunded if it produced nothing — and ends with an error event.
@@ -17,17 +19,6 @@ internal sealed partial class RelayCall
 {
     /// <summary>Produced text is counted in pieces of about this many bytes, so a long stream holds no more than this.</summary>
     private const int ProducedBytesPerCount = 64 * 1024;
-
-    private static readonly byte[] ErrorEvent = Encoding.UTF8.GetBytes(
-        "data: {\"error\":{\"message\":\"the upstream stream failed or timed out before it finished\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n");
-
-    private sealed class StreamTally
-    {
-        public long? Prompt, Completion;
-        public long ProducedTokens;
-        public readonly ArrayBufferWriter<byte> Produced = new(256);
-        public bool Done;
-    }
 
     private async Task<IResult> StreamAsync(HttpResponseMessage response, UpstreamDeadlines deadlines)
     {
@@ -40,7 +31,7 @@ internal sealed partial class RelayCall
         AddRateLimitHeaders();
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
-        var tally = new StreamTally();
+        var tally = new UsageTally();
         string? failure = null;
         try
         {
@@ -60,6 +51,11 @@ internal sealed partial class RelayCall
             failure = Reason(deadlines, exception);
         }
 
+        if (failure is null && reader.EndsWithEvent && !tally.Done)
+        {
+            failure = "the stream ended before its last event";
+        }
+
         if (failure is not null)
         {
             HostLog.StreamFailed(logger, request.Model, failure);
@@ -67,20 +63,20 @@ internal sealed partial class RelayCall
         }
 
         CountProduced(tally);
-        if (tally.Completion is null && failure is not null && tally.ProducedTokens == 0)
+        if (tally.Output is null && !tally.InputKnown && failure is not null && tally.ProducedTokens == 0)
         {
-            await RefundAsync(); // failed before producing anything
+            await RefundAsync(); // failed before producing anything (an input side already reported is billed by the provider: settled)
         }
         else
         {
-            await SettleAsync(tally.Prompt ?? request.PromptTokens, tally.Completion ?? tally.ProducedTokens, counted: tally.Completion is null);
+            await SettleAsync(tally);
         }
 
         return Results.Empty;
     }
 
     /// <summary>Reads the upstream to its end (or <c>[DONE]</c>), flushing what each read brought before the next read.</summary>
-    private async Task PumpAsync(PipeReader reader, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
+    private async Task PumpAsync(PipeReader reader, SseScanner scanner, UsageTally tally, UpstreamDeadlines deadlines)
     {
         while (true)
         {
@@ -107,7 +103,7 @@ internal sealed partial class RelayCall
     }
 
     /// <summary>Forwards and accounts every whole line of one read; leaves a partial line in <paramref name="buffer"/>.</summary>
-    private void Scan(ref ReadOnlySequence<byte> buffer, bool final, SseScanner scanner, StreamTally tally, UpstreamDeadlines deadlines)
+    private void Scan(ref ReadOnlySequence<byte> buffer, bool final, SseScanner scanner, UsageTally tally, UpstreamDeadlines deadlines)
     {
         while (!tally.Done && scanner.TryReadLine(ref buffer, final, out ReadOnlySequence<byte> line))
         {
@@ -170,22 +166,9 @@ internal sealed partial class RelayCall
     }
 
     /// <summary>Accounts one event: the usage chunk, the produced text, or the end marker. Broken JSON throws.</summary>
-    private void Tally(ReadOnlyMemory<byte> data, StreamTally tally)
+    private void Tally(ReadOnlyMemory<byte> data, UsageTally tally)
     {
-        if (data.Span.SequenceEqual("[DONE]"u8))
-        {
-            tally.Done = true;
-            return;
-        }
-
-        ReplyFacts facts = ReplyScanner.Read(new ReadOnlySequence<byte>(data), stream: true, tally.Produced);
-        if (facts.Error)
-        {
-            throw new InvalidDataException("the upstream sent an error event");
-        }
-
-        tally.Prompt = facts.Prompt ?? tally.Prompt;
-        tally.Completion = facts.Completion ?? tally.Completion;
+        reader.Event(data, tally);
         if (tally.Produced.WrittenCount >= ProducedBytesPerCount)
         {
             // counted in pieces: a long stream holds a bounded buffer (a piece boundary may split one token in two)
@@ -193,7 +176,7 @@ internal sealed partial class RelayCall
         }
     }
 
-    private void CountProduced(StreamTally tally)
+    private void CountProduced(UsageTally tally)
     {
         if (tally.Produced.WrittenCount > 0)
         {
@@ -211,7 +194,7 @@ internal sealed partial class RelayCall
 
         try
         {
-            context.Response.BodyWriter.Write(ErrorEvent);
+            context.Response.BodyWriter.Write(reader.ErrorEvent);
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
         {

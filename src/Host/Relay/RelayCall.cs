@@ -10,6 +10,7 @@ using Quota.Engine.Persistence;
 using Quota.Host.Configuration;
 using Quota.Host.Errors;
 using Quota.Host.Operations;
+using Quota.Host.Relay.Protocols;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
@@ -22,8 +23,14 @@ namespace Quota.Host.Relay;
 /// Not shared between requests.
 /// </summary>
 internal sealed partial class RelayCall(
-    HttpContext context, QuotaRuntime runtime, Pricing pricing, ILogger logger, UpstreamOptions upstream, int tokenId, RelayRequest request, ReservationId reservation)
+    HttpContext context, QuotaRuntime runtime, Pricing pricing, ILogger logger, UpstreamOptions upstream, int tokenId, RelayRequest request, ReservationId reservation,
+    RelayProvider provider)
 {
+    /// <summary>What Anthropic's API requires when a client sends no <c>anthropic-version</c>.</summary>
+    private const string AnthropicVersion = "2023-06-01";
+
+    private readonly ProtocolReader reader = ProtocolReader.For(request.Endpoint);
+
     /// <summary>Upstream 4xx statuses that are about the client's request, passed on as they are.</summary>
     private static readonly HashSet<int> PassedThrough = [400, 404, 413, 422, 429];
 
@@ -37,7 +44,10 @@ internal sealed partial class RelayCall(
     private bool finished;
     private Activity? upstreamSpan;
 
-    public async Task<IResult> RunAsync(HttpClient client, string path)
+    /// <summary>Remembers a Responses reply's context size (set for <c>/v1/responses</c>).</summary>
+    public ResponseContexts? Contexts { get; init; }
+
+    public async Task<IResult> RunAsync(string path)
     {
         using var deadlines = new UpstreamDeadlines(upstream, context.RequestAborted);
         await using ReservationKeepAlive keepAlive = ReservationKeepAlive.Start(runtime, reservation, logger);
@@ -47,11 +57,8 @@ internal sealed partial class RelayCall(
             HttpResponseMessage response;
             try
             {
-                using var message = new HttpRequestMessage(HttpMethod.Post, path)
-                {
-                    Content = new ReadOnlyMemoryContent(request.Forwarded) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
-                };
-                response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadlines.Token);
+                using HttpRequestMessage message = Message(path);
+                response = await provider.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadlines.Token);
             }
             catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
             {
@@ -79,6 +86,41 @@ internal sealed partial class RelayCall(
             }
 
             EndUpstream();
+        }
+    }
+
+    /// <summary>
+    /// The upstream request: the forwarded body, and on /v1/messages the client's query string, <c>anthropic-version</c>
+    /// and <c>anthropic-beta</c>. Nothing else of the client's request goes upstream (its relay key least of all).
+    /// </summary>
+    private HttpRequestMessage Message(string path)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, Upstream(context.Request, path))
+        {
+            Content = new ReadOnlyMemoryContent(request.Forwarded) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
+        };
+        if (request.Endpoint == RelayEndpoint.Messages)
+        {
+            AnthropicHeaders(context.Request, message);
+        }
+
+        return message;
+    }
+
+    /// <summary>The upstream path with the client's query string (Anthropic's routes: Claude Code sends <c>?beta=true</c>).</summary>
+    internal static string Upstream(HttpRequest client, string path) =>
+        client.QueryString.HasValue && path.StartsWith("messages", StringComparison.Ordinal) ? path + client.QueryString.Value : path;
+
+    internal static void AnthropicHeaders(HttpRequest client, HttpRequestMessage message)
+    {
+        string version = client.Headers["anthropic-version"].ToString();
+        message.Headers.TryAddWithoutValidation("anthropic-version", version.Length > 0 ? version : AnthropicVersion);
+        foreach (string? beta in client.Headers["anthropic-beta"])
+        {
+            if (!string.IsNullOrEmpty(beta))
+            {
+                message.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+            }
         }
     }
 
@@ -116,9 +158,9 @@ internal sealed partial class RelayCall(
             return OpenAiError.Result(502, "upstream_error", "the upstream's error response could not be read");
         }
 
-        if (upstream.ApiKey.Length > 0)
+        if (provider.ApiKey.Length > 0)
         {
-            body = body.Replace(upstream.ApiKey, "[redacted]", StringComparison.Ordinal);
+            body = body.Replace(provider.ApiKey, "[redacted]", StringComparison.Ordinal);
         }
 
         return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json", statusCode: status);
@@ -149,29 +191,42 @@ internal sealed partial class RelayCall(
     }
 
     /// <summary>
-    /// Charges what the upstream reports (or what was counted): overflow and amounts above the engine's largest are
-    /// clamped and logged, an actual above the estimate is charged and logged as an overrun, and a settle the engine
-    /// refuses is logged with its result — nothing is silently replaced. Returns the key read after the settle.
+    /// Charges what the upstream reports (or what was counted): output above the forwarded cap is charged the cap
+    /// (logged <c>upstream_usage_clamped</c>, counted in /metrics), overflow and amounts above the engine's largest
+    /// are clamped and logged, an actual above the estimate is charged and logged as an overrun, and a settle the
+    /// engine refuses is logged with its result — nothing is silently replaced. Returns the key read after the settle.
     /// </summary>
-    private async Task<TokenView?> SettleAsync(long prompt, long completion, bool counted)
+    private async Task<TokenView?> SettleAsync(UsageTally tally)
     {
         finished = true;
-        long? price = pricing.TryPrice(request.Price, prompt, completion);
+        bool counted = tally.Output is null;
+        long reported = tally.Output ?? tally.ProducedTokens;
+        long output = Math.Min(reported, request.CompletionTokens);
+        if (output != reported)
+        {
+            HostLog.UsageClamped(logger, request.Model, tokenId, reported, request.CompletionTokens);
+            context.RequestServices.GetRequiredService<RelayMetrics>().Clamped(request.Model);
+        }
+
+        TokenUsage usage = tally.InputKnown
+            ? new(tally.Input ?? 0, tally.CacheRead ?? 0, tally.CacheWrite5m ?? 0, tally.CacheWrite1h ?? 0, output, Math.Min(tally.Reasoning ?? 0, output))
+            : new(request.PromptTokens, 0, 0, 0, output, Math.Min(tally.Reasoning ?? 0, output));
+        long? price = pricing.TryCharge(request.Price, usage);
         long charged = price is { } p && p <= EngineLimits.AmountMaxUnits ? p : EngineLimits.AmountMaxUnits;
         if (charged != price)
         {
-            HostLog.ChargeClamped(logger, request.Model, prompt, completion, charged);
+            HostLog.ChargeClamped(logger, request.Model, usage.InputAll, output, charged);
         }
 
         if (charged > request.EstimateUnits)
         {
-            HostLog.Overrun(logger, request.Model, tokenId, request.EstimateUnits, charged, request.PromptTokens, request.CompletionTokens, prompt, completion);
+            HostLog.Overrun(logger, request.Model, tokenId, request.EstimateUnits, charged, request.PromptTokens, request.CompletionTokens, usage.InputAll, output);
         }
 
         EndUpstream();
         using Activity? span = HostTelemetry.Source.StartActivity("settle");
         long now = runtime.NowMs;
-        long tokens = prompt > EngineLimits.TokensMax - completion ? EngineLimits.TokensMax : prompt + completion; // clamped like the amount
+        long tokens = Math.Min(usage.PolicyTokens(provider.Demo ? RelayProvider.ProtocolOf(request.Endpoint) : provider.Protocol), EngineLimits.TokensMax); // clamped like the amount
         FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
         if (outcome.Result == FinishResult.Ok)
         {
@@ -184,13 +239,36 @@ internal sealed partial class RelayCall(
             HostLog.FinishRefused(logger, reservation.ToString(), "settle", outcome.Result, charged);
         }
 
+        if (Contexts is not null && tally.ResponseId is not null && tally.InputKnown)
+        {
+            Contexts.Remember(tokenId, tally.ResponseId, request.Conversation, TokenUsage.Add(usage.InputAll, output));
+        }
+
         TokenView? view = runtime.ReadToken(tokenId, now, fresh: false);
-        var row = new ConsumeRow(request.Model, prompt, completion, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
-            outcome.Result.ToString(), counted);
+        var row = new ConsumeRow(request.Model, usage.InputAll, output, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
+            outcome.Result.ToString(), counted)
+        {
+            Protocol = ProtocolName(request.Endpoint),
+            Provider = provider.Name,
+            CacheReadTokens = usage.CacheRead,
+            CacheWrite5mTokens = usage.CacheWrite5m,
+            CacheWrite1hTokens = usage.CacheWrite1h,
+            ReasoningTokens = usage.Reasoning,
+            ReportedCompletionTokens = output != reported ? reported : null,
+        };
         runtime.Persistent.Logs.Enqueue(row.ToRow(now, tokenId, view?.UserId ?? 0, outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0));
         await runtime.AcknowledgeAsync(CancellationToken.None);
         return view;
     }
+
+    /// <summary>How a consume row names the protocol of a route.</summary>
+    internal static string ProtocolName(RelayEndpoint endpoint) => endpoint switch
+    {
+        RelayEndpoint.Embeddings => "embeddings",
+        RelayEndpoint.Messages => "messages",
+        RelayEndpoint.Responses => "responses",
+        _ => "chat",
+    };
 
     private void AddRateLimitHeaders(TokenView? view = null)
     {
@@ -198,10 +276,14 @@ internal sealed partial class RelayCall(
         if (!context.Response.HasStarted && (view ?? runtime.ReadToken(tokenId, now, fresh: false)) is { } token)
         {
             RateLimitHeaders.Add(context.Response, token, now, request.Model);
+            if (request.Endpoint == RelayEndpoint.Messages)
+            {
+                AnthropicShape.RateLimitHeaders(context.Response, token, now, request.Model);
+            }
         }
     }
 
-    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int bytesMax, CancellationToken cancellationToken)
+    internal static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int bytesMax, CancellationToken cancellationToken)
     {
         await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var buffer = new MemoryStream();

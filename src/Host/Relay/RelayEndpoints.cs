@@ -10,6 +10,7 @@ using Quota.Host.Configuration;
 using Quota.Host.Errors;
 using Quota.Host.Operations;
 using Quota.Host.Quota;
+using Quota.Host.Relay.Protocols;
 using Quota.Host.Runtime;
 
 namespace Quota.Host.Relay;
@@ -34,16 +35,30 @@ public static class RelayEndpoints
 {
     public static RouteGroupBuilder MapRelay(this RouteGroupBuilder group)
     {
-        group.MapPost("/chat/completions", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayUpstream upstream) =>
-                RelayAsync(context, runtime, pricing, upstream.Client, upstream.Logger, RelayEndpoint.ChatCompletions))
+        group.MapPost("/chat/completions", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, RelayUpstream upstream) =>
+                RelayAsync(context, runtime, pricing, providers, upstream.Logger, RelayEndpoint.ChatCompletions))
             .Accepts<JsonObject>("application/json").WithSummary("OpenAI chat completion, relayed (stream or not)")
             .Produces<JsonObject>(200, "application/json", "text/event-stream").ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
-        group.MapPost("/embeddings", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayUpstream upstream) =>
-                RelayAsync(context, runtime, pricing, upstream.Client, upstream.Logger, RelayEndpoint.Embeddings))
+        group.MapPost("/embeddings", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, RelayUpstream upstream) =>
+                RelayAsync(context, runtime, pricing, providers, upstream.Logger, RelayEndpoint.Embeddings))
             .Accepts<JsonObject>("application/json").WithSummary("OpenAI embeddings, relayed")
             .Produces<JsonObject>().ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
-        group.MapGet("/models", (Pricing pricing) => TypedResults.Ok(new ModelList("list", pricing.Models.Select(id => new ModelEntry(id, "model", "quota-engine")).ToArray())))
-            .WithSummary("The models the relay has prices for");
+        group.MapPost("/responses", (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, RelayUpstream upstream) =>
+                RelayAsync(context, runtime, pricing, providers, upstream.Logger, RelayEndpoint.Responses))
+            .Accepts<JsonObject>("application/json").WithSummary("OpenAI Responses, relayed (stream or not; not background)")
+            .Produces<JsonObject>(200, "application/json", "text/event-stream").ProducesOpenAiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503);
+        group.MapPost("/messages", async (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, RelayUpstream upstream) =>
+                AnthropicShape.Convert(await RelayAsync(context, runtime, pricing, providers, upstream.Logger, RelayEndpoint.Messages)))
+            .Accepts<JsonObject>("application/json").WithSummary("Anthropic Messages, relayed (stream or not); x-api-key or Bearer")
+            .Produces<JsonObject>(200, "application/json", "text/event-stream").Produces<AnthropicErrorBody>(400).Produces<AnthropicErrorBody>(401)
+            .Produces<AnthropicErrorBody>(403).Produces<AnthropicErrorBody>(404).Produces<AnthropicErrorBody>(429).Produces<AnthropicErrorBody>(502);
+        group.MapPost("/messages/count_tokens", async (HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, RelayUpstream upstream) =>
+                AnthropicShape.Convert(await CountTokens.ForwardAsync(context, runtime, pricing, providers, upstream.Logger)))
+            .Accepts<JsonObject>("application/json").WithSummary("Anthropic token count, forwarded (not charged; the key is still checked)")
+            .Produces<JsonObject>().Produces<AnthropicErrorBody>(400).Produces<AnthropicErrorBody>(401).Produces<AnthropicErrorBody>(502);
+        group.MapGet("/models", (HttpContext context, Pricing pricing) => ModelListing.Answer(context, pricing))
+            .WithSummary("The models the relay has prices for (Anthropic's shape when asked with anthropic-version and x-api-key)")
+            .Produces<ModelList>();
         group.MapGet("/quota", OwnQuota).WithSummary("The calling key's own numbers").ProducesOpenAiErrors(401);
         return group;
     }
@@ -70,10 +85,15 @@ public static class RelayEndpoints
         return TypedResults.Ok(new OwnQuotaResponse(view.RemainQuotaUnits, view.UnlimitedQuota, policies));
     }
 
-    /// <summary>The key's id; a key that was sent but is unknown counts as a failed authentication (docs/operations.md "Failed authentication").</summary>
-    private static int? Authenticate(HttpContext context, QuotaRuntime runtime)
+    /// <summary>
+    /// The key of <c>Authorization: Bearer</c>, or on Anthropic's routes of <c>x-api-key</c> too; a key that was sent but
+    /// is unknown counts as a failed authentication (docs/operations.md "Failed authentication").
+    /// </summary>
+    internal static int? Authenticate(HttpContext context, QuotaRuntime runtime, bool anthropic = false)
     {
-        int? tokenId = ApiKeys.BearerToken(context.Request) is { } key ? runtime.FindTokenByKey(key) : null;
+        string? key = ApiKeys.BearerToken(context.Request) is { } bearer ? bearer
+            : anthropic && context.Request.Headers["x-api-key"].ToString() is { Length: > 0 } apiKey ? apiKey : null;
+        int? tokenId = key is null ? null : runtime.FindTokenByKey(key);
         if (tokenId is null)
         {
             FailedAuthThrottle.Record(context, AuthSurface.Relay);
@@ -82,10 +102,25 @@ public static class RelayEndpoints
         return tokenId;
     }
 
-    private static async Task<IResult> RelayAsync(HttpContext context, QuotaRuntime runtime, Pricing pricing, HttpClient upstream, ILogger logger, RelayEndpoint endpoint)
+    /// <summary>The upstream path of a route (appended to the provider's base URL, which includes /v1).</summary>
+    private static string PathOf(RelayEndpoint endpoint) => endpoint switch
+    {
+        RelayEndpoint.Embeddings => "embeddings",
+        RelayEndpoint.Messages => "messages",
+        RelayEndpoint.Responses => "responses",
+        _ => "chat/completions",
+    };
+
+    /// <summary>400: the model's provider speaks another protocol (docs/relay.md "Providers").</summary>
+    internal static JsonHttpResult<OpenAiErrorBody> WrongProtocol(string model, RelayProvider provider, RelayEndpoint endpoint) =>
+        OpenAiError.InvalidRequest(
+            $"model: '{model}' is served in the {RelayProvider.NameOf(provider.Protocol)} protocol (provider '{provider.Name}'), not {RelayProvider.NameOf(RelayProvider.ProtocolOf(endpoint))}; " +
+            (provider.Protocol == ProviderProtocol.Anthropic ? "call POST /v1/messages" : "call POST /v1/chat/completions or /v1/responses"), "model");
+
+    private static async Task<IResult> RelayAsync(HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, ILogger logger, RelayEndpoint endpoint)
     {
         using Activity? span = HostTelemetry.Source.StartActivity("relay");
-        if (Authenticate(context, runtime) is not { } tokenId)
+        if (Authenticate(context, runtime, endpoint == RelayEndpoint.Messages) is not { } tokenId)
         {
             return OpenAiError.Result(401, "invalid_api_key", "invalid API key");
         }
@@ -97,13 +132,23 @@ public static class RelayEndpoints
             return OpenAiError.BadBody(body.Status, body.Field, body.Error!);
         }
 
-        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens);
+        ResponseContexts? contexts = endpoint == RelayEndpoint.Responses ? context.RequestServices.GetRequiredService<ResponseContexts>() : null;
+        long carried = contexts?.Carried(tokenId, body.Value!) ?? 0;
+        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, carried);
         if (parsed.Value is not { } request)
         {
             return parsed.Status == 404
                 ? OpenAiError.Result(404, "model_not_found", parsed.Error!, parsed.Field)
                 : OpenAiError.InvalidRequest($"{parsed.Field}: {parsed.Error}", parsed.Field);
         }
+
+        RelayProvider provider = providers.For(request.Model);
+        if (!provider.Speaks(endpoint))
+        {
+            return WrongProtocol(request.Model, provider, endpoint);
+        }
+
+        request = contexts is null ? request : request with { Conversation = ResponseContexts.ConversationOf(body.Value!) };
 
         span?.SetTag(HostTelemetry.Model, request.Model).SetTag(HostTelemetry.EstimateUnits, request.EstimateUnits);
         var ask = new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model);
@@ -123,12 +168,18 @@ public static class RelayEndpoints
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {
-            return Rejection.Respond(context, runtime, tokenId, reserved, request.Model);
+            JsonHttpResult<OpenAiErrorBody> refusal = Rejection.Respond(context, runtime, tokenId, reserved, request.Model);
+            if (endpoint == RelayEndpoint.Messages && runtime.ReadToken(tokenId, runtime.NowMs, fresh: false) is { } view)
+            {
+                AnthropicShape.RateLimitHeaders(context.Response, view, runtime.NowMs, request.Model, reserved.PolicyIndex);
+            }
+
+            return refusal;
         }
 
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
-        var call = new RelayCall(context, runtime, pricing, logger, options, tokenId, request, reserved.Id);
-        return await call.RunAsync(upstream, endpoint == RelayEndpoint.Embeddings ? "embeddings" : "chat/completions");
+        var call = new RelayCall(context, runtime, pricing, logger, options, tokenId, request, reserved.Id, provider) { Contexts = contexts };
+        return await call.RunAsync(PathOf(endpoint));
     }
 
     /// <summary>Reserves the estimate in a <c>reserve</c> span: the decision, and for a policy's refusal its index and metric.</summary>

@@ -5,11 +5,15 @@ using Quota.Host.Configuration;
 
 namespace Quota.Host.Relay;
 
-/// <summary>The two request shapes the relay prices; the route decides which, never a body field.</summary>
+/// <summary>The request shapes the relay prices; the route decides which, never a body field.</summary>
 public enum RelayEndpoint
 {
     ChatCompletions,
     Embeddings,
+    /// <summary>Anthropic Messages (<c>/v1/messages</c>).</summary>
+    Messages,
+    /// <summary>OpenAI Responses (<c>/v1/responses</c>).</summary>
+    Responses,
 }
 
 /// <summary>
@@ -21,6 +25,12 @@ public enum RelayEndpoint
 /// </summary>
 public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, ModelPrice Price, bool Stream, long PromptTokens, long CompletionTokens, long EstimateUnits)
 {
+    /// <summary>The route the request came by (its protocol).</summary>
+    public RelayEndpoint Endpoint { get; init; }
+
+    /// <summary>The conversation a Responses request continues (its context size is remembered under it too).</summary>
+    public string? Conversation { get; init; }
+
     /// <summary>Largest <c>n</c> (choices per request) the relay forwards.</summary>
     public const long ChoicesMax = 128;
 
@@ -29,7 +39,8 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
     /// <param name="body">The body, read and checked by <c>StrictJson</c>.</param>
     /// <param name="source">The same body's bytes, as the client sent them.</param>
-    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens)
+    /// <param name="carriedContextTokens">Context a Responses request continues that the relay cannot see (docs/relay.md).</param>
+    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens, long carriedContextTokens = 0)
     {
         if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
         {
@@ -46,9 +57,14 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
             return Fail("stream", "must be true or false");
         }
 
-        return endpoint == RelayEndpoint.Embeddings
-            ? Embeddings(body, source, model, price, pricing, stream)
-            : Chat(body, source, model, price, pricing, stream, defaultMaxTokens);
+        Outcome parsed = endpoint switch
+        {
+            RelayEndpoint.Embeddings => Embeddings(body, source, model, price, pricing, stream),
+            RelayEndpoint.Messages => Protocols.MessagesRequest.Parse(body, source, model, price, pricing, stream),
+            RelayEndpoint.Responses => Protocols.ResponsesRequest.Parse(body, source, model, price, pricing, stream, defaultMaxTokens, carriedContextTokens),
+            _ => Chat(body, source, model, price, pricing, stream, defaultMaxTokens),
+        };
+        return parsed.Value is { } request ? parsed with { Value = request with { Endpoint = endpoint } } : parsed;
     }
 
     private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
@@ -114,12 +130,12 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
             : Priced(source, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
     }
 
-    private static Outcome Priced(ReadOnlyMemory<byte> forwarded, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
+    internal static Outcome Priced(ReadOnlyMemory<byte> forwarded, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
     {
         long completion = cap * choices; // both ≤ 2^31 and 128: no overflow
         if (pricing.TryPrice(price, prompt, 0) is not { } promptUnits || promptUnits > EngineLimits.AmountMaxUnits)
         {
-            return Fail(capField == "input" ? "input" : "messages", $"the prompt costs more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
+            return Fail(capField is "input" or "max_output_tokens" ? "input" : "messages", $"the prompt costs more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
         }
 
         if (prompt > EngineLimits.TokensMax - completion)
@@ -136,7 +152,7 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
     }
 
     /// <summary>An optional completion cap: absent or null → none; otherwise an integer 1 … int.MaxValue.</summary>
-    private static (long? Cap, string? Error) Cap(JsonObject body, string field)
+    internal static (long? Cap, string? Error) Cap(JsonObject body, string field)
     {
         JsonNode? node = body[field];
         if (node is null)
@@ -158,7 +174,7 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         return node is null || (JsonNumbers.TryGetIntegral(node, out choices) && choices is >= 1 and <= ChoicesMax);
     }
 
-    private static bool TryFlag(JsonObject body, string field, out bool flag)
+    internal static bool TryFlag(JsonObject body, string field, out bool flag)
     {
         flag = false;
         JsonNode? node = body[field];
@@ -178,5 +194,5 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
-    private static Outcome Fail(string field, string error) => new(null, field, error);
+    internal static Outcome Fail(string field, string error) => new(null, field, error);
 }

@@ -3,8 +3,11 @@ using System.Text.Json;
 
 namespace Quota.Host.Relay;
 
-/// <summary>What the relay needs from one upstream JSON object: its usage, and whether it is an error event.</summary>
-internal readonly record struct ReplyFacts(long? Prompt, long? Completion, bool Error);
+/// <summary>
+/// What the relay needs from one upstream JSON object: its usage (<c>prompt_tokens</c>, <c>completion_tokens</c>,
+/// <c>prompt_tokens_details.cached_tokens</c>, <c>completion_tokens_details.reasoning_tokens</c>), and whether it is an error event.
+/// </summary>
+internal readonly record struct ReplyFacts(long? Prompt, long? Completion, bool Error, long? Cached = null, long? Reasoning = null);
 
 /// <summary>
 /// Reads an upstream JSON object — a non-stream reply or one stream chunk — in its bytes with one
@@ -45,7 +48,7 @@ internal static class ReplyScanner
             throw new InvalidDataException("a JSON value that is not an object");
         }
 
-        long? prompt = null, completion = null;
+        long? prompt = null, completion = null, cached = null, reasoning = null;
         bool error = false;
         int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -56,7 +59,7 @@ internal static class ReplyScanner
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
-                    (prompt, completion) = Usage(ref reader);
+                    (prompt, completion, cached, reasoning) = Usage(ref reader);
                 }
             }
             else if (reader.ValueTextEquals("choices"u8) && Once(ref seen, 2))
@@ -85,16 +88,17 @@ internal static class ReplyScanner
         }
 
         reader.Read(); // past the end of the object: trailing text throws
-        return new(prompt, completion, error);
+        return new(prompt, completion, error, cached, reasoning);
     }
 
-    private static (long? Prompt, long? Completion) Usage(ref Utf8JsonReader reader)
+    private static (long? Prompt, long? Completion, long? Cached, long? Reasoning) Usage(ref Utf8JsonReader reader)
     {
-        long? prompt = null, completion = null;
+        long? prompt = null, completion = null, cached = null, reasoning = null;
         int seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             bool isPrompt = reader.ValueTextEquals("prompt_tokens"u8), isCompletion = reader.ValueTextEquals("completion_tokens"u8);
+            bool isPromptDetails = reader.ValueTextEquals("prompt_tokens_details"u8), isCompletionDetails = reader.ValueTextEquals("completion_tokens_details"u8);
             reader.Read();
             if (isPrompt)
             {
@@ -106,11 +110,39 @@ internal static class ReplyScanner
                 Once(ref seen, 2);
                 completion = JsonNumbers.Tokens(ref reader);
             }
+            else if (isPromptDetails && Once(ref seen, 4) && reader.TokenType == JsonTokenType.StartObject)
+            {
+                cached = Detail(ref reader, "cached_tokens"u8);
+            }
+            else if (isCompletionDetails && Once(ref seen, 8) && reader.TokenType == JsonTokenType.StartObject)
+            {
+                reasoning = Detail(ref reader, "reasoning_tokens"u8);
+            }
 
             reader.Skip();
         }
 
-        return (prompt, completion);
+        return (prompt, completion, cached, reasoning);
+    }
+
+    /// <summary>One count of a usage details object (the reader is on its start; left on its end).</summary>
+    private static long? Detail(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+    {
+        long? count = null;
+        int seen = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool wanted = reader.ValueTextEquals(name) && Once(ref seen, 1);
+            reader.Read();
+            if (wanted)
+            {
+                count = JsonNumbers.Tokens(ref reader);
+            }
+
+            reader.Skip();
+        }
+
+        return count;
     }
 
     private delegate void Part(ref Utf8JsonReader reader, IBufferWriter<byte>? produced);

@@ -1,23 +1,22 @@
-using System.Diagnostics;
-
 namespace Quota.Clients.Tests.Support;
 
 /// <summary>
-/// A fact that needs Node.js and the openai npm package installed in tests/Clients.Tests/node (<c>npm ci</c>, which
+/// A fact that needs Node.js and an npm package (openai by default) installed in tests/Clients.Tests/node (<c>npm ci</c>, which
 /// .ci/run does when npm exists). Where either is missing the test is skipped with a message saying what to do.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class NodeFactAttribute : FactAttribute
 {
-    public NodeFactAttribute()
+    /// <param name="package">The npm package the test needs (in node/node_modules).</param>
+    public NodeFactAttribute(string package = "openai")
     {
         if (NodeClients.NodeVersion() is null)
         {
             Skip = "node is not on PATH: install Node.js (Debian: apt-get install -y nodejs npm) to run the openai npm client tests";
         }
-        else if (!File.Exists(Path.Combine(NodeClients.Directory, "node_modules", "openai", "package.json")))
+        else if (!File.Exists(Path.Combine(NodeClients.Directory, "node_modules", package, "package.json")))
         {
-            Skip = $"the openai npm package is not installed: run `npm ci` in {NodeClients.Directory}";
+            Skip = $"the {package} npm package is not installed: run `npm ci` in {NodeClients.Directory}";
         }
     }
 }
@@ -42,36 +41,8 @@ internal static class NodeClients
     }
 
     /// <summary>Runs node with <paramref name="arguments"/> in <see cref="Directory"/>; killed after <paramref name="bound"/>.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach ((string name, string value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(bound);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            return (-1, await stdout, await stderr + $"\n(killed after {bound.TotalSeconds} s)");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] arguments, IDictionary<string, string> environment, TimeSpan bound) =>
+        ChildProcess.RunAsync("node", arguments, environment, Directory, bound);
 
     private static string Find()
     {

@@ -17,16 +17,32 @@ internal sealed class RelayUnderTest : IAsyncDisposable
 
     public HostUnderTest Host { get; private set; } = null!;
 
+    /// <summary>The fake provider behind the relay (what it was sent, what it answered).</summary>
+    public UpstreamUnderTest Upstream => upstream;
+
     /// <summary>The OpenAI-compatible base address, e.g. http://127.0.0.1:43121/v1.</summary>
     public Uri Endpoint => new(Host.Client.BaseAddress!, "/v1");
 
-    public static async Task<RelayUnderTest> StartAsync()
+    public static Task<RelayUnderTest> StartAsync() => StartAsync(_ => []);
+
+    /// <param name="settings">Host settings given the fake provider's base URL (e.g. an Anthropic provider at it).</param>
+    /// <param name="fake">The fake provider's settings, e.g. "ReportCache=true" (prefixed with --Fake:).</param>
+    public static async Task<RelayUnderTest> StartAsync(Func<string, string[]> settings, params string[] fake)
     {
         var relay = new RelayUnderTest();
-        relay.upstream = await UpstreamUnderTest.StartAsync();
-        relay.Host = await HostUnderTest.StartAsync(relay.data.Path, relay.upstream.BaseUrl);
+        relay.upstream = await UpstreamUnderTest.StartAsync(fake.Select(f => "--Fake:" + f).ToArray());
+        relay.Host = await HostUnderTest.StartAsync(relay.data.Path, relay.upstream.BaseUrl, null, settings(relay.upstream.BaseUrl).Select(s => "--" + s).ToArray());
         return relay;
     }
+
+    /// <summary>The fake provider also as an Anthropic provider for <c>claude-*</c>; claude-test and gpt-test at 1 unit per input and 5 per output token.</summary>
+    public static string[] WithClaude(string baseUrl) =>
+    [
+        "Relay:Providers:claude:Protocol=anthropic", $"Relay:Providers:claude:BaseUrl={baseUrl}", "Relay:Providers:claude:ApiKey=sk-ant-provider",
+        "Relay:Providers:claude:Models:0=claude-*",
+        "Pricing:Models:claude-test:InputPerMillion=1000000", "Pricing:Models:claude-test:OutputPerMillion=5000000",
+        "Pricing:Models:gpt-test:InputPerMillion=1000000", "Pricing:Models:gpt-test:OutputPerMillion=5000000",
+    ];
 
     /// <summary>The client the README shows: the official SDK with its endpoint set to the relay.</summary>
     public OpenAIClient OpenAiClient(string key) => new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = Endpoint });
@@ -53,7 +69,8 @@ internal sealed class RelayUnderTest : IAsyncDisposable
 
     public async Task<long> UsedQuotaAsync(int tokenId) => (await Host.GetJsonAsync($"/api/tokens/{tokenId}")).GetProperty("used_quota").GetInt64();
 
-    private async Task<(int Id, string Key)> KeyAsync(object extra)
+    /// <summary>A key with plenty of budget; <paramref name="extra"/> merged into its body (a policy, …).</summary>
+    public async Task<(int Id, string Key)> KeyAsync(object extra)
     {
         int user = await Host.CreateUserAsync();
         var body = JsonSerializer.SerializeToNode(extra)!.AsObject();

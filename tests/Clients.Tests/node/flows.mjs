@@ -2,9 +2,12 @@
 //   node flows.mjs relay   — RELAY_URL, KEY, EXHAUSTED_KEY, EMPTY_WALLET_KEY from the environment: chat, stream,
 //                            embeddings, models, and the 429 / 403 refusals (attempts counted through a wrapped fetch)
 //   node flows.mjs retry   — what the SDK does on a 429 with and without Retry-After / x-should-retry, against a stub
+//   node flows.mjs anthropic — the @anthropic-ai/sdk package: RELAY_ROOT (no /v1), KEY, LIMITED_KEY (one request a
+//                            day): messages.create, a stream, and the 429 that follows (Anthropic's error shape)
 // Prints one JSON object; exits 1 when a check fails.
 import http from 'node:http';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { VERSION } from 'openai/version';
 
 const failures = [];
@@ -93,7 +96,38 @@ async function retry() {
   return result;
 }
 
+async function anthropic() {
+  const client = new Anthropic({ apiKey: process.env.KEY, baseURL: process.env.RELAY_ROOT, maxRetries: 0, timeout: 10_000 });
+  const ask = { model: 'claude-test', max_tokens: 7, messages: [{ role: 'user', content: 'Say something nice please' }] };
+  const result = {};
+
+  const message = await client.messages.create(ask);
+  result.message = { text: message.content[0]?.text, usage: message.usage };
+  check(message.content[0]?.text?.startsWith('This is a deterministic'), 'message text');
+  check(message.usage.output_tokens === 7 && message.usage.input_tokens > 0, 'message usage');
+
+  const stream = client.messages.stream(ask);
+  let text = '';
+  stream.on('text', (piece) => { text += piece; });
+  const final = await stream.finalMessage();
+  result.stream = { text, usage: final.usage };
+  check(text === 'This is a deterministic reply from the', 'stream text');
+  check(final.usage.output_tokens === 7 && final.usage.input_tokens === message.usage.input_tokens, 'stream usage');
+
+  const limited = new Anthropic({ apiKey: process.env.LIMITED_KEY, baseURL: process.env.RELAY_ROOT, maxRetries: 0, timeout: 10_000 });
+  await limited.messages.create(ask);
+  try {
+    await limited.messages.create(ask);
+    check(false, 'the second request of a one-request key is refused');
+  } catch (error) {
+    result.refused = { status: error.status, type: error.error?.error?.type, code: error.error?.error?.code, shouldRetry: error.headers?.get?.('x-should-retry') ?? null };
+    check(error instanceof Anthropic.RateLimitError, 'a RateLimitError');
+  }
+
+  return result;
+}
+
 const mode = process.argv[2];
-const result = mode === 'relay' ? await relay() : mode === 'retry' ? await retry() : (failures.push(`unknown mode ${mode}`), {});
+const result = mode === 'relay' ? await relay() : mode === 'retry' ? await retry() : mode === 'anthropic' ? await anthropic() : (failures.push(`unknown mode ${mode}`), {});
 console.log(JSON.stringify({ openai: VERSION, node: process.version, result, failures }, null, 1));
 process.exit(failures.length === 0 ? 0 : 1);

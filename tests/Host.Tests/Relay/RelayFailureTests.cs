@@ -52,8 +52,8 @@ public sealed class RelayFailureTests
     }
 
     [Theory]
-    [InlineData("huge_usage")]
-    [InlineData("overflow_usage")]
+    [InlineData("huge_prompt")]
+    [InlineData("overflow_prompt")]
     public async Task UsageAboveTheLargestAmount_IsChargedClampedToIt_NotReplacedByTheEstimate(string misbehave)
     {
         await using RelayRig rig = await RelayRig.StartAsync([$"Misbehave={misbehave}"]);

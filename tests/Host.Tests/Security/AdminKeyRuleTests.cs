@@ -34,7 +34,7 @@ public sealed class AdminKeyRuleTests
         string file = Path.Combine(data.Path, "mounted.key");
         await File.WriteAllTextAsync(file, key + "\n");
         var logs = new CapturedLogs();
-        WebApplication app = HostApp.Build(Args(data.Path, $"--Quota:AdminKeyFile={file}", "--Logging:LogLevel:Default=Information"), logs.Into);
+        WebApplication app = HostApp.Build(Args(data.Path, $"--Quota:AdminKeyFile={file}", "--Logging:LogLevel:Default=Information"), logs.AddTo);
         await app.StartAsync();
         try
         {
@@ -74,7 +74,7 @@ public sealed class AdminKeyRuleTests
     {
         using var data = new TempDirectory();
         var logs = new CapturedLogs();
-        WebApplication app = HostApp.Build(["--urls", "http://127.0.0.1:0", $"--Quota:DataDir={data.Path}", "--Logging:LogLevel:Default=Information"], logs.Into);
+        WebApplication app = HostApp.Build(["--urls", "http://127.0.0.1:0", $"--Quota:DataDir={data.Path}", "--Logging:LogLevel:Default=Information"], logs.AddTo);
         await app.StartAsync();
         await app.StopAsync();
         await app.DisposeAsync();

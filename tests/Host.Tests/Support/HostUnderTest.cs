@@ -114,6 +114,13 @@ internal sealed class UpstreamUnderTest : IAsyncDisposable
         return new UpstreamUnderTest(app);
     }
 
+    /// <summary>The last request the fake received: its headers (lower-case names), ":path" (with the query), ":body" and the fake's answer, ":reply" (a stream's events as sent).</summary>
+    public async Task<Dictionary<string, string>> LastAsync()
+    {
+        using var client = new HttpClient();
+        return (await client.GetFromJsonAsync<Dictionary<string, string>>(HostUnderTest.BoundAddress(app) + "/last"))!;
+    }
+
     public async Task<long> RequestsAsync()
     {
         using var client = new HttpClient();

@@ -22,12 +22,33 @@ internal sealed class RelayRig : IAsyncDisposable
 
     /// <param name="fake">Fake upstream settings, e.g. "Misbehave=html" (prefixed with --Fake:).</param>
     /// <param name="host">Host settings, e.g. "Relay:Upstream:IdleTimeoutSeconds=1" (prefixed with --).</param>
-    public static async Task<RelayRig> StartAsync(string[]? fake = null, string[]? host = null, Microsoft.Extensions.Time.Testing.FakeTimeProvider? time = null)
+    public static Task<RelayRig> StartAsync(string[]? fake = null, string[]? host = null, Microsoft.Extensions.Time.Testing.FakeTimeProvider? time = null) =>
+        StartAsync(fake, _ => host ?? [], time);
+
+    /// <param name="host">Host settings given the fake upstream's base URL (to point providers at it).</param>
+    public static async Task<RelayRig> StartAsync(string[]? fake, Func<string, string[]> host, Microsoft.Extensions.Time.Testing.FakeTimeProvider? time = null, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? configure = null)
     {
         UpstreamUnderTest upstream = await UpstreamUnderTest.StartAsync((fake ?? []).Select(f => "--Fake:" + f).ToArray());
         var data = new TempDirectory();
-        HostUnderTest started = await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl, time, (host ?? []).Select(h => "--" + h).ToArray());
+        string[] settings = host(upstream.BaseUrl).Select(h => "--" + h).ToArray();
+        HostUnderTest started = configure is null
+            ? await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl, time, settings)
+            : await HostUnderTest.StartConfiguredAsync(data.Path, upstream.BaseUrl, configure, settings);
         return new RelayRig(data, upstream, started);
+    }
+
+    /// <summary>A Messages call the way Anthropic's SDKs make it: <c>x-api-key</c>, <c>anthropic-version</c>.</summary>
+    public Task<HttpResponseMessage> MessagesAsync(string key, string json, string path = "/v1/messages", string? beta = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Add("x-api-key", key);
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        if (beta is not null)
+        {
+            request.Headers.Add("anthropic-beta", beta);
+        }
+
+        return Host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
     }
 
     /// <summary>A user with <paramref name="wallet"/> units and a key on it (extra fields merged into the token body).</summary>
