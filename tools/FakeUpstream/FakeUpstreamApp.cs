@@ -119,7 +119,8 @@ public static class FakeUpstreamApp
         static long Last(string text, string pattern)
         {
             System.Text.RegularExpressions.MatchCollection found = System.Text.RegularExpressions.Regex.Matches(text, pattern);
-            return found.Count == 0 ? 0 : long.Parse(found[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            // a misbehaving reply's number beyond the long range counts as the largest one
+            return found.Count == 0 ? 0 : long.TryParse(found[^1].Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out long count) ? count : long.MaxValue;
         }
 
         return (Last(reply, "\"(?:input|prompt)_tokens\":(\\d+)"), Last(reply, "\"(?:output|completion)_tokens\":(\\d+)"));
