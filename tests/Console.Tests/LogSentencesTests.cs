@@ -52,4 +52,28 @@ public sealed class LogSentencesTests
             CultureInfo.CurrentUICulture = before;
         }
     }
+
+    [Theory]
+    [InlineData("en", "Protocol messages, provider “claude”: 7 uncached input, 5,000 cache read, 1,000 cache write (5 min), 2,000 cache write (1 h) tokens; 0 of the output were reasoning.")]
+    [InlineData("zh-CN", "协议 messages，供应商“claude”：未缓存输入 7，缓存读取 5,000，缓存写入（5 分钟）1,000，缓存写入（1 小时）2,000 个 token")]
+    public void AConsumeRow_ShowsItsProtocolProviderAndEveryTokenKind(string culture, string expected)
+    {
+        var consume = new global::Quota.Host.Relay.ConsumeRow("claude-x", 8_007, 10, 9_000, 8_500, 500, "Ok", false)
+        {
+            Protocol = "messages", Provider = "claude", CacheReadTokens = 5_000, CacheWrite5mTokens = 1_000, CacheWrite1hTokens = 2_000,
+        };
+        var row = new LogDocument { Kind = LogKind.Consume, TokenId = 7, UserId = 1, AmountUnits = 5_807, HostJson = System.Text.Json.JsonSerializer.Serialize(consume) };
+        CultureInfo before = CultureInfo.CurrentUICulture;
+        try
+        {
+            CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(culture);
+            Assert.Contains(expected, LogSentences.Render(row, "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
+            Assert.Equal(5_000L, LogSentences.Params(row)["cache_read_tokens"]);
+            Assert.Equal("messages", LogSentences.Params(row)["protocol"]);
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
+    }
 }

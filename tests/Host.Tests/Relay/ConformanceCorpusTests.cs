@@ -75,6 +75,28 @@ public sealed class ConformanceCorpusTests(ConformanceCorpusTests.Rig shared) : 
         Assert.Equal(row.GetProperty("quota").GetInt64(), view.GetProperty("used_quota").GetInt64());
     }
 
+    [Fact]
+    public async Task ATokensPolicy_CountsWhatTheProvidersOwnLimitsCount_AnthropicLeavesCacheReadsOut()
+    {
+        RelayRig rig = shared.Value;
+        (int token, string key) = await rig.KeyAsync(policy: new { period_mode = "daily", metric = "tokens", quota = 1_000_000 });
+
+        using (HttpResponseMessage messages = await rig.MessagesAsync(key, Body("/v1/messages", "m_cache_read_stream", stream: true)))
+        {
+            await messages.Content.ReadAsStringAsync();
+        }
+
+        long afterMessages = (await rig.SettledTokenAsync(token)).GetProperty("quota_policy").GetProperty("used_quota").GetInt64();
+        using (HttpResponseMessage responses = await rig.PostAsync(key, Body("/v1/responses", "r_cache_read_stream", stream: true), "/v1/responses"))
+        {
+            await responses.Content.ReadAsStringAsync();
+        }
+
+        long afterResponses = (await rig.SettledTokenAsync(token)).GetProperty("quota_policy").GetProperty("used_quota").GetInt64();
+        Assert.Equal(3 + 12, afterMessages); // uncached input + output; the 8,000 cache reads are not in Anthropic's input limit
+        Assert.Equal(2_000 + 20, afterResponses - afterMessages); // OpenAI counts every input token, cached ones too
+    }
+
     private static string Body(string route, string name, bool stream)
     {
         string common = $$"""
