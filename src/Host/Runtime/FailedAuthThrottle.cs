@@ -163,6 +163,7 @@ public static class FailedAuthThrottleMiddleware
 {
     public static IApplicationBuilder UseFailedAuthThrottle(this IApplicationBuilder app)
     {
+        _ = app.ApplicationServices.GetRequiredService<IOptions<SecurityOptions>>().Value; // a bad setting stops the start before the engine opens
         FailedAuthThrottle throttle = app.ApplicationServices.GetRequiredService<FailedAuthThrottle>();
         HostMetrics metrics = app.ApplicationServices.GetRequiredService<HostMetrics>();
         return app.Use((context, next) =>
