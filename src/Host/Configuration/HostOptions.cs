@@ -17,6 +17,17 @@ public sealed class QuotaOptions
     public int CheckpointIntervalSeconds { get; set; } = 300;
 }
 
+/// <summary>The <c>Limits</c> section: what clients can hold of the host (docs/operations.md "Limits").</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>Client connections open at once; more are closed at accept. 0: derived from the process's descriptor limit.</summary>
+    public int ConnectionsMax { get; set; }
+    /// <summary>How long a connection may wait for its next request (or its first) before it is closed.</summary>
+    public int KeepAliveTimeoutSeconds { get; set; } = 130;
+    /// <summary>How long a client may take to send a request's headers once it started.</summary>
+    public int RequestHeadersTimeoutSeconds { get; set; } = 30;
+}
+
 /// <summary>The <c>Relay</c> section: the OpenAI-compatible upstream.</summary>
 public sealed class RelayOptions
 {

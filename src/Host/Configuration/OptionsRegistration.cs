@@ -17,6 +17,12 @@ public static class OptionsRegistration
             .Validate(o => o.CheckpointIntervalSeconds >= 1, "Quota:CheckpointIntervalSeconds must be at least 1")
             .Validate(o => o.AdminKey.Length is 0 or >= 16, "Quota:AdminKey must be at least 16 characters (or empty to generate one)")
             .ValidateOnStart();
+        services.AddOptions<LimitsOptions>().Bind(configuration.GetSection("Limits"))
+            .Validate(o => o.ConnectionsMax == 0 || (o.ConnectionsMax >= Runtime.ConnectionLimits.ConnectionsMin && o.ConnectionsMax <= (Runtime.ConnectionLimits.DescriptorLimit() ?? int.MaxValue)),
+                $"Limits:ConnectionsMax must be 0 (derived from the descriptor limit) or {Runtime.ConnectionLimits.ConnectionsMin} … the process's descriptor limit (ulimit -n: {Runtime.ConnectionLimits.DescriptorLimit()?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"})")
+            .Validate(o => o.KeepAliveTimeoutSeconds is >= 1 and <= 3600, "Limits:KeepAliveTimeoutSeconds must be 1 … 3600")
+            .Validate(o => o.RequestHeadersTimeoutSeconds is >= 1 and <= 600, "Limits:RequestHeadersTimeoutSeconds must be 1 … 600")
+            .ValidateOnStart();
         services.AddOptions<Cluster.ClusterOptions>().Bind(configuration.GetSection("Cluster"))
             .Validate(o => !o.IsEnabled || System.Text.RegularExpressions.Regex.IsMatch(o.NodeId, "^[A-Za-z0-9_.-]{1,64}$"),
                 "Cluster:NodeId must be 1 … 64 letters, digits, '.', '_' or '-' when Cluster:Store is set")

@@ -57,4 +57,7 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Keeping reservation {Reservation} alive failed: {Result}")]
     public static partial void KeepAliveFailed(ILogger logger, string reservation, string result);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting at most {ConnectionsMax} client connections (descriptor limit {DescriptorLimit}; Limits:ConnectionsMax)")]
+    public static partial void ConnectionsMax(ILogger logger, int connectionsMax, string descriptorLimit);
 }
