@@ -27,7 +27,7 @@ public sealed record ModelList([property: JsonPropertyName("object")] string Kin
 public sealed record ModelEntry(string Id, [property: JsonPropertyName("object")] string Kind, string OwnedBy);
 
 /// <summary>
-/// The OpenAI-compatible relay (docs/relay.md): authenticate → read the body strictly → count and price the estimate, cap
+/// The OpenAI-compatible relay (docs/relay.md): authenticate → refuse a key no reserve can pass (<see cref="KeyPrecheck"/>) → read the body strictly → count and price the estimate, cap
 /// the completion → reserve → forward (<see cref="RelayCall"/>) → settle from the upstream's usage, or refund.
 /// </summary>
 public static class RelayEndpoints
@@ -82,13 +82,30 @@ public static class RelayEndpoints
         }
 
         span?.SetTag(HostTelemetry.TokenId, tokenId);
+        ReserveOutcome precheck = KeyPrecheck.Check(runtime, tokenId, runtime.NowMs);
+        if (!precheck.IsOk)
+        {
+            span?.SetTag(HostTelemetry.Decision, precheck.Result.ToString());
+            Operations.HostMetrics.Count(context, precheck.Result);
+            return Rejection.Respond(context, runtime, tokenId, precheck, model: null);
+        }
+
         StrictJson.Outcome body = await StrictJson.ReadObjectAsync(context.Request);
         if (!body.IsOk)
         {
             return OpenAiError.BadBody(body.Status, body.Field, body.Error!);
         }
 
-        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens);
+        RelayRequest.Outcome parsed;
+        try
+        {
+            parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return Results.Empty; // the client left while its prompt was counted: nothing was reserved, no one to answer
+        }
+
         if (parsed.Value is not { } request)
         {
             return parsed.Status == 404

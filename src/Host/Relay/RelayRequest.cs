@@ -29,7 +29,9 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
     /// <param name="body">The body, read and checked by <c>StrictJson</c>.</param>
     /// <param name="source">The same body's bytes, as the client sent them.</param>
-    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens)
+    /// <param name="cancellationToken">The request's: counting the prompt stops (throws) when the client leaves.</param>
+    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens,
+        CancellationToken cancellationToken = default)
     {
         if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
         {
@@ -47,11 +49,12 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         }
 
         return endpoint == RelayEndpoint.Embeddings
-            ? Embeddings(body, source, model, price, pricing, stream)
-            : Chat(body, source, model, price, pricing, stream, defaultMaxTokens);
+            ? Embeddings(body, source, model, price, pricing, stream, cancellationToken)
+            : Chat(body, source, model, price, pricing, stream, defaultMaxTokens, cancellationToken);
     }
 
-    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
+    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens,
+        CancellationToken cancellationToken)
     {
         if (body["messages"] is not JsonArray { Count: > 0 } messages)
         {
@@ -89,7 +92,7 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         long prompt;
         try
         {
-            prompt = PromptCount.Chat(body, messages, price);
+            prompt = PromptCount.Chat(body, messages, price, cancellationToken);
         }
         catch (OverflowException)
         {
@@ -101,14 +104,15 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         return Priced(forwarded, model, price, pricing, stream, prompt, cap, choices, capField);
     }
 
-    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream)
+    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream,
+        CancellationToken cancellationToken)
     {
         if (stream)
         {
             return Fail("stream", "embeddings do not stream");
         }
 
-        (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price);
+        (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price, cancellationToken);
         return badField is not null
             ? Fail(badField, "must be a string, an array of strings, or an array of token-id arrays")
             : Priced(source, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
