@@ -22,6 +22,11 @@ public sealed class QuotaRuntime : IAsyncDisposable
     {
         QuotaOptions o = options.Value;
         Time = time;
+        if (PrivateFiles.Prepare(o.DataDir) is { } openMode)
+        {
+            HostLog.DataDirectoryNotPrivate(logger, Path.GetFullPath(o.DataDir), Convert.ToString((int)openMode, 8));
+        }
+
         Persistent = PersistentEngine.Open(o.ToPersistence(alerts.Value.Thresholds), time, alertSink, openLog is null ? null : directory => openLog(directory));
         string dataDir = Path.GetFullPath(o.DataDir);
         HostLog.Opened(logger, dataDir, o.Durability, Persistent.Recovery);
@@ -159,11 +164,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         }
 
         string key = ApiKeys.NewKey("sk-admin-");
-        File.WriteAllText(path, key);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        PrivateFiles.WriteSecret(path, key); // created 0600: never readable by others, not even for a moment
 
         HostLog.AdminKeyGenerated(logger, Path.GetFullPath(path), key); // printed once, at first start (docs/operations.md "Configuration")
         return key;
