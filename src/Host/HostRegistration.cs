@@ -32,7 +32,8 @@ public static class HostRegistration
         services.AddSingleton<Alerts.AlertSink>();
         services.AddSingleton<Alerts.AlertDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store
-        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(provider => Alerts.WebhookTransport.Create(provider.GetRequiredService<IOptions<Configuration.AlertsOptions>>().Value.AllowLinkLocal));
         services.AddSingleton<Pricing>();
         services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();

@@ -119,11 +119,13 @@ public sealed class AlertsOptions
     public int AttemptsMax { get; set; } = 100;
     /// <summary>How often the outbox is looked at for due deliveries.</summary>
     public int PollMs { get; set; } = 250;
+    /// <summary>Deliver to link-local addresses too (169.254.0.0/16, fe80::/10, fd00:ec2::254: where clouds serve instance metadata).</summary>
+    public bool AllowLinkLocal { get; set; }
 }
 
 public sealed class WebhookOptions
 {
     public string Url { get; set; } = "";
-    /// <summary>The shared secret of the <c>X-Quota-Signature</c> HMAC-SHA256.</summary>
+    /// <summary>The shared secret of the <c>X-Quota-Signature</c> HMAC-SHA256 (of the delivery's time and body).</summary>
     public string Secret { get; set; } = "";
 }

@@ -58,6 +58,8 @@ public static class OptionsRegistration
                 o.Thresholds.Zip(o.Thresholds.Skip(1)).All(pair => pair.First < pair.Second), "Alerts:Thresholds must be ascending percentages, each 1 … 100, at most 4")
             .Validate(o => o.Webhooks.Values.All(w => IsHttpUrl(w.Url)), "Alerts:Webhooks:<name>:Url must be an absolute http(s) URL")
             .Validate(o => o.Webhooks.Values.All(w => w.Secret.Length >= 16), "Alerts:Webhooks:<name>:Secret must be at least 16 characters")
+            .Validate(o => o.AllowLinkLocal || !o.Webhooks.Values.Any(w => Alerts.WebhookTransport.NamesLinkLocal(w.Url)),
+                "Alerts:Webhooks:<name>:Url must not be a link-local address (a cloud metadata service) unless Alerts:AllowLinkLocal is true")
             .Validate(o => o.RetryBaseMs is >= 1 and <= 3_600_000, "Alerts:RetryBaseMs must be 1 … 3600000")
             .Validate(o => o.RetryMaxSeconds is >= 1 and <= 86_400, "Alerts:RetryMaxSeconds must be 1 … 86400")
             .Validate(o => o.AttemptsMax is >= 1 and <= 10_000, "Alerts:AttemptsMax must be 1 … 10000")
