@@ -12,6 +12,7 @@ namespace Quota.Host;
 /// <summary>Service registrations and the route table, so that Program.cs reads as a table of contents.</summary>
 public static class HostRegistration
 {
+    /// <summary>The largest request body Kestrel reads (413 above it): a relay prompt of 4 MiB is well past any model's context.</summary>
     public const long BodyBytesMax = 4 * 1024 * 1024;
 
     public static IServiceCollection AddQuotaHost(this IServiceCollection services, IConfiguration configuration)
@@ -40,7 +41,8 @@ public static class HostRegistration
         services.AddSingleton<Alerts.AlertSink>();
         services.AddSingleton<Alerts.AlertDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store
-        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddHttpClient(Alerts.AlertDispatcher.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(provider => Alerts.WebhookTransport.Create(provider.GetRequiredService<IOptions<Configuration.AlertsOptions>>().Value.AllowLinkLocal));
         services.AddSingleton<Pricing>();
         services.AddSingleton(provider => new TokenCounter(provider.GetRequiredService<IOptions<PricingOptions>>().Value.Models.Values.Select(m => m.Tokenizer)));
         services.AddSingleton<HostMetrics>();
@@ -51,7 +53,7 @@ public static class HostRegistration
         services.AddOpenApi();
         services.AddQuotaConsole();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
-        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = BodyBytesMax);
+        services.AddConnectionLimits();
         services.AddQuotaTelemetry(configuration);
         services.AddSingleton<RelayUpstream>();
         services.AddSingleton<Relay.Protocols.RelayProviders>();
@@ -78,6 +80,7 @@ public static class HostRegistration
         app.MapOperations();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOpenApi("/openapi/{documentName}.json");
+        ConnectionLimits.LogAtStart(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Quota.Host"), app.Services.GetRequiredService<IOptions<Configuration.LimitsOptions>>().Value);
         if (app.Services.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream.BaseUrl.Length == 0)
         {
             HostLog.DemoUpstream(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Relay"));

@@ -49,22 +49,14 @@ public static class GatewayKeyEndpoints
             return Problem.Invalid("name", "is required: what the gateway is, e.g. \"edge-eu\"");
         }
 
-        if (name.Length > TokenEndpoints.NameLengthMax)
+        if (LabelNames.Problem(name) is { } problem)
         {
-            return Problem.Invalid("name", $"must be at most {TokenEndpoints.NameLengthMax} characters");
-        }
-
-        if (name.Any(IsHidden))
-        {
-            return Problem.Invalid("name", "must not contain control characters or bidirectional overrides");
+            return Problem.Invalid("name", problem);
         }
 
         (GatewayKeyDocument label, string key) = keys.Create(name);
         return Results.Created($"/api/gateway_keys/{label.Id}", ToJson(label, key));
     }
-
-    /// <summary>Characters that print nothing or reorder what follows: a name must read as what it is.</summary>
-    private static bool IsHidden(char c) => char.IsControl(c) || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
 
     private static GatewayKeyResponse ToJson(GatewayKeyDocument label, string? key) =>
         new(label.Id, label.Name, key, label.KeyPreview, label.CreatedMs / 1000);

@@ -72,6 +72,7 @@ public static class TokenEndpoints
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(spec);
+        LabelNames.Require(name);
         if (runtime.Cluster is { } cluster)
         {
             return Cluster.ClusterAdmin.CreateToken(cluster, runtime, spec, name);
@@ -134,6 +135,7 @@ public static class TokenEndpoints
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(label);
         ArgumentNullException.ThrowIfNull(update);
+        LabelNames.Require(name);
         if (runtime.Cluster is { } cluster)
         {
             return Cluster.ClusterAdmin.UpdateToken(cluster, label.Id, update, name);
@@ -246,18 +248,15 @@ public static class TokenEndpoints
     private static TokenResponse? Read(QuotaRuntime runtime, int id) =>
         runtime.Store.FindToken(id) is { } label && runtime.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
 
-    /// <summary>Longest key name (characters).</summary>
-    public const int NameLengthMax = 256;
-
     /// <summary>
     /// The fields of a create or update body, translated into the engine's <see cref="TokenUpdate"/> (null fields are
     /// "not sent"). Only the shape is checked here; the engine's validation judges the values.
     /// </summary>
     private static (TokenUpdate? Update, string? Field, string? Error) ParseFields(TokenInput input, long nowMs)
     {
-        if (input.Name is { Length: > NameLengthMax })
+        if (LabelNames.Problem(input.Name) is { } badName)
         {
-            return (null, "name", $"must be at most {NameLengthMax} characters");
+            return (null, "name", badName);
         }
 
         if (input.QuotaPolicy is not null && input.QuotaPolicies is not null)

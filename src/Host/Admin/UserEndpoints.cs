@@ -34,9 +34,9 @@ public static class UserEndpoints
             return Problem.BadBody(body);
         }
 
-        if (body.Value!.Name is { Length: > TokenEndpoints.NameLengthMax })
+        if (LabelNames.Problem(body.Value!.Name) is { } badName)
         {
-            return Problem.Invalid("name", $"must be at most {TokenEndpoints.NameLengthMax} characters");
+            return Problem.Invalid("name", badName);
         }
 
         if (body.Value.Quota is not { } quota || quota < 0)
@@ -63,6 +63,7 @@ public static class UserEndpoints
     public static SaveOutcome Create(QuotaRuntime runtime, string name, long quotaUnits)
     {
         ArgumentNullException.ThrowIfNull(runtime);
+        LabelNames.Require(name);
         if (runtime.Cluster is { } cluster)
         {
             return Cluster.ClusterAdmin.CreateUser(cluster, runtime, name, quotaUnits);

@@ -12,7 +12,7 @@ namespace Quota.Host.Alerts;
 /// <summary>
 /// Delivers budget alerts at least once: every <c>Alerts:PollMs</c> it moves the engine's new alerts into the durable
 /// outbox (one message per configured webhook, inserted only if its id is new), then POSTs the due messages, signed.
-/// A 2xx marks a message delivered; anything else (or no answer) schedules a retry with exponential backoff, until
+/// A 2xx marks a message delivered; anything else (a redirect too: <see cref="WebhookTransport"/>, or no answer) schedules a retry with exponential backoff, until
 /// <c>Alerts:AttemptsMax</c>. The outbox lives in the data directory's LiteDB file, so a restart loses none: on stop the
 /// queue is moved into it, and the next start delivers what is pending (docs/alerts.md).
 /// </summary>
@@ -128,10 +128,11 @@ public sealed partial class AlertDispatcher(
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new StringContent(message.Body, Encoding.UTF8) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-                request.Headers.Add(AlertMessage.SignatureHeader, AlertMessage.Sign(message.Body, webhook.Secret));
+                request.Headers.Add(AlertMessage.SignatureHeader, AlertMessage.Sign(message.Body, webhook.Secret, time.GetUtcNow().ToUnixTimeSeconds()));
                 request.Headers.Add(AlertMessage.EventIdHeader, message.EventId);
                 using HttpResponseMessage response = await clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken).ConfigureAwait(false);
-                error = response.IsSuccessStatusCode ? null : $"status {(int)response.StatusCode}";
+                int status = (int)response.StatusCode;
+                error = response.IsSuccessStatusCode ? null : status is >= 300 and < 400 ? $"status {status} (redirects are not followed)" : $"status {status}";
             }
             catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {

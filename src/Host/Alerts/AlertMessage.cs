@@ -44,7 +44,15 @@ public sealed record AlertMessage(
 
     public string ToJson() => JsonSerializer.Serialize(this);
 
-    /// <summary>The <c>X-Quota-Signature</c> value: <c>sha256=</c> and the lowercase hex HMAC-SHA256 of the exact body bytes.</summary>
-    public static string Sign(string body, string secret) =>
-        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body)));
+    /// <summary>
+    /// The <c>X-Quota-Signature</c> value, <c>t=&lt;unix seconds&gt;,v1=&lt;hex&gt;</c>: the lowercase hex HMAC-SHA256 of
+    /// <c>"&lt;t&gt;.&lt;body&gt;"</c>. The time is signed with the body, so a receiver that refuses a stale <c>t</c> cannot
+    /// be sent a captured delivery again later (docs/alerts.md "The webhook").
+    /// </summary>
+    public static string Sign(string body, string secret, long unixSeconds)
+    {
+        string t = unixSeconds.ToString(CultureInfo.InvariantCulture);
+        byte[] mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(t + "." + body));
+        return "t=" + t + ",v1=" + Convert.ToHexStringLower(mac);
+    }
 }

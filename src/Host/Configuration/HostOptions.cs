@@ -45,6 +45,17 @@ public sealed class ProxyOptions
     public List<string> KnownNetworks { get; set; } = [];
 }
 
+/// <summary>The <c>Limits</c> section: what clients can hold of the host (docs/operations.md "Limits").</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>Client connections open at once; more are closed at accept. 0: derived from the process's descriptor limit.</summary>
+    public int ConnectionsMax { get; set; }
+    /// <summary>How long a connection may wait for its next request (or its first) before it is closed.</summary>
+    public int KeepAliveTimeoutSeconds { get; set; } = 130;
+    /// <summary>How long a client may take to send a request's headers once it started.</summary>
+    public int RequestHeadersTimeoutSeconds { get; set; } = 30;
+}
+
 /// <summary>The <c>Relay</c> section: the OpenAI-compatible upstream.</summary>
 public sealed class RelayOptions
 {
@@ -186,11 +197,13 @@ public sealed class AlertsOptions
     public int AttemptsMax { get; set; } = 100;
     /// <summary>How often the outbox is looked at for due deliveries.</summary>
     public int PollMs { get; set; } = 250;
+    /// <summary>Deliver to link-local addresses too (169.254.0.0/16, fe80::/10, fd00:ec2::254: where clouds serve instance metadata).</summary>
+    public bool AllowLinkLocal { get; set; }
 }
 
 public sealed class WebhookOptions
 {
     public string Url { get; set; } = "";
-    /// <summary>The shared secret of the <c>X-Quota-Signature</c> HMAC-SHA256.</summary>
+    /// <summary>The shared secret of the <c>X-Quota-Signature</c> HMAC-SHA256 (of the delivery's time and body).</summary>
     public string Secret { get; set; } = "";
 }

@@ -27,6 +27,12 @@ public static class OptionsRegistration
             .Validate(o => o.KnownProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Proxy:KnownProxies must be IP addresses, e.g. 10.0.0.5")
             .Validate(o => o.KnownNetworks.All(n => System.Net.IPNetwork.TryParse(n, out _)), "Proxy:KnownNetworks must be networks in CIDR notation, e.g. 10.0.0.0/24")
             .ValidateOnStart();
+        services.AddOptions<LimitsOptions>().Bind(configuration.GetSection("Limits"))
+            .Validate(o => o.ConnectionsMax == 0 || (o.ConnectionsMax >= Runtime.ConnectionLimits.ConnectionsMin && o.ConnectionsMax <= (Runtime.ConnectionLimits.DescriptorLimit() ?? int.MaxValue)),
+                $"Limits:ConnectionsMax must be 0 (derived from the descriptor limit) or {Runtime.ConnectionLimits.ConnectionsMin} … the process's descriptor limit (ulimit -n: {Runtime.ConnectionLimits.DescriptorLimit()?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"})")
+            .Validate(o => o.KeepAliveTimeoutSeconds is >= 1 and <= 3600, "Limits:KeepAliveTimeoutSeconds must be 1 … 3600")
+            .Validate(o => o.RequestHeadersTimeoutSeconds is >= 1 and <= 600, "Limits:RequestHeadersTimeoutSeconds must be 1 … 600")
+            .ValidateOnStart();
         services.AddOptions<Cluster.ClusterOptions>().Bind(configuration.GetSection("Cluster"))
             .Validate(o => !o.IsEnabled || System.Text.RegularExpressions.Regex.IsMatch(o.NodeId, "^[A-Za-z0-9_.-]{1,64}$"),
                 "Cluster:NodeId must be 1 … 64 letters, digits, '.', '_' or '-' when Cluster:Store is set")
@@ -65,6 +71,8 @@ public static class OptionsRegistration
                 o.Thresholds.Zip(o.Thresholds.Skip(1)).All(pair => pair.First < pair.Second), "Alerts:Thresholds must be ascending percentages, each 1 … 100, at most 4")
             .Validate(o => o.Webhooks.Values.All(w => IsHttpUrl(w.Url)), "Alerts:Webhooks:<name>:Url must be an absolute http(s) URL")
             .Validate(o => o.Webhooks.Values.All(w => w.Secret.Length >= 16), "Alerts:Webhooks:<name>:Secret must be at least 16 characters")
+            .Validate(o => o.AllowLinkLocal || !o.Webhooks.Values.Any(w => Alerts.WebhookTransport.NamesLinkLocal(w.Url)),
+                "Alerts:Webhooks:<name>:Url must not be a link-local address (a cloud metadata service) unless Alerts:AllowLinkLocal is true")
             .Validate(o => o.RetryBaseMs is >= 1 and <= 3_600_000, "Alerts:RetryBaseMs must be 1 … 3600000")
             .Validate(o => o.RetryMaxSeconds is >= 1 and <= 86_400, "Alerts:RetryMaxSeconds must be 1 … 86400")
             .Validate(o => o.AttemptsMax is >= 1 and <= 10_000, "Alerts:AttemptsMax must be 1 … 10000")

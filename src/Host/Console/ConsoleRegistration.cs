@@ -27,6 +27,7 @@ public static class ConsoleRegistration
     public static IServiceCollection AddQuotaConsole(this IServiceCollection services)
     {
         services.AddRazorComponents();
+        services.AddSingleton<DeletedKeyNames>();
         // Chinese text is written as characters, not as &#x…; escapes (the markup stays HTML-encoded).
         services.TryAddSingleton(HtmlEncoder.Create(UnicodeRanges.All));
         services.AddAuthentication().AddCookie(ConsoleAuth.Scheme, ConsoleAuth.Configure);

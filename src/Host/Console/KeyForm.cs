@@ -112,6 +112,11 @@ public static class KeyFormParser
     public static (TokenSpec? Spec, FormErrors Errors) ToSpec(KeyFormModel form, DateTimeZone operatorZone, long nowMs, int lastStoredPolicy = -1)
     {
         var errors = new FormErrors();
+        if (Admin.LabelNames.Problem(form.Name?.Trim()) is not null)
+        {
+            errors.Add("name", T.Get("Error_Name"));
+        }
+
         int userId = (int)Math.Clamp(Number(form.UserId, "user_id", errors) ?? 0, 0, int.MaxValue);
         if (string.IsNullOrWhiteSpace(form.UserId))
         {

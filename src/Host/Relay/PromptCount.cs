@@ -24,20 +24,21 @@ internal static class PromptCount
     private static readonly HashSet<string> ImagePartTypes = new(StringComparer.Ordinal) { "image_url", "input_image", "image" };
 
     /// <summary>The prompt of a chat request; <paramref name="messages"/> has been checked to be an array of objects.</summary>
-    public static long Chat(JsonObject request, JsonArray messages, ModelPrice price)
+    /// <param name="cancellationToken">The request's: counting stops when the client leaves.</param>
+    public static long Chat(JsonObject request, JsonArray messages, ModelPrice price, CancellationToken cancellationToken)
     {
         long images = 0;
         long tokens = ReplyPrimingTokens;
         foreach (JsonNode? message in messages)
         {
-            tokens += MessageOverheadTokens + Strings(message, price.Tokenizer, ref images, contentParts: false);
+            tokens += MessageOverheadTokens + Strings(message, price.Tokenizer, ref images, contentParts: false, cancellationToken);
         }
 
         foreach (string field in SchemaFields)
         {
             if (request[field] is { } schema)
             {
-                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString());
+                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString(), cancellationToken);
             }
         }
 
@@ -48,12 +49,12 @@ internal static class PromptCount
     /// The prompt of an embeddings request: a string, an array of strings, an array of token ids, or an array of
     /// token-id arrays (OpenAI's four input forms). Null and a bad shape return the path of the offending item.
     /// </summary>
-    public static (long Tokens, string? BadField) Embeddings(JsonNode? input, ModelPrice price)
+    public static (long Tokens, string? BadField) Embeddings(JsonNode? input, ModelPrice price, CancellationToken cancellationToken)
     {
         switch (input)
         {
             case JsonValue value when value.TryGetValue(out string? text):
-                return (TokenCounter.Count(price.Tokenizer, text), null);
+                return (TokenCounter.Count(price.Tokenizer, text, cancellationToken), null);
             case JsonArray items when items.Count > 0:
                 long tokens = 0;
                 for (int i = 0; i < items.Count; i++)
@@ -61,7 +62,7 @@ internal static class PromptCount
                     JsonNode? item = items[i];
                     if (item is JsonValue s && s.TryGetValue(out string? part))
                     {
-                        tokens += TokenCounter.Count(price.Tokenizer, part);
+                        tokens += TokenCounter.Count(price.Tokenizer, part, cancellationToken);
                     }
                     else if (JsonNumbers.TryGetIntegral(item, out _))
                     {
@@ -87,7 +88,7 @@ internal static class PromptCount
     public static long Produced(string encoding, string text) => TokenCounter.Count(encoding, text);
 
     /// <param name="contentParts">The node is an item of a message's content array: only there is a part an image.</param>
-    internal static long Strings(JsonNode? node, string encoding, ref long images, bool contentParts)
+    internal static long Strings(JsonNode? node, string encoding, ref long images, bool contentParts, CancellationToken cancellationToken)
     {
         switch (node)
         {
@@ -98,7 +99,7 @@ internal static class PromptCount
                 long inObject = 0;
                 foreach (KeyValuePair<string, JsonNode?> field in fields)
                 {
-                    inObject += Strings(field.Value, encoding, ref images, contentParts: false);
+                    inObject += Strings(field.Value, encoding, ref images, contentParts: false, cancellationToken);
                 }
 
                 return inObject;
@@ -107,14 +108,14 @@ internal static class PromptCount
                 bool parts = node.Parent is JsonObject owner && owner["content"] == node;
                 foreach (JsonNode? item in items)
                 {
-                    inArray += Strings(item, encoding, ref images, parts);
+                    inArray += Strings(item, encoding, ref images, parts, cancellationToken);
                 }
 
                 return inArray;
             case JsonValue value when value.TryGetValue(out string? text):
-                return SeparatorTokens + TokenCounter.Count(encoding, text);
+                return SeparatorTokens + TokenCounter.Count(encoding, text, cancellationToken);
             case JsonValue other:
-                return SeparatorTokens + TokenCounter.Count(encoding, other.ToJsonString());
+                return SeparatorTokens + TokenCounter.Count(encoding, other.ToJsonString(), cancellationToken);
             default:
                 return 0;
         }

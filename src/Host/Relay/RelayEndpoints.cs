@@ -28,7 +28,7 @@ public sealed record ModelList([property: JsonPropertyName("object")] string Kin
 public sealed record ModelEntry(string Id, [property: JsonPropertyName("object")] string Kind, string OwnedBy);
 
 /// <summary>
-/// The OpenAI-compatible relay (docs/relay.md): authenticate → read the body strictly → count and price the estimate, cap
+/// The OpenAI-compatible relay (docs/relay.md): authenticate → refuse a key no reserve can pass (<see cref="KeyPrecheck"/>) → read the body strictly → count and price the estimate, cap
 /// the completion → reserve → forward (<see cref="RelayCall"/>) → settle from the upstream's usage, or refund.
 /// </summary>
 public static class RelayEndpoints
@@ -117,6 +117,18 @@ public static class RelayEndpoints
             $"model: '{model}' is served in the {RelayProvider.NameOf(provider.Protocol)} protocol (provider '{provider.Name}'), not {RelayProvider.NameOf(RelayProvider.ProtocolOf(endpoint))}; " +
             (provider.Protocol == ProviderProtocol.Anthropic ? "call POST /v1/messages" : "call POST /v1/chat/completions or /v1/responses"), "model");
 
+    /// <summary>A refused reserve (or its early check) in the relay's error body; on /v1/messages with Anthropic's rate-limit headers too.</summary>
+    private static JsonHttpResult<OpenAiErrorBody> Refuse(HttpContext context, QuotaRuntime runtime, int tokenId, RelayEndpoint endpoint, ReserveOutcome refused, string? model)
+    {
+        JsonHttpResult<OpenAiErrorBody> refusal = Rejection.Respond(context, runtime, tokenId, refused, model);
+        if (endpoint == RelayEndpoint.Messages && runtime.ReadToken(tokenId, runtime.NowMs, fresh: false) is { } view)
+        {
+            AnthropicShape.RateLimitHeaders(context.Response, view, runtime.NowMs, model, refused.PolicyIndex);
+        }
+
+        return refusal;
+    }
+
     private static async Task<IResult> RelayAsync(HttpContext context, QuotaRuntime runtime, Pricing pricing, RelayProviders providers, ILogger logger, RelayEndpoint endpoint)
     {
         using Activity? span = HostTelemetry.Source.StartActivity("relay");
@@ -126,6 +138,14 @@ public static class RelayEndpoints
         }
 
         span?.SetTag(HostTelemetry.TokenId, tokenId);
+        ReserveOutcome precheck = KeyPrecheck.Check(runtime, tokenId, runtime.NowMs);
+        if (!precheck.IsOk)
+        {
+            span?.SetTag(HostTelemetry.Decision, precheck.Result.ToString());
+            Operations.HostMetrics.Count(context, precheck.Result);
+            return Refuse(context, runtime, tokenId, endpoint, precheck, model: null);
+        }
+
         StrictJson.Outcome body = await StrictJson.ReadObjectAsync(context.Request);
         if (!body.IsOk)
         {
@@ -134,7 +154,16 @@ public static class RelayEndpoints
 
         ResponseContexts? contexts = endpoint == RelayEndpoint.Responses ? context.RequestServices.GetRequiredService<ResponseContexts>() : null;
         long carried = contexts?.Carried(tokenId, body.Value!) ?? 0;
-        RelayRequest.Outcome parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, carried);
+        RelayRequest.Outcome parsed;
+        try
+        {
+            parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, carried, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return Results.Empty; // the client left while its prompt was counted: nothing was reserved, no one to answer
+        }
+
         if (parsed.Value is not { } request)
         {
             return parsed.Status == 404
@@ -168,13 +197,7 @@ public static class RelayEndpoints
         Operations.HostMetrics.Count(context, reserved.Result);
         if (!reserved.IsOk)
         {
-            JsonHttpResult<OpenAiErrorBody> refusal = Rejection.Respond(context, runtime, tokenId, reserved, request.Model);
-            if (endpoint == RelayEndpoint.Messages && runtime.ReadToken(tokenId, runtime.NowMs, fresh: false) is { } view)
-            {
-                AnthropicShape.RateLimitHeaders(context.Response, view, runtime.NowMs, request.Model, reserved.PolicyIndex);
-            }
-
-            return refusal;
+            return Refuse(context, runtime, tokenId, endpoint, reserved, request.Model);
         }
 
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;

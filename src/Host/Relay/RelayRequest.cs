@@ -40,7 +40,9 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
     /// <param name="body">The body, read and checked by <c>StrictJson</c>.</param>
     /// <param name="source">The same body's bytes, as the client sent them.</param>
     /// <param name="carriedContextTokens">Context a Responses request continues that the relay cannot see (docs/relay.md).</param>
-    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens, long carriedContextTokens = 0)
+    /// <param name="cancellationToken">The request's: counting the prompt stops (throws) when the client leaves.</param>
+    public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens,
+        long carriedContextTokens = 0, CancellationToken cancellationToken = default)
     {
         if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
         {
@@ -59,15 +61,16 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
         Outcome parsed = endpoint switch
         {
-            RelayEndpoint.Embeddings => Embeddings(body, source, model, price, pricing, stream),
-            RelayEndpoint.Messages => Protocols.MessagesRequest.Parse(body, source, model, price, pricing, stream),
-            RelayEndpoint.Responses => Protocols.ResponsesRequest.Parse(body, source, model, price, pricing, stream, defaultMaxTokens, carriedContextTokens),
-            _ => Chat(body, source, model, price, pricing, stream, defaultMaxTokens),
+            RelayEndpoint.Embeddings => Embeddings(body, source, model, price, pricing, stream, cancellationToken),
+            RelayEndpoint.Messages => Protocols.MessagesRequest.Parse(body, source, model, price, pricing, stream, cancellationToken),
+            RelayEndpoint.Responses => Protocols.ResponsesRequest.Parse(body, source, model, price, pricing, stream, defaultMaxTokens, carriedContextTokens, cancellationToken),
+            _ => Chat(body, source, model, price, pricing, stream, defaultMaxTokens, cancellationToken),
         };
         return parsed.Value is { } request ? parsed with { Value = request with { Endpoint = endpoint } } : parsed;
     }
 
-    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens)
+    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens,
+        CancellationToken cancellationToken)
     {
         if (body["messages"] is not JsonArray { Count: > 0 } messages)
         {
@@ -105,7 +108,7 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         long prompt;
         try
         {
-            prompt = PromptCount.Chat(body, messages, price);
+            prompt = PromptCount.Chat(body, messages, price, cancellationToken);
         }
         catch (OverflowException)
         {
@@ -117,14 +120,15 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         return Priced(forwarded, model, price, pricing, stream, prompt, cap, choices, capField);
     }
 
-    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream)
+    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream,
+        CancellationToken cancellationToken)
     {
         if (stream)
         {
             return Fail("stream", "embeddings do not stream");
         }
 
-        (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price);
+        (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price, cancellationToken);
         return badField is not null
             ? Fail(badField, "must be a string, an array of strings, or an array of token-id arrays")
             : Priced(source, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");

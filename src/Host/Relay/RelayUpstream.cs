@@ -17,7 +17,7 @@ public sealed class RelayUpstream : IDisposable
         ArgumentNullException.ThrowIfNull(logs);
         UpstreamOptions upstream = options.Value.Upstream;
         HttpMessageHandler handler = upstream.BaseUrl.Length > 0
-            ? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }
+            ? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false } // a 3xx is the upstream's answer (502), never followed with the provider's key
             : new DemoUpstreamHandler();
         Client = new HttpClient(handler)
         {

@@ -32,27 +32,9 @@ internal static class AdminKeySource
         }
 
         string key = ApiKeys.NewKey("sk-admin-");
-        CreateDataDirectory(options.DataDir); // the first start: the engine has not created it yet
-        File.WriteAllText(path, key);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
+        PrivateFiles.WriteSecret(path, key); // created 0600: never readable by others, not even for a moment
         HostLog.AdminKeyGenerated(logger, path);
         return key;
-    }
-
-    private static void CreateDataDirectory(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(path);
-        }
-        else
-        {
-            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
     }
 
     private static string Read(string path, ILogger logger)

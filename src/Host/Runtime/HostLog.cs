@@ -72,4 +72,10 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Too many failed authentications from {Address}: its requests are refused (429) for {Seconds} s")]
     public static partial void AddressThrottled(ILogger logger, string address, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepting at most {ConnectionsMax} client connections (descriptor limit {DescriptorLimit}; Limits:ConnectionsMax)")]
+    public static partial void ConnectionsMax(ILogger logger, int connectionsMax, string descriptorLimit);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The data directory {DataDir} is open to other users (mode {Mode}); it holds the admin key, every key's hash and the usage log: chmod -R go= it")]
+    public static partial void DataDirectoryNotPrivate(ILogger logger, string dataDir, string mode);
 }

@@ -47,7 +47,14 @@ public sealed class AlertWebhookTests
         foreach (LoopbackReceiver.Received received in delivered)
         {
             Assert.Equal("/hooks/quota", received.Path);
-            Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), received.Body)), received.Headers["X-Quota-Signature"]);
+            // t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">: the delivery's time is signed with its body
+            string[] signature = received.Headers["X-Quota-Signature"].Split(',');
+            Assert.Equal(2, signature.Length);
+            Assert.StartsWith("t=", signature[0], StringComparison.Ordinal);
+            long t = long.Parse(signature[0][2..], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(t, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+            byte[] signed = [.. Encoding.UTF8.GetBytes(signature[0][2..] + "."), .. received.Body];
+            Assert.Equal("v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), signed)), signature[1]);
             Assert.Equal(JsonDocument.Parse(received.Body).RootElement.GetProperty("id").GetString(), received.Headers["X-Quota-Event-Id"]);
         }
 

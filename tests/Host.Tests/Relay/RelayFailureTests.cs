@@ -196,4 +196,22 @@ public sealed class RelayFailureTests
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal(0, (await rig.SettledTokenAsync(token)).GetProperty("used_quota").GetInt64());
     }
+
+    [Fact]
+    public async Task AnUpstreamRedirect_IsNotFollowed_ItIs502AndRefunded()
+    {
+        // A 307 keeps the method, the body and, if followed, the relay's upstream key: it must not be.
+        await using UpstreamUnderTest elsewhere = await UpstreamUnderTest.StartAsync();
+        await using RedirectingServer upstream = await RedirectingServer.StartAsync(elsewhere.BaseUrl[..^"/v1".Length]);
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, upstream.BaseUrl + "/v1");
+        (int token, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 1_000_000 });
+
+        using HttpResponseMessage response = await host.ChatAsync(key, JsonDocument.Parse(Chat).RootElement);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, upstream.Hits);
+        Assert.Equal(0, await elsewhere.RequestsAsync());
+        Assert.Equal(0, (await host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("used_quota").GetInt64());
+    }
 }

@@ -22,10 +22,17 @@ internal sealed class HostProcess : IDisposable
     public HttpClient Admin { get; }
 
     /// <summary>Starts the host on <paramref name="port"/> (0: a free one) with <paramref name="dataDir"/>; returns once it is healthy.</summary>
-    public static async Task<HostProcess> StartAsync(string dataDir, string[] extra, int port = 0)
+    /// <param name="descriptorsMax">The process's file-descriptor limit (started under <c>prlimit --nofile</c>), or 0 for the caller's.</param>
+    public static async Task<HostProcess> StartAsync(string dataDir, string[] extra, int port = 0, int descriptorsMax = 0)
     {
         string baseUrl = $"http://127.0.0.1:{(port == 0 ? RedisServer.FreePort() : port)}";
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(descriptorsMax > 0 ? "prlimit" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (descriptorsMax > 0)
+        {
+            start.ArgumentList.Add($"--nofile={descriptorsMax}");
+            start.ArgumentList.Add("dotnet"); // prlimit execs it: the process is the host itself
+        }
+
         foreach (string argument in (string[])[
             typeof(HostApp).Assembly.Location, "--urls", baseUrl, $"--Quota:DataDir={dataDir}", $"--Quota:AdminKey={HostUnderTest.AdminKey}",
             "--Logging:LogLevel:Default=Warning", .. extra])

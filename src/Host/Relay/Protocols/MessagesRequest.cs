@@ -17,7 +17,8 @@ internal static class MessagesRequest
 
     private static readonly string[] SchemaFields = ["tools", "tool_choice"];
 
-    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream)
+    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream,
+        CancellationToken cancellationToken)
     {
         if (body["max_tokens"] is null)
         {
@@ -51,7 +52,7 @@ internal static class MessagesRequest
         long prompt;
         try
         {
-            prompt = Prompt(body, messages, price);
+            prompt = Prompt(body, messages, price, cancellationToken);
         }
         catch (OverflowException)
         {
@@ -61,20 +62,20 @@ internal static class MessagesRequest
         return RelayRequest.Priced(source, model, price, pricing, stream, prompt, cap!.Value, choices: 1, capField: "max_tokens");
     }
 
-    private static long Prompt(JsonObject body, JsonArray messages, ModelPrice price)
+    private static long Prompt(JsonObject body, JsonArray messages, ModelPrice price, CancellationToken cancellationToken)
     {
         long images = 0;
-        long tokens = PromptCount.ReplyPrimingTokens + PromptCount.Strings(body["system"], price.Tokenizer, ref images, contentParts: false);
+        long tokens = PromptCount.ReplyPrimingTokens + PromptCount.Strings(body["system"], price.Tokenizer, ref images, contentParts: false, cancellationToken);
         foreach (JsonNode? message in messages)
         {
-            tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(message, price.Tokenizer, ref images, contentParts: false);
+            tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(message, price.Tokenizer, ref images, contentParts: false, cancellationToken);
         }
 
         foreach (string field in SchemaFields)
         {
             if (body[field] is { } schema)
             {
-                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString());
+                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString(), cancellationToken);
             }
         }
 

@@ -15,7 +15,8 @@ internal static class ResponsesRequest
 {
     private static readonly string[] SchemaFields = ["tools", "tool_choice", "text", "prompt"];
 
-    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens, long carried)
+    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens, long carried,
+        CancellationToken cancellationToken)
     {
         if (!RelayRequest.TryFlag(body, "background", out bool background))
         {
@@ -46,7 +47,7 @@ internal static class ResponsesRequest
         long prompt;
         try
         {
-            prompt = checked(Prompt(body, price) + carried);
+            prompt = checked(Prompt(body, price, cancellationToken) + carried);
         }
         catch (OverflowException)
         {
@@ -58,21 +59,21 @@ internal static class ResponsesRequest
         return RelayRequest.Priced(forwarded, model, price, pricing, stream, prompt, limit, choices: 1, capField: "max_output_tokens");
     }
 
-    private static long Prompt(JsonObject body, ModelPrice price)
+    private static long Prompt(JsonObject body, ModelPrice price, CancellationToken cancellationToken)
     {
         long images = 0;
-        long tokens = PromptCount.ReplyPrimingTokens + PromptCount.Strings(body["instructions"], price.Tokenizer, ref images, contentParts: false);
+        long tokens = PromptCount.ReplyPrimingTokens + PromptCount.Strings(body["instructions"], price.Tokenizer, ref images, contentParts: false, cancellationToken);
         switch (body["input"])
         {
             case JsonArray items:
                 foreach (JsonNode? item in items)
                 {
-                    tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(item, price.Tokenizer, ref images, contentParts: false);
+                    tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(item, price.Tokenizer, ref images, contentParts: false, cancellationToken);
                 }
 
                 break;
             case { } text:
-                tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(text, price.Tokenizer, ref images, contentParts: false);
+                tokens += PromptCount.MessageOverheadTokens + PromptCount.Strings(text, price.Tokenizer, ref images, contentParts: false, cancellationToken);
                 break;
         }
 
@@ -80,7 +81,7 @@ internal static class ResponsesRequest
         {
             if (body[field] is { } schema)
             {
-                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString());
+                tokens += TokenCounter.Count(price.Tokenizer, schema.ToJsonString(), cancellationToken);
             }
         }
 
