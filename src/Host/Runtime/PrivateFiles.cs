@@ -50,7 +50,7 @@ internal static class PrivateFiles
             options.UnixCreateMode = FileMode;
         }
 
-        using var writer = new StreamWriter(path, System.Text.Encoding.UTF8, options);
+        using var writer = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options); // no BOM: `$(cat admin.key)` must be the key
         writer.Write(text);
     }
 

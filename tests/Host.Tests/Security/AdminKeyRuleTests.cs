@@ -82,6 +82,8 @@ public sealed class AdminKeyRuleTests
         string path = Path.Combine(data.Path, "admin.key");
         string key = (await File.ReadAllTextAsync(path)).Trim();
         Assert.StartsWith("sk-admin-", key, StringComparison.Ordinal);
+        byte[] bytes = await File.ReadAllBytesAsync(path); // what `$(cat data/admin.key)` gives: the key's bytes, no BOM
+        Assert.Equal("sk-admin-"u8.ToArray(), bytes[..9]);
         Assert.Contains(path, logs.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(key, logs.Text, StringComparison.Ordinal);
     }
