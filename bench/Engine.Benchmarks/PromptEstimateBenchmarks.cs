@@ -45,7 +45,7 @@ public class PromptEstimateBenchmarks
     private long Estimate(byte[] body)
     {
         StrictJson.Outcome read = StrictJson.Parse(body);
-        RelayRequest.Outcome parsed = RelayRequest.Parse(read.Value!, read.Bytes, RelayEndpoint.ChatCompletions, pricing, 1024);
+        RelayRequest.Outcome parsed = RelayRequest.Parse(read.Value!, read.Bytes, RelayEndpoint.ChatCompletions, pricing, 1024, multiplierPerMille: 1000);
         return parsed.Value?.EstimateUnits ?? throw new InvalidOperationException(parsed.Error);
     }
 

@@ -23,6 +23,8 @@ internal sealed class UserDocument
     public int Id { get; set; }
     public string Name { get; set; } = "";
     public long CreatedMs { get; set; }
+    /// <summary>The user's price group (the host's <c>Pricing:Groups</c>); null: the default group.</summary>
+    public string? Group { get; set; }
     /// <summary>The wallet's balance at its last top-up: what its alert thresholds are of (0: none yet).</summary>
     public long AlertBaseUnits { get; set; }
     /// <summary>When that top-up happened.</summary>

@@ -5,7 +5,7 @@ namespace Quota.Host.Admin;
 
 // The admin API's response bodies as types, so the OpenAPI document describes each one (snake_case on the wire).
 
-public sealed record UserResponse(int Id, string Name, long Quota, long UsedQuota, long ReservedQuota, long CreatedTime);
+public sealed record UserResponse(int Id, string Name, string Group, long Quota, long UsedQuota, long ReservedQuota, long CreatedTime);
 
 public sealed record PolicyResponse(
     int Id, bool Enabled, string PeriodMode, int CustomMinutes, long Quota, long AnchorTime, string TimeZone, string ExhaustedAction,

@@ -13,7 +13,7 @@ namespace Quota.Host.Cluster;
 /// </summary>
 internal static class ClusterAdmin
 {
-    public static SaveOutcome CreateUser(ClusterNode node, QuotaRuntime runtime, string name, long quotaUnits)
+    public static SaveOutcome CreateUser(ClusterNode node, QuotaRuntime runtime, string name, long quotaUnits, string? group)
     {
         if (quotaUnits is < 0 or > EngineLimits.BalanceMaxUnits)
         {
@@ -21,9 +21,16 @@ internal static class ClusterAdmin
         }
 
         int id = node.Store.NextId("u");
-        string json = JsonSerializer.Serialize(new UserDocumentInStore(id, name, runtime.NowMs));
+        string json = JsonSerializer.Serialize(new UserDocumentInStore(id, name, runtime.NowMs, group));
         node.Config.SyncThrough(node.Store.SaveDocument("u:" + id, json, node.Store.WalletAccount(id), quotaUnits));
         return new SaveOutcome(SpecError.None, id, -1);
+    }
+
+    /// <summary>Saves a user's name and price group (its wallet untouched) for every node.</summary>
+    public static void UpdateUser(ClusterNode node, UserDocument label)
+    {
+        string json = JsonSerializer.Serialize(new UserDocumentInStore(label.Id, label.Name, label.CreatedMs, label.Group));
+        node.Config.SyncThrough(node.Store.SaveDocument("u:" + label.Id, json, node.Store.WalletAccount(label.Id), budget: -1));
     }
 
     public static SpecError CreditUser(ClusterNode node, QuotaRuntime runtime, int userId, long deltaUnits)

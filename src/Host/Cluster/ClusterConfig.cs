@@ -151,7 +151,12 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
             }
         }
 
-        runtime.Store.UpsertUser(new UserDocument { Id = user.Id, Name = user.Name, CreatedMs = user.CreatedMs });
+        // The local document keeps what only this node writes (its wallet alerts' base); the rest is the store's.
+        UserDocument label = runtime.Store.FindUser(user.Id) ?? new UserDocument { Id = user.Id };
+        label.Name = user.Name;
+        label.CreatedMs = user.CreatedMs;
+        label.Group = user.Group;
+        runtime.SaveUser(label);
     }
 
     private void ApplyToken(TokenDocumentInStore token)

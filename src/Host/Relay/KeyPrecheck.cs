@@ -12,13 +12,17 @@ internal static class KeyPrecheck
     /// (unknown or deleted, disabled, expired, paused, wallet, key budget), or <see cref="ReserveResult.Ok"/>. Read from
     /// the engine's view of the key, as the reserve would find it: the reserve stays the authority (a key that passes
     /// here may still be refused there), so a pause whose window has ended passes, for the reserve to roll it over.
+    /// <paramref name="userId"/>: the key's user (0 when the key is not found), read from the same view.
     /// </summary>
-    public static ReserveOutcome Check(QuotaRuntime runtime, int tokenId, long nowMs)
+    public static ReserveOutcome Check(QuotaRuntime runtime, int tokenId, long nowMs, out int userId)
     {
+        userId = 0;
         if (runtime.Engine.ReadToken(tokenId, nowMs) is not { } key)
         {
             return Refused(ReserveResult.KeyNotFound);
         }
+
+        userId = key.UserId;
 
         if (key.OperatorStatus != TokenStatus.Enabled)
         {

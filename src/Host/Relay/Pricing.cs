@@ -27,19 +27,30 @@ public sealed class Pricing(IOptions<PricingOptions> options)
 
     public ModelPrice? Find(string model) => pricing.Models.TryGetValue(model, out ModelPrice? price) ? price : null;
 
-    /// <summary>The multiplier of <paramref name="group"/> in thousandths (1000 when it is not configured).</summary>
-    public long MultiplierPerMille(string group = DefaultGroup) =>
-        pricing.Groups.TryGetValue(group, out PriceGroup? g) ? g.MultiplierPerMille : 1000;
+    /// <summary>The configured price groups (a user's <c>group</c> must be one of them, or <see cref="DefaultGroup"/>).</summary>
+    public IEnumerable<string> Groups => pricing.Groups.Keys;
 
-    /// <summary>The estimate's price (every token at its dearest kind), or null when it does not fit in a long.</summary>
-    public long? TryPrice(ModelPrice price, long promptTokens, long completionTokens)
+    /// <summary>Whether a user may be put in <paramref name="group"/>: <see cref="DefaultGroup"/> or a configured one.</summary>
+    public bool IsGroup(string group) => group == DefaultGroup || pricing.Groups.ContainsKey(group);
+
+    /// <summary>
+    /// The multiplier of <paramref name="group"/> in thousandths. A group no longer configured (a user saved in it before
+    /// the configuration changed) is priced as <see cref="DefaultGroup"/>, which is 1000 unless configured.
+    /// </summary>
+    public long MultiplierPerMille(string group) =>
+        pricing.Groups.TryGetValue(group, out PriceGroup? g) ? g.MultiplierPerMille
+        : pricing.Groups.TryGetValue(DefaultGroup, out PriceGroup? d) ? d.MultiplierPerMille : 1000;
+
+    /// <summary>The estimate's price (every token at its dearest kind) in a group of <paramref name="multiplierPerMille"/>,
+    /// or null when it does not fit in a long.</summary>
+    public static long? TryPrice(ModelPrice price, long promptTokens, long completionTokens, long multiplierPerMille)
     {
         ArgumentNullException.ThrowIfNull(price);
         long input = Math.Max(Math.Max(price.InputPerMillion, CacheRead(price)), Math.Max(CacheWrite(price), CacheWrite1h(price)));
         long output = Math.Max(price.OutputPerMillion, Reasoning(price));
         try
         {
-            return Total(price, checked((promptTokens * input) + (completionTokens * output)));
+            return Total(price, checked((promptTokens * input) + (completionTokens * output)), multiplierPerMille);
         }
         catch (OverflowException)
         {
@@ -47,8 +58,9 @@ public sealed class Pricing(IOptions<PricingOptions> options)
         }
     }
 
-    /// <summary>The price of what the upstream reported, or null when it does not fit in a long.</summary>
-    public long? TryCharge(ModelPrice price, TokenUsage usage)
+    /// <summary>The price of what the upstream reported in a group of <paramref name="multiplierPerMille"/>, or null when
+    /// it does not fit in a long.</summary>
+    public static long? TryCharge(ModelPrice price, TokenUsage usage, long multiplierPerMille)
     {
         ArgumentNullException.ThrowIfNull(price);
         try
@@ -56,7 +68,7 @@ public sealed class Pricing(IOptions<PricingOptions> options)
             long perMillion = checked(
                 (usage.Input * price.InputPerMillion) + (usage.CacheRead * CacheRead(price)) + (usage.CacheWrite5m * CacheWrite(price)) +
                 (usage.CacheWrite1h * CacheWrite1h(price)) + ((usage.Output - usage.Reasoning) * price.OutputPerMillion) + (usage.Reasoning * Reasoning(price)));
-            return Total(price, perMillion);
+            return Total(price, perMillion, multiplierPerMille);
         }
         catch (OverflowException)
         {
@@ -64,11 +76,10 @@ public sealed class Pricing(IOptions<PricingOptions> options)
         }
     }
 
-    private long Total(ModelPrice price, long perMillion)
+    private static long Total(ModelPrice price, long perMillion, long multiplierPerMille)
     {
         long units = checked(price.PerCall + Ceiling(perMillion, 1_000_000));
-        long multiplier = MultiplierPerMille();
-        return multiplier == 1000 ? units : Ceiling(checked(units * multiplier), 1000);
+        return multiplierPerMille == 1000 ? units : Ceiling(checked(units * multiplierPerMille), 1000);
     }
 
     private static long Ceiling(long value, long divisor) => (value / divisor) + (value % divisor == 0 ? 0 : 1);

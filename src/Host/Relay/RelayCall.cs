@@ -23,7 +23,7 @@ namespace Quota.Host.Relay;
 /// Not shared between requests.
 /// </summary>
 internal sealed partial class RelayCall(
-    HttpContext context, QuotaRuntime runtime, Pricing pricing, ILogger logger, UpstreamOptions upstream, int tokenId, RelayRequest request, ReservationId reservation,
+    HttpContext context, QuotaRuntime runtime, ILogger logger, UpstreamOptions upstream, int tokenId, RelayRequest request, ReservationId reservation,
     RelayProvider provider)
 {
     /// <summary>What Anthropic's API requires when a client sends no <c>anthropic-version</c>.</summary>
@@ -211,7 +211,7 @@ internal sealed partial class RelayCall(
         TokenUsage usage = tally.InputKnown
             ? new(tally.Input ?? 0, tally.CacheRead ?? 0, tally.CacheWrite5m ?? 0, tally.CacheWrite1h ?? 0, output, Math.Min(tally.Reasoning ?? 0, output))
             : new(request.PromptTokens, 0, 0, 0, output, Math.Min(tally.Reasoning ?? 0, output));
-        long? price = pricing.TryCharge(request.Price, usage);
+        long? price = Pricing.TryCharge(request.Price, usage, request.MultiplierPerMille);
         long charged = price is { } p && p <= EngineLimits.AmountMaxUnits ? p : EngineLimits.AmountMaxUnits;
         if (charged != price)
         {

@@ -138,7 +138,7 @@ public static class RelayEndpoints
         }
 
         span?.SetTag(HostTelemetry.TokenId, tokenId);
-        ReserveOutcome precheck = KeyPrecheck.Check(runtime, tokenId, runtime.NowMs);
+        ReserveOutcome precheck = KeyPrecheck.Check(runtime, tokenId, runtime.NowMs, out int userId);
         if (!precheck.IsOk)
         {
             span?.SetTag(HostTelemetry.Decision, precheck.Result.ToString());
@@ -157,7 +157,8 @@ public static class RelayEndpoints
         RelayRequest.Outcome parsed;
         try
         {
-            parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, carried, context.RequestAborted);
+            long multiplier = pricing.MultiplierPerMille(runtime.GroupOf(userId)); // cached: no store read per request
+            parsed = RelayRequest.Parse(body.Value!, body.Bytes, endpoint, pricing, pricing.DefaultMaxTokens, multiplier, carried, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -201,7 +202,7 @@ public static class RelayEndpoints
         }
 
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
-        var call = new RelayCall(context, runtime, pricing, logger, options, tokenId, request, reserved.Id, provider) { Contexts = contexts };
+        var call = new RelayCall(context, runtime, logger, options, tokenId, request, reserved.Id, provider) { Contexts = contexts };
         return await call.RunAsync(PathOf(endpoint));
     }
 

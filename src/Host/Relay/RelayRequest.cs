@@ -31,6 +31,9 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
     /// <summary>The conversation a Responses request continues (its context size is remembered under it too).</summary>
     public string? Conversation { get; init; }
 
+    /// <summary>The price group's multiplier (thousandths) the estimate was priced at: the charge is priced at it too.</summary>
+    public long MultiplierPerMille { get; init; } = 1000;
+
     /// <summary>Largest <c>n</c> (choices per request) the relay forwards.</summary>
     public const long ChoicesMax = 128;
 
@@ -39,10 +42,11 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
     /// <param name="body">The body, read and checked by <c>StrictJson</c>.</param>
     /// <param name="source">The same body's bytes, as the client sent them.</param>
+    /// <param name="multiplierPerMille">The multiplier of the key's user's price group (<see cref="Pricing.MultiplierPerMille"/>).</param>
     /// <param name="carriedContextTokens">Context a Responses request continues that the relay cannot see (docs/relay.md).</param>
     /// <param name="cancellationToken">The request's: counting the prompt stops (throws) when the client leaves.</param>
     public static Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, RelayEndpoint endpoint, Pricing pricing, int defaultMaxTokens,
-        long carriedContextTokens = 0, CancellationToken cancellationToken = default)
+        long multiplierPerMille, long carriedContextTokens = 0, CancellationToken cancellationToken = default)
     {
         if (body["model"] is not JsonValue modelValue || !modelValue.TryGetValue(out string? model) || model.Length == 0)
         {
@@ -61,15 +65,15 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
         Outcome parsed = endpoint switch
         {
-            RelayEndpoint.Embeddings => Embeddings(body, source, model, price, pricing, stream, cancellationToken),
-            RelayEndpoint.Messages => Protocols.MessagesRequest.Parse(body, source, model, price, pricing, stream, cancellationToken),
-            RelayEndpoint.Responses => Protocols.ResponsesRequest.Parse(body, source, model, price, pricing, stream, defaultMaxTokens, carriedContextTokens, cancellationToken),
-            _ => Chat(body, source, model, price, pricing, stream, defaultMaxTokens, cancellationToken),
+            RelayEndpoint.Embeddings => Embeddings(body, source, model, price, multiplierPerMille, stream, cancellationToken),
+            RelayEndpoint.Messages => Protocols.MessagesRequest.Parse(body, source, model, price, multiplierPerMille, stream, cancellationToken),
+            RelayEndpoint.Responses => Protocols.ResponsesRequest.Parse(body, source, model, price, multiplierPerMille, stream, defaultMaxTokens, carriedContextTokens, cancellationToken),
+            _ => Chat(body, source, model, price, multiplierPerMille, stream, defaultMaxTokens, cancellationToken),
         };
-        return parsed.Value is { } request ? parsed with { Value = request with { Endpoint = endpoint } } : parsed;
+        return parsed.Value is { } request ? parsed with { Value = request with { Endpoint = endpoint, MultiplierPerMille = multiplierPerMille } } : parsed;
     }
 
-    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens,
+    private static Outcome Chat(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, long multiplierPerMille, bool stream, int defaultMaxTokens,
         CancellationToken cancellationToken)
     {
         if (body["messages"] is not JsonArray { Count: > 0 } messages)
@@ -117,10 +121,10 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
 
         // Written before forwarding: the upstream may produce at most what was reserved.
         ReadOnlyMemory<byte> forwarded = ForwardBody.Write(source.Span, cap, price.SendMaxTokens, stream);
-        return Priced(forwarded, model, price, pricing, stream, prompt, cap, choices, capField);
+        return Priced(forwarded, model, price, multiplierPerMille, stream, prompt, cap, choices, capField);
     }
 
-    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream,
+    private static Outcome Embeddings(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, long multiplierPerMille, bool stream,
         CancellationToken cancellationToken)
     {
         if (stream)
@@ -131,13 +135,13 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
         (long prompt, string? badField) = PromptCount.Embeddings(body["input"], price, cancellationToken);
         return badField is not null
             ? Fail(badField, "must be a string, an array of strings, or an array of token-id arrays")
-            : Priced(source, model, price, pricing, stream: false, prompt, cap: 0, choices: 1, capField: "input");
+            : Priced(source, model, price, multiplierPerMille, stream: false, prompt, cap: 0, choices: 1, capField: "input");
     }
 
-    internal static Outcome Priced(ReadOnlyMemory<byte> forwarded, string model, ModelPrice price, Pricing pricing, bool stream, long prompt, long cap, long choices, string capField)
+    internal static Outcome Priced(ReadOnlyMemory<byte> forwarded, string model, ModelPrice price, long multiplierPerMille, bool stream, long prompt, long cap, long choices, string capField)
     {
         long completion = cap * choices; // both ≤ 2^31 and 128: no overflow
-        if (pricing.TryPrice(price, prompt, 0) is not { } promptUnits || promptUnits > EngineLimits.AmountMaxUnits)
+        if (Pricing.TryPrice(price, prompt, 0, multiplierPerMille) is not { } promptUnits || promptUnits > EngineLimits.AmountMaxUnits)
         {
             return Fail(capField is "input" or "max_output_tokens" ? "input" : "messages", $"the prompt costs more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
         }
@@ -147,7 +151,7 @@ public sealed record RelayRequest(ReadOnlyMemory<byte> Forwarded, string Model, 
             return Fail(capField, $"the request counts more than {EngineLimits.TokensMax} tokens");
         }
 
-        if (pricing.TryPrice(price, prompt, completion) is not { } units || units > EngineLimits.AmountMaxUnits)
+        if (Pricing.TryPrice(price, prompt, completion, multiplierPerMille) is not { } units || units > EngineLimits.AmountMaxUnits)
         {
             return Fail(capField, $"the completion cap makes the request cost more than one request may reserve ({EngineLimits.AmountMaxUnits} units)");
         }

@@ -8,13 +8,16 @@ namespace Quota.Host.Runtime;
 
 /// <summary>
 /// The host's one instance of the persistent engine, with what the HTTP layer adds around it: the key-hash index
-/// (relay keys are looked up by hash, never stored), the admin key, and idempotent reserve by request id (<see cref="Quota.RequestIdIndex"/>).
+/// (relay keys are looked up by hash, never stored), each user's price group (read by the relay on every request, so kept
+/// here rather than read from the store), the admin key, and idempotent reserve by request id (<see cref="Quota.RequestIdIndex"/>).
 /// The engine is the one <c>AddQuotaEngine</c> registers (Quota.Engine.Hosting): opened (recovered) at start, closed cleanly
 /// (commit + snapshot) on stop.
 /// </summary>
 public sealed class QuotaRuntime : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
+    /// <summary>The users that are in a price group other than the default one.</summary>
+    private readonly ConcurrentDictionary<int, string> groupsByUser = new();
     private readonly BearerSecret adminBearer;
 
     public QuotaRuntime(IOptions<QuotaOptions> options, AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
@@ -41,6 +44,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         foreach (UserDocument user in Store.AllUsers())
         {
             Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
+            IndexGroup(user);
         }
 
         adminBearer = new BearerSecret(AdminKeyHash);
@@ -132,6 +136,28 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
     public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
 
+    /// <summary>The price group of <paramref name="userId"/> (<see cref="Relay.Pricing.DefaultGroup"/> when it names none).</summary>
+    public string GroupOf(int userId) => groupsByUser.TryGetValue(userId, out string? group) ? group : Relay.Pricing.DefaultGroup;
+
+    /// <summary>Saves a user's document, and its price group where the relay reads it (every write of a user goes through here).</summary>
+    internal void SaveUser(UserDocument user)
+    {
+        Store.UpsertUser(user);
+        IndexGroup(user);
+    }
+
+    private void IndexGroup(UserDocument user)
+    {
+        if (user.Group is null or Relay.Pricing.DefaultGroup)
+        {
+            groupsByUser.TryRemove(user.Id, out _);
+        }
+        else
+        {
+            groupsByUser[user.Id] = user.Group;
+        }
+    }
+
     /// <summary>
     /// After a wallet was created or topped up: its balance now is what its alert thresholds are of, from now on
     /// (docs/alerts.md), kept in the user's document so that a restart keeps it.
@@ -146,7 +172,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         long now = NowMs;
         label.AlertBaseUnits = wallet.QuotaUnits;
         label.AlertSinceMs = now;
-        Store.UpsertUser(label);
+        SaveUser(label);
         Engine.SetWalletAlertBase(userId, wallet.QuotaUnits, now);
     }
 

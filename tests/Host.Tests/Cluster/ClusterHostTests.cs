@@ -192,6 +192,60 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task AUsersPriceGroup_IsReplicated_AndPricesItsRequestsOnEveryNode()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 2, "--Pricing:Groups:gold:MultiplierPerMille=1500");
+        using (HttpResponseMessage created = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/users", new { name = "u", quota = 1_000_000, group = "gold" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(1_000));
+        var chat = new { model = "demo-per-call", max_tokens = 5, messages = new[] { new { role = "user", content = "hello" } } }; // 15 units a call
+        await WaitGroupAsync(rig.Nodes[1], "gold");
+        using (HttpResponseMessage first = await rig.Nodes[1].ChatAsync(key, chat))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            await first.Content.ReadAsStringAsync();
+        }
+
+        await rig.WaitPolicyUsedAsync(id, 23); // 15 × 1.5, rounded up
+
+        using (HttpResponseMessage moved = await rig.Nodes[0].Admin.PutAsJsonAsync("/api/users/1", new { group = "default" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        }
+
+        await WaitGroupAsync(rig.Nodes[1], "default");
+        using (HttpResponseMessage second = await rig.Nodes[1].ChatAsync(key, chat))
+        {
+            Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+            await second.Content.ReadAsStringAsync();
+        }
+
+        await rig.WaitPolicyUsedAsync(id, 23 + 15);
+        for (int attempt = 0; attempt < 100 && (await rig.Nodes[0].GetJsonAsync("/api/users/1")).GetProperty("used_quota").GetInt64() != 38; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1_000_000 - 38, (await rig.Nodes[0].GetJsonAsync("/api/users/1")).GetProperty("quota").GetInt64()); // the regroup left the wallet alone
+    }
+
+    private static async Task WaitGroupAsync(HostUnderTest node, string group)
+    {
+        string? seen = null;
+        for (int attempt = 0; attempt < 200 && seen != group; attempt++)
+        {
+            using HttpResponseMessage user = await node.Admin.GetAsync("/api/users/1");
+            seen = user.IsSuccessStatusCode ? (await user.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("group").GetString() : null;
+            await Task.Delay(seen == group ? 0 : 50);
+        }
+
+        Assert.Equal(group, seen);
+    }
+
+    [Fact]
     public async Task WithoutTheStore_ANodeServesFromItsLease_ThenRefusesWith503()
     {
         using var store = new RedisServer(); // its own, to kill

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Quota.Ctl.Commands;
 
-/// <summary><c>quotactl users create|show|credit</c>: users and their wallets.</summary>
+/// <summary><c>quotactl users create|show|update|credit</c>: users, their price groups and their wallets.</summary>
 internal static class UserCommands
 {
     public static Command Build(CommandRunner runner)
@@ -15,10 +15,16 @@ internal static class UserCommands
 
         var name = new Option<string>("--name") { Description = "Display name" };
         var quota = new Option<long>("--quota") { Description = "Opening wallet balance in quota units (500,000 = 1 USD)", Required = true };
-        var create = new Command("create", "Create a user") { name, quota };
+        var group = new Option<string>("--group") { Description = "Price group (Pricing:Groups on the host; default: default)" };
+        var create = new Command("create", "Create a user") { name, quota, group };
         runner.Handle(create, async (parse, context) =>
         {
             var body = new JsonObject { ["name"] = parse.GetValue(name) ?? "", ["quota"] = parse.GetValue(quota) };
+            if (parse.GetValue(group) is { } createGroup)
+            {
+                body["group"] = createGroup;
+            }
+
             Print(context, await context.Api.PostAsync("api/users", body, context.CancellationToken).ConfigureAwait(false), "created");
             return ExitCodes.Ok;
         });
@@ -28,6 +34,27 @@ internal static class UserCommands
         runner.Handle(show, async (parse, context) =>
         {
             Print(context, await context.Api.GetAsync($"api/users/{parse.GetValue(id)}", context.CancellationToken).ConfigureAwait(false), null);
+            return ExitCodes.Ok;
+        });
+
+        var updateId = new Argument<int>("id") { Description = "User id" };
+        var newName = new Option<string>("--name") { Description = "New display name" };
+        var newGroup = new Option<string>("--group") { Description = "New price group (its keys' next requests are priced in it)" };
+        var update = new Command("update", "Rename a user or change its price group") { updateId, newName, newGroup };
+        runner.Handle(update, async (parse, context) =>
+        {
+            var body = new JsonObject();
+            if (parse.GetValue(newName) is { } updatedName)
+            {
+                body["name"] = updatedName;
+            }
+
+            if (parse.GetValue(newGroup) is { } updatedGroup)
+            {
+                body["group"] = updatedGroup;
+            }
+
+            Print(context, await context.Api.PutAsync($"api/users/{parse.GetValue(updateId)}", body, context.CancellationToken).ConfigureAwait(false), "updated");
             return ExitCodes.Ok;
         });
 
@@ -44,6 +71,7 @@ internal static class UserCommands
 
         users.Add(create);
         users.Add(show);
+        users.Add(update);
         users.Add(credit);
         return users;
     }
@@ -61,10 +89,11 @@ internal static class UserCommands
             context.Terminal.Line($"User {Format.Number(user, "id")} {verb}.");
         }
 
-        var table = new Table().AddColumns("ID", "NAME", "QUOTA", "USED", "RESERVED", "CREATED");
+        var table = new Table().AddColumns("ID", "NAME", "GROUP", "QUOTA", "USED", "RESERVED", "CREATED");
         table.AddRow(
             new Text(Format.Number(user, "id").ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new Text(Format.Text(user, "name")),
+            new Text(Format.Text(user, "group")),
             new Text(Format.Units(Format.Number(user, "quota"))),
             new Text(Format.Units(Format.Number(user, "used_quota"))),
             new Text(Format.Units(Format.Number(user, "reserved_quota"))),

@@ -17,7 +17,7 @@ internal static class MessagesRequest
 
     private static readonly string[] SchemaFields = ["tools", "tool_choice"];
 
-    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream,
+    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, long multiplierPerMille, bool stream,
         CancellationToken cancellationToken)
     {
         if (body["max_tokens"] is null)
@@ -59,7 +59,7 @@ internal static class MessagesRequest
             return RelayRequest.Fail("messages", "the prompt is too large to price");
         }
 
-        return RelayRequest.Priced(source, model, price, pricing, stream, prompt, cap!.Value, choices: 1, capField: "max_tokens");
+        return RelayRequest.Priced(source, model, price, multiplierPerMille, stream, prompt, cap!.Value, choices: 1, capField: "max_tokens");
     }
 
     private static long Prompt(JsonObject body, JsonArray messages, ModelPrice price, CancellationToken cancellationToken)

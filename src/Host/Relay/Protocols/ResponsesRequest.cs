@@ -15,7 +15,7 @@ internal static class ResponsesRequest
 {
     private static readonly string[] SchemaFields = ["tools", "tool_choice", "text", "prompt"];
 
-    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, Pricing pricing, bool stream, int defaultMaxTokens, long carried,
+    public static RelayRequest.Outcome Parse(JsonObject body, ReadOnlyMemory<byte> source, string model, ModelPrice price, long multiplierPerMille, bool stream, int defaultMaxTokens, long carried,
         CancellationToken cancellationToken)
     {
         if (!RelayRequest.TryFlag(body, "background", out bool background))
@@ -56,7 +56,7 @@ internal static class ResponsesRequest
 
         long limit = cap ?? defaultMaxTokens;
         ReadOnlyMemory<byte> forwarded = ForwardBody.WriteField(source.Span, "max_output_tokens"u8, limit);
-        return RelayRequest.Priced(forwarded, model, price, pricing, stream, prompt, limit, choices: 1, capField: "max_output_tokens");
+        return RelayRequest.Priced(forwarded, model, price, multiplierPerMille, stream, prompt, limit, choices: 1, capField: "max_output_tokens");
     }
 
     private static long Prompt(JsonObject body, ModelPrice price, CancellationToken cancellationToken)
