@@ -13,7 +13,7 @@ namespace Quota.Host.Tests;
 /// <summary>The console over HTTP without a browser: who may see what, antiforgery, and keys never shown twice.</summary>
 public sealed class ConsoleHostTests : IAsyncLifetime
 {
-    private static readonly string[] DoneNotices = ["saved", "reset", "enabled", "disabled", "created", "credited"];
+    private static readonly string[] DoneNotices = ["saved", "reset", "enabled", "disabled", "created", "credited", "regrouped"];
     private static readonly string[] ConsoleRoutes = ["/", "/?status=enabled", "/keys/new", "/keys/1", "/keys/1/edit", "/keys/1?confirm=delete", "/users", "/users/1", "/logs", "/logs?token_id=1"];
     private readonly TempDirectory data = new();
     private HostUnderTest host = default!;

@@ -33,10 +33,11 @@ internal sealed class QuotactlRun : IAsyncDisposable
     public string KeyFile { get; }
     public string Directory => directory.Path;
 
-    public static async Task<QuotactlRun> StartAsync()
+    /// <param name="settings">Host settings (e.g. "--Pricing:Groups:gold:MultiplierPerMille=1500").</param>
+    public static async Task<QuotactlRun> StartAsync(params string[] settings)
     {
         var directory = new TempDirectory();
-        HostUnderTest host = await HostUnderTest.StartAsync(Path.Combine(directory.Path, "data"), upstreamBaseUrl: null);
+        HostUnderTest host = await HostUnderTest.StartAsync(Path.Combine(directory.Path, "data"), null, null, settings);
         return new QuotactlRun(directory, host, host.Admin.BaseAddress!.ToString());
     }
 

@@ -23,6 +23,25 @@ public sealed class UserCommandTests
     }
 
     [Fact]
+    public async Task UsersCreateAndUpdate_SetThePriceGroup_AnUnknownOneExitsOneNamingGroup()
+    {
+        await using QuotactlRun run = await QuotactlRun.StartAsync("--Pricing:Groups:gold:MultiplierPerMille=1500");
+
+        CtlResult created = await run.RunAsync("users", "create", "--name", "alice", "--quota", "100", "--group", "gold");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("gold", created.Stdout);
+
+        CtlResult unknown = await run.RunAsync("users", "update", "1", "--group", "platinum");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("400 invalid_request: group:", unknown.Stderr);
+
+        CtlResult updated = await run.RunAsync("users", "update", "1", "--group", "default", "--name", "alice-b", "--json");
+        Assert.True(updated.ExitCode == 0, updated.ToString());
+        Assert.Equal(("alice-b", "default"), (updated.Json.GetProperty("name").GetString(), updated.Json.GetProperty("group").GetString()));
+        Assert.Equal("default", (await run.Host.GetJsonAsync("/api/users/1")).GetProperty("group").GetString());
+    }
+
+    [Fact]
     public async Task UsersCredit_BelowZero_ExitsOne_WithTheProblemDetailNamingTheField()
     {
         await using QuotactlRun run = await QuotactlRun.StartAsync();
