@@ -108,7 +108,7 @@ internal sealed class HeldNothingLease : RateLimitLease
 
 /// <summary>
 /// A refused lease: why (<see cref="QuotaMetadata.Refusal"/>, <see cref="MetadataName.ReasonPhrase"/>) and, when the
-/// refusal clears by itself soon, <see cref="MetadataName.RetryAfter"/> (the relay's rule, <see cref="QuotaRefusal.RetryAfter"/>).
+/// refusal clears by itself soon, <see cref="MetadataName.RetryAfter"/> (the relay's rule, <see cref="QuotaRefusal.RetryAfter(TimeSpan, TimeSpan)"/>).
 /// </summary>
 internal sealed class RefusedLease(QuotaRefusal refusal, TimeSpan? retryAfter) : RateLimitLease
 {

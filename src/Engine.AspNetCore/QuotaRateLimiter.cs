@@ -18,7 +18,7 @@ namespace Quota.Engine.AspNetCore;
 /// units) throws <see cref="ArgumentOutOfRangeException"/>; zero permits grant an empty lease when the key would admit a
 /// request now (asked of the engine by reserving one unit and refunding it), a refused one otherwise. A refusal carries
 /// <see cref="MetadataName.RetryAfter"/> only when it clears by itself within <see cref="QuotaRateLimiterOptions.RetryAfterMax"/>
-/// (<see cref="QuotaRefusal.RetryAfter"/>). After Dispose every call throws <see cref="ObjectDisposedException"/>.</para>
+/// (<see cref="QuotaRefusal.RetryAfter(TimeSpan, TimeSpan)"/>). After Dispose every call throws <see cref="ObjectDisposedException"/>.</para>
 /// <para>Thread-safety: every member may be called concurrently; acquire and release are lock-free and, for a granted lease,
 /// allocation-free (leases are pooled).</para>
 /// </summary>

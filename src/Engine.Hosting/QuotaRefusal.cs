@@ -46,14 +46,15 @@ public sealed record QuotaRefusal(ReserveResult Reason, int PolicyIndex, DateTim
     /// The wait to announce (<c>Retry-After</c>): whole seconds, at least one, rounded up — or null when the refusal does not
     /// clear by itself within <paramref name="max"/> (then say "do not retry" instead: a client would sleep for all of it).
     /// </summary>
-    public TimeSpan? RetryAfter(DateTimeOffset now, TimeSpan max)
-    {
-        if (ResetsAt is not { } resetsAt)
-        {
-            return null;
-        }
+    public TimeSpan? RetryAfter(DateTimeOffset now, TimeSpan max) => ResetsAt is { } resetsAt ? RetryAfter(resetsAt - now, max) : null;
 
-        long ms = Math.Max(0, (long)(resetsAt - now).TotalMilliseconds);
+    /// <summary>
+    /// The rule itself, for any refusal that clears by itself in <paramref name="clearsIn"/> (the relay applies it to its
+    /// own refusals and to an upstream's 429): whole seconds, at least one, rounded up — or null beyond <paramref name="max"/>.
+    /// </summary>
+    public static TimeSpan? RetryAfter(TimeSpan clearsIn, TimeSpan max)
+    {
+        long ms = Math.Max(0, (long)clearsIn.TotalMilliseconds);
         long seconds = Math.Max(1, (ms + 999) / 1000); // "Retry-After: 0" would invite a retry refused again at once
         return seconds <= (long)max.TotalSeconds ? TimeSpan.FromSeconds(seconds) : null;
     }

@@ -71,7 +71,7 @@ public sealed class RelayOptions
     /// The longest wait a 429 announces in <c>Retry-After</c>; a key that recovers later gets <c>x-should-retry: false</c>
     /// instead, because standard SDKs sleep for the whole <c>Retry-After</c> before retrying (README, "Retry-After").
     /// </summary>
-    public int RetryAfterMaxSeconds { get; set; } = 60;
+    public int RetryAfterMaxSeconds { get; set; } = (int)global::Quota.Engine.Hosting.QuotaRefusal.DefaultRetryAfterMax.TotalSeconds;
 }
 
 public sealed class UpstreamOptions

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Quota.Engine.Hosting;
 using Quota.Host.Errors;
 
 namespace Quota.Host.Configuration;
@@ -47,7 +48,8 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.TimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:TimeoutSeconds must be 1 … 3600")
             .Validate(o => o.Upstream.IdleTimeoutSeconds is >= 1 and <= 3600, "Relay:Upstream:IdleTimeoutSeconds must be 1 … 3600")
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
-            .Validate(o => o.RetryAfterMaxSeconds is >= 0 and <= RetryHeaders.RetryAfterMaxSecondsLimit, $"Relay:RetryAfterMaxSeconds must be 0 … {RetryHeaders.RetryAfterMaxSecondsLimit}")
+            .Validate(o => o.RetryAfterMaxSeconds >= 0 && o.RetryAfterMaxSeconds <= QuotaRefusal.RetryAfterMaxLimit.TotalSeconds,
+                $"Relay:RetryAfterMaxSeconds must be 0 … {QuotaRefusal.RetryAfterMaxLimit.TotalSeconds}")
             .Validate(o => o.Responses.UnknownContextTokens is >= 0 and <= 10_000_000, "Relay:Responses:UnknownContextTokens must be 0 … 10000000")
             .Validate(o => o.Responses.RememberedMax is >= 0 and <= 10_000_000, "Relay:Responses:RememberedMax must be 0 … 10000000")
             .ValidateOnStart();

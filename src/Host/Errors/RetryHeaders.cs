@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using Quota.Engine.Hosting;
 using Quota.Host.Configuration;
 
 namespace Quota.Host.Errors;
@@ -10,14 +11,12 @@ namespace Quota.Host.Errors;
 /// a daily window's "retry in 86,000 s" would hang the caller for a day. <c>Retry-After</c> is therefore sent only when
 /// the refusal clears by itself within <see cref="RelayOptions.RetryAfterMaxSeconds"/>; otherwise the answer carries
 /// <c>x-should-retry: false</c> (which the OpenAI SDKs for Node and Python obey) and no <c>Retry-After</c>. The reset
-/// time is not lost: it stays in the <c>RateLimit</c> header (<c>t=</c>) and in the message.
+/// time is not lost: it stays in the <c>RateLimit</c> header (<c>t=</c>) and in the message. The wait itself is
+/// <see cref="QuotaRefusal.RetryAfter(TimeSpan, TimeSpan)"/>, the rule the embeddable rate limiter and middleware follow.
 /// </summary>
 public static class RetryHeaders
 {
     public const string ShouldRetry = "x-should-retry";
-
-    /// <summary>Upper bound of <see cref="RelayOptions.RetryAfterMaxSeconds"/> (validated at start).</summary>
-    public const int RetryAfterMaxSecondsLimit = 3600;
 
     /// <param name="response">the 429 or 403 being written</param>
     /// <param name="clearsInMs">how long until the refusal clears by itself; null when it never does by itself (an empty
@@ -25,15 +24,10 @@ public static class RetryHeaders
     public static void Add(HttpResponse response, long? clearsInMs)
     {
         int maxSeconds = response.HttpContext.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.RetryAfterMaxSeconds;
-        if (clearsInMs is { } ms)
+        if (clearsInMs is { } ms && QuotaRefusal.RetryAfter(TimeSpan.FromMilliseconds(ms), TimeSpan.FromSeconds(maxSeconds)) is { } wait)
         {
-            // Rounded up and at least 1: "Retry-After: 0" would invite a retry that is refused again at once.
-            long seconds = Math.Max(1, (ms + 999) / 1000);
-            if (seconds <= maxSeconds)
-            {
-                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                return;
-            }
+            response.Headers.RetryAfter = ((long)wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return;
         }
 
         response.Headers[ShouldRetry] = "false";

@@ -226,7 +226,7 @@ internal sealed partial class RelayCall(
         EndUpstream();
         using Activity? span = HostTelemetry.Source.StartActivity("settle");
         long now = runtime.NowMs;
-        long tokens = Math.Min(usage.PolicyTokens(provider.Demo ? RelayProvider.ProtocolOf(request.Endpoint) : provider.Protocol), EngineLimits.TokensMax); // clamped like the amount
+        long tokens = Math.Min(usage.PolicyTokens(provider.Demo ? request.Endpoint.Protocol() : provider.Protocol), EngineLimits.TokensMax); // clamped like the amount
         FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
         if (outcome.Result == FinishResult.Ok)
         {
@@ -248,7 +248,7 @@ internal sealed partial class RelayCall(
         var row = new ConsumeRow(request.Model, usage.InputAll, output, request.EstimateUnits, request.PromptTokens, request.CompletionTokens,
             outcome.Result.ToString(), counted)
         {
-            Protocol = ProtocolName(request.Endpoint),
+            Protocol = request.Endpoint.LogName(),
             Provider = provider.Name,
             CacheReadTokens = usage.CacheRead,
             CacheWrite5mTokens = usage.CacheWrite5m,
@@ -260,15 +260,6 @@ internal sealed partial class RelayCall(
         await runtime.AcknowledgeAsync(CancellationToken.None);
         return view;
     }
-
-    /// <summary>How a consume row names the protocol of a route.</summary>
-    internal static string ProtocolName(RelayEndpoint endpoint) => endpoint switch
-    {
-        RelayEndpoint.Embeddings => "embeddings",
-        RelayEndpoint.Messages => "messages",
-        RelayEndpoint.Responses => "responses",
-        _ => "chat",
-    };
 
     private void AddRateLimitHeaders(TokenView? view = null)
     {

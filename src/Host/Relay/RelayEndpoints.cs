@@ -102,19 +102,10 @@ public static class RelayEndpoints
         return tokenId;
     }
 
-    /// <summary>The upstream path of a route (appended to the provider's base URL, which includes /v1).</summary>
-    private static string PathOf(RelayEndpoint endpoint) => endpoint switch
-    {
-        RelayEndpoint.Embeddings => "embeddings",
-        RelayEndpoint.Messages => "messages",
-        RelayEndpoint.Responses => "responses",
-        _ => "chat/completions",
-    };
-
     /// <summary>400: the model's provider speaks another protocol (docs/relay.md "Providers").</summary>
     internal static JsonHttpResult<OpenAiErrorBody> WrongProtocol(string model, RelayProvider provider, RelayEndpoint endpoint) =>
         OpenAiError.InvalidRequest(
-            $"model: '{model}' is served in the {RelayProvider.NameOf(provider.Protocol)} protocol (provider '{provider.Name}'), not {RelayProvider.NameOf(RelayProvider.ProtocolOf(endpoint))}; " +
+            $"model: '{model}' is served in the {RelayProvider.NameOf(provider.Protocol)} protocol (provider '{provider.Name}'), not {RelayProvider.NameOf(endpoint.Protocol())}; " +
             (provider.Protocol == ProviderProtocol.Anthropic ? "call POST /v1/messages" : "call POST /v1/chat/completions or /v1/responses"), "model");
 
     /// <summary>A refused reserve (or its early check) in the relay's error body; on /v1/messages with Anthropic's rate-limit headers too.</summary>
@@ -203,7 +194,7 @@ public static class RelayEndpoints
 
         UpstreamOptions options = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.Upstream;
         var call = new RelayCall(context, runtime, logger, options, tokenId, request, reserved.Id, provider) { Contexts = contexts };
-        return await call.RunAsync(PathOf(endpoint));
+        return await call.RunAsync(endpoint.UpstreamPath());
     }
 
     /// <summary>Reserves the estimate in a <c>reserve</c> span: the decision, and for a policy's refusal its index and metric.</summary>

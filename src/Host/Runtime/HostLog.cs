@@ -5,17 +5,6 @@ namespace Quota.Host.Runtime;
 /// <summary>The host's log messages (source-generated: no formatting cost when a level is off).</summary>
 internal static partial class HostLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "Quota engine opened {DataDir} ({Durability}): snapshot at sequence {SnapshotSequence} " +
-        "loaded in {SnapshotLoadMs} ms, {RecordsReplayed} records replayed from {EntriesScanned} log entries up to sequence {LastSequence}, " +
-        "resuming at log address {ResumeAddress}; recovery took {RecoveryMs} ms")]
-    public static partial void Opened(ILogger logger, string dataDir, Durability durability, long snapshotSequence, long snapshotLoadMs,
-        long recordsReplayed, long entriesScanned, long lastSequence, long resumeAddress, long recoveryMs);
-
-    /// <summary>The recovery report as fields (each one queryable in a structured log sink).</summary>
-    public static void Opened(ILogger logger, string dataDir, Durability durability, RecoveryReport r) =>
-        Opened(logger, dataDir, durability, r.SnapshotSequence, (long)r.SnapshotLoad.TotalMilliseconds, r.RecordsReplayed, r.EntriesScanned,
-            r.LastSequence, r.ResumeAddress, (long)r.Elapsed.TotalMilliseconds);
-
     [LoggerMessage(Level = LogLevel.Error, Message = "Log rows cannot be written (the batch is retried, then dropped and counted)")]
     public static partial void LogRowsFailed(ILogger logger, Exception exception);
 
@@ -24,9 +13,6 @@ internal static partial class HostLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Key label {TokenId} has no key in the engine (its create was lost by a write-behind crash); label removed")]
     public static partial void OrphanLabelRemoved(ILogger logger, int tokenId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Delta log damage found during recovery; the good prefix was kept: {Corruption}")]
-    public static partial void Corruption(ILogger logger, string corruption);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Generated the admin key and wrote it to {Path} (read it there; it is never logged)")]
     public static partial void AdminKeyGenerated(ILogger logger, string path);

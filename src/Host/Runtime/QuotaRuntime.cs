@@ -20,20 +20,13 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private readonly ConcurrentDictionary<int, string> groupsByUser = new();
     private readonly BearerSecret adminBearer;
 
-    public QuotaRuntime(IOptions<QuotaOptions> options, AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
+    public QuotaRuntime(AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
         TimeProvider time, ILogger<QuotaRuntime> logger)
     {
-        QuotaOptions o = options.Value;
         Time = time;
         AdminKeyHash = admin.Hash;
-        Persistent = persistent;
-        string dataDir = Path.GetFullPath(o.DataDir);
-        HostLog.Opened(logger, dataDir, persistent.Durability, Persistent.Recovery);
+        Persistent = persistent; // opened, its recovery (and any damage it passed) logged by Quota.Engine.Hosting
         Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
-        if (Persistent.Recovery.Corruption is { } corruption)
-        {
-            HostLog.Corruption(logger, corruption);
-        }
 
         ReconcileKeysWithLabels(logger, deleteUnlabelled: !cluster.Value.IsEnabled);
         foreach (TokenDocument token in Store.AllTokens())

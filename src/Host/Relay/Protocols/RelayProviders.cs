@@ -26,7 +26,7 @@ public sealed class RelayProvider(string name, ProviderProtocol protocol, HttpCl
     public bool Demo { get; } = demo;
 
     /// <summary>Whether this provider serves <paramref name="endpoint"/>.</summary>
-    public bool Speaks(RelayEndpoint endpoint) => Demo || Protocol == ProtocolOf(endpoint);
+    public bool Speaks(RelayEndpoint endpoint) => Demo || Protocol == endpoint.Protocol();
 
     public bool Serves(string model)
     {
@@ -40,8 +40,6 @@ public sealed class RelayProvider(string name, ProviderProtocol protocol, HttpCl
 
         return false;
     }
-
-    public static ProviderProtocol ProtocolOf(RelayEndpoint endpoint) => endpoint == RelayEndpoint.Messages ? ProviderProtocol.Anthropic : ProviderProtocol.OpenAi;
 
     /// <summary>How the protocol is named in configuration and in errors.</summary>
     public static string NameOf(ProviderProtocol protocol) => protocol == ProviderProtocol.Anthropic ? "anthropic" : "openai";
