@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using System.Xml.Linq;
 using Quota.Engine.Model;
 using Quota.Host.ConsoleUi;
 using Quota.Host.Tests.Support;
