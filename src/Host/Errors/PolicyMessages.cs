@@ -6,10 +6,10 @@ namespace Quota.Host.Errors;
 
 /// <summary>
 /// The localized <c>token_quota_policy_exhausted</c> messages, in every language of <see cref="Languages"/> (by
-/// Accept-Language). They name the kind
-/// of limit that refused — the periodic quota, a request rate limit, a token limit, each "for model X" when the policy
-/// is scoped to models — and the recovery time in ISO 8601 with the policy's UTC offset, and never disclose used or
-/// quota amounts (docs/api.md "Errors (relay and quota API)"). An unscoped spend policy's messages read as they always did.
+/// Accept-Language). They name the kind of limit that refused — the periodic quota, a request rate limit, a token
+/// limit, each "for model X" when the policy is scoped to models — and the recovery time in ISO 8601 with the policy's
+/// UTC offset, and never disclose used or quota amounts (docs/api.md "Errors (relay and quota API)"). An unscoped spend
+/// policy's messages read as they always did.
 /// </summary>
 public static class PolicyMessages
 {
