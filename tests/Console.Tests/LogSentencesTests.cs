@@ -6,7 +6,7 @@ using Quota.Host.ConsoleUi;
 
 namespace Quota.Host.Tests;
 
-/// <summary>The console's log sentences name what a policy counts (src/Host/Console/LogSentences.cs).</summary>
+/// <summary>The console's log sentences name what a policy counts, in every language (src/Host/Console/LogSentences.cs).</summary>
 public sealed class LogSentencesTests
 {
     private static LogDocument Row(AuditAction action, PolicyMetric metric) =>
@@ -17,6 +17,10 @@ public sealed class LogSentencesTests
     [InlineData("en", PolicyMetric.Quota, "policy 2 (Quota units) used 5 of 5")]
     [InlineData("zh-CN", PolicyMetric.Tokens, "策略 2（Token 数） 已用 5 / 5")]
     [InlineData("zh-TW", PolicyMetric.Requests, "策略 2（請求數） 已用 5 / 5")]
+    [InlineData("fr", PolicyMetric.Requests, "La clé « k » a été suspendue temporairement : la politique 2 (Requêtes) a atteint 5 sur 5.")]
+    [InlineData("ja", PolicyMetric.Tokens, "キー「k」を一時停止しました：ポリシー 2（トークン）の使用量が 5 中 5 に達しました。")]
+    [InlineData("ru", PolicyMetric.Quota, "Ключ «k» временно отключён: политика 2 (Единицы квоты) — использовано 5 из 5.")]
+    [InlineData("vi", PolicyMetric.Requests, "Khóa “k” đã bị tạm thời vô hiệu hóa: chính sách 2 (Yêu cầu) đã dùng 5 / 5.")]
     public void APauseRow_NamesThePolicysMetric(string culture, PolicyMetric metric, string expected)
     {
         CultureInfo before = CultureInfo.CurrentUICulture;

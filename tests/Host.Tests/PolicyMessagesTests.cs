@@ -3,6 +3,7 @@ using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Host.Admin;
 using Quota.Host.Errors;
+using Quota.Host.Runtime;
 
 namespace Quota.Host.Tests;
 
@@ -33,6 +34,14 @@ public sealed partial class PolicyMessagesTests
         { "zh-TW", PolicyMetric.Quota, null, "API key 週期額度已耗盡，預計將在約 2026-06-27T03:56:00+00:00 自動恢復" },
         { "zh-TW", PolicyMetric.Requests, null, "API key 請求頻率已達上限，預計將在約 2026-06-27T03:56:00+00:00 自動恢復" },
         { "zh-TW", PolicyMetric.Tokens, "gpt-4*", "API key 模型 gpt-4o 的 Token 用量已達上限，預計將在約 2026-06-27T03:56:00+00:00 自動恢復" },
+        { "fr", PolicyMetric.Quota, null, "Le quota périodique de la clé API est épuisé ; rétablissement automatique prévu vers 2026-06-27T03:56:00+00:00" },
+        { "fr", PolicyMetric.Requests, "gpt-4*", "La clé API a atteint la limite de débit des requêtes pour le modèle gpt-4o ; rétablissement automatique prévu vers 2026-06-27T03:56:00+00:00" },
+        { "ja", PolicyMetric.Quota, null, "API キーの期間クォータを使い切りました。2026-06-27T03:56:00+00:00 頃に自動的に回復する見込みです" },
+        { "ja", PolicyMetric.Tokens, "gpt-4*", "API キーのモデル gpt-4o のトークン上限に達しました。2026-06-27T03:56:00+00:00 頃に自動的に回復する見込みです" },
+        { "ru", PolicyMetric.Quota, null, "Периодическая квота API-ключа исчерпана; автоматическое восстановление ожидается около 2026-06-27T03:56:00+00:00" },
+        { "ru", PolicyMetric.Requests, "gpt-4*", "Для API-ключа достигнуто ограничение: лимит частоты запросов для модели gpt-4o; автоматическое восстановление ожидается около 2026-06-27T03:56:00+00:00" },
+        { "vi", PolicyMetric.Quota, null, "Hạn mức định kỳ của khóa API đã hết và dự kiến tự động khôi phục vào khoảng 2026-06-27T03:56:00+00:00" },
+        { "vi", PolicyMetric.Tokens, "gpt-4*", "Khóa API đã đạt giới hạn token cho mô hình gpt-4o và dự kiến tự động khôi phục vào khoảng 2026-06-27T03:56:00+00:00" },
     };
 
     [Theory]
@@ -51,6 +60,10 @@ public sealed partial class PolicyMessagesTests
     [InlineData("zh-CN", PolicyMetric.Quota, "本次请求所需额度超过 API key 本周期剩余额度，预计将在约")]
     [InlineData("zh-CN", PolicyMetric.Tokens, "本次请求所需 Token 数超过 API key 本周期剩余 Token 数，预计将在约")]
     [InlineData("zh-TW", PolicyMetric.Requests, "本次請求所需請求數超過 API key 本週期剩餘請求數，預計將在約")]
+    [InlineData("fr", PolicyMetric.Quota, "Cette requête demande plus que ce qui reste sur le quota périodique de la clé API pour cette période ; rétablissement vers")]
+    [InlineData("ja", PolicyMetric.Tokens, "このリクエストに必要なトークン数が、API キーの今期間の残りトークン数を超えています。")]
+    [InlineData("ru", PolicyMetric.Requests, "Запросу нужно больше, чем осталось в этом периоде (API-ключ, лимит частоты запросов); восстановление около")]
+    [InlineData("vi", PolicyMetric.Quota, "Yêu cầu này cần nhiều hơn phần còn lại của hạn mức định kỳ của khóa API trong kỳ này; sẽ khôi phục vào khoảng")]
     public void AStrictEstimateThatDoesNotFit_NamesItsKindOfLimit(string language, PolicyMetric metric, string expected)
     {
         (string message, _) = PolicyMessages.For(ReserveResult.PolicyEstimateTooLarge, View(metric, []), Now, language);
@@ -65,6 +78,8 @@ public sealed partial class PolicyMessagesTests
 
         Assert.StartsWith("This request needs more than the API key's quota for model o1-mini has left", PolicyMessages.For(ReserveResult.PolicyEstimateTooLarge, policy, Now, "en", "o1-mini").Message, StringComparison.Ordinal);
         Assert.StartsWith("本次请求所需额度超过 API key 模型 o1-mini 的本周期剩余额度", PolicyMessages.For(ReserveResult.PolicyEstimateTooLarge, policy, Now, "zh-CN", "o1-mini").Message, StringComparison.Ordinal);
+        Assert.StartsWith("このリクエストに必要なクォータが、API キーのモデル o1-mini の今期間の残りクォータ", PolicyMessages.For(ReserveResult.PolicyEstimateTooLarge, policy, Now, "ja", "o1-mini").Message, StringComparison.Ordinal);
+        Assert.All(Languages.Names, language => Assert.Contains("o1-mini", PolicyMessages.For(ReserveResult.PolicyEstimateTooLarge, policy, Now, language, "o1-mini").Message, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -79,6 +94,10 @@ public sealed partial class PolicyMessagesTests
     [InlineData("en", "Manual reset is required")]
     [InlineData("zh-CN", "需要手动重置")]
     [InlineData("zh-TW", "需要手動重置")]
+    [InlineData("fr", "Une réinitialisation manuelle est nécessaire")]
+    [InlineData("ja", "手動リセットが必要です")]
+    [InlineData("ru", "нужен ручной сброс")]
+    [InlineData("vi", "Cần đặt lại thủ công")]
     public void AManualResetPolicy_NeverRecoversByItself_WhateverItCounts(string language, string expected)
     {
         foreach (PolicyMetric metric in Enum.GetValues<PolicyMetric>())
@@ -91,9 +110,9 @@ public sealed partial class PolicyMessagesTests
     }
 
     [Fact]
-    public void NoMessage_DisclosesAmounts()
+    public void NoMessage_DisclosesAmounts_InAnyLanguage()
     {
-        foreach (string language in new[] { "en", "zh-CN", "zh-TW" })
+        foreach (string language in Languages.Names)
         {
             foreach (PolicyMetric metric in Enum.GetValues<PolicyMetric>())
             {

@@ -158,6 +158,21 @@ public sealed class RelayTests : IAsyncLifetime
 
         using HttpResponseMessage en = await host.ChatAsync(key, Chat("demo-per-call"));
         Assert.Contains("expected to automatically recover around 2026-06-28T11:55:00+08:00", (await en.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        foreach ((string language, string headline) in new[]
+        {
+            ("fr-FR,fr;q=0.9,en;q=0.8", "Le quota périodique de la clé API est épuisé"),
+            ("ja-JP", "API キーの期間クォータを使い切りました"),
+            ("ru", "Периодическая квота API-ключа исчерпана"),
+            ("vi-VN,vi;q=0.9", "Hạn mức định kỳ của khóa API đã hết"),
+        })
+        {
+            using HttpResponseMessage refused = await host.ChatAsync(key, Chat("demo-per-call"), language);
+            string localized = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("message").GetString()!;
+            Assert.Equal((HttpStatusCode)429, refused.StatusCode);
+            Assert.StartsWith(headline, localized, StringComparison.Ordinal);
+            Assert.Contains("2026-06-28T11:55:00+08:00", localized, StringComparison.Ordinal);
+        }
     }
 
     private Task<HttpResponseMessage> Authorized(string key, string path)

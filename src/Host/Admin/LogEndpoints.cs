@@ -48,7 +48,7 @@ public static class LogEndpoints
     private static LogItem[] Render(IReadOnlyList<LogDocument> rows, QuotaRuntime runtime, string acceptLanguage)
     {
         var names = new Dictionary<int, string>();
-        using var culture = CultureScope.Use(Errors.PolicyMessages.Language(acceptLanguage));
+        using var culture = CultureScope.Use(Languages.FromAcceptLanguage(acceptLanguage));
         return rows.Select(row =>
         {
             string name = names.TryGetValue(row.TokenId, out string? known) ? known : names[row.TokenId] = runtime.Store.FindToken(row.TokenId)?.Name ?? "";

@@ -1,12 +1,15 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Localization;
+using Quota.Host.Runtime;
 
 namespace Quota.Host.ConsoleUi;
 
-/// <summary>The console's languages: from the language cookie (the switch), else Accept-Language, else English.</summary>
+/// <summary>
+/// The console's language: from the language cookie (the switch), else Accept-Language by the host's one rule
+/// (<see cref="Languages.Match"/>, the same the APIs use), else English.
+/// </summary>
 public static class ConsoleCultures
 {
-    public static readonly string[] Names = ["en", "zh-CN", "zh-TW"];
     private const string CookieName = "quota.culture";
 
     public static readonly RequestLocalizationOptions Options = Build();
@@ -14,19 +17,20 @@ public static class ConsoleCultures
     private static RequestLocalizationOptions Build()
     {
         var options = new RequestLocalizationOptions { FallBackToParentCultures = true, FallBackToParentUICultures = true }
-            .SetDefaultCulture(Names[0]).AddSupportedCultures(Names).AddSupportedUICultures(Names);
+            .SetDefaultCulture(Languages.Default).AddSupportedCultures(Languages.Names).AddSupportedUICultures(Languages.Names);
         options.RequestCultureProviders =
         [
             new CookieRequestCultureProvider { CookieName = CookieName },
-            new AcceptLanguageHeaderRequestCultureProvider(),
+            new CustomRequestCultureProvider(context =>
+                Task.FromResult(Languages.Match(context.Request.Headers.AcceptLanguage) is { } name ? new ProviderCultureResult(name) : null)),
         ];
         return options;
     }
 
-    /// <summary>Stores the chosen language (ignored unless it is one of <see cref="Names"/>).</summary>
+    /// <summary>Stores the chosen language (ignored unless it is one of <see cref="Languages.Names"/>).</summary>
     public static void Remember(HttpContext context, string? name)
     {
-        if (name is null || Array.IndexOf(Names, name) < 0)
+        if (name is null || Array.IndexOf(Languages.Names, name) < 0)
         {
             return;
         }
@@ -40,14 +44,6 @@ public static class ConsoleCultures
             IsEssential = true,
         });
     }
-
-    /// <summary>The language's own name, for the switch (each shown in itself).</summary>
-    public static string NativeName(string name) => name switch
-    {
-        "zh-CN" => "简体中文",
-        "zh-TW" => "繁體中文",
-        _ => "English",
-    };
 
     public static bool IsCurrent(string name) => CultureInfo.CurrentUICulture.Name == name;
 }

@@ -5,8 +5,8 @@ namespace Quota.Host.ConsoleUi;
 
 /// <summary>
 /// Every string the console shows, from Console/Resources/Strings*.resx in the request's UI culture (set by the
-/// request-localization middleware). A missing name renders as [name], and a test checks that every name used in
-/// the console exists in all three languages.
+/// request-localization middleware). A missing name renders as [name]; tests check that every name used in the
+/// console exists in Strings.resx and that every language's file has every name of it (LanguageResourceTests).
 /// </summary>
 public static class T
 {

@@ -1,13 +1,15 @@
 using System.Globalization;
 using Quota.Engine.Model;
+using Quota.Host.Runtime;
 
 namespace Quota.Host.Errors;
 
 /// <summary>
-/// The localized <c>token_quota_policy_exhausted</c> messages (en, zh-CN, zh-TW by Accept-Language). They name the kind
-/// of limit that refused — the periodic quota, a request rate limit, a token limit, each "for model X" when the policy
-/// is scoped to models — and the recovery time in ISO 8601 with the policy's UTC offset, and never disclose used or
-/// quota amounts (docs/api.md "Errors (relay and quota API)"). An unscoped spend policy's messages read as they always did.
+/// The localized <c>token_quota_policy_exhausted</c> messages, in every language of <see cref="Languages"/> (by
+/// Accept-Language). They name the kind of limit that refused — the periodic quota, a request rate limit, a token
+/// limit, each "for model X" when the policy is scoped to models — and the recovery time in ISO 8601 with the policy's
+/// UTC offset, and never disclose used or quota amounts (docs/api.md "Errors (relay and quota API)"). An unscoped spend
+/// policy's messages read as they always did.
 /// </summary>
 public static class PolicyMessages
 {
@@ -23,9 +25,9 @@ public static class PolicyMessages
         string PeriodicQuotaExhausted, // an unscoped spend policy, as the seed words it
         string PeriodicQuota,          // an unscoped spend policy's noun
         string LimitReached,           // {0} = the limit's noun phrase
-        string Scoped,                 // {0} = the limit's noun, {1} = the model, {2} = a space when the noun starts with a Latin letter
+        string Scoped,                 // {0} = the limit's noun, {1} = the model, {2} = a space when the noun starts with a Latin letter (CJK)
         Dictionary<PolicyMetric, string> Limits,
-        Dictionary<PolicyMetric, string> Needs,
+        Dictionary<PolicyMetric, string> Needs, // what the request needs, for sentences that name it apart from the limit (CJK)
         string DoesNotFit,             // {0} = the limit's noun phrase, {1} = what the request needs, {2} = scope prefix, {3} = time
         Dictionary<Variant, string> Tails) // {0} = time
     {
@@ -81,6 +83,62 @@ public static class PolicyMessages
                 [Variant.ManualReset] = "，需要手動重置後才能繼續使用",
                 [Variant.RecoveryPending] = "，已到恢復時間，正在等待恢復或手動重置",
             }),
+        ["fr"] = new(
+            "Le quota périodique de la clé API est épuisé",
+            "le quota périodique",
+            "La clé API a atteint {0}",
+            "{0} pour le modèle {1}",
+            new() { [PolicyMetric.Quota] = "le quota", [PolicyMetric.Tokens] = "la limite de tokens", [PolicyMetric.Requests] = "la limite de débit des requêtes" },
+            new() { [PolicyMetric.Quota] = "", [PolicyMetric.Tokens] = "", [PolicyMetric.Requests] = "" },
+            "Cette requête demande plus que ce qui reste sur {0} de la clé API pour cette période ; rétablissement vers {3}",
+            new()
+            {
+                [Variant.RecoversAround] = " ; rétablissement automatique prévu vers {0}",
+                [Variant.ManualReset] = ". Une réinitialisation manuelle est nécessaire avant de pouvoir l'utiliser à nouveau",
+                [Variant.RecoveryPending] = ". L'heure de rétablissement est passée ; en attente du rétablissement ou d'une réinitialisation manuelle",
+            }),
+        ["ja"] = new(
+            "API キーの期間クォータを使い切りました",
+            "期間クォータ",
+            "API キーの{0}に達しました",
+            "モデル {1} の{2}{0}",
+            new() { [PolicyMetric.Quota] = "クォータ上限", [PolicyMetric.Tokens] = "トークン上限", [PolicyMetric.Requests] = "リクエストレート上限" },
+            new() { [PolicyMetric.Quota] = "クォータ", [PolicyMetric.Tokens] = "トークン数", [PolicyMetric.Requests] = "リクエスト数" },
+            "このリクエストに必要な{1}が、API キーの{2}今期間の残り{1}を超えています。{3} 頃に回復する見込みです",
+            new()
+            {
+                [Variant.RecoversAround] = "。{0} 頃に自動的に回復する見込みです",
+                [Variant.ManualReset] = "。再び使用するには手動リセットが必要です",
+                [Variant.RecoveryPending] = "。回復時刻を過ぎており、回復または手動リセットを待っています",
+            }),
+        ["ru"] = new(
+            "Периодическая квота API-ключа исчерпана",
+            "периодическая квота",
+            "Для API-ключа достигнуто ограничение: {0}",
+            "{0} для модели {1}",
+            new() { [PolicyMetric.Quota] = "квота", [PolicyMetric.Tokens] = "лимит токенов", [PolicyMetric.Requests] = "лимит частоты запросов" },
+            new() { [PolicyMetric.Quota] = "", [PolicyMetric.Tokens] = "", [PolicyMetric.Requests] = "" },
+            "Запросу нужно больше, чем осталось в этом периоде (API-ключ, {0}); восстановление около {3}",
+            new()
+            {
+                [Variant.RecoversAround] = "; автоматическое восстановление ожидается около {0}",
+                [Variant.ManualReset] = ". Чтобы снова пользоваться ключом, нужен ручной сброс",
+                [Variant.RecoveryPending] = ". Время восстановления наступило; ожидается восстановление или ручной сброс",
+            }),
+        ["vi"] = new(
+            "Hạn mức định kỳ của khóa API đã hết",
+            "hạn mức định kỳ",
+            "Khóa API đã đạt {0}",
+            "{0} cho mô hình {1}",
+            new() { [PolicyMetric.Quota] = "hạn mức", [PolicyMetric.Tokens] = "giới hạn token", [PolicyMetric.Requests] = "giới hạn tần suất yêu cầu" },
+            new() { [PolicyMetric.Quota] = "", [PolicyMetric.Tokens] = "", [PolicyMetric.Requests] = "" },
+            "Yêu cầu này cần nhiều hơn phần còn lại của {0} của khóa API trong kỳ này; sẽ khôi phục vào khoảng {3}",
+            new()
+            {
+                [Variant.RecoversAround] = " và dự kiến tự động khôi phục vào khoảng {0}",
+                [Variant.ManualReset] = ". Cần đặt lại thủ công trước khi có thể dùng lại",
+                [Variant.RecoveryPending] = ". Đã đến thời điểm khôi phục, đang chờ khôi phục hoặc đặt lại thủ công",
+            }),
     };
 
     /// <summary>
@@ -91,7 +149,7 @@ public static class PolicyMessages
     public static (string Message, bool RecoversByItself) For(ReserveResult result, PolicyView policy, long nowMs, string? acceptLanguage, string? model = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        LanguageTexts texts = Texts[Language(acceptLanguage)];
+        LanguageTexts texts = Texts[Languages.FromAcceptLanguage(acceptLanguage)];
         string? scope = ScopeOf(policy.Spec, model);
         PolicyMetric metric = policy.Spec.Metric;
         string resetAt = Iso8601(policy.PeriodEndMs, policy.Spec.TimeZone);
@@ -118,28 +176,6 @@ public static class PolicyMessages
         spec.Models.Count == 0 || spec.Models.Contains("*") ? null
         : model is not null && spec.AppliesTo(model) ? model
         : string.Join(", ", spec.Models);
-
-    /// <summary>en by default; zh-CN / zh-TW (and zh-Hans / zh-Hant, zh-HK) when asked for first.</summary>
-    public static string Language(string? acceptLanguage)
-    {
-        foreach (string part in (acceptLanguage ?? "").Split(','))
-        {
-            string tag = part.Split(';')[0].Trim();
-            if (tag.StartsWith("zh", StringComparison.OrdinalIgnoreCase))
-            {
-                return tag.Contains("TW", StringComparison.OrdinalIgnoreCase) || tag.Contains("HK", StringComparison.OrdinalIgnoreCase) || tag.Contains("Hant", StringComparison.OrdinalIgnoreCase)
-                    ? "zh-TW"
-                    : "zh-CN";
-            }
-
-            if (tag.StartsWith("en", StringComparison.OrdinalIgnoreCase))
-            {
-                return "en";
-            }
-        }
-
-        return "en";
-    }
 
     /// <summary>An instant as ISO 8601 with the offset of the policy's time zone, e.g. 2026-11-29T09:00:00+01:00.</summary>
     public static string Iso8601(long unixMs, string timeZone)

@@ -41,6 +41,10 @@ public sealed class LogApiTests : IAsyncLifetime
         Assert.Contains("“paused-key” was temporarily disabled", en.GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.Contains("已暂时禁用", zh.GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.Contains("已暫時停用", tw.GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Contains("La clé « paused-key » a été suspendue temporairement", (await SystemRowAsync(token, "fr-FR,fr;q=0.9")).GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Contains("キー「paused-key」を一時停止しました", (await SystemRowAsync(token, "ja")).GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Contains("Ключ «paused-key» временно отключён", (await SystemRowAsync(token, "ru-RU")).GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Contains("Khóa “paused-key” đã bị tạm thời vô hiệu hóa", (await SystemRowAsync(token, "vi")).GetProperty("content").GetString(), StringComparison.Ordinal);
         JsonElement p = en.GetProperty("params");
         Assert.Equal((120L, 100L, 0L, "quota"), (p.GetProperty("used_quota").GetInt64(), p.GetProperty("quota").GetInt64(), p.GetProperty("policy_index").GetInt64(), p.GetProperty("metric").GetString()));
         Assert.True(p.GetProperty("next_reset_at").GetInt64() > en.GetProperty("created_time").GetInt64());
