@@ -34,7 +34,7 @@ internal static class DeltaRecordCodec
     /// byte also carries its shadow refusals (high four bits). Version 2 records are still read: their high bits are 0.
     /// </summary>
     public const byte CurrentVersion = 3;
-    private const byte OldestReadableVersion = 2;
+    public const byte OldestReadableVersion = 2;
     private const byte HasPayloadFlag = 1;
 
     /// <summary>Bytes a record (with its payload, if any) occupies.</summary>
