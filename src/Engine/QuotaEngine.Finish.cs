@@ -185,7 +185,7 @@ public sealed partial class QuotaEngine
                 continue;
             }
 
-            exhaustedMask |= 1 << index;
+            exhaustedMask |= config.Shadow ? 0 : 1 << index; // a shadow policy's reply never says "exhausted"
             unmarkedMask |= Volatile.Read(ref key.Slots![index]!.ExhaustedAtMs) == 0 ? 1 << index : 0;
         }
 
@@ -208,7 +208,7 @@ public sealed partial class QuotaEngine
             }
 
             exhausted |= 1 << index;
-            paused |= slot.Config.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !slot.IsPaused ? 1 << index : 0;
+            paused |= PausesWhenExhausted(slot.Config.Spec) && !slot.IsPaused ? 1 << index : 0;
         }
 
         return new SettleMarks(exhausted, paused, paused != 0 ? key.OperatorStatus : TokenStatus.None);

@@ -55,6 +55,7 @@ public sealed partial class QuotaEngine
             slot.ExhaustedAtMs,
             slot.PausedFromStatus,
             slot.IsPaused,
-            recovering);
+            recovering,
+            enabled ? slot.Cell.ShadowRefusals : 0);
     }
 }

@@ -97,6 +97,8 @@ public sealed partial class QuotaEngine
 
             window.Cell.ReplayReserve(fields.GenerationOf(index), config.Policies[index]!.InMetric(fields.AmountUnits, fields.TokenUnits));
         }
+
+        CountShadowRefusals(key, config, record.ShadowRefusedMask, record.Generations, record.AtMs, live: false);
     }
 
     private void ApplyFinish(in DeltaRecord record)

@@ -66,6 +66,7 @@ public sealed partial class QuotaEngine
 
             ReserveResult result = CheckKey(config, nowMs, out int failedPolicy);
             long generations = 0;
+            int shadowRefused = 0;
             if (result == ReserveResult.Ok)
             {
                 if (slot < 0 && (slot = reservations.TryClaim(out id, out previous)) < 0)
@@ -73,8 +74,10 @@ public sealed partial class QuotaEngine
                     return Rejected(ReserveResult.TooManyOpenReservations);
                 }
 
-                result = HoldAccounts(key, config, amountUnits, tokens, policyMask, out generations, out failedPolicy);
+                result = HoldAccounts(key, config, amountUnits, tokens, policyMask, out generations, out shadowRefused, out failedPolicy);
             }
+
+            int heldMask = policyMask & ~shadowRefused;
 
             RaceHooks.ReachedOnRequestPath(RaceHooks.Point.ReserveDecided);
             // A save published another configuration meanwhile: what was decided may mix the two (the counters are read
@@ -83,7 +86,7 @@ public sealed partial class QuotaEngine
             {
                 if (result == ReserveResult.Ok)
                 {
-                    ReleaseHolds(key, config, amountUnits, tokens, policyMask, generations);
+                    ReleaseHolds(key, config, amountUnits, tokens, heldMask, generations);
                 }
 
                 continue;
@@ -102,13 +105,18 @@ public sealed partial class QuotaEngine
             record.TokenUnits = tokens;
             record.ChargedUnits = 0;
             record.Exhausted = false;
-            record.PolicyMask = (byte)policyMask;
+            record.PolicyMask = (byte)heldMask;
             record.RequestKey = request.RequestKey;
             record.ExpiresAtMs = nowMs + reservationTtlMs;
 
             // Appended before the reservation is published: no settle or refund of it can reach the log first.
-            deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
+            deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, heldMask, shadowRefused, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
             reservations.Publish(slot, id);
+            if (shadowRefused != 0)
+            {
+                CountShadowRefusals(key, config, shadowRefused, generations, nowMs, live: true);
+            }
+
             return new ReserveOutcome(ReserveResult.Ok, id, record.ExpiresAtMs, -1);
         }
     }
@@ -158,11 +166,17 @@ public sealed partial class QuotaEngine
         return ReserveResult.Ok;
     }
 
-    /// <summary>Checks 2–4: wallet, key budget, then each enabled policy, by <paramref name="config"/>; on a refusal, gives back what it took.</summary>
-    private static ReserveResult HoldAccounts(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, out long generations, out int failedPolicy)
+    /// <summary>
+    /// Checks 2–4: wallet, key budget, then each enabled policy, by <paramref name="config"/>; on a refusal, gives back what
+    /// it took. A shadow policy whose window would refuse is not held and refuses nothing: it is reported in
+    /// <paramref name="shadowRefused"/> (with its window's generation in <paramref name="generations"/>) for the caller to
+    /// count once the request is admitted.
+    /// </summary>
+    private static ReserveResult HoldAccounts(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, out long generations, out int shadowRefused, out int failedPolicy)
     {
         failedPolicy = -1;
         generations = 0;
+        shadowRefused = 0;
         if (!key.User.Wallet.TryReserve(amount))
         {
             return ReserveResult.InsufficientUserQuota;
@@ -183,6 +197,13 @@ public sealed partial class QuotaEngine
             int index = BitOperations.TrailingZeroCount(bits);
             PolicyConfig policy = config.Policies[index]!;
             ReserveResult result = config.Windows[index]!.Cell.TryReserve(policy.InMetric(amount, tokens), policy.Boundary, out ushort generation);
+            if (result != ReserveResult.Ok && policy.Shadow)
+            {
+                shadowRefused |= 1 << index;
+                generations |= (long)generation << (index * 16);
+                continue;
+            }
+
             if (result != ReserveResult.Ok)
             {
                 ReleaseHolds(key, config, amount, tokens, held, generations);
@@ -213,6 +234,35 @@ public sealed partial class QuotaEngine
 
         key.Budget.Release(amount);
         key.User.Wallet.Release(amount);
+    }
+
+    /// <summary>
+    /// Counts an admitted request in the windows of the shadow policies that would have refused it (live, and in replay
+    /// from the Reserve record). Live, the first shadow refusal of a window is logged
+    /// (<see cref="AuditAction.ShadowRefusal"/>, once per window and policy: the exact count is the window's), and every
+    /// one adds to <see cref="ShadowRefusalCount"/>.
+    /// </summary>
+    private void CountShadowRefusals(KeyState key, KeyConfig config, int shadowRefused, long generations, long nowMs, bool live)
+    {
+        for (int bits = shadowRefused; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            PolicyWindow window = config.Windows[index]!;
+            long count = window.Cell.CountShadowRefusal(ReservationRecord.GenerationIn(generations, index));
+            if (!live)
+            {
+                continue;
+            }
+
+            Interlocked.Increment(ref shadowRefusalCount);
+            if (count == 1)
+            {
+                PolicyConfig policy = config.Policies[index]!;
+                audit.Record(new AuditEvent(
+                    AuditAction.ShadowRefusal, key.TokenId, key.User.UserId, index, nowMs, window.Cell.Used, policy.QuotaUnits,
+                    window.Cell.WindowEndMs, window.Cell.WindowStartMs, TokenStatus.None, ReservationId.None, 0, policy.Metric));
+            }
+        }
     }
 
     private static bool AnyWindowDue(KeyConfig config, int policyMask, long nowMs)

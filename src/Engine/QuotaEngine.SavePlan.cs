@@ -99,6 +99,10 @@ public sealed partial class QuotaEngine
         return Exhaustion(index, spec, status, nowMs, 0, new PolicySave(spec, restart, null, 0, 0, pausedFrom), audits);
     }
 
+    /// <summary>A disable_token policy that enforces: a shadow policy never pauses the key.</summary>
+    private static bool PausesWhenExhausted(QuotaPolicySpec spec) =>
+        spec.ExhaustedAction == ExhaustedAction.DisableToken && spec.Enforcement == PolicyEnforcement.Enforce;
+
     /// <summary>After a save: pause if the new quota is already used up, restore if it now fits.</summary>
     private static PolicySave Exhaustion(int index, QuotaPolicySpec spec, TokenStatus status, long nowMs, long used, PolicySave save,
         List<(AuditAction Action, int Index, TokenStatus Previous)> audits)
@@ -115,7 +119,7 @@ public sealed partial class QuotaEngine
         }
 
         save = save with { ExhaustedAtMs = save.ExhaustedAtMs == 0 ? nowMs : save.ExhaustedAtMs };
-        bool pauses = spec.ExhaustedAction == ExhaustedAction.DisableToken;
+        bool pauses = PausesWhenExhausted(spec);
         if (pauses && !paused)
         {
             audits.Add((AuditAction.UpdateDisable, index, status));

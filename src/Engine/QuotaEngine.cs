@@ -27,6 +27,7 @@ public sealed partial class QuotaEngine
     private readonly ReservationTable reservations;
     private readonly IdClaims userIds;
     private readonly IdClaims tokenIds;
+    private long shadowRefusalCount;
 
     /// <summary>
     /// An engine with empty tables, allocated at the sizes in <paramref name="options"/>. With no
@@ -62,6 +63,12 @@ public sealed partial class QuotaEngine
         alertsInReplay = false;
         replayWalletBases = null;
     }
+
+    /// <summary>
+    /// Requests this process admitted that a shadow policy would have refused (one per policy that would have), since it
+    /// started: a process-lifetime counter for metrics; each window's exact count is on its <see cref="PolicyView"/>.
+    /// </summary>
+    public long ShadowRefusalCount => Interlocked.Read(ref shadowRefusalCount);
 
     /// <summary>The injected clock, in UTC Unix milliseconds.</summary>
     public long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();

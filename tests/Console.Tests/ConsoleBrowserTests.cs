@@ -234,7 +234,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         Assert.Equal("framed", (await fixture.Host.GetJsonAsync($"/api/tokens/{id}")).GetProperty("name").GetString());
     }
 
-    private static async Task SignInAsync(IPage page)
+    internal static async Task SignInAsync(IPage page)
     {
         await page.GotoAsync("/");
         Assert.Contains("/signin", page.Url, StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace Quota.Engine.Tests;
 /// <summary>The hot path allocates nothing: reserve, settle and refund, with a wallet, a budget and policies of every metric and scope.</summary>
 public sealed class AllocationTests
 {
-    public static TheoryData<string> Keys() => new("spend policies", "mixed metrics, scoped", "alert thresholds on (policies and wallet)");
+    public static TheoryData<string> Keys() => new("spend policies", "mixed metrics, scoped", "alert thresholds on (policies and wallet)", "a shadow policy that would refuse every request");
 
     [Theory]
     [MemberData(nameof(Keys))]
@@ -16,7 +16,9 @@ public sealed class AllocationTests
         var t = key.StartsWith("alert", StringComparison.Ordinal)
             ? new TestEngine(options: new EngineOptions { KeysMax = 1024, UsersMax = 1024, ReservationsMax = 4096, AlertThresholdsPercent = [50, 80, 100] })
             : new TestEngine();
-        int token = key != "mixed metrics, scoped"
+        int token = key.StartsWith("a shadow", StringComparison.Ordinal)
+            ? t.Token(t.User(1L << 55), 1L << 50, Policy(1L << 45), Policy(1) with { Enforcement = PolicyEnforcement.Shadow })
+            : key != "mixed metrics, scoped"
             ? t.Token(t.User(1L << 55), 1L << 50, Policy(1L << 45), Policy(1L << 45, PeriodMode.Daily, BoundaryMode.Strict))
             : t.Token(t.User(1L << 55), 1L << 50,
                 Policy(1L << 45) with { Models = ["gpt-4*", "o1"] },

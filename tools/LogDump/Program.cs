@@ -72,7 +72,7 @@ return 0;
 // What each kind holds, by name (the record's accessors are the one place that knows the layout).
 static string Describe(DeltaRecord r) => r.Kind switch
 {
-    DeltaKind.Reserve => FormattableString.Invariant($"reservation={r.ReservationId} amount={r.EstimateUnits} mask={r.PolicyMask} generations={r.Generations:x} request_key={r.RequestKey:x}"),
+    DeltaKind.Reserve => FormattableString.Invariant($"reservation={r.ReservationId} amount={r.EstimateUnits} mask={r.PolicyMask} shadow_refused={r.ShadowRefusedMask} generations={r.Generations:x} request_key={r.RequestKey:x}"),
     DeltaKind.Settle or DeltaKind.Expire => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits} charged={r.ChargedUnits} exhausted={r.ExhaustedReply} marks={r.Marks}"),
     DeltaKind.Refund => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits}"),
     DeltaKind.KeepAlive => FormattableString.Invariant($"reservation={r.ReservationId}"),

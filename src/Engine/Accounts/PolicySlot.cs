@@ -11,6 +11,8 @@ internal sealed class PolicyConfig(QuotaPolicySpec spec, WindowRule rule, IReadO
     public readonly BoundaryMode Boundary = spec.BoundaryMode;
     public readonly long QuotaUnits = spec.QuotaUnits;
     public readonly PolicyMetric Metric = spec.Metric;
+    /// <summary>A shadow policy: counts what it would refuse, refuses nothing, never pauses the key.</summary>
+    public readonly bool Shadow = spec.Enforcement == PolicyEnforcement.Shadow;
     /// <summary>The alert thresholds of a window, in the policy's metric (EngineOptions.AlertThresholdsPercent).</summary>
     public readonly AlertLevels Alerts = AlertLevels.For(spec.QuotaUnits, alertPercents ?? []);
 

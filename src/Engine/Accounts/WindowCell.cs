@@ -26,6 +26,7 @@ internal struct WindowCell
     [FieldOffset(80)] private long quota;
     [FieldOffset(88)] private long windowEndMs;
     [FieldOffset(96)] private long windowStartMs;
+    [FieldOffset(104)] private long shadowRefusals; // a shadow policy's would-be refusals in this window, tagged like used
 
     public readonly long WindowEndMs => Volatile.Read(in windowEndMs);
     public readonly long WindowStartMs => Volatile.Read(in windowStartMs);
@@ -34,11 +35,13 @@ internal struct WindowCell
     public readonly long Used => WindowWord.Value(Volatile.Read(in used));
     public readonly long QuotaUnits => Volatile.Read(in quota);
     public readonly long Reserved => QuotaUnits - Used - Headroom;
+    public readonly long ShadowRefusals => WindowWord.Value(Volatile.Read(in shadowRefusals));
 
     /// <summary>Starts a new window (under the key lock): counters zero, headroom = quota, or carried usage.</summary>
     public void Reset(ushort generation, long quotaUnits, long usedUnits, long reservedUnits, long startMs, long endMs)
     {
         Volatile.Write(ref used, WindowWord.Pack(generation, usedUnits));
+        Volatile.Write(ref shadowRefusals, WindowWord.Pack(generation, 0));
         Volatile.Write(ref quota, quotaUnits);
         Volatile.Write(ref windowStartMs, startMs);
         Volatile.Write(ref windowEndMs, endMs);
@@ -102,6 +105,12 @@ internal struct WindowCell
         return AddIfGeneration(ref used, generation, charged, out usedAfter);
     }
 
+    /// <summary>
+    /// Counts one request a shadow policy admitted although window <paramref name="generation"/> would have refused it;
+    /// returns the window's count after it (0: that window has rolled over, nothing counted).
+    /// </summary>
+    public long CountShadowRefusal(ushort generation) => AddIfGeneration(ref shadowRefusals, generation, 1, out long after) ? after : 0;
+
     /// <summary>Releases a reservation of window <paramref name="generation"/> without charging.</summary>
     public void Release(ushort generation, long reservedAmount) => AddIfGeneration(ref headroom, generation, reservedAmount, out _);
 
@@ -141,14 +150,15 @@ internal struct WindowCell
     }
 
     /// <summary>The raw words, for snapshots.</summary>
-    public readonly (long Headroom, long Used, long Quota) RawWords =>
-        (Volatile.Read(in headroom), Volatile.Read(in used), Volatile.Read(in quota));
+    public readonly (long Headroom, long Used, long Quota, long ShadowRefusals) RawWords =>
+        (Volatile.Read(in headroom), Volatile.Read(in used), Volatile.Read(in quota), Volatile.Read(in shadowRefusals));
 
     /// <summary>Restores the raw words from a snapshot (recovery only, single-threaded).</summary>
-    public void RestoreRaw(long headroomWord, long usedWord, long quotaUnits, long startMs, long endMs)
+    public void RestoreRaw(long headroomWord, long usedWord, long quotaUnits, long shadowRefusalsWord, long startMs, long endMs)
     {
         headroom = headroomWord;
         used = usedWord;
+        shadowRefusals = shadowRefusalsWord;
         quota = quotaUnits;
         windowStartMs = startMs;
         windowEndMs = endMs;

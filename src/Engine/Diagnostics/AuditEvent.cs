@@ -22,6 +22,11 @@ public enum AuditAction : byte
     /// Emitted on the finish path by the one charge that crosses it; never per request otherwise.
     /// </summary>
     ThresholdReached = 7,
+    /// <summary>
+    /// A shadow policy would have refused a request it let through: logged at the first such request of each window
+    /// (token.quota_policy.shadow_refusal); the window's exact count is on the policy (docs/design.md "Shadow policies").
+    /// </summary>
+    ShadowRefusal = 8,
 }
 
 /// <summary>

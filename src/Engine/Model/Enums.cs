@@ -37,6 +37,18 @@ public enum BoundaryMode : byte
     Strict = 1,
 }
 
+/// <summary>Whether a policy refuses what it does not admit, or only counts it (docs/design.md "Shadow policies").</summary>
+public enum PolicyEnforcement : byte
+{
+    /// <summary>Refuses a request its window does not admit.</summary>
+    Enforce = 0,
+    /// <summary>
+    /// Never refuses and never pauses the key: a request its window would not admit is admitted, counted as a shadow
+    /// refusal and not held in the window, so the window's usage is what it would be if the policy enforced.
+    /// </summary>
+    Shadow = 1,
+}
+
 /// <summary>What happens to the key when a policy's window is exhausted.</summary>
 public enum ExhaustedAction : byte
 {

@@ -41,6 +41,8 @@ public sealed record QuotaPolicySpec
     /// keeps it paused until <see cref="QuotaEngine.ResetPolicies"/>.
     /// </summary>
     public bool AutoResume { get; init; } = true;
+    /// <summary>Enforce (refuse) or shadow (count what it would refuse, refuse nothing, never pause the key).</summary>
+    public PolicyEnforcement Enforcement { get; init; } = PolicyEnforcement.Enforce;
     /// <summary>What the policy counts; <see cref="QuotaUnits"/> is its limit per window in that metric.</summary>
     public PolicyMetric Metric { get; init; } = PolicyMetric.Quota;
     /// <summary>Models the policy applies to: exact ids or <c>prefix*</c> patterns; empty = every model.</summary>
@@ -84,7 +86,7 @@ public sealed record QuotaPolicySpec
         other is not null && Enabled == other.Enabled && Mode == other.Mode && CustomMinutes == other.CustomMinutes &&
         QuotaUnits == other.QuotaUnits && AnchorMs == other.AnchorMs && TimeZone == other.TimeZone &&
         ExhaustedAction == other.ExhaustedAction && BoundaryMode == other.BoundaryMode && AutoResume == other.AutoResume &&
-        Metric == other.Metric && Models.SequenceEqual(other.Models);
+        Enforcement == other.Enforcement && Metric == other.Metric && Models.SequenceEqual(other.Models);
 
     /// <summary>A hash consistent with <see cref="Equals(QuotaPolicySpec?)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Mode, QuotaUnits, AnchorMs, Metric, Models.Count);

@@ -101,6 +101,8 @@ public enum SpecError : byte
     PolicyModelsInvalid = 21,
     /// <summary>An explicit id is out of the table's range or already names a user or key.</summary>
     IdTaken = 22,
+    /// <summary>Not a defined <see cref="PolicyEnforcement"/>.</summary>
+    PolicyEnforcementInvalid = 23,
 }
 
 /// <summary>The outcome of a keep-alive of a reservation.</summary>

@@ -111,6 +111,11 @@ public static class SpecValidation
             return SpecError.PolicyBoundaryModeInvalid;
         }
 
+        if (!Enum.IsDefined(policy.Enforcement))
+        {
+            return SpecError.PolicyEnforcementInvalid;
+        }
+
         if (!ModelsValid(policy.Models))
         {
             return SpecError.PolicyModelsInvalid;

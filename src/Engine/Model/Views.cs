@@ -51,6 +51,7 @@ public sealed record TokenView(
 /// <param name="ExhaustedTokenStatus">The operator status the key had when this policy paused it (restored with it).</param>
 /// <param name="PausesKey">This policy has paused the key.</param>
 /// <param name="Recovering">Paused, and its window has ended, but the key is not restored yet (a rollover to come, or AutoResume off).</param>
+/// <param name="ShadowRefusals">A shadow policy: the requests of the current window it would have refused (0 otherwise).</param>
 public sealed record PolicyView(
     int Index,
     QuotaPolicySpec Spec,
@@ -61,7 +62,8 @@ public sealed record PolicyView(
     long ExhaustedAtMs,
     TokenStatus ExhaustedTokenStatus,
     bool PausesKey,
-    bool Recovering)
+    bool Recovering,
+    long ShadowRefusals = 0)
 {
     /// <summary>What the window still admits: quota − used − reserved, never below 0.</summary>
     public long RemainingUnits => Math.Max(0, Spec.QuotaUnits - UsedQuotaUnits - ReservedQuotaUnits);

@@ -85,10 +85,12 @@ public readonly record struct DeltaRecord
 
     /// <summary>
     /// A reservation held <paramref name="amountUnits"/> (and <paramref name="tokens"/> on tokens policies) on the key's
-    /// accounts and the policies in <paramref name="policyMask"/>.
+    /// accounts and the policies in <paramref name="policyMask"/>; the shadow policies in <paramref name="shadowRefusedMask"/>
+    /// would have refused it (their windows count it, hold nothing). Both masks share the policy byte: held in the low
+    /// four bits, shadow-refused in the high four (always 0 in logs written before shadow policies).
     /// </summary>
-    internal static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, long amountUnits, long tokens, long expiresAtMs, long generations, long requestKey) =>
-        new(DeltaKind.Reserve, tokenId, userId, policyMask, id.Value,
+    internal static DeltaRecord Reserve(ReservationId id, int tokenId, int userId, int policyMask, int shadowRefusedMask, long amountUnits, long tokens, long expiresAtMs, long generations, long requestKey) =>
+        new(DeltaKind.Reserve, tokenId, userId, policyMask | (shadowRefusedMask << 4), id.Value,
             amountUnits | ((tokens & 0xFFFF) << LowBits), requestKey, expiresAtMs | ((tokens >> 16) << LowBits), generations);
 
     /// <summary>A settle (or, with <paramref name="expired"/>, an expiry) with the windows it marked exhausted and the pauses it caused.</summary>
@@ -129,8 +131,10 @@ public readonly record struct DeltaRecord
 
     /// <summary>Reserve, Settle, Expire, Refund, KeepAlive: the reservation the record is about.</summary>
     public ReservationId ReservationId => new(RawReservationId);
-    /// <summary>Reserve: the policies held. WindowReset, ManualReset: the policy index.</summary>
-    public int PolicyMask => Policy;
+    /// <summary>Reserve: the policies held.</summary>
+    public int PolicyMask => Policy & 0xF;
+    /// <summary>Reserve: the shadow policies that would have refused it (counted in their windows, nothing held).</summary>
+    public int ShadowRefusedMask => (Policy >> 4) & 0xF;
     /// <summary>WindowReset, ManualReset: the policy's position (0 … 3).</summary>
     public int PolicyIndex => Policy;
     /// <summary>Reserve: the amount held. Refund: the estimate released.</summary>
@@ -145,7 +149,7 @@ public readonly record struct DeltaRecord
     public long RequestKey => B;
     /// <summary>Reserve, KeepAlive: when the reservation expires.</summary>
     public long ExpiresAtMs => AtMs;
-    /// <summary>Reserve: the window generation of each held policy, 16 bits per index.</summary>
+    /// <summary>Reserve: the window generation of each held or shadow-refusing policy, 16 bits per index.</summary>
     public long Generations => Aux;
     /// <summary>Settle, Expire: the reply said "exhausted".</summary>
     public bool ExhaustedReply => (Aux & 1) != 0;

@@ -29,8 +29,12 @@ internal enum DecodeStatus : byte
 internal static class DeltaRecordCodec
 {
     public const int RecordBytes = 64;
-    /// <summary>2: one record per operation (TokenSave, marks on Settle/Expire, epochs in reservation ids).</summary>
-    public const byte CurrentVersion = 2;
+    /// <summary>
+    /// 2: one record per operation (TokenSave, marks on Settle/Expire, epochs in reservation ids). 3: a Reserve's policy
+    /// byte also carries its shadow refusals (high four bits). Version 2 records are still read: their high bits are 0.
+    /// </summary>
+    public const byte CurrentVersion = 3;
+    public const byte OldestReadableVersion = 2;
     private const byte HasPayloadFlag = 1;
 
     /// <summary>Bytes a record (with its payload, if any) occupies.</summary>
@@ -91,7 +95,7 @@ internal static class DeltaRecordCodec
             return DecodeStatus.ChecksumMismatch;
         }
 
-        if (head[0] != CurrentVersion)
+        if (head[0] is < OldestReadableVersion or > CurrentVersion)
         {
             return DecodeStatus.UnknownVersion;
         }

@@ -108,8 +108,8 @@ internal static class Recovery
             {
                 // An intact record of another format: a data directory of another version, never damage to truncate away.
                 throw new InvalidDataException(
-                    $"the delta log at address {entry.Address} + {offset} has format version {bytes[offset]}; this build reads version " +
-                    $"{DeltaRecordCodec.CurrentVersion} (docs/operations.md \"Upgrade\"). Nothing was changed.");
+                    $"the delta log at address {entry.Address} + {offset} has format version {bytes[offset]}; this build reads versions " +
+                    $"{DeltaRecordCodec.OldestReadableVersion} to {DeltaRecordCodec.CurrentVersion} (docs/operations.md \"Upgrade\"). Nothing was changed.");
             }
 
             if (status != DecodeStatus.Ok)

@@ -14,7 +14,9 @@ namespace Quota.Engine.Persistence;
 internal static class SnapshotCodec
 {
     private const uint Magic = 0x504E_5351; // "QSNP"
-    private const int Version = 2;
+    /// <summary>3: a policy's enforcement and its window's shadow refusal count. Version 2 is still read (enforcing, none counted).</summary>
+    private const int Version = 3;
+    private const int OldestReadableVersion = 2;
 
     public static void Write(QuotaEngine engine, Stream stream, long sequence)
     {
@@ -52,7 +54,9 @@ internal static class SnapshotCodec
     public static QuotaEngine Read(Stream stream, EngineOptions options, TimeProvider time, out long sequence)
     {
         using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-        if (r.ReadUInt32() != Magic || r.ReadInt32() != Version)
+        bool magic = r.ReadUInt32() == Magic;
+        int version = r.ReadInt32();
+        if (!magic || version is < OldestReadableVersion or > Version)
         {
             throw new InvalidDataException("not a quota engine snapshot of a known version");
         }
@@ -74,7 +78,7 @@ internal static class SnapshotCodec
         {
             if (r.ReadBoolean())
             {
-                ReadKey(r, engine, tokenId);
+                ReadKey(r, engine, tokenId, version);
             }
         }
 
@@ -105,10 +109,11 @@ internal static class SnapshotCodec
             }
 
             WriteSpec(w, slot.Config.Spec);
-            (long headroom, long used, long quota) = slot.Cell.RawWords;
+            (long headroom, long used, long quota, long shadowRefusals) = slot.Cell.RawWords;
             w.Write(headroom);
             w.Write(used);
             w.Write(quota);
+            w.Write(shadowRefusals);
             w.Write(slot.Cell.WindowStartMs);
             w.Write(slot.Cell.WindowEndMs);
             w.Write(slot.ExhaustedAtMs);
@@ -118,7 +123,7 @@ internal static class SnapshotCodec
         }
     }
 
-    private static void ReadKey(BinaryReader r, QuotaEngine engine, int tokenId)
+    private static void ReadKey(BinaryReader r, QuotaEngine engine, int tokenId, int version)
     {
         KeyState key = engine.KeyFor(tokenId, r.ReadInt32());
         int statusWord = r.ReadInt32();
@@ -133,10 +138,11 @@ internal static class SnapshotCodec
             }
 
             PolicySlot slot = QuotaEngine.SlotFor(key, index);
-            QuotaPolicySpec spec = ReadSpec(r);
+            QuotaPolicySpec spec = ReadSpec(r, version);
             slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), engine.Options.AlertThresholdsPercent);
             long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
-            slot.Cell.RestoreRaw(headroom, used, quota, r.ReadInt64(), r.ReadInt64());
+            long shadowRefusals = version >= 3 ? r.ReadInt64() : WindowWord.Pack(WindowWord.Generation(used), 0);
+            slot.Cell.RestoreRaw(headroom, used, quota, shadowRefusals, r.ReadInt64(), r.ReadInt64());
             slot.ExhaustedAtMs = r.ReadInt64();
             slot.PausedFromStatus = (TokenStatus)r.ReadByte();
             slot.PausedGeneration = r.ReadUInt16();
@@ -158,6 +164,7 @@ internal static class SnapshotCodec
         w.Write((byte)spec.BoundaryMode);
         w.Write(spec.AutoResume);
         w.Write((byte)spec.Metric);
+        w.Write((byte)spec.Enforcement);
         w.Write(spec.Models.Count);
         foreach (string model in spec.Models)
         {
@@ -165,7 +172,7 @@ internal static class SnapshotCodec
         }
     }
 
-    private static QuotaPolicySpec ReadSpec(BinaryReader r) => new()
+    private static QuotaPolicySpec ReadSpec(BinaryReader r, int version) => new()
     {
         Enabled = r.ReadBoolean(),
         Mode = (PeriodMode)r.ReadByte(),
@@ -177,6 +184,7 @@ internal static class SnapshotCodec
         BoundaryMode = (BoundaryMode)r.ReadByte(),
         AutoResume = r.ReadBoolean(),
         Metric = (PolicyMetric)r.ReadByte(),
+        Enforcement = version >= 3 ? (PolicyEnforcement)r.ReadByte() : PolicyEnforcement.Enforce,
         Models = ReadModels(r),
     };
 

@@ -89,6 +89,7 @@ internal enum LogKind : byte
     UpdateRestore = AuditAction.UpdateRestore,
     ReservationExpired = AuditAction.ReservationExpired,
     ThresholdReached = AuditAction.ThresholdReached,
+    ShadowRefusal = AuditAction.ShadowRefusal,
 }
 
 /// <summary>

@@ -20,6 +20,8 @@ public sealed class PolicyInput
     public string? Metric { get; set; }
     [Description(PolicyNames.ModelsDescription)]
     public string[]? Models { get; set; }
+    [Description(PolicyNames.EnforcementDescription)]
+    public string? Mode { get; set; }
 }
 
 /// <summary>
@@ -48,6 +50,7 @@ public static class PolicyJson
             AutoResume = input.AutoResume ?? defaults.AutoResume,
             Metric = PolicyNames.Parse(PolicyNames.Metrics, input.Metric, defaults.Metric),
             Models = input.Models ?? [],
+            Enforcement = PolicyNames.Parse(PolicyNames.Enforcements, input.Mode, defaults.Enforcement),
         };
     }
 
@@ -78,7 +81,9 @@ public static class PolicyJson
             ExhaustedAt: p.ExhaustedAtMs / 1000,
             ExhaustedTokenStatus: (int)p.ExhaustedTokenStatus,
             Metric: PolicyNames.NameOf(PolicyNames.Metrics, p.Spec.Metric),
-            Models: p.Spec.Models);
+            Models: p.Spec.Models,
+            Mode: PolicyNames.NameOf(PolicyNames.Enforcements, p.Spec.Enforcement),
+            ShadowRefusals: p.ShadowRefusals);
     }
 
     /// <summary>Policy ids are stable per key and position: token_id × 10 + position + 1.</summary>

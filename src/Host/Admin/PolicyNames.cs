@@ -17,6 +17,20 @@ public static class PolicyNames
     public static readonly IReadOnlyList<(PolicyMetric Value, string Name)> Metrics =
         [(PolicyMetric.Quota, "quota"), (PolicyMetric.Tokens, "tokens"), (PolicyMetric.Requests, "requests")];
 
+    public static readonly IReadOnlyList<(PolicyEnforcement Value, string Name)> Enforcements =
+        [(PolicyEnforcement.Enforce, "enforce"), (PolicyEnforcement.Shadow, "shadow")];
+
+    /// <summary>The OpenAPI description of a policy's <c>mode</c> field.</summary>
+    public const string EnforcementDescription =
+        "enforce (the default) refuses what the policy does not admit; shadow refuses nothing and never pauses the key, " +
+        "but counts the requests it would have refused (shadow_refusals) with its window's usage tracked as if it enforced.";
+
+    /// <summary>
+    /// Whether a key holder sees the policy as a limit (rate-limit headers, /v1/me): enabled and enforcing. A shadow
+    /// policy limits nothing, so it must not make a client slow down.
+    /// </summary>
+    public static bool Limits(QuotaPolicySpec spec) => spec.Enabled && spec.Enforcement == PolicyEnforcement.Enforce;
+
     /// <summary>The OpenAPI description of a policy's <c>metric</c> field.</summary>
     public const string MetricDescription =
         "What the policy counts: quota (quota units, the default), tokens (prompt + completion tokens) or requests (one per request). " +

@@ -11,7 +11,9 @@ public sealed record PolicyResponse(
     int Id, bool Enabled, string PeriodMode, int CustomMinutes, long Quota, long AnchorTime, string TimeZone, string ExhaustedAction,
     string BoundaryMode, bool AutoResume, long UsedQuota, long ReservedQuota, long PeriodStart, long PeriodEnd, long NextResetAt,
     long ExhaustedAt, int ExhaustedTokenStatus, [property: Description(PolicyNames.MetricDescription)] string Metric,
-    [property: Description(PolicyNames.ModelsDescription)] IReadOnlyList<string> Models);
+    [property: Description(PolicyNames.ModelsDescription)] IReadOnlyList<string> Models,
+    [property: Description(PolicyNames.EnforcementDescription)] string Mode,
+    [property: Description("A shadow policy: the requests of the current window it would have refused (0 for an enforcing policy).")] long ShadowRefusals);
 
 public sealed record TokenResponse(
     int Id, int UserId, string Name, string? Key, string KeyPreview, int Status, string DisplayStatus, long RemainQuota, bool UnlimitedQuota,

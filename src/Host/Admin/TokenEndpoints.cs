@@ -23,6 +23,7 @@ public static class TokenEndpoints
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:int}/quota_policy/reset", ResetAsync).WithSummary("Clear the current window's usage and restore a paused key")
             .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPolicySimulation();
         return group;
     }
 
@@ -277,7 +278,8 @@ public static class TokenEndpoints
 
     private static string PolicyPrefix(TokenInput input) => input.QuotaPolicies is null ? "quota_policy." : "quota_policies[{0}].";
 
-    private static IResult SaveError(SaveOutcome outcome, string policyPrefix)
+    /// <summary>A refused save as a problem naming its field (policy fields as <paramref name="policyPrefix"/> + field); the simulation uses it too.</summary>
+    internal static IResult SaveError(SaveOutcome outcome, string policyPrefix)
     {
         (int status, string? field, string message) = SpecErrors.Of(outcome.Error);
         if (outcome.PolicyIndex >= 0 && (SpecErrors.IsPolicyField(outcome.Error) || outcome.Error == SpecError.PolicyRestartedTooOften))

@@ -45,9 +45,27 @@ internal static class ClusterAdmin
             : SpecError.None;
     }
 
-    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) CreateToken(ClusterNode node, QuotaRuntime runtime, TokenSpec spec, string name)
+    /// <summary>
+    /// The engine's validation, and no shadow policy: the store's leases enforce every policy they hold, so a shadow
+    /// policy is a single-node feature (docs/cluster.md).
+    /// </summary>
+    private static (SpecError Error, int PolicyIndex) Validate(TokenSpec spec)
     {
         (SpecError error, int policyIndex) = QuotaEngine.Validate(spec);
+        for (int i = 0; error == SpecError.None && i < spec.Policies.Count; i++)
+        {
+            if (spec.Policies[i].Enforcement != PolicyEnforcement.Enforce)
+            {
+                return (SpecError.PolicyEnforcementInvalid, i);
+            }
+        }
+
+        return (error, policyIndex);
+    }
+
+    public static (SaveOutcome Outcome, TokenDocument? Label, string? Key) CreateToken(ClusterNode node, QuotaRuntime runtime, TokenSpec spec, string name)
+    {
+        (SpecError error, int policyIndex) = Validate(spec);
         if (error != SpecError.None)
         {
             return (new SaveOutcome(error, 0, policyIndex), null, null);
@@ -81,7 +99,7 @@ internal static class ClusterAdmin
             ExpiresAtMs = update.ExpiresAtMs ?? doc.ExpiresAtMs,
             Policies = update.Policies is { } policies ? [.. policies] : doc.Policies,
         };
-        (SpecError error, int policyIndex) = QuotaEngine.Validate(new TokenSpec
+        (SpecError error, int policyIndex) = Validate(new TokenSpec
         {
             UserId = doc.UserId,
             Status = updated.Status,

@@ -19,6 +19,8 @@ public sealed class KeyFormModel
     public bool Unlimited { get; set; }
     public string? ExpiresAt { get; set; }
     public List<PolicyFormModel> Policies { get; set; } = [];
+    /// <summary>Which submit button was pressed: <c>simulate</c> replays the key's log under the form's policies and saves nothing.</summary>
+    public string? Intent { get; set; }
 
     public static KeyFormModel ForNewKey(string zone, int? userId) => new()
     {
@@ -61,6 +63,8 @@ public sealed class PolicyFormModel
     public string? Metric { get; set; }
     /// <summary>Model ids or prefix* patterns, separated by commas or spaces; empty = every model.</summary>
     public string? Models { get; set; }
+    /// <summary>Enforce or Shadow (<see cref="PolicyEnforcement"/>).</summary>
+    public string? Enforcement { get; set; }
 
     public static PolicyFormModel Blank(string zone) => new()
     {
@@ -70,6 +74,7 @@ public sealed class PolicyFormModel
         BoundaryMode = nameof(Engine.Model.BoundaryMode.Graceful),
         AutoResume = true,
         Metric = nameof(PolicyMetric.Quota),
+        Enforcement = nameof(PolicyEnforcement.Enforce),
     };
 
     public static PolicyFormModel From(QuotaPolicySpec spec) => new()
@@ -85,6 +90,7 @@ public sealed class PolicyFormModel
         AutoResume = spec.AutoResume,
         Metric = spec.Metric.ToString(),
         Models = string.Join(", ", spec.Models),
+        Enforcement = spec.Enforcement.ToString(),
     };
 }
 
@@ -182,6 +188,7 @@ public static class KeyFormParser
             BoundaryMode = Choice<BoundaryMode>(p.BoundaryMode, prefix + "boundary_mode", errors),
             AutoResume = p.AutoResume,
             Metric = Choice<PolicyMetric>(p.Metric ?? nameof(PolicyMetric.Quota), prefix + "metric", errors),
+            Enforcement = Choice<PolicyEnforcement>(p.Enforcement ?? nameof(PolicyEnforcement.Enforce), prefix + "mode", errors),
             Models = (p.Models ?? "").Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
     }
@@ -242,6 +249,7 @@ public static class SpecErrorFields
             SpecError.PolicyTimeZoneInvalid => prefix + "time_zone",
             SpecError.PolicyMetricInvalid => prefix + "metric",
             SpecError.PolicyModelsInvalid => prefix + "models",
+            SpecError.PolicyEnforcementInvalid => prefix + "mode",
             _ => "form",
         };
         errors.Add(field, T.Get("SpecError_" + error));

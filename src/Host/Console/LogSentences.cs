@@ -24,6 +24,7 @@ internal static class LogSentences
         (LogKind.UpdateRestore, "token.quota_policy.update_restore"),
         (LogKind.ReservationExpired, "reservation.expired"),
         (LogKind.ThresholdReached, "quota.threshold_reached"),
+        (LogKind.ShadowRefusal, "token.quota_policy.shadow_refusal"),
     ];
 
     /// <summary>The console filter's types: consume rows and each system action, in the order of the filter.</summary>
@@ -84,6 +85,7 @@ internal static class LogSentences
             LogKind.ReservationExpired => T.Format("Log_reservation_expired", key, new ReservationId(row.ReservationId).ToString(), T.N(row.AmountUnits)),
             LogKind.ThresholdReached when row.PolicyIndex < 0 =>
                 T.Format("Log_threshold_wallet", row.UserId, row.ThresholdPercent, T.N(row.UsedUnits), T.N(row.LimitUnits)),
+            LogKind.ShadowRefusal => T.Format("Log_shadow_refusal", key, policy, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
             LogKind.ThresholdReached => T.Format("Log_threshold_policy", key, policy, row.ThresholdPercent, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
             _ => ActionOf(row.Kind),
         };

@@ -43,19 +43,21 @@ public static class UsageChart
 
     public static string Svg(Data data, string title)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        int days = data.PerDay.Length; // the key page's 14 days, or a simulation's period
         long max = Math.Max(1, Math.Max(data.PerDay.Max(), data.DailyQuotas.Count > 0 ? data.DailyQuotas.Max() : 0));
-        double plotWidth = Width - Left - 8, plotHeight = Height - Top - Bottom, barWidth = plotWidth / Days;
+        double plotWidth = Width - Left - 8, plotHeight = Height - Top - Bottom, barWidth = plotWidth / days;
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"{Html(title)}\" xmlns=\"http://www.w3.org/2000/svg\">");
         svg.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{Left - 6}\" y=\"{Top + 10}\" text-anchor=\"end\">{Html(T.N(max))}</text>");
         svg.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{Left - 6}\" y=\"{Height - Bottom}\" text-anchor=\"end\">0</text>");
         svg.Append(CultureInfo.InvariantCulture, $"<line class=\"base\" x1=\"{Left}\" y1=\"{Height - Bottom}\" x2=\"{Width - 8}\" y2=\"{Height - Bottom}\"/>");
-        for (int day = 0; day < Days; day++)
+        for (int day = 0; day < days; day++)
         {
             double h = plotHeight * data.PerDay[day] / max, x = Left + (day * barWidth) + 2;
             string label = data.FirstDay.PlusDays(day).ToDateTimeUnspecified().ToString("d", CultureInfo.CurrentCulture);
             svg.Append(CultureInfo.InvariantCulture, $"<rect class=\"bar\" x=\"{x:0.#}\" y=\"{Height - Bottom - h:0.#}\" width=\"{barWidth - 4:0.#}\" height=\"{h:0.#}\"><title>{Html(label)}: {Html(T.N(data.PerDay[day]))}</title></rect>");
-            if (day % 2 == 0)
+            if (day % ((days / 15) + 2) == 0) // about 7 to 15 labels: they must not overlap
             {
                 string shortLabel = data.FirstDay.PlusDays(day).ToDateTimeUnspecified().ToString("M/d", CultureInfo.InvariantCulture);
                 svg.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{x + ((barWidth - 4) / 2):0.#}\" y=\"{Height - 6}\" text-anchor=\"middle\">{shortLabel}</text>");

@@ -34,7 +34,7 @@ public static class RateLimitHeaders
         string name = BaseName(policy.Spec);
         foreach (PolicyView other in token.Policies)
         {
-            if (other.Index != policy.Index && other.Spec.Enabled && BaseName(other.Spec) == name)
+            if (other.Index != policy.Index && PolicyNames.Limits(other.Spec) && BaseName(other.Spec) == name)
             {
                 return name + "-" + (policy.Index + 1).ToString(CultureInfo.InvariantCulture);
             }
@@ -68,7 +68,7 @@ public static class RateLimitHeaders
         PolicyView? requests = null, tokens = null;
         foreach (PolicyView policy in token.Policies)
         {
-            if (!policy.Spec.Enabled || !applies(policy))
+            if (!PolicyNames.Limits(policy.Spec) || !applies(policy))
             {
                 continue;
             }

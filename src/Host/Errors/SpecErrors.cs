@@ -35,11 +35,12 @@ public static class SpecErrors
         SpecError.PolicyRestartedTooOften => (409, "quota_policies", "was restarted too often while requests are in flight; retry when they finish"),
         SpecError.PolicyMetricInvalid => (400, "metric", $"must be one of {PolicyNames.List(PolicyNames.Metrics)}"),
         SpecError.IdTaken => (409, "id", "is already taken (an id the cluster store gave twice: the node's data directory belongs to another cluster?)"),
+        SpecError.PolicyEnforcementInvalid => (400, "mode", $"must be one of {PolicyNames.List(PolicyNames.Enforcements)} (shadow only on a single node, not in cluster mode)"),
         SpecError.PolicyModelsInvalid => (400, "models", $"must be at most {EngineLimits.ModelsPerPolicyMax} model ids or prefix* patterns of 1 to {EngineLimits.ModelNameLengthMax} characters, '*' only at the end"),
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, "None is not an error"),
     };
 
     /// <summary>True for the errors about one policy (their field is relative to it).</summary>
     public static bool IsPolicyField(SpecError error) =>
-        error is (>= SpecError.PolicyQuotaInvalid and <= SpecError.PolicyTimeZoneInvalid) or SpecError.PolicyMetricInvalid or SpecError.PolicyModelsInvalid;
+        error is (>= SpecError.PolicyQuotaInvalid and <= SpecError.PolicyTimeZoneInvalid) or SpecError.PolicyMetricInvalid or SpecError.PolicyModelsInvalid or SpecError.PolicyEnforcementInvalid;
 }

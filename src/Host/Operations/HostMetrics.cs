@@ -23,6 +23,7 @@ public sealed class HostMetrics
         AuthFailures = meter.CreateCounter<long>("quota_auth_failures_total", description: "Credentials refused, by surface (signin, admin_api, quota_api, relay, key_lookup)");
         AuthThrottled = meter.CreateCounter<long>("quota_auth_throttled_total", description: "Requests refused with 429 because their address failed to authenticate too often");
         AlertsUndelivered = meter.CreateCounter<long>("quota_alerts_undelivered_total", description: "Alert messages given up after Alerts:AttemptsMax failed deliveries, by webhook");
+        meter.CreateObservableCounter("quota_shadow_refusals_total", () => runtime.Engine.ShadowRefusalCount, description: "Requests admitted that a shadow policy would have refused (one per such policy), since the process started");
         meter.CreateObservableGauge("quota_alerts_queued", () => alerts.Queued, description: "Alert crossings detected and not yet written to the outbox");
     }
 

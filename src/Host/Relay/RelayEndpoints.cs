@@ -78,7 +78,7 @@ public static class RelayEndpoints
         }
 
         RateLimitHeaders.AddEvery(context.Response, view, runtime.NowMs);
-        OwnPolicy[] policies = view.Policies.Where(p => p.Spec.Enabled)
+        OwnPolicy[] policies = view.Policies.Where(p => PolicyNames.Limits(p.Spec))
             .Select(p => new OwnPolicy(PolicyJson.ModeName(p.Spec.Mode), p.Spec.QuotaUnits, p.UsedQuotaUnits, p.RemainingUnits, p.PeriodEndMs / 1000,
                 PolicyNames.NameOf(PolicyNames.Metrics, p.Spec.Metric), p.Spec.Models))
             .ToArray();

@@ -427,11 +427,12 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 BoundaryMode = (BoundaryMode)random.Next(2),
                 ExhaustedAction = (ExhaustedAction)random.Next(2),
                 AutoResume = random.Next(3) != 0,
+                Enforcement = random.Next(3) == 0 ? PolicyEnforcement.Shadow : PolicyEnforcement.Enforce,
             };
         }
 
         private static string Describe(QuotaPolicySpec p) =>
-            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} {p.Metric} [{string.Join(',', p.Models)}] q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
+            $"{(p.Enabled ? "" : "off ")}{p.Mode}/{p.CustomMinutes} {p.Metric} [{string.Join(',', p.Models)}] q={p.QuotaUnits} {p.BoundaryMode} {p.ExhaustedAction} {p.Enforcement} resume={p.AutoResume} {p.TimeZone} anchor={DateTimeOffset.FromUnixTimeMilliseconds(p.AnchorMs):O}";
 
         private void CompareAll()
         {
@@ -490,7 +491,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
                 bool on = p.Spec.Enabled;
                 bool recovering = p.Paused && (p.PausedGeneration != p.Generation || t.NowMs >= p.EndMs);
                 return new PolicyView(i, p.Spec, on ? p.Used : 0, on ? p.Reserved : 0, on ? p.StartMs : 0, on ? p.EndMs : 0,
-                    p.ExhaustedAtMs, p.PausedFrom, p.Paused, recovering);
+                    p.ExhaustedAtMs, p.PausedFrom, p.Paused, recovering, on ? p.ShadowRefusals : 0);
             }).ToArray();
             Assert.Equal(expectedPolicies, view.Policies.ToArray());
         }

@@ -18,7 +18,8 @@ internal sealed class ReferenceModel(long ttlMs)
     public sealed class Policy(QuotaPolicySpec spec)
     {
         public QuotaPolicySpec Spec = spec;
-        public long Used, Reserved, StartMs, EndMs, ExhaustedAtMs;
+        public long Used, Reserved, StartMs, EndMs, ExhaustedAtMs, ShadowRefusals;
+        public bool Shadow => Spec.Enforcement == PolicyEnforcement.Shadow;
         public int Generation, PausedGeneration;
         public TokenStatus PausedFrom;
         public bool Removed;
@@ -107,19 +108,20 @@ internal sealed class ReferenceModel(long ttlMs)
             return new(ReserveResult.InsufficientKeyQuota, default, 0, -1);
         }
 
+        // A shadow policy judges like any other, but its "no" refuses nothing: counted (once the request is admitted), not held.
+        var wouldRefuse = new bool[4];
         for (int i = 0; i < 4; i++)
         {
             if (key.Policies[i] is { Active: true } p && AppliesTo(p, model))
             {
                 long room = p.Spec.QuotaUnits - p.Used - p.Reserved;
-                if (room <= 0)
+                ReserveResult verdict = room <= 0 ? ReserveResult.PolicyExhausted
+                    : p.Spec.BoundaryMode == BoundaryMode.Strict && In(p, amount, tokens) > room ? ReserveResult.PolicyEstimateTooLarge
+                    : ReserveResult.Ok;
+                wouldRefuse[i] = verdict != ReserveResult.Ok;
+                if (verdict != ReserveResult.Ok && !p.Shadow)
                 {
-                    return new(ReserveResult.PolicyExhausted, default, 0, i);
-                }
-
-                if (p.Spec.BoundaryMode == BoundaryMode.Strict && In(p, amount, tokens) > room)
-                {
-                    return new(ReserveResult.PolicyEstimateTooLarge, default, 0, i);
+                    return new(verdict, default, 0, i);
                 }
             }
         }
@@ -129,6 +131,17 @@ internal sealed class ReferenceModel(long ttlMs)
         key.Reserved += amount;
         for (int i = 0; i < 4; i++)
         {
+            if (wouldRefuse[i])
+            {
+                Policy shadow = key.Policies[i]!;
+                if (++shadow.ShadowRefusals == 1)
+                {
+                    Audit.Add((AuditAction.ShadowRefusal, tokenId, i));
+                }
+
+                continue;
+            }
+
             if (key.Policies[i] is { Active: true } p && AppliesTo(p, model))
             {
                 p.Reserved += In(p, amount, tokens);
@@ -336,7 +349,7 @@ internal sealed class ReferenceModel(long ttlMs)
                 p ??= key.Policies[i] = new Policy(spec);
                 p.Spec = spec;
                 p.Generation++;
-                p.Used = p.Reserved = 0;
+                p.Used = p.Reserved = p.ShadowRefusals = 0;
                 (p.StartMs, p.EndMs) = SimpleWindows.Compute(spec, now);
                 p.ExhaustedAtMs = 0;
                 SavedExhaustion(tokenId, i, p, now, key);
@@ -365,7 +378,7 @@ internal sealed class ReferenceModel(long ttlMs)
             p.ExhaustedAtMs = now;
         }
 
-        bool pauses = p.Spec.ExhaustedAction == ExhaustedAction.DisableToken;
+        bool pauses = p.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !p.Shadow;
         if (pauses && !p.Paused)
         {
             Pause(tokenId, i, p, key, AuditAction.UpdateDisable);
@@ -386,7 +399,7 @@ internal sealed class ReferenceModel(long ttlMs)
         }
 
         p.Generation++;
-        p.Used = p.Reserved = p.StartMs = p.EndMs = p.ExhaustedAtMs = 0;
+        p.Used = p.Reserved = p.StartMs = p.EndMs = p.ExhaustedAtMs = p.ShadowRefusals = 0;
     }
 
     private void RollDue(int tokenId, Key key, long now)
@@ -404,7 +417,7 @@ internal sealed class ReferenceModel(long ttlMs)
     {
         (p.StartMs, p.EndMs) = SimpleWindows.Compute(p.Spec, now);
         p.Generation++;
-        p.Used = p.Reserved = p.ExhaustedAtMs = 0;
+        p.Used = p.Reserved = p.ExhaustedAtMs = p.ShadowRefusals = 0;
         if (p.Paused && p.Spec.AutoResume)
         {
             p.PausedFrom = TokenStatus.None;
@@ -443,11 +456,11 @@ internal sealed class ReferenceModel(long ttlMs)
                 continue;
             }
 
-            r.Exhausted = true;
+            r.Exhausted |= !p.Shadow; // a shadow policy never tells the caller "exhausted"
             if (p.ExhaustedAtMs == 0 && p.Active && !key.Deleted)
             {
                 p.ExhaustedAtMs = now;
-                if (p.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !p.Paused)
+                if (p.Spec.ExhaustedAction == ExhaustedAction.DisableToken && !p.Shadow && !p.Paused)
                 {
                     Pause(r.TokenId, i, p, key, AuditAction.ExhaustedDisable);
                 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Tests.Support;
@@ -12,7 +13,7 @@ public sealed class DeltaRecordCodecTests
     /// <summary>One record of every kind, built by its factory with distinct values in every field it has.</summary>
     private static readonly DeltaRecord[] Samples =
     [
-        DeltaRecord.Reserve(Id, 123_456, 789, 0b1011, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000, 0x0003_0002_0001, requestKey: -7),
+        DeltaRecord.Reserve(Id, 123_456, 789, 0b1011, shadowRefusedMask: 0b0100, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000, 0x0003_0002_0001, requestKey: -7),
         DeltaRecord.Settle(Id, 123_456, 789, 99, 1234, 1_782_532_500_001, exhaustedReply: true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
         DeltaRecord.Settle(Id, 123_456, 789, 42, 0, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
         DeltaRecord.Refund(Id, 123_456, 789, 42, 1_782_532_500_003),
@@ -45,8 +46,8 @@ public sealed class DeltaRecordCodecTests
 
         // Read back by meaning, not by position: a swapped argument in a factory shows here.
         DeltaRecord[] decoded = Samples.Select(RoundTrip).ToArray();
-        Assert.Equal((Id, 0b1011, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000L, 0x0003_0002_0001L, -7L),
-            (decoded[0].ReservationId, decoded[0].PolicyMask, decoded[0].EstimateUnits, decoded[0].TokenEstimate, decoded[0].ExpiresAtMs, decoded[0].Generations, decoded[0].RequestKey));
+        Assert.Equal((Id, 0b1011, 0b0100, EngineLimits.AmountMaxUnits, EngineLimits.TokensMax, 1_782_532_500_000L, 0x0003_0002_0001L, -7L),
+            (decoded[0].ReservationId, decoded[0].PolicyMask, decoded[0].ShadowRefusedMask, decoded[0].EstimateUnits, decoded[0].TokenEstimate, decoded[0].ExpiresAtMs, decoded[0].Generations, decoded[0].RequestKey));
         Assert.Equal((99L, 1234L, true, new SettleMarks(0b0101, 0b0100, TokenStatus.Disabled)),
             (decoded[1].ChargedUnits, decoded[1].ChargedTokens, decoded[1].ExhaustedReply, decoded[1].Marks));
         Assert.Equal((DeltaKind.Expire, false, default(SettleMarks)), (decoded[2].Kind, decoded[2].ExhaustedReply, decoded[2].Marks));
@@ -55,6 +56,21 @@ public sealed class DeltaRecordCodecTests
         Assert.Equal((2, 5_000L, true), (decoded[6].PolicyIndex, decoded[6].ClearedUnits, decoded[6].Restores));
         Assert.Equal(-EngineLimits.BalanceMaxUnits, decoded[7].DeltaUnits);
         Assert.Equal(ReservationId.EpochMax, decoded[10].Epoch);
+    }
+
+    [Fact]
+    public void AVersion2Record_IsStillRead_WithNoShadowRefusals()
+    {
+        var buffer = new byte[DeltaRecordCodec.RecordBytes];
+        DeltaRecordCodec.Write(buffer, DeltaRecord.Reserve(Id, 7, 8, 0b0011, 0, 50, 0, 1_782_532_500_000, 0x0001_0001, 0), sequence: 5);
+        buffer[0] = 2; // written before shadow policies
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(12), DeltaRecordCodec.HeadChecksum(buffer));
+
+        Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out DeltaRecord record, out _, out _, out _));
+        Assert.Equal((0b0011, 0, 50L), (record.PolicyMask, record.ShadowRefusedMask, record.EstimateUnits));
+        buffer[0] = DeltaRecordCodec.CurrentVersion + 1;
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(12), DeltaRecordCodec.HeadChecksum(buffer));
+        Assert.Equal(DecodeStatus.UnknownVersion, DeltaRecordCodec.TryRead(buffer, out _, out _, out _, out _));
     }
 
     [Fact]

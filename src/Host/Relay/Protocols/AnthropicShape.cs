@@ -53,7 +53,7 @@ public static class AnthropicShape
         PolicyView? requests = null, tokens = null;
         foreach (PolicyView policy in token.Policies)
         {
-            if (!policy.Spec.Enabled || (policy.Index != refusedBy && !policy.Spec.AppliesTo(model)))
+            if (!Admin.PolicyNames.Limits(policy.Spec) || (policy.Index != refusedBy && !policy.Spec.AppliesTo(model)))
             {
                 continue;
             }
