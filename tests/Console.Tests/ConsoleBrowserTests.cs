@@ -48,7 +48,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await page.ClickAsync("a:has-text(\"Open the key's page\")");
         await Assertions.Expect(page.Locator(".policy-card")).ToHaveCountAsync(2);
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
-        await page.GotoAsync("/");
+        await page.GotoAsync("/keys");
         await Assertions.Expect(page.Locator("tr:has-text('two-policies') .usage")).ToHaveCountAsync(2);
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
         await Screenshots.SaveAsync(page, "keys-table");
@@ -186,12 +186,12 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         };
         await SignInAsync(page);
         Assert.Contains(await page.Context.CookiesAsync(), c => c.Name == "quota.tz" && c.Value == "Asia%2FShanghai"); // set by console.js
-        foreach (string path in new[] { "/", $"/keys/{id}", $"/keys/{id}/edit", "/keys/new", "/users", $"/users/{user}", "/logs", "/me" })
+        foreach (string path in new[] { "/", "/keys", $"/keys/{id}", $"/keys/{id}/edit", "/keys/new", "/users", $"/users/{user}", "/logs", "/me" })
         {
             await page.GotoAsync(path);
         }
 
-        await page.GotoAsync("/");
+        await page.GotoAsync("/keys");
         ILocator used = page.Locator($"tr[data-key-id='{id}'] .usage svg.bar rect.used");
         await Assertions.Expect(used).ToHaveCountAsync(1); // the usage bar, drawn without inline style
         Assert.True(await used.EvaluateAsync<double>("rect => rect.getBBox().height") > 0);
@@ -241,7 +241,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await page.FocusAsync("#admin-key");
         await page.Keyboard.TypeAsync(HostUnderTest.AdminKey);
         await page.Keyboard.PressAsync("Enter"); // keyboard only
-        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("API keys");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Dashboard");
     }
 
     /// <summary>Calls the relay until a disable_token policy pauses the key (each call costs the model's price).</summary>
