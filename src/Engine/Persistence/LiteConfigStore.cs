@@ -154,12 +154,11 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         Units = stored.Units + increment.Units, Tokens = stored.Tokens + increment.Tokens,
     };
 
-    /// <summary>The stored hourly counters from <paramref name="fromHourMs"/> on (of <paramref name="family"/> only, when given).</summary>
-    public IEnumerable<RollupDocument> Rollups(long fromHourMs, int? family = null) =>
-        family is { } f ? rollups.Find(r => r.HourMs >= fromHourMs && r.Family == f) : rollups.Find(r => r.HourMs >= fromHourMs);
+    /// <summary>The stored hourly counters from <paramref name="fromHourMs"/> on.</summary>
+    public IEnumerable<RollupDocument> Rollups(long fromHourMs) => rollups.Find(r => r.HourMs >= fromHourMs);
 
-    /// <summary>Whether any hourly counter is stored (a store written before them has none).</summary>
-    public bool HasRollups => rollups.Count() > 0;
+    /// <summary>Deletes the hourly counters of <paramref name="family"/> older than <paramref name="beforeHourMs"/>; returns how many.</summary>
+    public int PruneRollups(int family, long beforeHourMs) => rollups.DeleteMany(r => r.HourMs < beforeHourMs && r.Family == family);
 
     public (IReadOnlyList<LogDocument> Items, int Total) QueryLogs(LogQuery query)
     {

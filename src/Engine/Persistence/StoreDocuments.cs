@@ -178,7 +178,7 @@ internal interface ILogRollup
     /// <summary>The increments of a batch, at most one per <see cref="RollupDocument.Id"/>.</summary>
     IReadOnlyCollection<RollupDocument> Of(IReadOnlyCollection<LogDocument> rows);
 
-    /// <summary>The increments (and the rows they came from) are stored.</summary>
+    /// <summary>The increments (and the rows they came from) are stored. Must not throw: the writer would store the batch again.</summary>
     void Committed(IReadOnlyCollection<RollupDocument> increments, IReadOnlyCollection<LogDocument> rows);
 }
 

@@ -105,9 +105,10 @@ internal sealed class DashboardData
             }
         });
 
-        List<TokenView> watched = runtime.Watched.Current(WatchedReadMax);
-        List<Watched> described = [.. watched.Select(v => new Watched(v, runtime.Store.FindToken(v.TokenId)?.Name ?? "", WatchedKeys.UsedShare(v)))
-            .OrderByDescending(w => w.Share).ThenBy(w => w.View.TokenId)];
+        (TokenView View, double Share)[] watched = [.. runtime.Watched.Current(WatchedReadMax).Select(v => (v, WatchedKeys.UsedShare(v)))
+            .OrderByDescending(w => w.Item2).ThenBy(w => w.v.TokenId)];
+        Watched[] Shown(bool paused) => [.. watched.Where(w => w.View.Paused == paused).Take(WatchedShownMax)
+            .Select(w => new Watched(w.View, runtime.Store.FindToken(w.View.TokenId)?.Name ?? "", w.Share))];
         return new DashboardData
         {
             FirstDay = first,
@@ -118,8 +119,8 @@ internal sealed class DashboardData
             TopUsers = Top(users),
             Refusals = [.. refusals.Select(r => new RefusalCount(r.Key.Item1, r.Key.Item2, r.Key.Item3, r.Value.LastDay, r.Value.Window))
                 .OrderByDescending(r => r.Window).ThenBy(r => r.Reason, StringComparer.Ordinal).ThenBy(r => r.PolicyIndex)],
-            NearExhaustion = [.. described.Where(w => !w.View.Paused).Take(WatchedShownMax)],
-            Paused = [.. described.Where(w => w.View.Paused).Take(WatchedShownMax)],
+            NearExhaustion = Shown(paused: false),
+            Paused = Shown(paused: true),
             WatchedCapped = runtime.Watched.Count > WatchedReadMax,
         };
     }

@@ -16,7 +16,9 @@ internal sealed class UsageRollup : ILogRollup
 
     private readonly object gate = new();
     private readonly SortedDictionary<long, HourCounters> hours = [];
+    private readonly LiteConfigStore store;
     private readonly Func<long> nowMs;
+    private long prunedHour;
     private readonly Action<IReadOnlyCollection<LogDocument>> rowsWritten;
 
     /// <param name="store">Where the counters are kept; this rollup is attached to it (every later batch of rows is counted).</param>
@@ -25,6 +27,7 @@ internal sealed class UsageRollup : ILogRollup
     public UsageRollup(LiteConfigStore store, Func<long> nowMs, Action<IReadOnlyCollection<LogDocument>> rowsWritten)
     {
         ArgumentNullException.ThrowIfNull(store);
+        this.store = store;
         this.nowMs = nowMs;
         this.rowsWritten = rowsWritten;
         long now = nowMs();
@@ -50,6 +53,7 @@ internal sealed class UsageRollup : ILogRollup
         // Runs after the commit: an exception here would make the writer write the batch again, so none leaves.
         try
         {
+            long now = nowMs();
             lock (gate)
             {
                 foreach (RollupDocument increment in increments)
@@ -57,7 +61,16 @@ internal sealed class UsageRollup : ILogRollup
                     Add(increment);
                 }
 
-                Prune(nowMs());
+                Prune(now);
+            }
+
+            if (RollupDimensions.HourOf(now) != prunedHour)
+            {
+                // Once an hour, the stored counters no page reads any more go too (kept: what a restart reloads).
+                prunedHour = RollupDimensions.HourOf(now);
+                store.PruneRollups(RollupDimensions.Key, OldestKeyHour(now));
+                store.PruneRollups(RollupDimensions.Model, OldestKept(now));
+                store.PruneRollups(RollupDimensions.Refusal, OldestKept(now));
             }
 
             rowsWritten(rows);
