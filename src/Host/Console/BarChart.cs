@@ -15,7 +15,7 @@ public static class BarChart
     public const int Colours = 8;
     private const int Width = 640, Height = 200, Left = 56, Bottom = 24, Top = 10;
 
-    /// <summary>A named row of per-day values (one per day from the chart's first day).</summary>
+    /// <summary>A named row of per-day values (one per day from the chart's first day); an empty name for a chart's only row.</summary>
     public sealed record Series(string Name, long[] PerDay);
 
     /// <summary>A horizontal line at <paramref name="Value"/>, explained by <paramref name="Title"/>.</summary>
@@ -58,7 +58,7 @@ public static class BarChart
 
                 double h = plotHeight * value / max;
                 y -= h;
-                string name = series.Count > 1 ? $"{Html(series[i].Name)}: " : "";
+                string name = series[i].Name.Length > 0 ? $"{Html(series[i].Name)}: " : "";
                 svg.Append(CultureInfo.InvariantCulture, $"<rect class=\"bar s{i % Colours}\" x=\"{x:0.#}\" y=\"{y:0.#}\" width=\"{Math.Max(1, barWidth - 2):0.#}\" height=\"{h:0.#}\"><title>{Html(label)}: {name}{Html(T.N(value))}</title></rect>");
             }
 

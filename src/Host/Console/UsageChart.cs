@@ -39,6 +39,6 @@ public static class UsageChart
     }
 
     public static string Svg(Data data, string title) =>
-        BarChart.Svg(title, data.FirstDay, [new BarChart.Series(title, data.PerDay)],
+        BarChart.Svg(title, data.FirstDay, [new BarChart.Series("", data.PerDay)],
             [.. data.DailyQuotas.Select(quota => new BarChart.Line(quota, T.Format("Chart_DailyQuota", T.N(quota))))]);
 }
