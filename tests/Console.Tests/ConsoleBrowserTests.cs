@@ -48,7 +48,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await page.ClickAsync("a:has-text(\"Open the key's page\")");
         await Assertions.Expect(page.Locator(".policy-card")).ToHaveCountAsync(2);
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
-        await page.GotoAsync("/");
+        await page.GotoAsync("/keys");
         await Assertions.Expect(page.Locator("tr:has-text('two-policies') .usage")).ToHaveCountAsync(2);
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
         await Screenshots.SaveAsync(page, "keys-table");
@@ -69,6 +69,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
 
         IPage page = await fixture.NewPageAsync();
         await SignInAsync(page);
+        await page.ClickAsync("nav.main-nav a:has-text('Keys')");
         await page.SelectOptionAsync("#status", "quota_policy_disabled");
         await page.ClickAsync("button:has-text('Apply')");
         ILocator row = page.Locator($"tr[data-key-id='{id}']");
@@ -186,12 +187,12 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         };
         await SignInAsync(page);
         Assert.Contains(await page.Context.CookiesAsync(), c => c.Name == "quota.tz" && c.Value == "Asia%2FShanghai"); // set by console.js
-        foreach (string path in new[] { "/", $"/keys/{id}", $"/keys/{id}/edit", "/keys/new", "/users", $"/users/{user}", "/logs", "/me" })
+        foreach (string path in new[] { "/", "/keys", $"/keys/{id}", $"/keys/{id}/edit", "/keys/new", "/users", $"/users/{user}", "/logs", "/me" })
         {
             await page.GotoAsync(path);
         }
 
-        await page.GotoAsync("/");
+        await page.GotoAsync("/keys");
         ILocator used = page.Locator($"tr[data-key-id='{id}'] .usage svg.bar rect.used");
         await Assertions.Expect(used).ToHaveCountAsync(1); // the usage bar, drawn without inline style
         Assert.True(await used.EvaluateAsync<double>("rect => rect.getBBox().height") > 0);
@@ -234,6 +235,55 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         Assert.Equal("framed", (await fixture.Host.GetJsonAsync($"/api/tokens/{id}")).GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task TheDashboard_AfterRelayTraffic_ShowsTheKey_ItsRefusals_TablesAndCsv_AndFitsAPhone()
+    {
+        int user = await fixture.Host.CreateUserAsync();
+        (int id, string key) = await fixture.Host.CreateTokenAsync(new
+        {
+            user_id = user, name = "dash-walker", remain_quota = 1_000_000,
+            quota_policy = new { period_mode = "daily", quota = 2, metric = "requests" },
+        });
+        for (int call = 0; call < 3; call++) // two admitted, the third refused by the policy
+        {
+            using HttpResponseMessage response = await fixture.Host.ChatAsync(key, new { model = "demo-per-call", messages = new[] { new { role = "user", content = "hi" } } });
+            await response.Content.ReadAsStringAsync();
+        }
+
+        IPage page = await fixture.NewPageAsync();
+        await SignInAsync(page); // the dashboard is the first page
+        ILocator top = page.Locator($"section[data-chart='top-keys'] tr[data-id='{id}']");
+        for (int attempt = 0; attempt < 50 && await top.CountAsync() == 0; attempt++)
+        {
+            await page.ReloadAsync(); // the log writer stores rows (and their counters) in batches, shortly after
+        }
+
+        await Assertions.Expect(top.Locator("[data-field=requests]")).ToHaveTextAsync("2");
+        ILocator bars = page.Locator("section[data-chart='spend'] svg[role='img'] rect.bar");
+        Assert.True(await bars.CountAsync() > 0);
+        Assert.Contains("demo-per-call", await bars.Last.Locator("title").TextContentAsync(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(await page.Locator("section[data-chart='spend'] svg").GetAttributeAsync("aria-label")));
+        await page.ClickAsync("section[data-chart='spend'] details summary"); // the table behind the chart
+        await Assertions.Expect(page.Locator("section[data-chart='spend'] details table")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("section[data-chart='refusals'] tr[data-reason='PolicyExhausted'][data-policy='0']")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator($"section[data-chart='near-exhaustion'] tr[data-key-id='{id}']")).ToContainTextAsync("100 %");
+        await Screenshots.SaveAsync(page, "dashboard");
+
+        await page.SelectOptionAsync("#by", "provider");
+        await page.ClickAsync("button:has-text('Apply')");
+        await Assertions.Expect(page.Locator("section[data-chart='spend'] svg rect.bar title").Last).ToContainTextAsync("default");
+
+        IDownload download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("section[data-chart='top-keys'] a[download]"));
+        string csv = await File.ReadAllTextAsync((await download.PathAsync())!);
+        Assert.StartsWith("token_id,name,spend_units,requests,tokens,hours", csv, StringComparison.Ordinal);
+        Assert.Contains($"{id},dash-walker,", csv, StringComparison.Ordinal);
+
+        IPage phone = await fixture.NewPageAsync(width: 375, height: 800);
+        await SignInAsync(phone);
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= 375"), "the dashboard overflows 375 px");
+        await Screenshots.SaveAsync(phone, "dashboard-375");
+    }
+
     internal static async Task SignInAsync(IPage page)
     {
         await page.GotoAsync("/");
@@ -241,7 +291,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture fixture)
         await page.FocusAsync("#admin-key");
         await page.Keyboard.TypeAsync(HostUnderTest.AdminKey);
         await page.Keyboard.PressAsync("Enter"); // keyboard only
-        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("API keys");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Dashboard");
     }
 
     /// <summary>Calls the relay until a disable_token policy pauses the key (each call costs the model's price).</summary>

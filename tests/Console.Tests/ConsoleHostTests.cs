@@ -13,7 +13,7 @@ namespace Quota.Host.Tests;
 public sealed class ConsoleHostTests : IAsyncLifetime
 {
     private static readonly string[] DoneNotices = ["saved", "reset", "enabled", "disabled", "created", "credited", "regrouped"];
-    private static readonly string[] ConsoleRoutes = ["/", "/?status=enabled", "/keys/new", "/keys/1", "/keys/1/edit", "/keys/1?confirm=delete", "/users", "/users/1", "/logs", "/logs?token_id=1"];
+    private static readonly string[] ConsoleRoutes = ["/", "/?by=provider", "/keys", "/keys?status=enabled", "/keys/new", "/keys/1", "/keys/1/edit", "/keys/1?confirm=delete", "/users", "/users/1", "/logs", "/logs?token_id=1"];
     private readonly TempDirectory data = new();
     private HostUnderTest host = default!;
 
@@ -66,7 +66,7 @@ public sealed class ConsoleHostTests : IAsyncLifetime
             Assert.DoesNotContain("secure", cookie.Replace("samesite", "", StringComparison.OrdinalIgnoreCase), StringComparison.OrdinalIgnoreCase); // plain HTTP here
         }
 
-        Assert.Contains("<h1>API keys</h1>", await client.GetPageAsync("/"), StringComparison.Ordinal);
+        Assert.Contains("<h1>API keys</h1>", await client.GetPageAsync("/keys"), StringComparison.Ordinal);
         using HttpResponseMessage api = await client.GetAsync("/api/tokens");
         Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
         using HttpResponseMessage relay = await client.GetAsync("/v1/quota");
@@ -132,7 +132,7 @@ public sealed class ConsoleHostTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Redirect, me.StatusCode);
         }
 
-        foreach (string route in new[] { "/", $"/keys/{id}", $"/keys/{id}/edit", $"/keys/{id}?confirm=reset-all", "/users", $"/users/{user}", "/logs", $"/logs?token_id={id}", "/me" })
+        foreach (string route in new[] { "/", "/keys", $"/keys/{id}", $"/keys/{id}/edit", $"/keys/{id}?confirm=reset-all", "/users", $"/users/{user}", "/logs", $"/logs?token_id={id}", "/me" })
         {
             string html = await client.GetPageAsync(route);
             Assert.DoesNotContain(key, html, StringComparison.Ordinal);
@@ -192,14 +192,14 @@ public sealed class ConsoleHostTests : IAsyncLifetime
 
         using var client = new ConsoleClient(host.Admin.BaseAddress!);
         await client.SignInAsync();
-        Assert.Contains($"data-key-id=\"{unnamed}\"", await client.GetPageAsync("/"), StringComparison.Ordinal);
+        Assert.Contains($"data-key-id=\"{unnamed}\"", await client.GetPageAsync("/keys"), StringComparison.Ordinal);
         Assert.Contains($"#{unnamed}", await client.GetPageAsync($"/keys/{unnamed}"), StringComparison.Ordinal);
-        Assert.Equal(0, Regex.Count(await client.GetPageAsync("/?q=nothing-matches"), "data-key-id="));
+        Assert.Equal(0, Regex.Count(await client.GetPageAsync("/keys?q=nothing-matches"), "data-key-id="));
     }
 
     [Theory]
-    [InlineData("/?p=abc&user=x")]
-    [InlineData("/?p=99999999999")]
+    [InlineData("/keys?p=abc&user=x")]
+    [InlineData("/keys?p=99999999999")]
     [InlineData("/logs?p=999999999999&token_id=x&user_id=1e3")]
     [InlineData("/users?p=-")]
     [InlineData("/keys/new?user=abc")]
@@ -227,16 +227,16 @@ public sealed class ConsoleHostTests : IAsyncLifetime
 
         using var client = new ConsoleClient(host.Admin.BaseAddress!);
         await client.SignInAsync();
-        string first = await client.GetPageAsync("/");
+        string first = await client.GetPageAsync("/keys");
         Assert.Equal(KeyDirectory.PageSize, Regex.Count(first, "data-key-id="));
-        Assert.Contains("href=\"/?q=&amp;status=&amp;p=2\"", first, StringComparison.Ordinal);
-        Assert.Equal(4, Regex.Count(await client.GetPageAsync("/?p=2"), "data-key-id="));
+        Assert.Contains("href=\"/keys?q=&amp;status=&amp;p=2\"", first, StringComparison.Ordinal);
+        Assert.Equal(4, Regex.Count(await client.GetPageAsync("/keys?p=2"), "data-key-id="));
 
         JsonElement api = await host.GetJsonAsync("/api/tokens?status=disabled");
-        string filtered = await client.GetPageAsync("/?status=disabled");
+        string filtered = await client.GetPageAsync("/keys?status=disabled");
         Assert.Equal(api.GetProperty("total").GetInt32(), Regex.Count(filtered, "data-key-id="));
         Assert.Contains($"data-key-id=\"{disabled}\"", filtered, StringComparison.Ordinal);
-        Assert.Equal(2, Regex.Count(await client.GetPageAsync("/?q=BULK-0"), "data-key-id=") - 8); // bulk-00 … bulk-09
+        Assert.Equal(2, Regex.Count(await client.GetPageAsync("/keys?q=BULK-0"), "data-key-id=") - 8); // bulk-00 … bulk-09
     }
 
     [Fact]

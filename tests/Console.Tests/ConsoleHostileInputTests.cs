@@ -44,14 +44,14 @@ public sealed class ConsoleHostileInputTests : IAsyncLifetime
         using var client = new ConsoleClient(host.Admin.BaseAddress!);
         await client.SignInAsync();
 
-        string forged = await client.GetPageAsync("/?deleted=" + Uri.EscapeDataString("Your account is locked, call +1-555-0100"));
+        string forged = await client.GetPageAsync("/keys?deleted=" + Uri.EscapeDataString("Your account is locked, call +1-555-0100"));
         Assert.DoesNotContain("call +1-555-0100", forged, StringComparison.Ordinal);
-        Assert.DoesNotContain("class=\"notice\"", await client.GetPageAsync($"/?deleted={token}"), StringComparison.Ordinal); // still there: nothing was deleted
+        Assert.DoesNotContain("class=\"notice\"", await client.GetPageAsync($"/keys?deleted={token}"), StringComparison.Ordinal); // still there: nothing was deleted
 
         using HttpResponseMessage deleted = await client.PostFormAsync($"/keys/{token}?confirm=delete", "confirm", [new("Action.Name", "delete")]);
         Assert.Equal(HttpStatusCode.Redirect, deleted.StatusCode);
         string location = new Uri(host.Admin.BaseAddress!, deleted.Headers.Location!).PathAndQuery;
-        Assert.Equal($"/?deleted={token}", location);
+        Assert.Equal($"/keys?deleted={token}", location);
         string page = await client.GetPageAsync(location);
         Assert.Matches("class=\"notice\"[^>]*>[^<]*to-be-deleted", page);
     }

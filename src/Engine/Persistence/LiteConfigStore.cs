@@ -24,6 +24,8 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
     private readonly ILiteCollection<LogDocument> logs;
     private readonly ILiteCollection<OutboxDocument> outbox;
     private readonly ILiteCollection<GatewayKeyDocument> gatewayKeys;
+    private readonly ILiteCollection<RollupDocument> rollups;
+    private volatile ILogRollup? rollup;
 
     public LiteConfigStore(string path)
     {
@@ -41,6 +43,15 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         outbox.EnsureIndex(o => o.DeliveredMs);
         gatewayKeys = db.GetCollection<GatewayKeyDocument>("gateway_keys");
         gatewayKeys.EnsureIndex(g => g.KeyHash, unique: true);
+        rollups = db.GetCollection<RollupDocument>("rollup_hours");
+        rollups.EnsureIndex(r => r.HourMs);
+    }
+
+    /// <summary>What counts the log rows per hour as they are written (the host's dashboard); null: nothing does.</summary>
+    public ILogRollup? Rollup
+    {
+        get => rollup;
+        set => rollup = value;
     }
 
     private static BsonMapper CreateMapper()
@@ -51,6 +62,7 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         mapper.Entity<TokenDocument>();
         mapper.Entity<LogDocument>();
         mapper.Entity<OutboxDocument>();
+        mapper.Entity<RollupDocument>();
         mapper.Entity<LiteFileInfo<string>>(); // the snapshots' file storage
         return mapper;
     }
@@ -98,14 +110,55 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
 
     public bool DeleteGatewayKey(int id) => gatewayKeys.Delete(id);
 
-    /// <summary>Inserts a batch of log rows in one transaction.</summary>
+    /// <summary>Inserts a batch of log rows, and adds their <see cref="Rollup"/> increments, in one transaction.</summary>
     public void AppendLogs(IReadOnlyCollection<LogDocument> rows)
     {
-        if (rows.Count > 0)
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        ILogRollup? counter = rollup;
+        IReadOnlyCollection<RollupDocument> increments = counter?.Of(rows) ?? [];
+        if (increments.Count == 0)
         {
             logs.InsertBulk(rows);
         }
+        else
+        {
+            db.BeginTrans();
+            try
+            {
+                logs.InsertBulk(rows);
+                foreach (RollupDocument increment in increments)
+                {
+                    rollups.Upsert(Added(rollups.FindById(increment.Id), increment));
+                }
+
+                db.Commit();
+            }
+            catch
+            {
+                db.Rollback();
+                throw;
+            }
+        }
+
+        counter?.Committed(increments, rows);
     }
+
+    private static RollupDocument Added(RollupDocument? stored, RollupDocument increment) => stored is null ? increment : new RollupDocument
+    {
+        Id = stored.Id, HourMs = stored.HourMs, Family = stored.Family, Name = stored.Name, Group = stored.Group, TokenId = stored.TokenId,
+        UserId = stored.UserId, PolicyIndex = stored.PolicyIndex, Requests = stored.Requests + increment.Requests,
+        Units = stored.Units + increment.Units, Tokens = stored.Tokens + increment.Tokens,
+    };
+
+    /// <summary>The stored hourly counters from <paramref name="fromHourMs"/> on.</summary>
+    public IEnumerable<RollupDocument> Rollups(long fromHourMs) => rollups.Find(r => r.HourMs >= fromHourMs);
+
+    /// <summary>Deletes the hourly counters of <paramref name="family"/> older than <paramref name="beforeHourMs"/>; returns how many.</summary>
+    public int PruneRollups(int family, long beforeHourMs) => rollups.DeleteMany(r => r.HourMs < beforeHourMs && r.Family == family);
 
     public (IReadOnlyList<LogDocument> Items, int Total) QueryLogs(LogQuery query)
     {

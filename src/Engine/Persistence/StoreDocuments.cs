@@ -90,6 +90,11 @@ internal enum LogKind : byte
     ReservationExpired = AuditAction.ReservationExpired,
     ThresholdReached = AuditAction.ThresholdReached,
     ShadowRefusal = AuditAction.ShadowRefusal,
+    /// <summary>
+    /// A request the host refused (its reserve, or its early check); its details are the host's (<see cref="LogDocument.HostJson"/>).
+    /// Host rows take values from 64 up, apart from the audit actions'.
+    /// </summary>
+    Refusal = 64,
 }
 
 /// <summary>
@@ -143,6 +148,41 @@ internal sealed class LogDocument
         AmountUnits = e.AmountUnits,
         ThresholdPercent = e.ThresholdPercent,
     };
+}
+
+/// <summary>
+/// One hour's counters of one host-defined dimension (a model, a key, a refusal reason), kept up to date in the same
+/// transaction as the log rows they count (<see cref="ILogRollup"/>), so they lose exactly what the log loses.
+/// <see cref="Id"/> names the hour and the dimension; the engine never reads the dimension's fields.
+/// </summary>
+internal sealed class RollupDocument
+{
+    public string Id { get; set; } = "";
+    /// <summary>The hour's start, UTC Unix ms.</summary>
+    public long HourMs { get; set; }
+    /// <summary>Which family of dimension (the host's numbering).</summary>
+    public int Family { get; set; }
+    public string Name { get; set; } = "";
+    public string Group { get; set; } = "";
+    public int TokenId { get; set; }
+    public int UserId { get; set; }
+    public int PolicyIndex { get; set; } = -1;
+    public long Requests { get; set; }
+    public long Units { get; set; }
+    public long Tokens { get; set; }
+}
+
+/// <summary>
+/// Turns a batch of log rows into rollup increments (added to the stored counters in the rows' transaction), and hears
+/// of them once that transaction committed. Called on the log writer's one thread.
+/// </summary>
+internal interface ILogRollup
+{
+    /// <summary>The increments of a batch, at most one per <see cref="RollupDocument.Id"/>.</summary>
+    IReadOnlyCollection<RollupDocument> Of(IReadOnlyCollection<LogDocument> rows);
+
+    /// <summary>The increments (and the rows they came from) are stored. Must not throw: the writer would store the batch again.</summary>
+    void Committed(IReadOnlyCollection<RollupDocument> increments, IReadOnlyCollection<LogDocument> rows);
 }
 
 /// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.

@@ -148,6 +148,8 @@ public static class TokenEndpoints
             return saved;
         }
 
+        runtime.Watched.Observe(label.Id); // a lowered budget or quota can put the key near exhaustion without a log row
+
         if (name is not null && name != label.Name)
         {
             label.Name = name;

@@ -69,6 +69,7 @@ public static class ConsoleRegistration
         });
         app.MapConsoleAssets();
         app.MapConsoleCommands();
+        app.MapDashboardCsv();
         app.MapRazorComponents<App>().RequireAuthorization(ConsoleAuth.Policy);
         return app;
     }

@@ -4,7 +4,7 @@ namespace Quota.Host.ConsoleUi;
 
 /// <summary>
 /// The names of keys the console deleted lately, by id: after a delete the keys page is reached with only the id in its
-/// address (<c>/?deleted=12</c>) and says which key went by looking its name up here, so a link cannot make the page
+/// address (<c>/keys?deleted=12</c>) and says which key went by looking its name up here, so a link cannot make the page
 /// print text of its author's choosing. Bounded; after a restart, or for an id it never saw, the page shows the id.
 /// </summary>
 public sealed class DeletedKeyNames

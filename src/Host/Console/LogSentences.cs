@@ -25,7 +25,11 @@ internal static class LogSentences
         (LogKind.ReservationExpired, "reservation.expired"),
         (LogKind.ThresholdReached, "quota.threshold_reached"),
         (LogKind.ShadowRefusal, "token.quota_policy.shadow_refusal"),
+        (LogKind.Refusal, RefusalAction),
     ];
+
+    /// <summary>The action of refusal rows (a request the relay or the quota API refused).</summary>
+    public const string RefusalAction = "request.refused";
 
     /// <summary>The console filter's types: consume rows and each system action, in the order of the filter.</summary>
     public static readonly string[] Types = ["consume", .. Actions.Select(a => a.Action)];
@@ -76,7 +80,8 @@ internal static class LogSentences
         string next = row.WindowEndMs > 0 ? formatTime(row.WindowEndMs) : "—";
         return row.Kind switch
         {
-            LogKind.Consume => Consume(row, key),
+            LogKind.Consume => Consume(row, key, formatTime),
+            LogKind.Refusal => Refusal(row, key, formatTime),
             LogKind.ExhaustedDisable => T.Format("Log_exhausted_disable", key, policy, T.N(row.UsedUnits), T.N(row.LimitUnits), next),
             LogKind.AutoRestoreReset => T.Format("Log_auto_restore_reset", key, policy, next),
             LogKind.ManualReset => T.Format("Log_manual_reset", key, policy, next),
@@ -103,6 +108,7 @@ internal static class LogSentences
         return row.Kind switch
         {
             LogKind.Consume => ConsumeRow.Read(row) is { } c ? c.Params() : [],
+            LogKind.Refusal => RefusalRow.Read(row) is { } r ? RefusalParams(r) : [],
             LogKind.AutoRestoreReset => new() { ["previous_status"] = (int)row.PreviousStatus, ["new_period_start"] = row.WindowStartMs / 1000, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
             LogKind.ManualReset => new() { ["used_quota"] = 0, ["next_reset_at"] = nextResetAt, ["policy_index"] = row.PolicyIndex, ["metric"] = metric },
             LogKind.ReservationExpired => new() { ["reservation_id"] = new ReservationId(row.ReservationId).ToString(), ["amount"] = row.AmountUnits },
@@ -117,7 +123,46 @@ internal static class LogSentences
         };
     }
 
-    private static string Consume(LogDocument row, string key)
+    /// <summary>A refusal row's <c>params</c>: the reason, the model, the surface and the admission's fields.</summary>
+    private static Dictionary<string, object?> RefusalParams(RefusalRow refusal) => new()
+    {
+        ["reason"] = refusal.Reason, ["model"] = refusal.Model, ["surface"] = refusal.Surface, ["checked"] = refusal.Admission.Checked,
+        ["refused_by"] = refusal.Admission.RefusedBy, ["reopens_at"] = refusal.Admission.ReopensAtMs / 1000,
+    };
+
+    private static string Refusal(LogDocument row, string key, Func<long, string> formatTime)
+    {
+        RefusalRow? refusal = RefusalRow.Read(row);
+        string sentence = T.Format("Log_refused", key, refusal?.Model ?? "—", ReasonLabel(refusal?.Reason ?? ""));
+        return refusal is null ? sentence : sentence + " " + Explain(refusal.Admission, formatTime);
+    }
+
+    /// <summary>A refusal reason (a <see cref="ReserveResult"/> name) in the reader's language.</summary>
+    public static string ReasonLabel(string reason) => T.Get("Refusal_" + reason);
+
+    /// <summary>
+    /// "Checked: key, user wallet, policy 2 (Daily); refused by policy 2 (Daily); reopens …": the admission's fields as
+    /// one sentence (the console, <c>/api/logs</c> and the key holder's page).
+    /// </summary>
+    public static string Explain(AdmissionTrace trace, Func<long, string> formatTime)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        ArgumentNullException.ThrowIfNull(formatTime);
+        string sentence = T.Format("Explain_Checked", string.Join(T.Get("Explain_Separator"), trace.Checked.Select(AccountLabel)));
+        if (trace.RefusedBy is not { } refusedBy)
+        {
+            return sentence + T.Get("Explain_End");
+        }
+
+        sentence += T.Format("Explain_RefusedBy", AccountLabel(refusedBy));
+        return sentence + (trace.ReopensAtMs is { } reopens ? T.Format("Explain_Reopens", formatTime(reopens)) : T.Get("Explain_NoReopen"));
+    }
+
+    private static string AccountLabel(CheckedAccount account) => account.Account == CheckedAccount.Policy
+        ? T.Format("Account_policy", (account.PolicyIndex ?? 0) + 1, T.Get("Period_" + account.PeriodMode))
+        : T.Get("Account_" + account.Account);
+
+    private static string Consume(LogDocument row, string key, Func<long, string> formatTime)
     {
         ConsumeRow? c = ConsumeRow.Read(row);
         string sentence = T.Format("Log_consume", key, T.N(row.AmountUnits), c?.Model ?? "", T.N(c?.PromptTokens ?? 0), T.N(c?.CompletionTokens ?? 0));
@@ -132,7 +177,8 @@ internal static class LogSentences
             sentence += T.Format("Log_clamped", T.N(reported));
         }
 
-        return c is { Counted: true } ? sentence + T.Get("Log_counted") : sentence;
+        sentence = c is { Counted: true } ? sentence + T.Get("Log_counted") : sentence;
+        return c?.Admission is { } admission ? sentence + " " + Explain(admission, formatTime) : sentence;
     }
 
     /// <summary>"policy 2 (Requests)": the position and what the policy counts.</summary>

@@ -18,6 +18,7 @@ public static class Rejection
         long? clearsInMs = null; // a 403 (wallet, key budget) never clears by itself
         if (runtime.ReadToken(tokenId, now, fresh: false) is { } view)
         {
+            RecordRefusal(context, runtime, view, outcome, model, now);
             RateLimitHeaders.Add(context.Response, view, now, model, outcome.PolicyIndex);
             if (status == 429 && view.Policies.FirstOrDefault(p => p.Index == outcome.PolicyIndex) is { } policy)
             {
@@ -32,5 +33,19 @@ public static class Rejection
         }
 
         return OpenAiError.Result(status, code, message, outcome.Result == ReserveResult.InvalidAmount ? "amount" : null);
+    }
+
+    /// <summary>Logs the refusal of a known key as a refusal row (the dashboard counts them; the key's holder reads why).</summary>
+    private static void RecordRefusal(HttpContext context, QuotaRuntime runtime, TokenView view, ReserveOutcome outcome, string? model, long now)
+    {
+        if (outcome.Result == ReserveResult.InvalidAmount)
+        {
+            return; // a malformed request, not a limit
+        }
+
+        string surface = context.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) ? "relay" : "quota_api";
+        var row = new Relay.RefusalRow(outcome.Result.ToString(), model, surface, Relay.AdmissionTrace.Refused(view, outcome, model));
+        PolicyView? policy = view.Policies.FirstOrDefault(p => p.Index == outcome.PolicyIndex);
+        runtime.Persistent.Logs.Enqueue(row.ToRow(now, view.TokenId, view.UserId, policy?.Index ?? -1, policy?.Spec.Metric ?? default));
     }
 }

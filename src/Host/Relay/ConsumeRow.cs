@@ -47,6 +47,11 @@ public sealed record ConsumeRow(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? ReportedCompletionTokens { get; init; }
 
+    /// <summary>The accounts the request was held on (absent on rows older than it).</summary>
+    [JsonPropertyName("admission")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AdmissionTrace? Admission { get; init; }
+
     /// <summary>Uncached input tokens.</summary>
     [JsonIgnore]
     public long InputTokens => PromptTokens - CacheReadTokens - CacheWrite5mTokens - CacheWrite1hTokens;
@@ -64,6 +69,11 @@ public sealed record ConsumeRow(
         if (ReportedCompletionTokens is { } reported)
         {
             values["reported_completion_tokens"] = reported;
+        }
+
+        if (Admission is { } admission)
+        {
+            values["checked"] = admission.Checked;
         }
 
         return values;

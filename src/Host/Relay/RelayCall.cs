@@ -255,6 +255,7 @@ internal sealed partial class RelayCall(
             CacheWrite1hTokens = usage.CacheWrite1h,
             ReasoningTokens = usage.Reasoning,
             ReportedCompletionTokens = output != reported ? reported : null,
+            Admission = AdmissionTrace.Admitted(view, request.Model),
         };
         runtime.Persistent.Logs.Enqueue(row.ToRow(now, tokenId, view?.UserId ?? 0, outcome.Result == FinishResult.Ok ? outcome.ChargedUnits : 0));
         await runtime.AcknowledgeAsync(CancellationToken.None);

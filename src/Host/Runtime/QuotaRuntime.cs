@@ -29,10 +29,14 @@ public sealed class QuotaRuntime : IAsyncDisposable
         Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
 
         ReconcileKeysWithLabels(logger, deleteUnlabelled: !cluster.Value.IsEnabled);
+        Watched = new ConsoleUi.WatchedKeys(Engine, () => NowMs);
         foreach (TokenDocument token in Store.AllTokens())
         {
             tokensByHash[token.KeyHash] = token.Id;
+            Watched.Observe(token.Id); // the dashboard's index of keys near exhaustion, seeded once
         }
+
+        Usage = new ConsoleUi.UsageRollup(Store, () => NowMs, Watched.Observe);
 
         foreach (UserDocument user in Store.AllUsers())
         {
@@ -45,6 +49,12 @@ public sealed class QuotaRuntime : IAsyncDisposable
     }
 
     public PersistentEngine Persistent { get; }
+
+    /// <summary>The dashboard's hourly counters of the log (counted as its rows are written).</summary>
+    internal ConsoleUi.UsageRollup Usage { get; }
+
+    /// <summary>The dashboard's keys near exhaustion or paused.</summary>
+    internal ConsoleUi.WatchedKeys Watched { get; }
     public QuotaEngine Engine => Persistent.Engine;
     internal LiteConfigStore Store => Persistent.Store;
     public TimeProvider Time { get; }
