@@ -105,6 +105,7 @@ public sealed partial class QuotaEngine
             record.PolicyMask = (byte)policyMask;
             record.RequestKey = request.RequestKey;
             record.ExpiresAtMs = nowMs + reservationTtlMs;
+            reservations.NoteExpiry(slot, record.ExpiresAtMs); // before the publish: the expiry sweep relies on it
 
             // Appended before the reservation is published: no settle or refund of it can reach the log first.
             deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, policyMask, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));
