@@ -165,8 +165,17 @@ public sealed class PersistentEngine : IAsyncDisposable
     /// <summary>The share of one core a paced checkpoint takes (it rests the remainder of every slice).</summary>
     internal double CheckpointCpuShare { get; set; } = 0.5;
 
-    /// <summary>Keys a checkpoint partition holds at most: the memory a checkpoint takes besides the live engine.</summary>
-    internal int CheckpointPartitionKeys { get; set; } = 1 << 18;
+    /// <summary>
+    /// Keys a checkpoint partition holds (0: the default rule, <see cref="DefaultPartitionKeys"/>): the memory a checkpoint
+    /// takes besides the live engine, against the passes it makes over the snapshot.
+    /// </summary>
+    internal int CheckpointPartitionKeys { get; set; }
+
+    /// <summary>
+    /// One partition up to 32,768 keys, then partitions of at least that many, at most eight: at 1M keys a checkpoint holds
+    /// an eighth of the keys at a time and reads the snapshot eight times.
+    /// </summary>
+    private static int DefaultPartitionKeys(int keyCount) => Math.Max(1 << 15, (keyCount + 7) / 8);
 
     /// <summary>Called after each partition a checkpoint writes (tests: work goes on while a checkpoint is half-way).</summary>
     internal Action? CheckpointPartitionWritten { get; set; }
@@ -185,7 +194,8 @@ public sealed class PersistentEngine : IAsyncDisposable
             var pacer = new WorkPacer(time, paced ? CheckpointCpuShare : 1, cancellationToken);
             CheckpointWriter.Outcome outcome = await OnCheckpointThread(() =>
                 new CheckpointWriter(options.Engine, log, Store, time).Write(
-                    Path.Combine(options.DataDir, "snapshot.spool"), Engine.LastTokenId, CheckpointPartitionKeys, pacer.Step,
+                    Path.Combine(options.DataDir, "snapshot.spool"), Engine.LastTokenId,
+                    CheckpointPartitionKeys > 0 ? CheckpointPartitionKeys : DefaultPartitionKeys(Engine.LastTokenId), pacer.Step,
                     audit.BeforeCheckpoint, // the snapshot ends the replay of the alerts of the records it covers
                     CheckpointPartitionWritten)).ConfigureAwait(false);
             if (outcome.Corruption is not null)
