@@ -60,14 +60,14 @@ internal static class ScaleRunner
             await persistent.CheckpointAsync();
             persistent.CheckpointCpuShare = 0.5;
 
-            output.WriteLine(FormattableString.Invariant($"| background tick when idle (expiry sweep + rollover), best batch | {TickMicroseconds(engine):F1} µs |"));
+            output.WriteLine(FormattableString.Invariant($"| background tick when idle (expiry sweep + rollover), best batch | {TickMicroseconds(engine):F1} us |"));
             await Task.Delay(TimeSpan.FromSeconds(5)); // background compilation and collection after the build settle first
             Row(output, "process CPU when idle, 20 s (ticks every second)", $"{await IdleCpuPercentAsync(20):F2} % of a core");
 
             // Traffic, then a checkpoint of it with reserves going on; p99 before and during.
             LatencyRun before = await ReserveLoadAsync(engine, keys, now, TimeSpan.FromSeconds(3), during: null);
             var checkpointWatch = new Stopwatch();
-            long peakRss = rss;
+            long peakRss = rss, peakHeap = heap;
             LatencyRun during = await ReserveLoadAsync(engine, keys, now, TimeSpan.Zero, during: async () =>
             {
                 using var sampling = new CancellationTokenSource();
@@ -75,7 +75,12 @@ internal static class ScaleRunner
                 {
                     while (!sampling.IsCancellationRequested)
                     {
-                        peakRss = Math.Max(peakRss, Process.GetCurrentProcess().WorkingSet64);
+                        using (var process = Process.GetCurrentProcess())
+                        {
+                            peakRss = Math.Max(peakRss, process.WorkingSet64);
+                        }
+
+                        peakHeap = Math.Max(peakHeap, GC.GetTotalMemory(forceFullCollection: false));
                         await Task.Delay(50).ConfigureAwait(false);
                     }
                 });
@@ -89,6 +94,7 @@ internal static class ScaleRunner
             Row(output, "the same while a checkpoint runs: p50 / p99 / max", during.Describe());
             Row(output, "checkpoint (paced to half a core, below-normal priority)", $"{checkpointWatch.Elapsed.TotalSeconds:F1} s, {during.Pairs:N0} pairs served meanwhile");
             Row(output, "peak RSS during the checkpoint, over RSS before", $"+{(peakRss - rss) / 1e6:F0} MB ({(peakRss - rss) * 100.0 / rss:F0} %)");
+            Row(output, "peak managed heap during the checkpoint, over the heap before", $"+{(peakHeap - heap) / 1e6:F0} MB ({(peakHeap - heap) * 100.0 / heap:F0} %)");
 
             var stop = Stopwatch.StartNew();
             await persistent.DisposeAsync();
@@ -160,7 +166,7 @@ internal static class ScaleRunner
 
     private sealed record LatencyRun(long Pairs, double P50Us, double P99Us, double MaxUs)
     {
-        public string Describe() => FormattableString.Invariant($"{P50Us:F1} / {P99Us:F1} / {MaxUs:F0} µs");
+        public string Describe() => FormattableString.Invariant($"{P50Us:F1} / {P99Us:F1} / {MaxUs:F0} us");
     }
 
     /// <summary>

@@ -26,6 +26,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
     {
         int partitions = Math.Max(1, (keyCount + keysPerPartition - 1) / keysPerPartition);
         var merged = new MergedReservations(options.ReservationsMax);
+        var reserveSequences = new long[options.ReservationsMax];
         long sequence = 0, stopAddress = log.TailAddress;
         int epoch = 0;
         try
@@ -36,7 +37,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 SnapshotCodec.Begin(w, sequence, epoch); // a placeholder: the first partition learns the sequence it covers
                 for (int index = 0; index < partitions; index++)
                 {
-                    var reserveSequences = new long[options.ReservationsMax];
+                    Array.Clear(reserveSequences);
                     (QuotaEngine engine, RecoveryReport report) = Recovery.Run(
                         options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pace);
                     if (report.Corruption is not null)
@@ -55,6 +56,9 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
 
                     SnapshotCodec.WriteAccounts(w, engine, pace);
                     merged.Add(engine.Reservations, reserveSequences);
+                    // The partition just written is garbage now, but long-lived garbage: without a collection the next
+                    // ones pile up on it until the heap holds the whole world again. A background collection, so nothing stops.
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: false);
                     partitionWritten?.Invoke();
                 }
 
