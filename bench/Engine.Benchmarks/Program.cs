@@ -1,6 +1,7 @@
 // Benchmarks of the quota engine, side by side with the peers a user would otherwise pick.
 //   BenchmarkDotNet classes:  dotnet run -c Release --project bench/Engine.Benchmarks -- --filter '*' [--job short]
 //   load measurements:        dotnet run -c Release --project bench/Engine.Benchmarks -- --load [scaling|peer|writebehind|durable|recovery] [--quick]
+//   the engine at scale:      dotnet run -c Release --project bench/Engine.Benchmarks -- --load scale [--keys N] (default 100k and 1M)
 // bench/run.sh runs everything and writes bench/results/latest.md.
 using System.Globalization;
 using BenchmarkDotNet.Running;
@@ -37,6 +38,19 @@ if (args.Length > 0 && args[0] == "--load")
         Console.WriteLine("### Acknowledged reserve + settle pairs per second (each operation awaited)\n");
         await LoadRunner.DurableAsync(quick ? 2 : 5, 3, 1024, Console.Out);
         Console.WriteLine();
+    }
+
+    if (what == "scale") // not part of "all": minutes, and gigabytes at 1M keys
+    {
+        Console.WriteLine("### Engine at scale\n");
+        int at = Array.IndexOf(args, "--keys");
+        int[] sizes = at > 0 && at + 1 < args.Length ? [int.Parse(args[at + 1], CultureInfo.InvariantCulture)] : [100_000, 1_000_000];
+        foreach (int keys in sizes)
+        {
+            await ScaleRunner.RunAsync(keys, Console.Out);
+        }
+
+        return 0;
     }
 
     if (what is "all" or "recovery")

@@ -7,7 +7,7 @@ namespace Quota.Engine.Hosting;
 /// <summary>
 /// The application's one persistent engine (a singleton). It is opened — the data directory recovered — by
 /// <see cref="QuotaEngineLifetime"/> when the host starts, or earlier by the first caller of <see cref="Persistent"/>
-/// (a service resolved while the application is built), and closed cleanly (commit, snapshot) when the host stops.
+/// (a service resolved while the application is built), and closed cleanly (commit; a snapshot when the log is long) when the host stops.
 /// <para>Thread-safety: <see cref="Persistent"/> opens exactly once whatever the number of callers; the engine's own
 /// operations are lock-free (see <see cref="QuotaEngine"/>).</para>
 /// </summary>
@@ -49,7 +49,7 @@ public sealed partial class QuotaEngineHost : IAsyncDisposable
     /// <summary>Whether the engine has been opened and not yet closed.</summary>
     public bool IsOpen => persistent.IsValueCreated && Volatile.Read(ref closed) == 0;
 
-    /// <summary>Closes the engine if it was opened: stops its loops, commits the log, takes a snapshot. Idempotent.</summary>
+    /// <summary>Closes the engine if it was opened: stops its loops, commits the log (and checkpoints a long one). Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref closed, 1) == 0 && persistent.IsValueCreated)

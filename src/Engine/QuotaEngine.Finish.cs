@@ -60,28 +60,62 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>
-    /// Settles every open reservation whose TTL has passed at its reserved amount, and logs it.
-    /// A background loop calls this about once a second; it scans the table without allocating.
+    /// Settles every open reservation whose TTL has passed at its reserved amount, and logs it. A background loop calls
+    /// this about once a second; it looks only into the groups of the table whose earliest expiry has come (one read per
+    /// group of 64 records otherwise), so it costs what is due, without allocating.
     /// </summary>
     public int ExpireDue(long nowMs)
     {
         int expired = 0;
-        for (int slot = 0; slot < reservations.Capacity; slot++)
+        for (int group = 0; group < reservations.ExpiryGroups; group++)
         {
-            if (!reservations.TryBeginExpire(slot, nowMs, out ReservationId id))
+            if (reservations.EarliestExpiryOf(group) > nowMs)
             {
                 continue;
             }
 
-            ref ReservationRecord record = ref reservations[slot];
-            ChargeAndLog(ref record, id, record.AmountUnits, record.TokenUnits, nowMs, expired: true);
-            reservations.Complete(slot, ReservationState.Expired);
-            audit.Record(new AuditEvent(
-                AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));
-            expired++;
+            reservations.TakeEarliestExpiry(group);
+            Interlocked.Increment(ref expiryGroupsOpened);
+            long next = long.MaxValue;
+            int first = ReservationTable.FirstSlotOf(group);
+            for (int slot = first; slot < first + ReservationTable.ExpiryGroupSlots; slot++)
+            {
+                if (reservations.TryBeginExpire(slot, nowMs, out ReservationId id))
+                {
+                    Expire(slot, id, nowMs);
+                    expired++;
+                    continue;
+                }
+
+                next = Math.Min(next, PendingExpiry(slot, nowMs));
+            }
+
+            reservations.LowerEarliestExpiry(group, next);
         }
 
         return expired;
+    }
+
+    private long expiryGroupsOpened;
+
+    /// <summary>Groups of the reservation table the expiry sweep has looked into (tests: a sweep costs what is due).</summary>
+    internal long ExpiryGroupsOpened => Interlocked.Read(ref expiryGroupsOpened);
+
+    /// <summary>When the record in <paramref name="slot"/> may next need the sweep: its expiry if open, now if it is in a transition, never if ended.</summary>
+    private long PendingExpiry(int slot, long nowMs) => ReservationTable.StateOf(reservations.StateWordOf(slot)) switch
+    {
+        ReservationState.Open => Volatile.Read(ref reservations[slot].ExpiresAtMs),
+        ReservationState.Claimed or ReservationState.Finishing => nowMs, // a reserve or a keep-alive is moments from an expiry: look again next time
+        _ => long.MaxValue,
+    };
+
+    private void Expire(int slot, ReservationId id, long nowMs)
+    {
+        ref ReservationRecord record = ref reservations[slot];
+        ChargeAndLog(ref record, id, record.AmountUnits, record.TokenUnits, nowMs, expired: true);
+        reservations.Complete(slot, ReservationState.Expired);
+        audit.Record(new AuditEvent(
+            AuditAction.ReservationExpired, record.TokenId, record.UserId, -1, nowMs, 0, 0, 0, 0, TokenStatus.None, id, record.AmountUnits));
     }
 
     /// <summary>The reply to a finish call that did not win the record: idempotent repeat, conflict or unknown.</summary>

@@ -178,8 +178,9 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>
-    /// After recovery, before serving: ids carry the new run's epoch, claims resume after the newest record, and each
-    /// window forgets which generations it believed held (the next restart rescans), since replay does not track them.
+    /// After recovery, before serving: ids carry the new run's epoch, claims resume after the newest record, each
+    /// window forgets which generations it believed held (the next restart rescans), since replay does not track them,
+    /// and every window goes into the rollover schedule (replay does not schedule).
     /// </summary>
     internal void StartRun(int epoch)
     {
@@ -194,5 +195,7 @@ public sealed partial class QuotaEngine
                 }
             }
         }
+
+        RebuildSchedule();
     }
 }

@@ -108,6 +108,7 @@ public sealed partial class QuotaEngine
             record.PolicyMask = (byte)heldMask;
             record.RequestKey = request.RequestKey;
             record.ExpiresAtMs = nowMs + reservationTtlMs;
+            reservations.NoteExpiry(slot, record.ExpiresAtMs); // before the publish: the expiry sweep relies on it
 
             // Appended before the reservation is published: no settle or refund of it can reach the log first.
             deltas.Append(DeltaRecord.Reserve(id, tokenId, record.UserId, heldMask, shadowRefused, amountUnits, tokens, record.ExpiresAtMs, generations, request.RequestKey));

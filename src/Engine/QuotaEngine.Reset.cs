@@ -1,3 +1,4 @@
+using System.Numerics;
 using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
@@ -14,24 +15,37 @@ public sealed partial class QuotaEngine
 {
     /// <summary>Records a rollover may append: one per policy (a restore rides on its record).</summary>
     private const int RollRecordsMax = EngineLimits.PoliciesPerKeyMax;
+    /// <summary>Stale schedule entries tolerated beyond twice the live ones before a rebuild.</summary>
+    private const int ScheduleSlackEntries = 65_536;
+    private readonly RolloverSchedule rollovers = new();
+    private int scheduledAtRebuild;
+    private long rolloverVisits;
 
-    /// <summary>Rolls every due window of every key (the background sweep; the request path also rolls lazily).</summary>
+    /// <summary>Schedule entries the background rollover has looked at, stale ones included (tests: a tick costs what is due).</summary>
+    internal long RolloverVisits => Interlocked.Read(ref rolloverVisits);
+
+    /// <summary>
+    /// Rolls every due window (the background rollover; the request path also rolls lazily). It visits the windows the
+    /// rollover schedule names as due, not every key: a tick costs the windows that ended since the last one.
+    /// </summary>
     public int RollDueWindows(long nowMs)
     {
+        CompactScheduleIfStale();
         int rolled = 0;
-        int last = LastTokenId;
-        for (int tokenId = 1; tokenId <= last; tokenId++)
+        while (rollovers.TryTakeDue(nowMs, out long endMs, out int tokenId, out int index))
         {
+            Interlocked.Increment(ref rolloverVisits);
             KeyState? key = FindKey(tokenId);
             KeyConfig? config = key?.Config;
-            if (config is null || config.ActiveMask == 0 || !AnyWindowDue(config, config.ActiveMask, nowMs))
+            if (config is null || (config.ActiveMask & (1 << index)) == 0 || config.Windows[index]!.Cell.WindowEndMs != endMs)
             {
-                continue;
+                continue; // stale: the window ended otherwise (a lazy rollover, a save, a delete), and its successor has its own entry
             }
 
             if (!deltas.TryPromise(RollRecordsMax))
             {
-                break; // a full log: the rest rolls lazily or next time
+                rollovers.Add(endMs, tokenId, index); // a full log: kept for the next tick (or the next request rolls it)
+                break;
             }
 
             lock (key!.Gate)
@@ -43,6 +57,49 @@ public sealed partial class QuotaEngine
         }
 
         return rolled;
+    }
+
+    /// <summary>
+    /// Puts every window of every key in the rollover schedule, and nothing else: after recovery (replay starts windows
+    /// without scheduling them), and when stale entries (saves that moved a window again and again) outgrow the live ones.
+    /// </summary>
+    private void RebuildSchedule()
+    {
+        rollovers.Clear();
+        int scheduled = 0;
+        for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
+        {
+            if (FindKey(tokenId) is { } key)
+            {
+                scheduled += ScheduleWindows(key);
+            }
+        }
+
+        scheduledAtRebuild = scheduled;
+    }
+
+    /// <summary>Rebuilds the schedule when it holds more than twice the entries it held after the last rebuild (amortized O(1) per entry).</summary>
+    private void CompactScheduleIfStale()
+    {
+        if (rollovers.Count > 2 * Volatile.Read(ref scheduledAtRebuild) + ScheduleSlackEntries)
+        {
+            RebuildSchedule();
+        }
+    }
+
+    /// <summary>Schedules the end of each window in service of the key's published configuration (a save, a rebuild); returns how many.</summary>
+    private int ScheduleWindows(KeyState key)
+    {
+        KeyConfig config = key.Config;
+        int scheduled = 0;
+        for (int bits = config.ActiveMask; bits != 0; bits &= bits - 1)
+        {
+            int index = BitOperations.TrailingZeroCount(bits);
+            rollovers.Add(config.Windows[index]!.Cell.WindowEndMs, key.TokenId, index);
+            scheduled++;
+        }
+
+        return scheduled;
     }
 
     /// <summary>The request path's lazy rollover; false when the log has no room for it (nothing changed).</summary>
@@ -165,6 +222,7 @@ public sealed partial class QuotaEngine
         bool restores = slot.IsPaused && config.Spec.AutoResume;
         deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
         StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs);
+        rollovers.Add(window.EndMs, key.TokenId, index);
         if (restores)
         {
             Restore(key, slot);

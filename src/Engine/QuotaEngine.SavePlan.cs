@@ -173,6 +173,7 @@ public sealed partial class QuotaEngine
         if (live)
         {
             RaceHooks.Reached(RaceHooks.Point.SavePublished);
+            ScheduleWindows(key); // replay leaves scheduling to the rebuild after recovery (StartRun)
         }
 
         if (live && budgetDelta > 0)

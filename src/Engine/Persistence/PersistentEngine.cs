@@ -153,25 +153,58 @@ public sealed class PersistentEngine : IAsyncDisposable
         options.Durability == Durability.Durable ? Writer.WhenCommittedAsync(Writer.AppendedThrough, cancellationToken) : ValueTask.CompletedTask;
 
     /// <summary>
-    /// Compacts the log: replays the newest snapshot and the committed log into a private engine (a consistent state
-    /// by construction, while requests keep flowing), stores it as the new snapshot, and truncates the log before it.
+    /// Compacts the log: writes a new snapshot from the newest one and the committed log after it, one partition of the
+    /// users at a time (<see cref="CheckpointWriter"/>: a consistent state by construction, without a second copy of the
+    /// engine and without touching the live one, so requests never wait on it), and truncates the log before it. Runs on
+    /// a thread of its own at below-normal priority, never on the thread pool, resting between slices of work so that it
+    /// takes at most about <see cref="CheckpointCpuShare"/> of a core. Does nothing when nothing was logged since the
+    /// newest snapshot.
     /// </summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    public Task CheckpointAsync(CancellationToken cancellationToken = default) => CheckpointAsync(paced: true, cancellationToken);
+
+    /// <summary>The share of one core a paced checkpoint takes (it rests the remainder of every slice).</summary>
+    internal double CheckpointCpuShare { get; set; } = 0.5;
+
+    /// <summary>
+    /// Keys a checkpoint partition holds (0: the default rule, <see cref="DefaultPartitionKeys"/>): the memory a checkpoint
+    /// takes besides the live engine, against the passes it makes over the snapshot.
+    /// </summary>
+    internal int CheckpointPartitionKeys { get; set; }
+
+    /// <summary>
+    /// One partition up to 32,768 keys, then partitions of at least that many, at most eight: at 1M keys a checkpoint holds
+    /// an eighth of the keys at a time and reads the snapshot eight times.
+    /// </summary>
+    private static int DefaultPartitionKeys(int keyCount) => Math.Max(1 << 15, (keyCount + 7) / 8);
+
+    /// <summary>Called after each partition a checkpoint writes (tests: work goes on while a checkpoint is half-way).</summary>
+    internal Action? CheckpointPartitionWritten { get; set; }
+
+    private async Task CheckpointAsync(bool paced, CancellationToken cancellationToken)
     {
         await checkpointGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await Writer.FlushAsync().ConfigureAwait(false);
-            (QuotaEngine replica, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, Store, time);
-            if (report.Corruption is not null)
+            if (Writer.CommittedThrough <= (Store.LatestSnapshot?.Sequence ?? 0))
             {
-                checkpointFault = "checkpoint stopped: " + report.Corruption;
+                return; // nothing new: an idle engine costs no checkpoint work
+            }
+
+            var pacer = new WorkPacer(time, paced ? CheckpointCpuShare : 1, cancellationToken);
+            CheckpointWriter.Outcome outcome = await OnCheckpointThread(() =>
+                new CheckpointWriter(options.Engine, log, Store, time).Write(
+                    Path.Combine(options.DataDir, "snapshot.spool"), Engine.LastTokenId,
+                    CheckpointPartitionKeys > 0 ? CheckpointPartitionKeys : DefaultPartitionKeys(Engine.LastTokenId), pacer.Step,
+                    audit.BeforeCheckpoint, // the snapshot ends the replay of the alerts of the records it covers
+                    CheckpointPartitionWritten)).ConfigureAwait(false);
+            if (outcome.Corruption is not null)
+            {
+                checkpointFault = "checkpoint stopped: " + outcome.Corruption;
                 return;
             }
 
-            audit.BeforeCheckpoint(); // the snapshot ends the replay of the alerts of the records it covers
-            SaveSnapshot(replica, Store, report.LastSequence, report.ResumeAddress, time);
-            log.TruncateUntil(report.ResumeAddress);
+            log.TruncateUntil(outcome.ResumeAddress);
             checkpointFault = null;
         }
         catch (Exception exception) when (exception is IOException or InvalidDataException or LiteDB.LiteException)
@@ -184,6 +217,30 @@ public sealed class PersistentEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs a checkpoint's work on a thread of its own: a long job on the thread pool would starve the requests.</summary>
+    private static Task<T> OnCheckpointThread<T>(Func<T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                done.SetResult(work());
+            }
+            catch (Exception exception)
+            {
+                done.SetException(exception);
+            }
+        })
+        {
+            IsBackground = true,
+            Priority = ThreadPriority.BelowNormal,
+            Name = "quota-checkpoint",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
     private static void SaveSnapshot(QuotaEngine engine, LiteConfigStore store, long sequence, long resumeAddress, TimeProvider time)
     {
         using var content = new MemoryStream();
@@ -192,8 +249,16 @@ public sealed class PersistentEngine : IAsyncDisposable
         store.SaveSnapshot(sequence, resumeAddress, content, time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
-    /// <summary>Clean shutdown: stop the loops, commit everything, checkpoint, close.</summary>
+    /// <summary>
+    /// Clean shutdown: stops the loops (a checkpoint under way is abandoned), commits everything, and checkpoints only when
+    /// the log since the newest snapshot holds more than <see cref="StopCheckpointRecordsMin"/> records: a stop stays
+    /// short, and the next start replays at most that many records more than it would after a checkpoint. Everything is
+    /// durable before that checkpoint starts, so a stop cut short during it (a container's kill) loses nothing.
+    /// </summary>
     public ValueTask DisposeAsync() => CloseAsync(checkpoint: true);
+
+    /// <summary>Records in the log since the newest snapshot above which a clean stop checkpoints (about half a second of replay).</summary>
+    internal const long StopCheckpointRecordsMin = 1_000_000;
 
     /// <summary>Commits and closes without a checkpoint: what a crash right after a commit leaves (tests, tools).</summary>
     internal ValueTask CloseWithoutCheckpointAsync() => CloseAsync(checkpoint: false);
@@ -215,9 +280,9 @@ public sealed class PersistentEngine : IAsyncDisposable
         }
 
         await Writer.StopAsync().ConfigureAwait(false);
-        if (checkpoint)
+        if (checkpoint && Writer.CommittedThrough - (Store.LatestSnapshot?.Sequence ?? 0) > StopCheckpointRecordsMin)
         {
-            await CheckpointAsync().ConfigureAwait(false);
+            await CheckpointAsync(paced: false, CancellationToken.None).ConfigureAwait(false);
         }
 
         await Writer.DisposeAsync().ConfigureAwait(false);

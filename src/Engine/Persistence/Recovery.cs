@@ -29,14 +29,26 @@ public sealed record RecoveryReport(
 /// No record is applied twice (records at or below the snapshot's sequence are skipped) and none is skipped
 /// (each must be the previous sequence + 1). A record that fails its checksum, or a gap, stops the replay at the
 /// last good record and is reported with its log address; garbage is never applied.
-/// Used at start-up and by checkpoints (which replay into a private engine to get a consistent snapshot). At start-up the
+/// Used at start-up and by checkpoints (which replay one partition of the users at a time into a private engine to get
+/// a consistent snapshot: see <see cref="CheckpointWriter"/>). At start-up the
 /// replayed settles and expiries emit their budget alerts again (to <c>alerts</c>), with the wallets' alert bases read
 /// from the store first: what a crash lost on its way to the outbox is emitted again, and the outbox drops repeats by id.
 /// </summary>
 internal static class Recovery
 {
     public static (QuotaEngine Engine, RecoveryReport Report) Run(
-        EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts = null)
+        EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts = null) =>
+        Run(options, log, store, time, alerts, UserPartition.Whole, stopAddress: long.MaxValue, reserveSequences: null, pace: null);
+
+    /// <summary>
+    /// Recovers the users of <paramref name="partition"/> (with their keys and reservations) from the newest snapshot and
+    /// the log before <paramref name="stopAddress"/>. Every record still counts for the sequence check; only the owned
+    /// ones are applied (each record's effects stay within its user's accounts). <paramref name="reserveSequences"/>, if
+    /// given, receives per reservation slot the sequence of the last Reserve record applied to it (to merge partitions).
+    /// </summary>
+    public static (QuotaEngine Engine, RecoveryReport Report) Run(
+        EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts,
+        UserPartition partition, long stopAddress, long[]? reserveSequences, Action? pace)
     {
         long started = time.GetTimestamp();
         SnapshotDocument? snapshot = store.LatestSnapshot;
@@ -51,7 +63,7 @@ internal static class Recovery
         {
             using Stream stream = store.OpenSnapshot(snapshot);
             using var buffered = new BufferedStream(stream, 1 << 20);
-            engine = SnapshotCodec.Read(buffered, options, time, out snapshotSequence);
+            engine = SnapshotCodec.Read(buffered, options, time, out snapshotSequence, partition.IsWhole ? null : partition.Owns, pace);
             from = Math.Max(from, snapshot.ResumeAddress);
         }
 
@@ -61,17 +73,19 @@ internal static class Recovery
         }
 
         TimeSpan snapshotLoad = time.GetElapsedTime(started);
-        long expected = snapshotSequence + 1, replayed = 0, entries = 0, resume = from;
+        var replay = new Replay(engine, partition, reserveSequences) { Expected = snapshotSequence + 1 };
+        long entries = 0, resume = from;
         string? corruption = null;
         using IEnumerator<LogEntry> scan = log.Scan(from).GetEnumerator();
-        while (corruption is null && NextEntry(scan, resume, out LogEntry entry, out corruption))
+        while (corruption is null && resume < stopAddress && NextEntry(scan, resume, out LogEntry entry, out corruption))
         {
             entries++;
-            corruption = ReplayEntry(engine, entry, ref expected, ref replayed);
+            corruption = replay.Entry(entry);
             resume = corruption is null ? entry.NextAddress : resume;
+            pace?.Invoke();
         }
 
-        var report = new RecoveryReport(snapshotSequence, expected - 1, replayed, entries, resume, corruption, time.GetElapsedTime(started), snapshotLoad);
+        var report = new RecoveryReport(snapshotSequence, replay.Expected - 1, replay.Replayed, entries, resume, corruption, time.GetElapsedTime(started), snapshotLoad);
         return (engine, report);
     }
 
@@ -97,49 +111,90 @@ internal static class Recovery
         }
     }
 
-    private static string? ReplayEntry(QuotaEngine engine, LogEntry entry, ref long expected, ref long replayed)
+    /// <summary>Applies log entries in order: each record once, none skipped, only those of the partition's users.</summary>
+    private sealed class Replay(QuotaEngine engine, UserPartition partition, long[]? reserveSequences)
     {
-        ReadOnlySpan<byte> bytes = entry.Bytes.Span;
-        int offset = 0;
-        while (offset < bytes.Length)
+        public long Expected;
+        public long Replayed;
+
+        public string? Entry(LogEntry entry)
         {
-            DecodeStatus status = DeltaRecordCodec.TryRead(bytes[offset..], out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size);
-            if (status == DecodeStatus.UnknownVersion)
+            ReadOnlySpan<byte> bytes = entry.Bytes.Span;
+            int offset = 0;
+            while (offset < bytes.Length)
             {
-                // An intact record of another format: a data directory of another version, never damage to truncate away.
-                throw new InvalidDataException(
-                    $"the delta log at address {entry.Address} + {offset} has format version {bytes[offset]}; this build reads versions " +
-                    $"{DeltaRecordCodec.OldestReadableVersion} to {DeltaRecordCodec.CurrentVersion} (docs/operations.md \"Upgrade\"). Nothing was changed.");
-            }
-
-            if (status != DecodeStatus.Ok)
-            {
-                return $"{status} in the record at log address {entry.Address} + {offset} (after sequence {expected - 1})";
-            }
-
-            if (sequence >= expected)
-            {
-                if (sequence != expected)
+                DecodeStatus status = DeltaRecordCodec.TryRead(bytes[offset..], out DeltaRecord record, out long sequence, out ReadOnlySpan<byte> payload, out int size);
+                if (status == DecodeStatus.UnknownVersion)
                 {
-                    return $"sequence gap at log address {entry.Address} + {offset}: expected {expected}, found {sequence}";
+                    // An intact record of another format: a data directory of another version, never damage to truncate away.
+                    throw new InvalidDataException(
+                        $"the delta log at address {entry.Address} + {offset} has format version {bytes[offset]}; this build reads versions " +
+                        $"{DeltaRecordCodec.OldestReadableVersion} to {DeltaRecordCodec.CurrentVersion} (docs/operations.md \"Upgrade\"). Nothing was changed.");
                 }
 
-                try
+                if (status != DecodeStatus.Ok)
                 {
-                    engine.Apply(record, payload);
-                }
-                catch (InvalidDataException exception)
-                {
-                    return $"record {sequence} at log address {entry.Address} + {offset} cannot be applied: {exception.Message}";
+                    return $"{status} in the record at log address {entry.Address} + {offset} (after sequence {Expected - 1})";
                 }
 
-                expected++;
-                replayed++;
+                if (sequence >= Expected)
+                {
+                    if (sequence != Expected)
+                    {
+                        return $"sequence gap at log address {entry.Address} + {offset}: expected {Expected}, found {sequence}";
+                    }
+
+                    if (Apply(record, sequence, payload) is { } failure)
+                    {
+                        return $"record {sequence} at log address {entry.Address} + {offset} cannot be applied: {failure}";
+                    }
+
+                    Expected++;
+                    Replayed++;
+                }
+
+                offset += size;
             }
 
-            offset += size;
+            return null;
         }
 
-        return null;
+        private string? Apply(in DeltaRecord record, long sequence, ReadOnlySpan<byte> payload)
+        {
+            if (record.Kind != DeltaKind.RunStarted && !partition.Owns(record.UserId))
+            {
+                return null; // another partition's user: its effects are all on that user's accounts
+            }
+
+            try
+            {
+                engine.Apply(record, payload);
+            }
+            catch (InvalidDataException exception)
+            {
+                return exception.Message;
+            }
+
+            if (record.Kind == DeltaKind.Reserve && reserveSequences is not null)
+            {
+                reserveSequences[engine.Reservations.SlotOf(record.ReservationId)] = sequence;
+            }
+
+            return null;
+        }
     }
+}
+
+/// <summary>
+/// One of <see cref="Count"/> disjoint sets of users (by id modulo the count), with their keys and reservations. Every
+/// delta record changes the accounts of one user only (the record's user: its wallet, its keys, their reservations), so a
+/// partition replays on its own, and a checkpoint needs memory for one partition at a time.
+/// </summary>
+internal readonly record struct UserPartition(int Index, int Count)
+{
+    public static readonly UserPartition Whole = new(0, 1);
+
+    public bool IsWhole => Count == 1;
+
+    public bool Owns(int userId) => Count == 1 || userId % Count == Index;
 }

@@ -6,57 +6,108 @@ using Quota.Engine.Windows;
 namespace Quota.Engine.Persistence;
 
 /// <summary>
-/// The binary snapshot of an engine's whole state: users, keys with their configuration and counters, and every
-/// reservation record (open ones, and finished ones so that repeats keep their replies across a restart), tagged
-/// with the sequence number of the last delta record it contains. Only ever written from an engine that no one
-/// else touches (the checkpoint builds one by replaying the log), so it is consistent by construction.
+/// The binary snapshot of an engine's state: users, keys with their configuration and counters, and every reservation
+/// record (open ones, and finished ones so that repeats keep their replies across a restart), tagged with the sequence
+/// number of the last delta record it contains. Written from engines no one else touches (a checkpoint replays the log
+/// into them, one partition of the users at a time: see <see cref="CheckpointWriter"/>), so it is consistent by construction.
+/// <para>Version 3 is a stream of tagged entries (a user, a key, a reservation) in any order, so a snapshot can be written
+/// partition by partition, and carries each policy's enforcement and its window's shadow refusal count; version 2 (users, then keys, then reservations, each in id order) is still read. A reader may
+/// keep only the users a predicate owns, with their keys and reservations. A version-2 policy enforces and has counted
+/// no shadow refusal.</para>
 /// </summary>
 internal static class SnapshotCodec
 {
     private const uint Magic = 0x504E_5351; // "QSNP"
-    /// <summary>3: a policy's enforcement and its window's shadow refusal count. Version 2 is still read (enforcing, none counted).</summary>
     private const int Version = 3;
-    private const int OldestReadableVersion = 2;
+    private const int SequentialVersion = 2;
+    private const byte EndTag = 0, UserTag = 1, KeyTag = 2, ReservationTag = 3;
 
+    /// <summary>The whole engine as one snapshot.</summary>
     public static void Write(QuotaEngine engine, Stream stream, long sequence)
     {
         using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        Begin(w, sequence, engine.Reservations.Epoch);
+        WriteAccounts(w, engine, pace: null);
+        ReservationTable table = engine.Reservations;
+        for (int slot = 0; slot < table.Capacity; slot++)
+        {
+            long word = table.StateWordOf(slot);
+            if (ReservationTable.StateOf(word) != ReservationState.Free)
+            {
+                WriteReservation(w, slot, word, table[slot]);
+            }
+        }
+
+        End(w);
+    }
+
+    public static void Begin(BinaryWriter w, long sequence, int epoch)
+    {
         w.Write(Magic);
         w.Write(Version);
         w.Write(sequence);
-        w.Write(engine.Reservations.Epoch);
-        w.Write(engine.LastUserId);
+        w.Write(epoch);
+    }
+
+    /// <summary>Every user and key the engine holds (a partition's, in a checkpoint); <paramref name="pace"/> runs between keys.</summary>
+    public static void WriteAccounts(BinaryWriter w, QuotaEngine engine, Action? pace)
+    {
         for (int userId = 1; userId <= engine.LastUserId; userId++)
         {
-            UserState? user = engine.FindUser(userId);
-            w.Write(user is not null);
-            if (user is not null)
+            if (engine.FindUser(userId) is { } user)
             {
+                w.Write(UserTag);
+                w.Write(userId);
                 WriteBalance(w, user.Wallet);
             }
         }
 
-        w.Write(engine.LastTokenId);
         for (int tokenId = 1; tokenId <= engine.LastTokenId; tokenId++)
         {
-            KeyState? key = engine.FindKey(tokenId);
-            w.Write(key is not null);
-            if (key is not null)
+            if (engine.FindKey(tokenId) is { } key)
             {
+                w.Write(KeyTag);
+                w.Write(tokenId);
                 WriteKey(w, key);
+                pace?.Invoke();
             }
         }
+    }
 
-        WriteReservations(w, engine.Reservations);
+    public static void WriteReservation(BinaryWriter w, int slot, long word, in ReservationRecord record)
+    {
+        w.Write(ReservationTag);
+        w.Write(slot);
+        w.Write(word);
+        w.Write(record.TokenId);
+        w.Write(record.UserId);
+        w.Write(record.AmountUnits);
+        w.Write(record.TokenUnits);
+        w.Write(record.ChargedUnits);
+        w.Write(record.ChargedTokens);
+        w.Write(record.ExpiresAtMs);
+        w.Write(record.Generations);
+        w.Write(record.RequestKey);
+        w.Write(record.PolicyMask);
+        w.Write(record.Exhausted);
+    }
+
+    public static void End(BinaryWriter w)
+    {
+        w.Write(EndTag);
         w.Write(Magic);
     }
 
-    public static QuotaEngine Read(Stream stream, EngineOptions options, TimeProvider time, out long sequence)
+    /// <summary>
+    /// Reads a snapshot into a new engine, keeping the users <paramref name="owns"/> accepts, with their keys and
+    /// reservations (null: everything); <paramref name="pace"/> runs between keys.
+    /// </summary>
+    public static QuotaEngine Read(Stream stream, EngineOptions options, TimeProvider time, out long sequence, Func<int, bool>? owns = null, Action? pace = null)
     {
         using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-        bool magic = r.ReadUInt32() == Magic;
-        int version = r.ReadInt32();
-        if (!magic || version is < OldestReadableVersion or > Version)
+        owns ??= static _ => true;
+        int version = r.ReadUInt32() == Magic ? r.ReadInt32() : -1;
+        if (version is not (Version or SequentialVersion))
         {
             throw new InvalidDataException("not a quota engine snapshot of a known version");
         }
@@ -64,12 +115,53 @@ internal static class SnapshotCodec
         sequence = r.ReadInt64();
         var engine = new QuotaEngine(options, time: time);
         engine.Reservations.RecoverEpoch(r.ReadInt32());
+        if (version == SequentialVersion)
+        {
+            ReadSequential(r, engine, owns, pace);
+        }
+        else
+        {
+            ReadTagged(r, engine, owns, pace);
+        }
+
+        if (r.ReadUInt32() != Magic)
+        {
+            throw new InvalidDataException("snapshot trailer missing: the snapshot is truncated");
+        }
+
+        return engine;
+    }
+
+    private static void ReadTagged(BinaryReader r, QuotaEngine engine, Func<int, bool> owns, Action? pace)
+    {
+        for (byte tag = r.ReadByte(); tag != EndTag; tag = r.ReadByte())
+        {
+            switch (tag)
+            {
+                case UserTag:
+                    ReadUser(r, engine, r.ReadInt32(), owns);
+                    break;
+                case KeyTag:
+                    ReadKey(r, engine, r.ReadInt32(), owns, Version);
+                    pace?.Invoke();
+                    break;
+                case ReservationTag:
+                    ReadReservation(r, engine.Reservations, owns);
+                    break;
+                default:
+                    throw new InvalidDataException($"snapshot entry of unknown kind {tag}");
+            }
+        }
+    }
+
+    private static void ReadSequential(BinaryReader r, QuotaEngine engine, Func<int, bool> owns, Action? pace)
+    {
         int lastUserId = r.ReadInt32();
         for (int userId = 1; userId <= lastUserId; userId++)
         {
             if (r.ReadBoolean())
             {
-                ReadBalance(r, ref engine.UserFor(userId).Wallet);
+                ReadUser(r, engine, userId, owns);
             }
         }
 
@@ -78,17 +170,22 @@ internal static class SnapshotCodec
         {
             if (r.ReadBoolean())
             {
-                ReadKey(r, engine, tokenId, version);
+                ReadKey(r, engine, tokenId, owns, SequentialVersion);
+                pace?.Invoke();
             }
         }
 
-        ReadReservations(r, engine.Reservations);
-        if (r.ReadUInt32() != Magic)
+        int count = r.ReadInt32();
+        for (int i = 0; i < count; i++)
         {
-            throw new InvalidDataException("snapshot trailer missing: the snapshot is truncated");
+            ReadReservation(r, engine.Reservations, owns);
         }
+    }
 
-        return engine;
+    private static void ReadUser(BinaryReader r, QuotaEngine engine, int userId, Func<int, bool> owns)
+    {
+        BalanceCell skipped = default;
+        ReadBalance(r, ref owns(userId) ? ref engine.UserFor(userId).Wallet : ref skipped);
     }
 
     private static void WriteKey(BinaryWriter w, KeyState key)
@@ -123,13 +220,16 @@ internal static class SnapshotCodec
         }
     }
 
-    private static void ReadKey(BinaryReader r, QuotaEngine engine, int tokenId, int version)
+    /// <summary>Reads a key; one whose user is not owned is read past, and nothing of it is kept.</summary>
+    private static void ReadKey(BinaryReader r, QuotaEngine engine, int tokenId, Func<int, bool> owns, int version)
     {
-        KeyState key = engine.KeyFor(tokenId, r.ReadInt32());
+        int userId = r.ReadInt32();
+        KeyState? key = owns(userId) ? engine.KeyFor(tokenId, userId) : null;
         int statusWord = r.ReadInt32();
         bool unlimited = r.ReadBoolean();
         long expiresAtMs = r.ReadInt64();
-        ReadBalance(r, ref key.Budget);
+        BalanceCell skipped = default;
+        ReadBalance(r, ref key is null ? ref skipped : ref key.Budget);
         for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
         {
             if (!r.ReadBoolean())
@@ -137,19 +237,29 @@ internal static class SnapshotCodec
                 continue;
             }
 
-            PolicySlot slot = QuotaEngine.SlotFor(key, index);
             QuotaPolicySpec spec = ReadSpec(r, version);
-            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), engine.Options.AlertThresholdsPercent);
             long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
-            long shadowRefusals = version >= 3 ? r.ReadInt64() : WindowWord.Pack(WindowWord.Generation(used), 0);
-            slot.Cell.RestoreRaw(headroom, used, quota, shadowRefusals, r.ReadInt64(), r.ReadInt64());
-            slot.ExhaustedAtMs = r.ReadInt64();
-            slot.PausedFromStatus = (TokenStatus)r.ReadByte();
-            slot.PausedGeneration = r.ReadUInt16();
-            slot.Removed = r.ReadBoolean();
+            long shadowRefusals = version >= Version ? r.ReadInt64() : WindowWord.Pack(WindowWord.Generation(used), 0);
+            long startMs = r.ReadInt64(), endMs = r.ReadInt64();
+            long exhaustedAtMs = r.ReadInt64();
+            var pausedFromStatus = (TokenStatus)r.ReadByte();
+            ushort pausedGeneration = r.ReadUInt16();
+            bool removed = r.ReadBoolean();
+            if (key is null)
+            {
+                continue;
+            }
+
+            PolicySlot slot = QuotaEngine.SlotFor(key, index);
+            slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), engine.Options.AlertThresholdsPercent);
+            slot.Cell.RestoreRaw(headroom, used, quota, shadowRefusals, startMs, endMs);
+            slot.ExhaustedAtMs = exhaustedAtMs;
+            slot.PausedFromStatus = pausedFromStatus;
+            slot.PausedGeneration = pausedGeneration;
+            slot.Removed = removed;
         }
 
-        key.Publish((TokenStatus)(statusWord & KeyConfig.OperatorStatusMask), unlimited, expiresAtMs, (statusWord & KeyConfig.DeletedFlag) != 0);
+        key?.Publish((TokenStatus)(statusWord & KeyConfig.OperatorStatusMask), unlimited, expiresAtMs, (statusWord & KeyConfig.DeletedFlag) != 0);
     }
 
     private static void WriteSpec(BinaryWriter w, QuotaPolicySpec spec)
@@ -184,7 +294,7 @@ internal static class SnapshotCodec
         BoundaryMode = (BoundaryMode)r.ReadByte(),
         AutoResume = r.ReadBoolean(),
         Metric = (PolicyMetric)r.ReadByte(),
-        Enforcement = version >= 3 ? (PolicyEnforcement)r.ReadByte() : PolicyEnforcement.Enforce,
+        Enforcement = version >= Version ? (PolicyEnforcement)r.ReadByte() : PolicyEnforcement.Enforce,
         Models = ReadModels(r),
     };
 
@@ -210,66 +320,31 @@ internal static class SnapshotCodec
     private static void ReadBalance(BinaryReader r, ref BalanceCell cell) =>
         cell.RestoreRaw(r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
 
-    private static void WriteReservations(BinaryWriter w, ReservationTable table)
+    private static void ReadReservation(BinaryReader r, ReservationTable table, Func<int, bool> owns)
     {
-        int count = 0;
-        for (int slot = 0; slot < table.Capacity; slot++)
+        int slot = r.ReadInt32();
+        long word = r.ReadInt64();
+        if ((uint)slot >= (uint)table.Capacity)
         {
-            count += ReservationTable.StateOf(table.StateWordOf(slot)) == ReservationState.Free ? 0 : 1;
+            throw new InvalidDataException($"snapshot reservation slot {slot} exceeds ReservationsMax {table.Capacity}: ReservationsMax must not shrink");
         }
 
-        w.Write(count);
-        for (int slot = 0; slot < table.Capacity; slot++)
+        var fields = new ReservationRecord
         {
-            long word = table.StateWordOf(slot);
-            if (ReservationTable.StateOf(word) == ReservationState.Free)
-            {
-                continue;
-            }
-
-            ref ReservationRecord record = ref table[slot];
-            w.Write(slot);
-            w.Write(word);
-            w.Write(record.TokenId);
-            w.Write(record.UserId);
-            w.Write(record.AmountUnits);
-            w.Write(record.TokenUnits);
-            w.Write(record.ChargedUnits);
-            w.Write(record.ChargedTokens);
-            w.Write(record.ExpiresAtMs);
-            w.Write(record.Generations);
-            w.Write(record.RequestKey);
-            w.Write(record.PolicyMask);
-            w.Write(record.Exhausted);
-        }
-    }
-
-    private static void ReadReservations(BinaryReader r, ReservationTable table)
-    {
-        int count = r.ReadInt32();
-        for (int i = 0; i < count; i++)
+            TokenId = r.ReadInt32(),
+            UserId = r.ReadInt32(),
+            AmountUnits = r.ReadInt64(),
+            TokenUnits = r.ReadInt64(),
+            ChargedUnits = r.ReadInt64(),
+            ChargedTokens = r.ReadInt64(),
+            ExpiresAtMs = r.ReadInt64(),
+            Generations = r.ReadInt64(),
+            RequestKey = r.ReadInt64(),
+            PolicyMask = r.ReadByte(),
+            Exhausted = r.ReadBoolean(),
+        };
+        if (owns(fields.UserId))
         {
-            int slot = r.ReadInt32();
-            long word = r.ReadInt64();
-            if ((uint)slot >= (uint)table.Capacity)
-            {
-                throw new InvalidDataException($"snapshot reservation slot {slot} exceeds ReservationsMax {table.Capacity}: ReservationsMax must not shrink");
-            }
-
-            var fields = new ReservationRecord
-            {
-                TokenId = r.ReadInt32(),
-                UserId = r.ReadInt32(),
-                AmountUnits = r.ReadInt64(),
-                TokenUnits = r.ReadInt64(),
-                ChargedUnits = r.ReadInt64(),
-                ChargedTokens = r.ReadInt64(),
-                ExpiresAtMs = r.ReadInt64(),
-                Generations = r.ReadInt64(),
-                RequestKey = r.ReadInt64(),
-                PolicyMask = r.ReadByte(),
-                Exhausted = r.ReadBoolean(),
-            };
             table.Restore(table.IdOf(slot, word), ReservationTable.StateOf(word), fields);
         }
     }

@@ -52,6 +52,17 @@ internal sealed class ReservationTable
 
     private const int BlockSlots = 64;
 
+    /// <summary>Slots per expiry group: the sweep skips a whole group while its earliest expiry lies ahead.</summary>
+    public const int ExpiryGroupSlots = 64;
+    private const int ExpiryGroupShift = 6;
+
+    /// <summary>
+    /// Per group of <see cref="ExpiryGroupSlots"/> slots, a lower bound of the expiry of every reservation open in it
+    /// (0 at first: unknown, so the first sweep looks at every group). A reserve lowers it before it publishes its record,
+    /// a keep-alive only moves an expiry later (the bound stays a bound), and the sweep replaces it by what it found.
+    /// </summary>
+    private readonly long[] earliestExpiryMs;
+
     /// <summary>A thread's current block of claim positions: one thread-static, so one TLS lookup per claim.</summary>
     private struct ClaimBlock
     {
@@ -67,6 +78,7 @@ internal sealed class ReservationTable
     {
         Invariant.Assert(capacity >= BlockSlots && (capacity & (capacity - 1)) == 0, "reservation capacity is a power of two ≥ 64");
         records = new ReservationRecord[capacity];
+        earliestExpiryMs = new long[capacity / ExpiryGroupSlots];
         mask = capacity - 1;
         shift = System.Numerics.BitOperations.Log2((uint)capacity);
     }
@@ -213,6 +225,44 @@ internal sealed class ReservationTable
 
         Invariant.Assert(false, "ReservationTable.TryBeginFinish exceeded its retry bound");
         return ReservationState.Free;
+    }
+
+    public int ExpiryGroups => earliestExpiryMs.Length;
+
+    /// <summary>The first slot of expiry group <paramref name="group"/>.</summary>
+    public static int FirstSlotOf(int group) => group << ExpiryGroupShift;
+
+    /// <summary>No reservation open in the group expires before this (a bound, not an exact minimum).</summary>
+    public long EarliestExpiryOf(int group) => Volatile.Read(ref earliestExpiryMs[group]);
+
+    /// <summary>
+    /// A claimed record will expire at <paramref name="expiresAtMs"/>: lowers its group's bound. Called after the claim and
+    /// before the publish, so a sweep that took the bound before this saw the record claimed (see <see cref="TakeEarliestExpiry"/>).
+    /// Allocation-free; in the steady state (expiries grow with time) a read and no write.
+    /// </summary>
+    public void NoteExpiry(int slot, long expiresAtMs) => LowerEarliestExpiry(slot >> ExpiryGroupShift, expiresAtMs);
+
+    /// <summary>
+    /// The sweep starts looking into a group: the bound becomes "none" until it is lowered again, by the sweep with what
+    /// it found, or by a reserve meanwhile. A reserve that lowered it before this had claimed its record first, so the
+    /// sweep, which looks after this, sees that record (claimed, open or ended); one that lowers it after is kept.
+    /// </summary>
+    public void TakeEarliestExpiry(int group) => Interlocked.Exchange(ref earliestExpiryMs[group], long.MaxValue);
+
+    /// <summary>Lowers the group's bound to <paramref name="expiresAtMs"/> unless it is lower already.</summary>
+    public void LowerEarliestExpiry(int group, long expiresAtMs)
+    {
+        ref long earliest = ref earliestExpiryMs[group];
+        for (int attempt = 0; attempt < EngineLimits.CasRetriesMax; attempt++)
+        {
+            long seen = Volatile.Read(ref earliest);
+            if (seen <= expiresAtMs || Interlocked.CompareExchange(ref earliest, expiresAtMs, seen) == seen)
+            {
+                return;
+            }
+        }
+
+        Invariant.Assert(false, "ReservationTable.LowerEarliestExpiry exceeded its CAS retry bound");
     }
 
     /// <summary>Claims an open record for expiry if it is due; used by the sweep.</summary>
