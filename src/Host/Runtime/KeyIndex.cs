@@ -327,11 +327,11 @@ public sealed class KeyIndex
         return ([.. ids], statusCounts[wanted]);
     }
 
-    private void Put(int id, int userId, string name, TokenView view)
+    private void Put(int id, int userId, string? name, TokenView view)
     {
         Grow(id);
         userById[id] = userId;
-        nameById[id] = name.ToUpperInvariant();
+        nameById[id] = (name ?? "").ToUpperInvariant(); // LiteDB reads an empty name back as null
         SetStatus(id, StatusCode(view));
         count++;
         maxId = Math.Max(maxId, id);

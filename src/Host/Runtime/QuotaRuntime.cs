@@ -19,6 +19,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private readonly ILogger logger;
     private readonly bool deleteUnlabelled;
     private readonly int lastRecoveredTokenId; // keys above it were created after recovery: never unlabelled leftovers
+    private volatile bool settled; // the start's settling of keys with labels has run (see IndexKeysAsync)
 
     public QuotaRuntime(IOptions<QuotaOptions> options, AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
         TimeProvider time, ILogger<QuotaRuntime> logger)
@@ -37,6 +38,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
 
         this.logger = logger;
         deleteUnlabelled = !cluster.Value.IsEnabled;
+        settled = !deleteUnlabelled;
         lastRecoveredTokenId = Engine.LastTokenId;
         Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), time);
         foreach (UserDocument user in Store.AllUsers())
@@ -121,7 +123,15 @@ public sealed class QuotaRuntime : IAsyncDisposable
                 HostLog.UnlabelledKeyDeleted(logger, tokenId);
             }
         }
+
+        settled = true;
     }
+
+    /// <summary>
+    /// Whether a key reached by id (not by its secret) may be used: yes once the start's settling has deleted the keys
+    /// without labels (see <see cref="IndexKeysAsync"/>); until then, if its label exists.
+    /// </summary>
+    public bool IsLabelled(int tokenId) => settled || tokenId > lastRecoveredTokenId || Store.FindToken(tokenId) is not null;
 
     /// <summary>Writes a key's label (created, renamed, or applied from the cluster's store) and indexes it.</summary>
     internal void SaveLabel(TokenDocument label)
