@@ -87,6 +87,9 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
 
     public TokenDocument? FindToken(int id) => tokens.FindById(id);
 
+    /// <summary>Inserts labels in one transaction (tools that seed a store; the host writes one at a time).</summary>
+    public int InsertTokens(IEnumerable<TokenDocument> batch) => tokens.InsertBulk(batch);
+
     public TokenDocument? FindTokenByHash(string keyHash) => tokens.FindOne(t => t.KeyHash == keyHash);
 
     public IEnumerable<TokenDocument> AllTokens() => tokens.FindAll();
