@@ -37,7 +37,7 @@ for keys in "${sizes[@]}"; do
   # The console: sign in once (the form's antiforgery token and cookie), then reuse the session cookie.
   jar="$dir/cookies"
   form=$(curl -s -c "$jar" "$base/signin")
-  token=$(grep -o 'name="__RequestVerificationToken" type="hidden" value="[^"]*"' <<<"$form" | sed 's/.*value="//; s/"$//')
+  token=$(grep -o 'name="__RequestVerificationToken" value="[^"]*"' <<<"$form" | sed 's/.*value="//; s/"$//')
   curl -s -o /dev/null -b "$jar" -c "$jar" --data-urlencode "__RequestVerificationToken=$token" --data-urlencode "_handler=signin" \
     --data-urlencode "Form.AdminKey=$admin_key" "$base/signin"
   console=(-b "$jar")

@@ -77,8 +77,8 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
     public UserDocument? FindUser(int id) => users.FindById(id);
 
     /// <summary>Users in id order, one page (the console's user list).</summary>
-    /// <summary>The most rows <see cref="QueryLogs"/> counts for its total.</summary>
-    public const int LogTotalMax = 10_000;
+    /// <summary>The most rows <see cref="QueryLogs"/> counts for a filtered total (each is read to be counted).</summary>
+    public const int LogTotalMax = 1_000;
 
     public (IReadOnlyList<UserDocument> Items, int Total) PageUsers(int skip, int limit) =>
         (users.Query().OrderBy(u => u.Id).Skip(skip).Limit(limit).ToList(), users.Count());
@@ -113,8 +113,9 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
     }
 
     /// <summary>
-    /// One page of the log, newest first, and how many rows match — counted up to <see cref="LogTotalMax"/> (a total of
-    /// that value means "at least"). The page is read along one index in the page's order (see <see cref="LogSpine"/>),
+    /// One page of the log, newest first, and how many rows match: without filters, from the ids (exact but for rows
+    /// lost to a failed write); with filters, counted up to <see cref="LogTotalMax"/> (a total of that value means "at
+    /// least"). The page is read along one index in the page's order (see <see cref="LogSpine"/>),
     /// so it costs the page (plus <c>Page - 1</c> pages skipped, or none with <see cref="LogQuery.BeforeId"/>), never the
     /// log's size; filters the chosen index does not cover (a time range; a kind within one key's or user's rows) are
     /// checked on the rows it reads.
@@ -161,10 +162,10 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
             return (q, filters > 0);
         }
 
-        // Counting selects the index's own key when nothing else is filtered: LiteDB then reads index nodes, not rows.
         (ILiteQueryable<LogDocument> counted, bool scanFiltered) = Filtered();
-        int total = (scanFiltered ? counted.Select(l => l.Id).Limit(LogTotalMax).ToEnumerable().Count()
-            : counted.Select(spine.Expression).Limit(LogTotalMax).ToEnumerable().Count());
+        int total = spine == LogSpine.ById && !scanFiltered
+            ? IdsBelow(query.BeforeId)
+            : counted.Select(l => l.Id).Limit(LogTotalMax).ToEnumerable().Count();
         List<LogDocument> items = Filtered().Rows.Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
         return (items, total);
     }
@@ -190,6 +191,19 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
         }
 
         return old == 0 ? 0 : logs.DeleteMany(BsonExpression.Create("$._id BETWEEN @0 AND @1", first, last));
+    }
+
+    /// <summary>
+    /// How many rows have an id below <paramref name="beforeId"/> (null: any), from the smallest and largest ids — two index
+    /// reads. Ids are given in order and only the oldest rows are ever deleted, so the ids in between are all there, but
+    /// for a row lost to a failed write.
+    /// </summary>
+    private int IdsBelow(long? beforeId)
+    {
+        BsonValue? first = logs.Query().OrderBy("$._id").Select("$._id").Limit(1).FirstOrDefault()?["_id"];
+        BsonValue? last = logs.Query().Where(LogSpine.ById.Range(new LogQuery(BeforeId: beforeId))).OrderBy("$._id", Query.Descending)
+            .Select("$._id").Limit(1).FirstOrDefault()?["_id"];
+        return first is null || last is null || last.AsInt64 < first.AsInt64 ? 0 : (int)Math.Min(last.AsInt64 - first.AsInt64 + 1, int.MaxValue);
     }
 
     /// <summary>Adds the messages not already in the outbox (by id), in one transaction; returns how many were new.</summary>

@@ -9,7 +9,8 @@ namespace Quota.Host.Admin;
 
 /// <summary>
 /// /api/logs: system and consume logs, newest first; <c>before</c> pages by cursor (rows older than that id), and
-/// <c>total</c> counts matches up to <see cref="LiteConfigStore.LogTotalMax"/> (docs/api.md "Logs").
+/// <c>total</c> is exact without filters and counts matches up to <see cref="LiteConfigStore.LogTotalMax"/> with them
+/// (docs/api.md "Logs").
 /// </summary>
 public static class LogEndpoints
 {
@@ -47,7 +48,7 @@ public static class LogEndpoints
 
             (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(new LogQuery(token_id, user_id, consume, kind, page, pageSize, BeforeId: before));
             return Results.Ok(new LogPage(Render(rows, runtime, context.Request.Headers.AcceptLanguage.ToString()), total));
-        }).WithSummary("System and consume logs, newest first (before: rows older than that id); total counts up to 10,000; content in the reader's language (Accept-Language)")
+        }).WithSummary("System and consume logs, newest first (before: rows older than that id); total exact without filters, counted up to 1,000 with them; content in the reader's language (Accept-Language)")
             .Produces<LogPage>().ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }
