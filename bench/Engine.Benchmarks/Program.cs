@@ -1,11 +1,19 @@
 // Benchmarks of the quota engine, side by side with the peers a user would otherwise pick.
 //   BenchmarkDotNet classes:  dotnet run -c Release --project bench/Engine.Benchmarks -- --filter '*' [--job short]
+//   scale seeding:            dotnet run -c Release --project bench/Engine.Benchmarks -- --seed-scale <data dir> <keys> <log rows>
 //   load measurements:        dotnet run -c Release --project bench/Engine.Benchmarks -- --load [scaling|peer|writebehind|durable|recovery] [--quick]
 //   the engine at scale:      dotnet run -c Release --project bench/Engine.Benchmarks -- --load scale [--keys N] (default 100k and 1M)
 // bench/run.sh runs everything and writes bench/results/latest.md.
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using Quota.Benchmarks;
+
+if (args.Length == 4 && args[0] == "--seed-scale")
+{
+    // bench/scale-admin.sh: --seed-scale <data dir> <keys> <log rows>
+    await ScaleSeed.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), Console.Out);
+    return 0;
+}
 
 if (args.Length > 0 && args[0] == "--load")
 {

@@ -31,6 +31,9 @@ public static class HostRegistration
         });
         services.AddSingleton<QuotaRuntime>();
         services.AddHostedService<RequestIdJanitor>();
+        services.AddHostedService<KeyIndexBuilder>(); // after start, in the background: no label scan delays serving
+        services.AddSingleton<Admin.LogRetention>();
+        services.AddHostedService(provider => provider.GetRequiredService<Admin.LogRetention>());
         if (configuration["Cluster:Store"] is { Length: > 0 })
         {
             services.AddSingleton<Cluster.ClusterNode>(); // stops before the runtime: its last report and lease give-back come first

@@ -3,12 +3,12 @@ using LiteDB;
 namespace Quota.Engine.Persistence;
 
 /// <summary>
-/// The config store on LiteDB (the only file that imports LiteDB): key and user labels, the owner-visible logs
+/// The config store on LiteDB (the only class that imports LiteDB; its log indexes are in LiteConfigStore.LogSpine.cs): key and user labels, the owner-visible logs
 /// (written in batches), and snapshots (in LiteDB's file storage, with one metadata document naming the newest).
 /// One file, opened in direct mode (shared mode measured ~60× slower) by one LiteDatabase instance per process,
 /// which is thread-safe: the host's request threads, the log writer and checkpoints share it.
 /// </summary>
-internal sealed class LiteConfigStore : ILogRowStore, IDisposable
+internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
 {
     /// <summary>
     /// The document mapper of every store, with each document type mapped once, here, on one thread. LiteDB's global
@@ -37,8 +37,7 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         logs = db.GetCollection<LogDocument>("log_events");
         tokens.EnsureIndex(t => t.KeyHash, unique: true);
         tokens.EnsureIndex(t => t.UserId);
-        logs.EnsureIndex(l => l.TokenId);
-        logs.EnsureIndex(l => l.UserId);
+        LogSpine.EnsureIndexes(logs);
         outbox = db.GetCollection<OutboxDocument>("outbox");
         outbox.EnsureIndex(o => o.DeliveredMs);
         gatewayKeys = db.GetCollection<GatewayKeyDocument>("gateway_keys");
@@ -90,12 +89,18 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
     public UserDocument? FindUser(int id) => users.FindById(id);
 
     /// <summary>Users in id order, one page (the console's user list).</summary>
+    /// <summary>The most rows <see cref="QueryLogs"/> counts for a filtered total (each is read to be counted).</summary>
+    public const int LogTotalMax = 1_000;
+
     public (IReadOnlyList<UserDocument> Items, int Total) PageUsers(int skip, int limit) =>
         (users.Query().OrderBy(u => u.Id).Skip(skip).Limit(limit).ToList(), users.Count());
 
     public void UpsertToken(TokenDocument token) => tokens.Upsert(token);
 
     public TokenDocument? FindToken(int id) => tokens.FindById(id);
+
+    /// <summary>Inserts labels in one transaction (tools that seed a store; the host writes one at a time).</summary>
+    public int InsertTokens(IEnumerable<TokenDocument> batch) => tokens.InsertBulk(batch);
 
     public TokenDocument? FindTokenByHash(string keyHash) => tokens.FindOne(t => t.KeyHash == keyHash);
 
@@ -160,43 +165,98 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
     /// <summary>Deletes the hourly counters of <paramref name="family"/> older than <paramref name="beforeHourMs"/>; returns how many.</summary>
     public int PruneRollups(int family, long beforeHourMs) => rollups.DeleteMany(r => r.HourMs < beforeHourMs && r.Family == family);
 
+    /// <summary>
+    /// One page of the log, newest first, and how many rows match: without filters, from the ids (exact but for rows
+    /// lost to a failed write); with filters, counted up to <see cref="LogTotalMax"/> (a total of that value means "at
+    /// least"). The page is read along one index in the page's order (see <see cref="LogSpine"/>),
+    /// so it costs the page (plus <c>Page - 1</c> pages skipped, or none with <see cref="LogQuery.BeforeId"/>), never the
+    /// log's size; filters the chosen index does not cover (a time range; a kind within one key's or user's rows) are
+    /// checked on the rows it reads.
+    /// </summary>
     public (IReadOnlyList<LogDocument> Items, int Total) QueryLogs(LogQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        ILiteQueryable<LogDocument> q = logs.Query();
-        if (query.TokenId is { } tokenId)
+        LogSpine spine = LogSpine.For(query);
+        (ILiteQueryable<LogDocument> Rows, bool ScanFiltered) Filtered()
         {
-            q = q.Where(l => l.TokenId == tokenId);
+            // A new query each time: LiteDB's queryables change in place (Select, Limit).
+            ILiteQueryable<LogDocument> q = logs.Query().Where(spine.Range(query)).OrderBy(spine.Expression, Query.Descending);
+            int filters = 0;
+            if (query.UserId is { } user && spine == LogSpine.ByToken)
+            {
+                q = q.Where(l => l.UserId == user);
+                filters++;
+            }
+
+            if (query.Consume is { } consume && spine != LogSpine.BySystem)
+            {
+                q = consume ? q.Where(l => l.Kind == LogKind.Consume) : q.Where(l => l.Kind != LogKind.Consume);
+                filters++;
+            }
+
+            if (query.Kind is { } kind)
+            {
+                q = q.Where(l => l.Kind == kind);
+                filters++;
+            }
+
+            if (query.FromMs is { } fromMs)
+            {
+                q = q.Where(l => l.AtMs >= fromMs);
+                filters++;
+            }
+
+            if (query.ToMs is { } toMs)
+            {
+                q = q.Where(l => l.AtMs < toMs);
+                filters++;
+            }
+
+            return (q, filters > 0);
         }
 
-        if (query.UserId is { } userId)
-        {
-            q = q.Where(l => l.UserId == userId);
-        }
-
-        if (query.Consume is { } consume)
-        {
-            q = consume ? q.Where(l => l.Kind == LogKind.Consume) : q.Where(l => l.Kind != LogKind.Consume);
-        }
-
-        if (query.Kind is { } kind)
-        {
-            q = q.Where(l => l.Kind == kind);
-        }
-
-        if (query.FromMs is { } fromMs)
-        {
-            q = q.Where(l => l.AtMs >= fromMs);
-        }
-
-        if (query.ToMs is { } toMs)
-        {
-            q = q.Where(l => l.AtMs < toMs);
-        }
-
-        int total = q.Count();
-        List<LogDocument> items = q.OrderByDescending(l => l.Id).Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
+        (ILiteQueryable<LogDocument> counted, bool scanFiltered) = Filtered();
+        int total = spine == LogSpine.ById && !scanFiltered
+            ? IdsBelow(query.BeforeId)
+            : counted.Select(l => l.Id).Limit(LogTotalMax).ToEnumerable().Count();
+        List<LogDocument> items = Filtered().Rows.Skip((query.Page - 1) * query.Size).Limit(query.Size).ToList();
         return (items, total);
+    }
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> of the oldest log rows written before <paramref name="beforeMs"/>, in one
+    /// transaction; returns how many (fewer than the limit: none older are left). Reads from the oldest id up and stops at
+    /// the first row that is not old enough, so a row is never deleted for being near an old one.
+    /// </summary>
+    public int PruneLogs(long beforeMs, int limit)
+    {
+        long first = 0, last = 0;
+        int old = 0;
+        foreach (BsonDocument row in logs.Query().OrderBy("$._id").Select("{ _id: $._id, AtMs: $.AtMs }").Limit(limit).ToEnumerable())
+        {
+            if (row["AtMs"].AsInt64 >= beforeMs)
+            {
+                break;
+            }
+
+            last = row["_id"].AsInt64;
+            first = old++ == 0 ? last : first;
+        }
+
+        return old == 0 ? 0 : logs.DeleteMany(BsonExpression.Create("$._id BETWEEN @0 AND @1", first, last));
+    }
+
+    /// <summary>
+    /// How many rows have an id below <paramref name="beforeId"/> (null: any), from the smallest and largest ids — two index
+    /// reads. Ids are given in order and only the oldest rows are ever deleted, so the ids in between are all there, but
+    /// for a row lost to a failed write.
+    /// </summary>
+    private int IdsBelow(long? beforeId)
+    {
+        BsonValue? first = logs.Query().OrderBy("$._id").Select("$._id").Limit(1).FirstOrDefault()?["_id"];
+        BsonValue? last = logs.Query().Where(LogSpine.ById.Range(new LogQuery(BeforeId: beforeId))).OrderBy("$._id", Query.Descending)
+            .Select("$._id").Limit(1).FirstOrDefault()?["_id"];
+        return first is null || last is null || last.AsInt64 < first.AsInt64 ? 0 : (int)Math.Min(last.AsInt64 - first.AsInt64 + 1, int.MaxValue);
     }
 
     /// <summary>Adds the messages not already in the outbox (by id), in one transaction; returns how many were new.</summary>

@@ -186,6 +186,7 @@ internal interface ILogRollup
 }
 
 /// <summary>A filter of the log, newest first; <see cref="FromMs"/> inclusive, <see cref="ToMs"/> exclusive.
-/// <see cref="Consume"/> true: only consume rows, false: only system events; <see cref="Kind"/>: only that kind.</summary>
+/// <see cref="Consume"/> true: only consume rows, false: only system events; <see cref="Kind"/>: only that kind.
+/// <see cref="BeforeId"/>: only rows with a smaller id (a cursor: the last id of the page before).</summary>
 internal sealed record LogQuery(int? TokenId = null, int? UserId = null, bool? Consume = null, LogKind? Kind = null, int Page = 1, int Size = 20,
-    long? FromMs = null, long? ToMs = null);
+    long? FromMs = null, long? ToMs = null, long? BeforeId = null);

@@ -7,7 +7,11 @@ using Quota.Host.Runtime;
 
 namespace Quota.Host.Admin;
 
-/// <summary>/api/logs: system and consume logs, newest first.</summary>
+/// <summary>
+/// /api/logs: system and consume logs, newest first; <c>before</c> pages by cursor (rows older than that id), and
+/// <c>total</c> is exact without filters and counts matches up to <see cref="LiteConfigStore.LogTotalMax"/> with them
+/// (docs/api.md "Logs").
+/// </summary>
 public static class LogEndpoints
 {
     /// <summary>Longest type or action filter (characters).</summary>
@@ -15,11 +19,16 @@ public static class LogEndpoints
 
     public static RouteGroupBuilder MapLogs(this RouteGroupBuilder group)
     {
-        group.MapGet("/", (int? token_id, int? user_id, string? type, string? action, int? p, int? size, QuotaRuntime runtime, HttpContext context) =>
+        group.MapGet("/", (int? token_id, int? user_id, string? type, string? action, int? p, int? size, long? before, QuotaRuntime runtime, HttpContext context) =>
         {
             if (p is < 1)
             {
                 return Errors.Problem.Invalid("p", "must be at least 1");
+            }
+
+            if (before is < 1)
+            {
+                return Errors.Problem.Invalid("before", "must be at least 1");
             }
 
             if (type is { Length: > FilterLengthMax } || action is { Length: > FilterLengthMax })
@@ -34,12 +43,12 @@ public static class LogEndpoints
             bool matchesNothing = (action is not null && kind is null) || (type is not null && consume is null);
             if (beyondEnd || matchesNothing)
             {
-                return Results.Ok(new LogPage([], matchesNothing ? 0 : runtime.Store.QueryLogs(new LogQuery(token_id, user_id, consume, kind, 1, 1)).Total));
+                return Results.Ok(new LogPage([], matchesNothing ? 0 : runtime.Store.QueryLogs(new LogQuery(token_id, user_id, consume, kind, 1, 1, BeforeId: before)).Total));
             }
 
-            (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(new LogQuery(token_id, user_id, consume, kind, page, pageSize));
+            (IReadOnlyList<LogDocument> rows, int total) = runtime.Store.QueryLogs(new LogQuery(token_id, user_id, consume, kind, page, pageSize, BeforeId: before));
             return Results.Ok(new LogPage(Render(rows, runtime, context.Request.Headers.AcceptLanguage.ToString()), total));
-        }).WithSummary("System and consume logs, newest first; content in the reader's language (Accept-Language)")
+        }).WithSummary("System and consume logs, newest first (before: rows older than that id); total exact without filters, counted up to 1,000 with them; content in the reader's language (Accept-Language)")
             .Produces<LogPage>().ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }

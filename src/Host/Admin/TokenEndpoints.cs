@@ -95,8 +95,7 @@ public static class TokenEndpoints
             KeyPreview = ApiKeys.Preview(key),
             CreatedMs = runtime.NowMs,
         };
-        runtime.Store.UpsertToken(label);
-        runtime.IndexKey(label.KeyHash, created.Id);
+        runtime.SaveLabel(label);
         return (created, label, key);
     }
 
@@ -153,7 +152,11 @@ public static class TokenEndpoints
         if (name is not null && name != label.Name)
         {
             label.Name = name;
-            runtime.Store.UpsertToken(label);
+            runtime.SaveLabel(label);
+        }
+        else
+        {
+            runtime.Keys.Touch(label.Id); // its status may have changed
         }
 
         return saved;
@@ -191,8 +194,7 @@ public static class TokenEndpoints
         SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
         if (error == SpecError.None)
         {
-            runtime.UnindexKey(label.KeyHash);
-            runtime.Store.DeleteToken(id);
+            runtime.RemoveLabel(label);
         }
 
         return error;
@@ -229,23 +231,26 @@ public static class TokenEndpoints
     public static SpecError Reset(QuotaRuntime runtime, int id, int index)
     {
         ArgumentNullException.ThrowIfNull(runtime);
-        return runtime.Cluster is { } cluster
+        SpecError error = runtime.Cluster is { } cluster
             ? Cluster.ClusterAdmin.ResetPolicies(cluster, runtime, id, index)
             : runtime.Engine.ResetPolicies(id, index, runtime.NowMs);
+        runtime.Keys.Touch(id); // a reset restores a paused key
+        return error;
     }
 
+    /// <summary>One page from the key index (docs/operations.md "At scale"): only the page's labels and live views are read.</summary>
     private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
     {
         int page = Math.Max(1, p ?? 1), pageSize = Math.Clamp(size ?? 20, 1, 100);
-        long now = runtime.NowMs;
-        var matching = runtime.Store.AllTokens()
-            .Where(label => user_id is null || label.UserId == user_id)
-            .Select(label => (label, view: runtime.ReadToken(label.Id, now)))
-            .Where(t => t.view is not null && (status is null || TokenJson.DisplayStatus(t.view) == status))
-            .OrderBy(t => t.label.Id)
-            .ToList();
-        TokenResponse[] items = matching.Skip((page - 1) * pageSize).Take(pageSize).Select(t => TokenJson.ToJson(t.view!, t.label)).ToArray();
-        return TypedResults.Ok(new TokenPage(items, matching.Count));
+        long skip = (long)(page - 1) * pageSize;
+        if (skip > int.MaxValue)
+        {
+            return TypedResults.Ok(new TokenPage([], runtime.Keys.Page(user_id, status, null, 0, 0).Total));
+        }
+
+        (int[] ids, int total) = runtime.Keys.Page(user_id, status, null, (int)skip, pageSize);
+        TokenResponse[] items = ids.Select(id => Read(runtime, id)).OfType<TokenResponse>().ToArray();
+        return TypedResults.Ok(new TokenPage(items, total));
     }
 
     private static TokenResponse? Read(QuotaRuntime runtime, int id) =>

@@ -171,8 +171,11 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
                 runtime.Engine.DeleteToken(token.Id, now);
             }
 
-            runtime.UnindexKey(token.KeyHash);
-            runtime.Store.DeleteToken(token.Id);
+            if (runtime.Store.FindToken(token.Id) is { } label)
+            {
+                runtime.RemoveLabel(label);
+            }
+
             return;
         }
 
@@ -200,7 +203,7 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
         }
 
         tokens[token.Id] = token;
-        runtime.Store.UpsertToken(new TokenDocument
+        runtime.SaveLabel(new TokenDocument
         {
             Id = token.Id,
             UserId = token.UserId,
@@ -209,7 +212,6 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
             KeyPreview = token.KeyPreview,
             CreatedMs = token.CreatedMs,
         });
-        runtime.IndexKey(token.KeyHash, token.Id);
     }
 
     /// <summary>The policies as the local engine keeps them: the same windows, a quota it never reaches.</summary>

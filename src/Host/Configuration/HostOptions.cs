@@ -181,6 +181,15 @@ public sealed class HealthOptions
     public int RingDepthMax { get; set; } = 65_536;
 }
 
+/// <summary>The <c>Logs</c> section: how long the owner-visible log keeps its rows (docs/operations.md "Log retention").</summary>
+public sealed class LogsOptions
+{
+    /// <summary>Rows older than this many days are deleted in the background; 0 (the default) keeps every row.</summary>
+    public int RetentionDays { get; set; }
+    /// <summary>How often the pruning looks for old rows.</summary>
+    public int PruneIntervalMinutes { get; set; } = 10;
+}
+
 /// <summary>The <c>Alerts</c> section: budget alert thresholds and the webhooks they are delivered to (docs/alerts.md).</summary>
 public sealed class AlertsOptions
 {

@@ -61,6 +61,10 @@ public static class OptionsRegistration
         services.AddOptions<HealthOptions>().Bind(configuration.GetSection("Health"))
             .Validate(o => o.RingDepthMax >= 1, "Health:RingDepthMax must be at least 1")
             .ValidateOnStart();
+        services.AddOptions<LogsOptions>().Bind(configuration.GetSection("Logs"))
+            .Validate(o => o.RetentionDays is >= 0 and <= 36_500, "Logs:RetentionDays must be 0 (keep every row) … 36500")
+            .Validate(o => o.PruneIntervalMinutes is >= 1 and <= 1440, "Logs:PruneIntervalMinutes must be 1 … 1440")
+            .ValidateOnStart();
         services.AddOptions<AlertsOptions>().Bind(configuration.GetSection("Alerts"))
             .PostConfigure(o =>
             {

@@ -9,49 +9,27 @@ namespace Quota.Host.ConsoleUi;
 internal sealed record KeyRow(TokenDocument Label, TokenView View, string Status);
 
 /// <summary>
-/// The keys table, paged on the server. Labels stream from the store in id order; the live view is read only for
-/// rows on the page, except when filtering by status, which is derived from live state (the admin API's
-/// <see cref="TokenJson.DisplayStatus"/>, not a copy of it) and so is read for every key that passes the name search.
+/// The keys table, paged on the server from the key index (<see cref="KeyIndex"/>): the search (a case-insensitive
+/// substring of the name), the user and the status filter are answered there; labels and live views are read only for
+/// the rows on the page.
 /// </summary>
 internal static class KeyDirectory
 {
     public const int PageSize = 25;
 
     /// <summary>The statuses a key can show, in the order of the filter.</summary>
-    public static readonly string[] Statuses = ["enabled", "disabled", "expired", "exhausted", "quota_policy_disabled", "quota_policy_recovering"];
+    public static string[] Statuses => KeyIndex.Statuses;
 
     public static (IReadOnlyList<KeyRow> Rows, int Total) Page(QuotaRuntime runtime, string? status, string? search, int? userId, int page)
     {
-        long now = runtime.NowMs;
-        int skip = (Math.Max(1, page) - 1) * PageSize, total = 0;
-        var rows = new List<KeyRow>(PageSize);
-        foreach (TokenDocument label in runtime.Store.AllTokens())
+        long skip = (long)(Math.Max(1, page) - 1) * PageSize;
+        (int[] ids, int total) = runtime.Keys.Page(userId, status, search, (int)Math.Min(skip, int.MaxValue), skip > int.MaxValue ? 0 : PageSize);
+        var rows = new List<KeyRow>(ids.Length);
+        foreach (int id in ids)
         {
-            if ((userId is { } user && label.UserId != user) ||
-                (!string.IsNullOrEmpty(search) && !(label.Name ?? "").Contains(search, StringComparison.OrdinalIgnoreCase)))
+            if (Find(runtime, id) is { } row)
             {
-                continue;
-            }
-
-            TokenView? view = null;
-            if (!string.IsNullOrEmpty(status))
-            {
-                view = runtime.ReadToken(label.Id, now);
-                if (view is null || TokenJson.DisplayStatus(view) != status)
-                {
-                    continue;
-                }
-            }
-
-            if (total++ < skip || rows.Count >= PageSize)
-            {
-                continue;
-            }
-
-            view ??= runtime.ReadToken(label.Id, now);
-            if (view is not null)
-            {
-                rows.Add(new KeyRow(label, view, TokenJson.DisplayStatus(view)));
+                rows.Add(row);
             }
         }
 

@@ -42,7 +42,9 @@ internal sealed class QuotaApi(IServiceProvider services)
         }
 
         var request = new ReserveRequest(input.Amount!.Value, input.Tokens ?? 0, input.Model);
-        int? tokenId = input.Key is { } key ? quota.FindTokenByKey(key) : input.TokenId;
+        // A key by id must have its label: until the start's settling has run, a key whose label a crash lost could be
+        // reached here (id 0 names no key, so the engine answers as for an unknown one).
+        int? tokenId = input.Key is { } key ? quota.FindTokenByKey(key) : input.TokenId is { } id && !quota.IsLabelled(id) ? 0 : input.TokenId;
         if (tokenId is null)
         {
             await OpenAiError.Result(401, "invalid_api_key", "invalid API key").ExecuteAsync(context);

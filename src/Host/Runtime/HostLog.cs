@@ -11,6 +11,9 @@ internal static partial class HostLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Key {TokenId} was created in the engine but its label never stored (a crash between the two stores); deleted, since its secret was never handed out")]
     public static partial void UnlabelledKeyDeleted(ILogger logger, int tokenId);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "The key index could not be built; key listings fail until a restart")]
+    public static partial void KeyIndexFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Key label {TokenId} has no key in the engine (its create was lost by a write-behind crash); label removed")]
     public static partial void OrphanLabelRemoved(ILogger logger, int tokenId);
 

@@ -19,6 +19,10 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// <summary>The users that are in a price group other than the default one.</summary>
     private readonly ConcurrentDictionary<int, string> groupsByUser = new();
     private readonly BearerSecret adminBearer;
+    private readonly ILogger logger;
+    private readonly bool deleteUnlabelled;
+    private readonly int lastRecoveredTokenId; // keys above it were created after recovery: never unlabelled leftovers
+    private volatile bool settled; // the start's settling of keys with labels has run (see IndexKeysAsync)
 
     public QuotaRuntime(AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
         TimeProvider time, ILogger<QuotaRuntime> logger)
@@ -28,16 +32,13 @@ public sealed class QuotaRuntime : IAsyncDisposable
         Persistent = persistent; // opened, its recovery (and any damage it passed) logged by Quota.Engine.Hosting
         Persistent.Logs.WriteFailed += exception => HostLog.LogRowsFailed(logger, exception);
 
-        ReconcileKeysWithLabels(logger, deleteUnlabelled: !cluster.Value.IsEnabled);
-        Watched = new ConsoleUi.WatchedKeys(Engine, () => NowMs);
-        foreach (TokenDocument token in Store.AllTokens())
-        {
-            tokensByHash[token.KeyHash] = token.Id;
-            Watched.Observe(token.Id); // the dashboard's index of keys near exhaustion, seeded once
-        }
-
+        this.logger = logger;
+        deleteUnlabelled = !cluster.Value.IsEnabled;
+        settled = !deleteUnlabelled;
+        lastRecoveredTokenId = Engine.LastTokenId;
+        Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), time);
+        Watched = new ConsoleUi.WatchedKeys(Engine, () => NowMs); // seeded by the background pass that builds Keys
         Usage = new ConsoleUi.UsageRollup(Store, () => NowMs, Watched.Observe);
-
         foreach (UserDocument user in Store.AllUsers())
         {
             Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
@@ -87,29 +88,35 @@ public sealed class QuotaRuntime : IAsyncDisposable
         return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view) : view;
     }
 
-    /// <summary>
-    /// A key lives in two stores: the engine (its record in the delta log) and its label (name, secret's hash) in LiteDB,
-    /// written right after. A crash between the two leaves one without the other; recovery settles it before serving.
-    /// A label without an engine key lost its create in a write-behind crash: it is removed. In single-node mode an
-    /// engine key without a label was never handed out (the response comes after the label): it is deleted, so it
-    /// cannot be reached by id. Not in cluster mode (<paramref name="deleteUnlabelled"/> false): there the key was handed
-    /// out by the store's document, which the node's first sync applies again — writing the label — before it serves
-    /// (docs/cluster.md "Configuration"); deleting it would leave the document unappliable, its id taken.
-    /// </summary>
-    private void ReconcileKeysWithLabels(ILogger logger, bool deleteUnlabelled)
-    {
-        var labelled = new HashSet<int>();
-        long now = NowMs;
-        foreach (TokenDocument label in Store.AllTokens())
-        {
-            if (Engine.ReadToken(label.Id, now) is null)
-            {
-                Store.DeleteToken(label.Id);
-                HostLog.OrphanLabelRemoved(logger, label.Id);
-                continue;
-            }
+    /// <summary>The listings' index of key labels (built after start by <see cref="IndexKeysAsync"/>).</summary>
+    public KeyIndex Keys { get; }
 
-            labelled.Add(label.Id);
+    /// <summary>
+    /// Builds the key index after start, and settles what a crash left between the two stores a key lives in: the engine
+    /// (its record in the delta log) and its label (name, secret's hash) in LiteDB, written right after. A label without
+    /// an engine key lost its create in a write-behind crash: it is removed. In single-node mode an engine key without a
+    /// label was never handed out (the response comes after the label): it is deleted. Until then neither can be reached:
+    /// every path by id or by key needs both (the label to find it, the engine to use it). Not in cluster mode
+    /// (<c>deleteUnlabelled</c> false): there the key was handed out by the store's document, which the node's first
+    /// sync applies again — writing the label (docs/cluster.md "Configuration"); deleting it would leave the document
+    /// unappliable, its id taken. Runs in the background so the host serves as soon as recovery ends.
+    /// </summary>
+    public Task IndexKeysAsync(CancellationToken cancellationToken = default) => Keys.BuildAsync(Store.AllTokens, SettleKeysWithLabels, cancellationToken);
+
+    private void SettleKeysWithLabels(IReadOnlySet<int> labelled, IReadOnlyList<int> orphans)
+    {
+        foreach (int tokenId in labelled)
+        {
+            Watched.Observe(tokenId); // the dashboard's keys near exhaustion: every key looked at once
+        }
+
+        foreach (int tokenId in orphans)
+        {
+            if (Store.FindToken(tokenId) is { } label && Engine.ReadToken(tokenId, NowMs) is null)
+            {
+                RemoveLabel(label);
+                HostLog.OrphanLabelRemoved(logger, tokenId);
+            }
         }
 
         if (!deleteUnlabelled)
@@ -117,27 +124,71 @@ public sealed class QuotaRuntime : IAsyncDisposable
             return;
         }
 
-        for (int tokenId = 1; tokenId <= Engine.LastTokenId; tokenId++)
+        long now = NowMs;
+        for (int tokenId = 1; tokenId <= lastRecoveredTokenId; tokenId++)
         {
-            if (!labelled.Contains(tokenId) && Engine.ReadToken(tokenId, now) is not null &&
+            if (!labelled.Contains(tokenId) && Store.FindToken(tokenId) is null && Engine.ReadToken(tokenId, now) is not null &&
                 Engine.DeleteToken(tokenId, now) == global::Quota.Engine.Model.SpecError.None)
             {
                 HostLog.UnlabelledKeyDeleted(logger, tokenId);
             }
         }
+
+        settled = true;
+    }
+
+    /// <summary>
+    /// Whether a key reached by id (not by its secret) may be used: yes once the start's settling has deleted the keys
+    /// without labels (see <see cref="IndexKeysAsync"/>); until then, if its label exists.
+    /// </summary>
+    public bool IsLabelled(int tokenId) => settled || tokenId > lastRecoveredTokenId || Store.FindToken(tokenId) is not null;
+
+    /// <summary>Writes a key's label (created, renamed, or applied from the cluster's store) and indexes it.</summary>
+    internal void SaveLabel(TokenDocument label)
+    {
+        Store.UpsertToken(label);
+        tokensByHash[label.KeyHash] = label.Id;
+        Keys.Save(label);
+    }
+
+    /// <summary>Deletes a key's label (after its engine key): the store first, then the lookups (see <see cref="FindTokenByKey"/>).</summary>
+    internal void RemoveLabel(TokenDocument label)
+    {
+        Store.DeleteToken(label.Id);
+        tokensByHash.TryRemove(label.KeyHash, out _);
+        Keys.Remove(label.Id);
     }
 
     /// <summary>The key's id, by the hash of the key (computed on the stack and looked up as a span: no allocation per request).</summary>
+    /// <remarks>
+    /// Filled lazily (no label scan at start): a key not seen yet is looked up in the store's unique index on the hash and
+    /// remembered. The store is read again after remembering it, so a delete that raced the lookup (it deletes the label,
+    /// then forgets the hash) cannot leave a stale entry behind.
+    /// </remarks>
     public int? FindTokenByKey(string key)
     {
         Span<char> hash = stackalloc char[ApiKeys.HashChars];
         ApiKeys.Hash(key, hash);
-        return tokensByHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out int id) ? id : null;
+        if (tokensByHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out int id))
+        {
+            return id;
+        }
+
+        string keyHash = new(hash);
+        if (Store.FindTokenByHash(keyHash) is not { } label)
+        {
+            return null;
+        }
+
+        tokensByHash[keyHash] = label.Id;
+        if (Store.FindToken(label.Id) is null)
+        {
+            tokensByHash.TryRemove(keyHash, out _);
+            return null;
+        }
+
+        return label.Id;
     }
-
-    public void IndexKey(string keyHash, int tokenId) => tokensByHash[keyHash] = tokenId;
-
-    public void UnindexKey(string keyHash) => tokensByHash.TryRemove(keyHash, out _);
 
     /// <summary>The price group of <paramref name="userId"/> (<see cref="Relay.Pricing.DefaultGroup"/> when it names none).</summary>
     public string GroupOf(int userId) => groupsByUser.TryGetValue(userId, out string? group) ? group : Relay.Pricing.DefaultGroup;
