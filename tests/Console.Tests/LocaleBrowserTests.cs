@@ -78,7 +78,7 @@ public sealed class LocaleBrowserTests(BrowserFixture fixture)
                 await SignInAsync(page, language);
                 foreach ((string path, string? screenshot) in new (string, string?)[]
                 {
-                    ("/", "keys"), ($"/keys/{id}", "key"), ($"/keys/{id}/edit", null), ("/users", null), ($"/users/{user}", null), ($"/logs?token_id={id}", null),
+                    ("/", "dashboard"), ("/keys", "keys"), ($"/keys/{id}", "key"), ($"/keys/{id}/edit", null), ("/users", null), ($"/users/{user}", null), ($"/logs?token_id={id}", null),
                 })
                 {
                     await page.GotoAsync(path);
@@ -137,7 +137,7 @@ public sealed class LocaleBrowserTests(BrowserFixture fixture)
         await page.FocusAsync("#admin-key");
         await page.Keyboard.TypeAsync(HostUnderTest.AdminKey);
         await page.Keyboard.PressAsync("Enter");
-        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(Text(language, "Keys_Title"));
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(Text(language, "Dash_Title")); // the dashboard is the first page
     }
 
     private static async Task CheckAsync(IPage page, string language, string path, string? screenshot, List<string> failures)
