@@ -80,4 +80,34 @@ public sealed class LogSentencesTests
             CultureInfo.CurrentUICulture = before;
         }
     }
+
+    [Theory]
+    [InlineData("en", "Checked: key status; refused by policy 2 (Weekly); does not reopen by itself (a top-up, a raise or a reset does).")]
+    [InlineData("zh-CN", "已检查：key 状态；由策略 2（每周）拒绝；不会自动恢复（需充值、提高额度或重置）。")]
+    public void AKeyPausedByAPolicyWaitingForAManualReset_IsRefusedByThatPolicy_AndNeverReopensByItself(string culture, string expected)
+    {
+        var daily = new QuotaPolicySpec { Mode = PeriodMode.Daily, QuotaUnits = 100 };
+        var weekly = new QuotaPolicySpec { Mode = PeriodMode.Weekly, QuotaUnits = 10, ExhaustedAction = ExhaustedAction.DisableToken, AutoResume = false };
+        var view = new TokenView(7, 1, TokenStatus.Enabled, Paused: true, Expired: false, 1_000, false, 0, 0, -1,
+        [
+            new PolicyView(0, daily, 5, 0, 1_782_500_000_000, 1_782_586_400_000, 0, TokenStatus.None, false, false),
+            new PolicyView(1, weekly, 10, 0, 1_782_500_000_000, 1_783_104_800_000, 1_782_532_500_000, TokenStatus.Enabled, true, false),
+        ]);
+        var refusal = new global::Quota.Host.Relay.RefusalRow("KeyPaused", "gpt-4o", "relay",
+            global::Quota.Host.Relay.AdmissionTrace.Refused(view, new ReserveOutcome(ReserveResult.KeyPaused, ReservationId.None, 0, 1), "gpt-4o"));
+        Assert.Equal(1, refusal.Admission.RefusedBy!.PolicyIndex);
+        Assert.Null(refusal.Admission.ReopensAtMs);
+        CultureInfo before = CultureInfo.CurrentUICulture;
+        try
+        {
+            CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(culture);
+            LogDocument row = refusal.ToRow(1_782_532_600_000, 7, 1, 1, PolicyMetric.Quota);
+            Assert.EndsWith(expected, LogSentences.Render(row, "k", OperatorClock.For(null).Format), StringComparison.Ordinal);
+            Assert.Equal("request.refused", LogSentences.ActionOf(row.Kind));
+        }
+        finally
+        {
+            CultureInfo.CurrentUICulture = before;
+        }
+    }
 }

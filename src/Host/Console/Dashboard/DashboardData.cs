@@ -13,7 +13,7 @@ namespace Quota.Host.ConsoleUi;
 internal sealed class DashboardData
 {
     public const int Days = 30;
-    public const int TopHours = 24;
+    public const int TopHours = UsageRollup.KeyWindowHours;
     public const int TopCount = 10;
     /// <summary>Watched keys read per page at most (docs/operations.md "Dashboard").</summary>
     public const int WatchedReadMax = 2_000;
@@ -95,14 +95,11 @@ internal sealed class DashboardData
                 refusals[(reason, policy, period)] = (lastDay + (recent ? c.Requests : 0), window + c.Requests);
             }
 
-            if (recent)
-            {
-                foreach ((int tokenId, Counters c) in counters.Keys)
-                {
-                    Rank(keys, tokenId, c);
-                    Rank(users, c.UserId, c);
-                }
-            }
+        });
+        runtime.Usage.ReadKeyWindow((tokenId, c) =>
+        {
+            Rank(keys, tokenId, c);
+            Rank(users, c.UserId, c);
         });
 
         (TokenView View, double Share)[] watched = [.. runtime.Watched.Current(WatchedReadMax).Select(v => (v, WatchedKeys.UsedShare(v)))
@@ -125,7 +122,7 @@ internal sealed class DashboardData
         };
     }
 
-    /// <summary>A key's or user's running sum (a struct in place: 100,000 keys × 24 hours allocate nothing per hour).</summary>
+    /// <summary>A key's or user's sum (a struct in place: 100,000 keys allocate nothing each).</summary>
     private struct Sum
     {
         public long Units, Requests, Tokens;

@@ -19,6 +19,9 @@ internal sealed class UsageRollup : ILogRollup
     private readonly LiteConfigStore store;
     private readonly Func<long> nowMs;
     private long prunedHour;
+    /// <summary>Each key's sums over the hours from <see cref="keyWindowStart"/> on (the top lists' window), kept as hours arrive and leave.</summary>
+    private readonly Dictionary<int, Counters> keyWindow = [];
+    private long keyWindowStart;
     private readonly Action<IReadOnlyCollection<LogDocument>> rowsWritten;
 
     /// <param name="store">Where the counters are kept; this rollup is attached to it (every later batch of rows is counted).</param>
@@ -32,6 +35,7 @@ internal sealed class UsageRollup : ILogRollup
         this.rowsWritten = rowsWritten;
         long now = nowMs();
         long oldest = OldestKept(now);
+        keyWindowStart = KeyWindowStart(now);
         foreach (RollupDocument stored in store.Rollups(oldest))
         {
             if (stored.Family != RollupDimensions.Key || stored.HourMs >= OldestKeyHour(now))
@@ -82,6 +86,23 @@ internal sealed class UsageRollup : ILogRollup
         }
     }
 
+    /// <summary>
+    /// Reads each key's sums over its last <see cref="KeyWindowHours"/> hours (the current hour and the ones before) under
+    /// the lock: one entry per key that had a request, whatever the traffic per hour.
+    /// </summary>
+    public void ReadKeyWindow(Action<int, Counters> visit)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        lock (gate)
+        {
+            AdvanceKeyWindow(nowMs());
+            foreach ((int tokenId, Counters counters) in keyWindow)
+            {
+                visit(tokenId, counters);
+            }
+        }
+    }
+
     /// <summary>Reads the counters of the hours from <paramref name="fromHourMs"/> (inclusive) to <paramref name="toHourMs"/> (exclusive) under the lock.</summary>
     public void Read(long fromHourMs, long toHourMs, Action<long, HourCounters> visit)
     {
@@ -115,6 +136,13 @@ internal sealed class UsageRollup : ILogRollup
                 Counters key = Get(hour.Keys, increment.TokenId);
                 key.UserId = increment.UserId;
                 key.Add(increment.Requests, increment.Units, increment.Tokens);
+                if (increment.HourMs >= keyWindowStart)
+                {
+                    Counters sum = Get(keyWindow, increment.TokenId);
+                    sum.UserId = increment.UserId;
+                    sum.Add(increment.Requests, increment.Units, increment.Tokens);
+                }
+
                 break;
             case RollupDimensions.Refusal:
                 Get(hour.Refusals, (increment.Name, increment.PolicyIndex, increment.Group)).Add(increment.Requests, 0, 0);
@@ -132,8 +160,46 @@ internal sealed class UsageRollup : ILogRollup
         return counters;
     }
 
+    /// <summary>Takes the hours that left the key window out of its sums.</summary>
+    private void AdvanceKeyWindow(long now)
+    {
+        long start = KeyWindowStart(now);
+        if (start <= keyWindowStart)
+        {
+            return;
+        }
+
+        foreach ((long hour, HourCounters counters) in hours)
+        {
+            if (hour >= start)
+            {
+                break;
+            }
+
+            if (hour < keyWindowStart)
+            {
+                continue;
+            }
+
+            foreach ((int tokenId, Counters leaving) in counters.Keys)
+            {
+                if (keyWindow.TryGetValue(tokenId, out Counters? sum))
+                {
+                    sum.Add(-leaving.Requests, -leaving.Units, -leaving.Tokens);
+                    if (sum.Requests <= 0)
+                    {
+                        keyWindow.Remove(tokenId);
+                    }
+                }
+            }
+        }
+
+        keyWindowStart = start;
+    }
+
     private void Prune(long now)
     {
+        AdvanceKeyWindow(now); // before the hours it subtracts are cleared
         long oldest = OldestKept(now), oldestKeys = OldestKeyHour(now);
         while (hours.Count > 0 && hours.First() is { Key: var first } && first < oldest)
         {
@@ -152,6 +218,11 @@ internal sealed class UsageRollup : ILogRollup
     }
 
     private static long OldestKept(long now) => RollupDimensions.HourOf(now) - ((DaysKept * 24L) * RollupDimensions.HourMs);
+
+    /// <summary>The hours the top lists sum: the current one and the 23 before it.</summary>
+    public const int KeyWindowHours = 24;
+
+    private static long KeyWindowStart(long now) => RollupDimensions.HourOf(now) - ((KeyWindowHours - 1) * RollupDimensions.HourMs);
 
     private static long OldestKeyHour(long now) => RollupDimensions.HourOf(now) - (KeyHoursKept * RollupDimensions.HourMs);
 }
