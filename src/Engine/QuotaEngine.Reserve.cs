@@ -250,7 +250,7 @@ public sealed partial class QuotaEngine
             int index = BitOperations.TrailingZeroCount(bits);
             PolicyWindow window = config.Windows[index]!;
             long count = window.Cell.CountShadowRefusal(ReservationRecord.GenerationIn(generations, index));
-            if (!live)
+            if (!live || count == 0) // replay, or the window rolled over meanwhile: nothing to count in it any more
             {
                 continue;
             }
