@@ -18,11 +18,11 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
 
     /// <summary>
     /// Writes the snapshot to <paramref name="spoolPath"/>, then stores it. <paramref name="keysPerPartition"/> bounds the
-    /// keys a partition holds (from <paramref name="keyCount"/>, the live engine's); <paramref name="pace"/> runs often and
-    /// may rest or throw to stop (the file is then deleted, the store unchanged); <paramref name="beforeStore"/> runs
-    /// before the snapshot is stored.
+    /// keys a partition holds (from <paramref name="keyCount"/>, the live engine's); <paramref name="pacer"/> keeps the work
+    /// to its share of a core and may stop it (the file is then deleted, the store unchanged); <paramref name="beforeStore"/>
+    /// runs before the snapshot is stored.
     /// </summary>
-    public Outcome Write(string spoolPath, int keyCount, int keysPerPartition, Action pace, Action beforeStore, Action? partitionWritten = null)
+    public Outcome Write(string spoolPath, int keyCount, int keysPerPartition, WorkPacer pacer, Action beforeStore, Action? partitionWritten = null)
     {
         int partitions = Math.Max(1, (keyCount + keysPerPartition - 1) / keysPerPartition);
         var merged = new MergedReservations(options.ReservationsMax);
@@ -39,7 +39,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 {
                     Array.Clear(reserveSequences);
                     (QuotaEngine engine, RecoveryReport report) = Recovery.Run(
-                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pace);
+                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pacer.Step);
                     if (report.Corruption is not null)
                     {
                         return new Outcome(0, 0, report.Corruption, partitions);
@@ -54,11 +54,9 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                         return new Outcome(0, 0, $"checkpoint partition {index} ended at sequence {report.LastSequence}, the first at {sequence}", partitions);
                     }
 
-                    SnapshotCodec.WriteAccounts(w, engine, pace);
+                    SnapshotCodec.WriteAccounts(w, engine, pacer.Step);
                     merged.Add(engine.Reservations, reserveSequences);
-                    // The partition just written is garbage now, but long-lived garbage: without a collection the next
-                    // ones pile up on it until the heap holds the whole world again. A background collection, so nothing stops.
-                    GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+                    pacer.CollectDropped(); // the partition just written: one at a time in memory
                     partitionWritten?.Invoke();
                 }
 
