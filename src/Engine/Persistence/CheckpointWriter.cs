@@ -29,8 +29,19 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
         var reserveSequences = new long[options.ReservationsMax];
         long sequence = 0, stopAddress = log.TailAddress;
         int epoch = 0;
+        // Every partition reads the newest snapshot: from a plain copy, read out of the store once (the store's reads
+        // allocate each chunk anew, which made every partition churn the whole snapshot through the heap).
+        SnapshotDocument? latest = store.LatestSnapshot;
+        string? previous = latest is null ? null : spoolPath + ".previous";
         try
         {
+            if (latest is not null)
+            {
+                using Stream source = store.OpenSnapshot(latest);
+                using var copy = new FileStream(previous!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                source.CopyTo(copy, 1 << 16);
+            }
+
             using (var file = new FileStream(spoolPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             using (var w = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true))
             {
@@ -39,7 +50,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 {
                     Array.Clear(reserveSequences);
                     (QuotaEngine engine, RecoveryReport report) = Recovery.Run(
-                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pacer.Step);
+                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pacer.Step, previous);
                     if (report.Corruption is not null)
                     {
                         return new Outcome(0, 0, report.Corruption, partitions);
@@ -78,6 +89,10 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
         finally
         {
             File.Delete(spoolPath);
+            if (previous is not null)
+            {
+                File.Delete(previous);
+            }
         }
     }
 
