@@ -14,7 +14,7 @@ namespace Quota.Engine.Persistence;
 internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
 {
     /// <summary>What a checkpoint covers; <see cref="Corruption"/> non-null: nothing was written.</summary>
-    public readonly record struct Outcome(long Sequence, long ResumeAddress, string? Corruption, int Partitions);
+    public readonly record struct Outcome(long Sequence, long ResumeAddress, string? Corruption);
 
     /// <summary>
     /// Writes the snapshot to <paramref name="spoolPath"/>, then stores it. <paramref name="keysPerPartition"/> bounds the
@@ -53,7 +53,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                         options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pacer.Step, previous);
                     if (report.Corruption is not null)
                     {
-                        return new Outcome(0, 0, report.Corruption, partitions);
+                        return new Outcome(0, 0, report.Corruption);
                     }
 
                     if (index == 0)
@@ -62,7 +62,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                     }
                     else if (report.LastSequence != sequence)
                     {
-                        return new Outcome(0, 0, $"checkpoint partition {index} ended at sequence {report.LastSequence}, the first at {sequence}", partitions);
+                        return new Outcome(0, 0, $"checkpoint partition {index} ended at sequence {report.LastSequence}, the first at {sequence}");
                     }
 
                     SnapshotCodec.WriteAccounts(w, engine, pacer.Step);
@@ -84,7 +84,7 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 store.SaveSnapshot(sequence, stopAddress, content, time.GetUtcNow().ToUnixTimeMilliseconds());
             }
 
-            return new Outcome(sequence, stopAddress, null, partitions);
+            return new Outcome(sequence, stopAddress, null);
         }
         finally
         {
