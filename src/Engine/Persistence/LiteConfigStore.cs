@@ -51,6 +51,7 @@ internal sealed class LiteConfigStore : ILogRowStore, IDisposable
         mapper.Entity<TokenDocument>();
         mapper.Entity<LogDocument>();
         mapper.Entity<OutboxDocument>();
+        mapper.Entity<GatewayKeyDocument>();
         mapper.Entity<LiteFileInfo<string>>(); // the snapshots' file storage
         return mapper;
     }
