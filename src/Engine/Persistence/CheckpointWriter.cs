@@ -14,23 +14,34 @@ namespace Quota.Engine.Persistence;
 internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time)
 {
     /// <summary>What a checkpoint covers; <see cref="Corruption"/> non-null: nothing was written.</summary>
-    public readonly record struct Outcome(long Sequence, long ResumeAddress, string? Corruption, int Partitions);
+    public readonly record struct Outcome(long Sequence, long ResumeAddress, string? Corruption);
 
     /// <summary>
     /// Writes the snapshot to <paramref name="spoolPath"/>, then stores it. <paramref name="keysPerPartition"/> bounds the
-    /// keys a partition holds (from <paramref name="keyCount"/>, the live engine's); <paramref name="pace"/> runs often and
-    /// may rest or throw to stop (the file is then deleted, the store unchanged); <paramref name="beforeStore"/> runs
-    /// before the snapshot is stored.
+    /// keys a partition holds (from <paramref name="keyCount"/>, the live engine's); <paramref name="pacer"/> keeps the work
+    /// to its share of a core and may stop it (the file is then deleted, the store unchanged); <paramref name="beforeStore"/>
+    /// runs before the snapshot is stored.
     /// </summary>
-    public Outcome Write(string spoolPath, int keyCount, int keysPerPartition, Action pace, Action beforeStore, Action? partitionWritten = null)
+    public Outcome Write(string spoolPath, int keyCount, int keysPerPartition, WorkPacer pacer, Action beforeStore, Action? partitionWritten = null)
     {
         int partitions = Math.Max(1, (keyCount + keysPerPartition - 1) / keysPerPartition);
         var merged = new MergedReservations(options.ReservationsMax);
         var reserveSequences = new long[options.ReservationsMax];
         long sequence = 0, stopAddress = log.TailAddress;
         int epoch = 0;
+        // Every partition reads the newest snapshot: from a plain copy, read out of the store once (the store's reads
+        // allocate each chunk anew, which made every partition churn the whole snapshot through the heap).
+        SnapshotDocument? latest = store.LatestSnapshot;
+        string? previous = latest is null ? null : spoolPath + ".previous";
         try
         {
+            if (latest is not null)
+            {
+                using Stream source = store.OpenSnapshot(latest);
+                using var copy = new FileStream(previous!, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                source.CopyTo(copy, 1 << 16);
+            }
+
             using (var file = new FileStream(spoolPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             using (var w = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true))
             {
@@ -39,10 +50,10 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 {
                     Array.Clear(reserveSequences);
                     (QuotaEngine engine, RecoveryReport report) = Recovery.Run(
-                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pace);
+                        options, log, store, time, alerts: null, new UserPartition(index, partitions), stopAddress, reserveSequences, pacer.Step, previous);
                     if (report.Corruption is not null)
                     {
-                        return new Outcome(0, 0, report.Corruption, partitions);
+                        return new Outcome(0, 0, report.Corruption);
                     }
 
                     if (index == 0)
@@ -51,14 +62,12 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                     }
                     else if (report.LastSequence != sequence)
                     {
-                        return new Outcome(0, 0, $"checkpoint partition {index} ended at sequence {report.LastSequence}, the first at {sequence}", partitions);
+                        return new Outcome(0, 0, $"checkpoint partition {index} ended at sequence {report.LastSequence}, the first at {sequence}");
                     }
 
-                    SnapshotCodec.WriteAccounts(w, engine, pace);
+                    SnapshotCodec.WriteAccounts(w, engine, pacer.Step);
                     merged.Add(engine.Reservations, reserveSequences);
-                    // The partition just written is garbage now, but long-lived garbage: without a collection the next
-                    // ones pile up on it until the heap holds the whole world again. A background collection, so nothing stops.
-                    GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+                    pacer.CollectDropped(); // the partition just written: one at a time in memory
                     partitionWritten?.Invoke();
                 }
 
@@ -75,11 +84,15 @@ internal sealed class CheckpointWriter(EngineOptions options, IDeltaLog log, Lit
                 store.SaveSnapshot(sequence, stopAddress, content, time.GetUtcNow().ToUnixTimeMilliseconds());
             }
 
-            return new Outcome(sequence, stopAddress, null, partitions);
+            return new Outcome(sequence, stopAddress, null);
         }
         finally
         {
             File.Delete(spoolPath);
+            if (previous is not null)
+            {
+                File.Delete(previous);
+            }
         }
     }
 

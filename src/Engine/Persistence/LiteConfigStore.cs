@@ -62,6 +62,7 @@ internal sealed partial class LiteConfigStore : ILogRowStore, IDisposable
         mapper.Entity<LogDocument>();
         mapper.Entity<OutboxDocument>();
         mapper.Entity<RollupDocument>();
+        mapper.Entity<GatewayKeyDocument>();
         mapper.Entity<LiteFileInfo<string>>(); // the snapshots' file storage
         return mapper;
     }

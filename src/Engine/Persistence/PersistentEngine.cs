@@ -195,7 +195,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             CheckpointWriter.Outcome outcome = await OnCheckpointThread(() =>
                 new CheckpointWriter(options.Engine, log, Store, time).Write(
                     Path.Combine(options.DataDir, "snapshot.spool"), Engine.LastTokenId,
-                    CheckpointPartitionKeys > 0 ? CheckpointPartitionKeys : DefaultPartitionKeys(Engine.LastTokenId), pacer.Step,
+                    CheckpointPartitionKeys > 0 ? CheckpointPartitionKeys : DefaultPartitionKeys(Engine.LastTokenId), pacer,
                     audit.BeforeCheckpoint, // the snapshot ends the replay of the alerts of the records it covers
                     CheckpointPartitionWritten)).ConfigureAwait(false);
             if (outcome.Corruption is not null)

@@ -38,17 +38,18 @@ internal static class Recovery
 {
     public static (QuotaEngine Engine, RecoveryReport Report) Run(
         EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts = null) =>
-        Run(options, log, store, time, alerts, UserPartition.Whole, stopAddress: long.MaxValue, reserveSequences: null, pace: null);
+        Run(options, log, store, time, alerts, UserPartition.Whole, stopAddress: long.MaxValue, reserveSequences: null, pace: null, snapshotCopy: null);
 
     /// <summary>
     /// Recovers the users of <paramref name="partition"/> (with their keys and reservations) from the newest snapshot and
     /// the log before <paramref name="stopAddress"/>. Every record still counts for the sequence check; only the owned
     /// ones are applied (each record's effects stay within its user's accounts). <paramref name="reserveSequences"/>, if
     /// given, receives per reservation slot the sequence of the last Reserve record applied to it (to merge partitions).
+    /// <paramref name="snapshotCopy"/>, if given, is a file holding the newest snapshot's content (read in place of the store).
     /// </summary>
     public static (QuotaEngine Engine, RecoveryReport Report) Run(
         EngineOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts,
-        UserPartition partition, long stopAddress, long[]? reserveSequences, Action? pace)
+        UserPartition partition, long stopAddress, long[]? reserveSequences, Action? pace, string? snapshotCopy)
     {
         long started = time.GetTimestamp();
         SnapshotDocument? snapshot = store.LatestSnapshot;
@@ -61,7 +62,7 @@ internal static class Recovery
         }
         else
         {
-            using Stream stream = store.OpenSnapshot(snapshot);
+            using Stream stream = snapshotCopy is null ? store.OpenSnapshot(snapshot) : File.OpenRead(snapshotCopy);
             using var buffered = new BufferedStream(stream, 1 << 20);
             engine = SnapshotCodec.Read(buffered, options, time, out snapshotSequence, partition.IsWhole ? null : partition.Owns, pace);
             from = Math.Max(from, snapshot.ResumeAddress);

@@ -19,7 +19,30 @@ internal sealed class WorkPacer(TimeProvider time, double cpuShare, Cancellation
             return;
         }
 
-        cancellation.WaitHandle.WaitOne(worked * ((1 - cpuShare) / cpuShare));
+        Rest(worked * ((1 - cpuShare) / cpuShare));
+    }
+
+    /// <summary>
+    /// Collects what the job dropped (a checkpoint partition: long-lived garbage that would otherwise pile up until the
+    /// heap held the whole world again) with a background collection, which stops no thread, and rests until it has
+    /// finished (at most <see cref="CollectWaitMax"/>).
+    /// </summary>
+    public void CollectDropped()
+    {
+        long before = GC.GetGCMemoryInfo(GCKind.Background).Index;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+        for (int rest = 0; rest < CollectWaitMax / CollectPoll && GC.GetGCMemoryInfo(GCKind.Background).Index == before; rest++)
+        {
+            Rest(CollectPoll);
+        }
+    }
+
+    private static readonly TimeSpan CollectPoll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan CollectWaitMax = TimeSpan.FromSeconds(5);
+
+    private void Rest(TimeSpan length)
+    {
+        cancellation.WaitHandle.WaitOne(length);
         cancellation.ThrowIfCancellationRequested();
         sliceStarted = time.GetTimestamp();
     }
