@@ -22,7 +22,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private volatile bool settled; // the start's settling of keys with labels has run (see IndexKeysAsync)
 
     public QuotaRuntime(IOptions<QuotaOptions> options, AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
-        TimeProvider time, ILogger<QuotaRuntime> logger)
+        KeyStatusChanges statusChanges, TimeProvider time, ILogger<QuotaRuntime> logger)
     {
         QuotaOptions o = options.Value;
         Time = time;
@@ -40,7 +40,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         deleteUnlabelled = !cluster.Value.IsEnabled;
         settled = !deleteUnlabelled;
         lastRecoveredTokenId = Engine.LastTokenId;
-        Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), time);
+        Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), statusChanges, time);
         foreach (UserDocument user in Store.AllUsers())
         {
             Engine.SetWalletAlertBase(user.Id, user.AlertBaseUnits, user.AlertSinceMs); // what the wallets' thresholds are of
