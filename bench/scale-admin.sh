@@ -24,12 +24,13 @@ median_ms() { # url [curl options…]: the median of 10 calls, in ms
 
 for keys in "${sizes[@]}"; do
   dir=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
   rows=$((keys * 13 / 10))
   dotnet "$seed" --seed-scale "$dir" "$keys" "$rows" >&2
   start=$(date +%s.%N)
   dotnet "$host" --urls "$base" --Quota:DataDir="$dir" --Quota:AdminKey="$admin_key" --Logging:LogLevel:Default=Warning >"$dir/host.out" 2>&1 &
   pid=$!
-  trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
   until curl -sf -o /dev/null "$base/healthz"; do sleep 0.05; done
   healthy=$(echo "$(date +%s.%N) - $start" | bc)
   auth=(-H "Authorization: Bearer $admin_key")

@@ -41,6 +41,7 @@ public static class HostRegistration
             services.AddExceptionHandler<Cluster.StoreUnavailableHandler>();
         }
 
+        services.AddSingleton<KeyStatusChanges>();
         services.AddSingleton<Alerts.AlertSink>();
         services.AddSingleton<Alerts.AlertDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store

@@ -11,7 +11,8 @@ namespace Quota.Host.Alerts;
 /// once per window, so it holds at most the accounts × thresholds of one burst unless the outbox cannot be written;
 /// <see cref="Queued"/> (the <c>quota_alerts_queued</c> gauge) shows how far the outbox is behind.
 /// </summary>
-public sealed class AlertSink : IAuditSink
+/// <remarks>It also tells the key index of keys a policy paused or restored (<see cref="Runtime.KeyStatusChanges"/>).</remarks>
+public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null) : IAuditSink
 {
     private readonly ConcurrentQueue<AuditEvent> queue = new();
     private long queued;
@@ -22,6 +23,12 @@ public sealed class AlertSink : IAuditSink
 
     public void Record(in AuditEvent auditEvent)
     {
+        if (auditEvent.Action is AuditAction.ExhaustedDisable or AuditAction.AutoRestoreReset or AuditAction.ManualReset
+            or AuditAction.UpdateDisable or AuditAction.UpdateRestore)
+        {
+            statusChanges?.Mark(auditEvent.TokenId);
+        }
+
         if (auditEvent.Action == AuditAction.ThresholdReached)
         {
             queue.Enqueue(auditEvent);

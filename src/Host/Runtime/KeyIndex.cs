@@ -8,10 +8,11 @@ namespace Quota.Host.Runtime;
 /// reads one page of labels, never every label (docs/operations.md "At scale"). It holds, by key id: the user, the name
 /// folded for a case-insensitive substring search, and a census of display statuses; and the ids of each user, sorted.
 /// <para>
-/// Label writes keep it exact (<see cref="Save"/>, <see cref="Remove"/>). Display statuses also move without a write —
-/// a policy pauses a key, a budget runs out, an expiry passes — so the census is refreshed in the background when a
-/// status filter finds it older than <see cref="StatusMaxAge"/>: a status filter's items and total are those of a census
-/// at most that old (each row still shows its live status). It is built after start (<see cref="BuildAsync"/>, which also
+/// Label writes keep it exact (<see cref="Save"/>, <see cref="Remove"/>), and so do the engine's pauses and restores
+/// (<see cref="KeyStatusChanges"/>, read again before a status filter answers). A budget running out or an expiry
+/// passing changes a status with no event, so the census is also refreshed in the background when a status filter
+/// finds it older than <see cref="StatusMaxAge"/>: for those, a status filter's items and total are those of a census at
+/// most that old (each row still shows its live status). It is built after start (<see cref="BuildAsync"/>, which also
 /// settles labels with engine keys), so the host serves as soon as recovery ends; a listing waits for the build.
 /// </para>
 /// </summary>
@@ -28,6 +29,7 @@ public sealed class KeyIndex
     private readonly Lock gate = new();
     private readonly Dictionary<int, List<int>> idsByUser = [];
     private readonly Func<int, TokenView?> readView;
+    private readonly KeyStatusChanges statusChanges;
     private readonly TimeProvider time;
     private int[] userById = new int[1024]; // 0: no key at that id (user ids start at 1)
     private string?[] nameById = new string?[1024]; // folded (upper invariant), for the search
@@ -40,9 +42,11 @@ public sealed class KeyIndex
     private Task? build;
 
     /// <param name="readView">The live view of a key (null: no key), the one the listings show.</param>
-    public KeyIndex(Func<int, TokenView?> readView, TimeProvider time)
+    /// <param name="statusChanges">Keys a policy paused or restored: read again before a status filter answers.</param>
+    public KeyIndex(Func<int, TokenView?> readView, KeyStatusChanges statusChanges, TimeProvider time)
     {
         this.readView = readView;
+        this.statusChanges = statusChanges;
         this.time = time;
     }
 
@@ -175,6 +179,11 @@ public sealed class KeyIndex
             }
 
             wanted = (byte)(position + 1);
+            while (statusChanges.TryTake(out int changed))
+            {
+                Touch(changed);
+            }
+
             RefreshIfStale();
         }
 

@@ -25,7 +25,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
     private volatile bool settled; // the start's settling of keys with labels has run (see IndexKeysAsync)
 
     public QuotaRuntime(AdminCredential admin, PersistentEngine persistent, IOptions<Cluster.ClusterOptions> cluster,
-        TimeProvider time, ILogger<QuotaRuntime> logger)
+        KeyStatusChanges statusChanges, TimeProvider time, ILogger<QuotaRuntime> logger)
     {
         Time = time;
         AdminKeyHash = admin.Hash;
@@ -36,7 +36,7 @@ public sealed class QuotaRuntime : IAsyncDisposable
         deleteUnlabelled = !cluster.Value.IsEnabled;
         settled = !deleteUnlabelled;
         lastRecoveredTokenId = Engine.LastTokenId;
-        Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), time);
+        Keys = new KeyIndex(tokenId => ReadToken(tokenId, NowMs, fresh: false), statusChanges, time);
         Watched = new ConsoleUi.WatchedKeys(Engine, () => NowMs); // seeded by the background pass that builds Keys
         Usage = new ConsoleUi.UsageRollup(Store, () => NowMs, Watched.Observe);
         foreach (UserDocument user in Store.AllUsers())
