@@ -26,7 +26,7 @@ public sealed class MessagesTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         long input = usage.GetProperty("input_tokens").GetInt64(), output = usage.GetProperty("output_tokens").GetInt64();
         Assert.Equal(input + (5 * output), (await rig.SettledTokenAsync(token)).GetProperty("used_quota").GetInt64());
-        string row = (await rig.Host.GetJsonAsync($"/api/logs?token_id={token}&type=consume")).GetProperty("items")[0].ToString();
+        string row = (await rig.ConsumeRowsAsync(token))[0].ToString(); // the log writer stores rows shortly after the settle
         Assert.Contains("\"protocol\":\"messages\"", row, StringComparison.Ordinal);
         Assert.Contains("\"provider\":\"claude\"", row, StringComparison.Ordinal);
     }
