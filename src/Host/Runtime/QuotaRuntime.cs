@@ -11,7 +11,7 @@ namespace Quota.Host.Runtime;
 /// (relay keys are looked up by hash, never stored), each user's price group (read by the relay on every request, so kept
 /// here rather than read from the store), the admin key, and idempotent reserve by request id (<see cref="Quota.RequestIdIndex"/>).
 /// The engine is the one <c>AddQuotaEngine</c> registers (Quota.Engine.Hosting): opened (recovered) at start, closed cleanly
-/// (commit + snapshot) on stop.
+/// on stop (the log committed; a checkpoint only after a long log).
 /// </summary>
 public sealed class QuotaRuntime : IAsyncDisposable
 {

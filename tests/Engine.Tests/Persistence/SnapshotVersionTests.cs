@@ -33,19 +33,54 @@ public sealed class SnapshotVersionTests
         Assert.Equal(before.Policies[0], after.Policies[0]);
     }
 
-    /// <summary>The same snapshot as format 2 wrote it: version 2, the one policy's enforcement byte and its window's shadow word taken out.</summary>
+    /// <summary>
+    /// The same snapshot as format 2 wrote it: users, then keys, then reservations, each as a count and entries (format 3
+    /// tags each entry instead), and a policy without its enforcement byte and its window without the shadow word.
+    /// </summary>
     private static byte[] ToVersion2(byte[] snapshot)
     {
-        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(snapshot.AsSpan(4)));
-        BinaryPrimitives.WriteInt32LittleEndian(snapshot.AsSpan(4), 2);
+        // Format 3 of one user, one key and one (settled) reservation: header | user | key | reservation | end tag, magic.
+        const int Header = 4 + 4 + 8 + 4, UserEntry = 1 + 4 + 24, ReservationEntry = 1 + 4 + 8 + 4 + 4 + (7 * 8) + 1 + 1, Trailer = 1 + 4;
+        ReadOnlySpan<byte> s = snapshot;
+        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(s[4..]));
+        int keyEntry = Header + UserEntry, reservationEntry = s.Length - Trailer - ReservationEntry;
+        Assert.Equal([1, 2, 3, 0], new[] { s[Header], s[keyEntry], s[reservationEntry], s[^Trailer] }); // the entries' tags
+        int userId = BinaryPrimitives.ReadInt32LittleEndian(s[(Header + 1)..]);
+        int tokenId = BinaryPrimitives.ReadInt32LittleEndian(s[(keyEntry + 1)..]);
+
+        List<byte> v2 = [.. s[..4], .. Int32(2), .. s[8..Header]];
+        v2.AddRange(Int32(userId));
+        v2.AddRange(new byte[userId - 1]); // the ids before it: absent
+        v2.Add(1);
+        v2.AddRange(s[(Header + 5)..keyEntry].ToArray());
+        v2.AddRange(Int32(tokenId));
+        v2.AddRange(new byte[tokenId - 1]);
+        v2.Add(1);
+        v2.AddRange(WithoutShadowFields(s[(keyEntry + 5)..reservationEntry].ToArray()));
+        v2.AddRange(Int32(1));
+        v2.AddRange(s[(reservationEntry + 1)..^Trailer].ToArray());
+        v2.AddRange(s[^4..].ToArray());
+        return [.. v2];
+    }
+
+    private static byte[] Int32(int value)
+    {
+        byte[] bytes = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, value);
+        return bytes;
+    }
+
+    /// <summary>A key's bytes without its one policy's enforcement byte and its window's shadow word.</summary>
+    private static byte[] WithoutShadowFields(byte[] key)
+    {
         byte[] quota = BitConverter.GetBytes(Quota);
-        int specQuota = snapshot.AsSpan().IndexOf(quota);
-        int windowQuota = specQuota + 1 + snapshot.AsSpan(specQuota + 1).IndexOf(quota);
+        int specQuota = key.AsSpan().IndexOf(quota);
+        int windowQuota = specQuota + 1 + key.AsSpan(specQuota + 1).IndexOf(quota);
         Assert.True(specQuota > 0 && windowQuota > specQuota, "the quota appears in the spec and in the window");
         // spec: quota(8) anchor(8) zone("\x03UTC") action boundary resume metric | enforcement; window: headroom used quota | shadow word
         int enforcement = specQuota + 8 + 8 + 4 + 4;
-        Assert.Equal((byte)PolicyEnforcement.Enforce, snapshot[enforcement]);
-        List<byte> bytes = [.. snapshot];
+        Assert.Equal((byte)PolicyEnforcement.Enforce, key[enforcement]);
+        List<byte> bytes = [.. key];
         bytes.RemoveRange(windowQuota + 8, 8);
         bytes.RemoveRange(enforcement, 1);
         return [.. bytes];
