@@ -249,7 +249,16 @@ public static class TokenEndpoints
         }
 
         (int[] ids, int total) = runtime.Keys.Page(user_id, status, null, (int)skip, pageSize);
-        TokenResponse[] items = ids.Select(id => Read(runtime, id)).OfType<TokenResponse>().ToArray();
+        TokenView?[] views = runtime.ReadTokens(ids, runtime.NowMs);
+        var items = new List<TokenResponse>(ids.Length);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (runtime.Store.FindToken(ids[i]) is { } label && views[i] is { } view)
+            {
+                items.Add(TokenJson.ToJson(view, label));
+            }
+        }
+
         return TypedResults.Ok(new TokenPage(items, total));
     }
 

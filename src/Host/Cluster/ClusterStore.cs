@@ -15,6 +15,9 @@ public sealed class ClusterStore : IAsyncDisposable
     private readonly string prefix;
     private long roundTrips;
 
+    /// <summary>How many keys one bulk call (an MGET, a SCAN page's pipelined checks) carries.</summary>
+    internal const int BatchSize = 1_000;
+
     private ClusterStore(ConnectionMultiplexer connection, string prefix, string nodeId)
     {
         this.connection = connection;
@@ -26,7 +29,7 @@ public sealed class ClusterStore : IAsyncDisposable
 
     public string NodeId { get; }
 
-    /// <summary>Calls this node made to the store (each one round trip; a SCAN page counts once).</summary>
+    /// <summary>Calls this node made to the store (each one round trip; a pipelined batch counts once).</summary>
     public long RoundTrips => Interlocked.Read(ref roundTrips);
 
     private IDatabase Db
@@ -107,20 +110,52 @@ public sealed class ClusterStore : IAsyncDisposable
 
     public Task ReleaseNodeAsync(string processToken) => Db.ScriptEvaluateAsync(StoreScripts.ReleaseNode, [prefix + "node:" + NodeId], [processToken]);
 
-    /// <summary>The accounts on which this node holds a lease (live or lapsed), by a SCAN of the store's accounts.</summary>
+    /// <summary>
+    /// The accounts on which this node holds a lease (live or lapsed), by a SCAN of the store's accounts; each SCAN page's
+    /// accounts are checked in one pipelined batch, so a restart over 100k accounts costs pages, not a round trip per account.
+    /// </summary>
     public async Task<List<string>> LeasedAccountsAsync()
     {
         var leased = new List<string>();
+        var page = new List<RedisKey>(BatchSize);
         IServer server = connection.GetServers()[0];
-        await foreach (RedisKey key in server.KeysAsync(pattern: prefix + "a:*", pageSize: 500).ConfigureAwait(false))
+        await foreach (RedisKey key in server.KeysAsync(pattern: prefix + "a:*", pageSize: BatchSize).ConfigureAwait(false))
         {
-            if (await Db.HashExistsAsync(key, "h:" + NodeId).ConfigureAwait(false))
+            page.Add(key);
+            if (page.Count == BatchSize)
             {
-                leased.Add(key.ToString());
+                await AddLeasedAsync(page, leased).ConfigureAwait(false);
+                page.Clear();
             }
         }
 
+        await AddLeasedAsync(page, leased).ConfigureAwait(false);
         return leased;
+    }
+
+    private async Task AddLeasedAsync(List<RedisKey> accounts, List<string> leased)
+    {
+        if (accounts.Count == 0)
+        {
+            return;
+        }
+
+        IBatch batch = Db.CreateBatch();
+        var held = new Task<bool>[accounts.Count];
+        for (int i = 0; i < accounts.Count; i++)
+        {
+            held[i] = batch.HashExistsAsync(accounts[i], "h:" + NodeId);
+        }
+
+        batch.Execute();
+        await Task.WhenAll(held).ConfigureAwait(false);
+        for (int i = 0; i < accounts.Count; i++)
+        {
+            if (held[i].Result)
+            {
+                leased.Add(accounts[i].ToString());
+            }
+        }
     }
 
     public Task SetLeaseAsync(string account, long units, TimeSpan lease) =>
@@ -133,6 +168,34 @@ public sealed class ClusterStore : IAsyncDisposable
     {
         var reply = (RedisResult[])Db.ScriptEvaluate(StoreScripts.Read, [account])!;
         return new AccountReading((long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3] == 1);
+    }
+
+    /// <summary>
+    /// Several accounts as the store has them, in one round trip (<see cref="StoreScripts.ReadMany"/>): what a listing's
+    /// page of keys reads, where a <see cref="ReadAccount"/> per account would cost a round trip each.
+    /// </summary>
+    public Dictionary<string, AccountReading> ReadAccounts(IReadOnlyList<string> accounts)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        var readings = new Dictionary<string, AccountReading>(accounts.Count);
+        if (accounts.Count == 0)
+        {
+            return readings;
+        }
+
+        var keys = new RedisKey[accounts.Count];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = accounts[i];
+        }
+
+        var reply = (RedisResult[])Db.ScriptEvaluate(StoreScripts.ReadMany, keys)!;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            readings[accounts[i]] = new AccountReading((long)reply[4 * i], (long)reply[4 * i + 1], (long)reply[4 * i + 2], (long)reply[4 * i + 3] == 1);
+        }
+
+        return readings;
     }
 
     /// <summary>Tops up (delta &gt; 0) or debits a wallet; false for a debit that what is left does not cover.</summary>
@@ -155,19 +218,61 @@ public sealed class ClusterStore : IAsyncDisposable
     public async Task<(string Member, long Version)[]> ChangesAfterAsync(long version) =>
         ToChanges(await Db.SortedSetRangeByScoreWithScoresAsync(Changes, version, double.PositiveInfinity, Exclude.Start).ConfigureAwait(false));
 
-    /// <summary>The current documents of <paramref name="changes"/>' members, in one round trip (null: none stored).</summary>
-    public string?[] LoadDocuments((string Member, long Version)[] changes) => ToDocuments(Db.StringGet(DocumentKeys(changes)));
+    /// <summary>
+    /// The current documents of <paramref name="changes"/>' members (null: none stored), by MGETs of
+    /// <see cref="BatchSize"/> keys: a joining node reads 100k documents in 100 calls, and no single call holds the store long.
+    /// </summary>
+    public string?[] LoadDocuments((string Member, long Version)[] changes)
+    {
+        var documents = new string?[changes.Length];
+        for (int from = 0; from < changes.Length; from += BatchSize)
+        {
+            ToDocuments(Db.StringGet(DocumentKeys(changes, from)), documents, from);
+        }
+
+        return documents;
+    }
 
     /// <inheritdoc cref="LoadDocuments"/>
-    public async Task<string?[]> LoadDocumentsAsync((string Member, long Version)[] changes) =>
-        ToDocuments(await Db.StringGetAsync(DocumentKeys(changes)).ConfigureAwait(false));
+    /// <remarks>The MGETs are sent together (pipelined) and awaited together.</remarks>
+    public async Task<string?[]> LoadDocumentsAsync((string Member, long Version)[] changes)
+    {
+        var reads = new Task<RedisValue[]>[(changes.Length + BatchSize - 1) / BatchSize];
+        for (int chunk = 0; chunk < reads.Length; chunk++)
+        {
+            reads[chunk] = Db.StringGetAsync(DocumentKeys(changes, chunk * BatchSize));
+        }
+
+        var documents = new string?[changes.Length];
+        for (int chunk = 0; chunk < reads.Length; chunk++)
+        {
+            ToDocuments(await reads[chunk].ConfigureAwait(false), documents, chunk * BatchSize);
+        }
+
+        return documents;
+    }
 
     private static (string Member, long Version)[] ToChanges(SortedSetEntry[] entries) =>
         entries.Select(e => (e.Element.ToString(), (long)e.Score)).ToArray();
 
-    private RedisKey[] DocumentKeys((string Member, long Version)[] changes) => changes.Select(c => (RedisKey)Document(c.Member)).ToArray();
+    private RedisKey[] DocumentKeys((string Member, long Version)[] changes, int from)
+    {
+        var keys = new RedisKey[Math.Min(BatchSize, changes.Length - from)];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = Document(changes[from + i].Member);
+        }
 
-    private static string?[] ToDocuments(RedisValue[] values) => values.Select(v => (string?)v).ToArray();
+        return keys;
+    }
+
+    private static void ToDocuments(RedisValue[] values, string?[] documents, int from)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            documents[from + i] = values[i];
+        }
+    }
 
     public async ValueTask DisposeAsync() => await connection.DisposeAsync().ConfigureAwait(false);
 }

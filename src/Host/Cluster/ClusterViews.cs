@@ -5,8 +5,9 @@ namespace Quota.Host.Cluster;
 /// <summary>
 /// Reads in cluster mode: the local engine's view of a key (its windows, status, expiry) with the cluster's numbers in
 /// place of this node's — the real quotas from the key's document, usage and leases from the store. Fresh reads (the admin
-/// API, the console) ask the store; the relay's rate-limit headers use what this node's leases last heard from it (at most
-/// one report interval old) and leave the budget's numbers out, so a relayed request costs no extra round trip.
+/// API, the console) ask the store, one round trip for a key or for a listing's whole page; the relay's rate-limit
+/// headers use what this node's leases last heard from it (at most one report interval old) and leave the budget's
+/// numbers out, so a relayed request costs no extra round trip.
 /// </summary>
 internal static class ClusterViews
 {
@@ -17,6 +18,76 @@ internal static class ClusterViews
             return local;
         }
 
+        if (!fresh)
+        {
+            // The rate-limit headers read the windows only: no store round trip for the budget.
+            return Windows(node, doc, local, (account, localUsed) => Cached(node, account, localUsed));
+        }
+
+        var accounts = new List<string>();
+        AddAccounts(node, doc, local, accounts);
+        return Fresh(node, doc, local, node.Store.ReadAccounts(accounts));
+    }
+
+    /// <summary>A listing's page of keys, fresh, with one store round trip for all of them.</summary>
+    public static TokenView?[] OverlayPage(ClusterNode node, TokenView?[] locals)
+    {
+        var docs = new TokenDocumentInStore?[locals.Length];
+        var accounts = new List<string>();
+        for (int i = 0; i < locals.Length; i++)
+        {
+            if (locals[i] is { } local && node.Config.Token(local.TokenId) is { } doc)
+            {
+                docs[i] = doc;
+                AddAccounts(node, doc, local, accounts);
+            }
+        }
+
+        Dictionary<string, AccountReading> readings = node.Store.ReadAccounts(accounts);
+        var views = new TokenView?[locals.Length];
+        for (int i = 0; i < locals.Length; i++)
+        {
+            views[i] = docs[i] is { } doc ? Fresh(node, doc, locals[i]!, readings) : locals[i];
+        }
+
+        return views;
+    }
+
+    public static UserView Overlay(ClusterNode node, UserView local)
+    {
+        AccountReading wallet = node.Store.ReadAccount(node.Store.WalletAccount(local.UserId));
+        return local with { QuotaUnits = wallet.Quota - wallet.Used, UsedQuotaUnits = wallet.Used, ReservedQuotaUnits = wallet.Leased };
+    }
+
+    /// <summary>The store accounts a fresh read of the key needs: each enabled window's, and the budget's.</summary>
+    private static void AddAccounts(ClusterNode node, TokenDocumentInStore doc, TokenView local, List<string> accounts)
+    {
+        foreach (PolicyView window in local.Policies)
+        {
+            if (window.Index < doc.Policies.Length && doc.Policies[window.Index].Enabled)
+            {
+                accounts.Add(node.Store.WindowAccount(doc.Id, window.Index, window.PeriodStartMs));
+            }
+        }
+
+        accounts.Add(node.Store.BudgetAccount(doc.Id));
+    }
+
+    private static TokenView Fresh(ClusterNode node, TokenDocumentInStore doc, TokenView local, Dictionary<string, AccountReading> readings)
+    {
+        TokenView windows = Windows(node, doc, local, (account, _) => readings[account]);
+        AccountReading budget = readings[node.Store.BudgetAccount(doc.Id)];
+        return windows with
+        {
+            RemainQuotaUnits = doc.Unlimited ? 0 : budget.Quota - budget.Used,
+            UsedQuotaUnits = budget.Used,
+            ReservedQuotaUnits = budget.Leased,
+        };
+    }
+
+    /// <summary>The key's windows with the cluster's numbers, <paramref name="read"/> giving each enabled window's account.</summary>
+    private static TokenView Windows(ClusterNode node, TokenDocumentInStore doc, TokenView local, Func<string, long, AccountReading> read)
+    {
         var policies = new List<PolicyView>(local.Policies.Count);
         bool paused = false;
         foreach (PolicyView window in local.Policies)
@@ -33,7 +104,7 @@ internal static class ClusterViews
                 continue;
             }
 
-            AccountReading counters = Read(node, node.Store.WindowAccount(doc.Id, window.Index, window.PeriodStartMs), fresh, window.UsedQuotaUnits);
+            AccountReading counters = read(node.Store.WindowAccount(doc.Id, window.Index, window.PeriodStartMs), window.UsedQuotaUnits);
             bool pauses = counters.Paused && spec.ExhaustedAction == ExhaustedAction.DisableToken;
             paused |= pauses;
             policies.Add(window with
@@ -46,32 +117,12 @@ internal static class ClusterViews
             });
         }
 
-        TokenView windows = local with { Paused = local.Paused || paused, UnlimitedQuota = doc.Unlimited, Policies = policies };
-        if (!fresh)
-        {
-            return windows; // the rate-limit headers read the windows only: no store round trip for the budget
-        }
-
-        AccountReading budget = node.Store.ReadAccount(node.Store.BudgetAccount(doc.Id));
-        return windows with
-        {
-            RemainQuotaUnits = doc.Unlimited ? 0 : budget.Quota - budget.Used,
-            UsedQuotaUnits = budget.Used,
-            ReservedQuotaUnits = budget.Leased,
-        };
+        return local with { Paused = local.Paused || paused, UnlimitedQuota = doc.Unlimited, Policies = policies };
     }
 
-    public static UserView Overlay(ClusterNode node, UserView local)
-    {
-        AccountReading wallet = node.Store.ReadAccount(node.Store.WalletAccount(local.UserId));
-        return local with { QuotaUnits = wallet.Quota - wallet.Used, UsedQuotaUnits = wallet.Used, ReservedQuotaUnits = wallet.Leased };
-    }
-
-    private static AccountReading Read(ClusterNode node, string account, bool fresh, long localUsed)
-    {
-        // Not fresh: an account this node leases has the store's numbers of its last report; any other is asked.
-        return !fresh && node.Gate.Cell(account) is { Account.Kind: AccountKind.Window } cell
+    /// <summary>Not fresh: an account this node leases has the store's numbers of its last report; any other is asked.</summary>
+    private static AccountReading Cached(ClusterNode node, string account, long localUsed) =>
+        node.Gate.Cell(account) is { Account.Kind: AccountKind.Window } cell
             ? new AccountReading(cell.Account.Quota, Math.Max(Volatile.Read(ref cell.StoreUsed), localUsed), 0, cell.Paused)
             : node.Store.ReadAccount(account);
-    }
 }

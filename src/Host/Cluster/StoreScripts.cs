@@ -147,6 +147,19 @@ internal static class StoreScripts
           redis.call('HGET', KEYS[1], 'p') == '1' and 1 or 0}
         """;
 
+    /// <summary>KEYS: accounts. <see cref="Read"/> of each, in one call: {quota, used, leased, paused} per account, flattened in KEYS' order.</summary>
+    public const string ReadMany = Prelude + """
+        local out = {}
+        for _, key in ipairs(KEYS) do
+          local leased = live_leases(key)
+          out[#out + 1] = tonumber(redis.call('HGET', key, 'q') or '0')
+          out[#out + 1] = tonumber(redis.call('HGET', key, 'u') or '0')
+          out[#out + 1] = leased
+          out[#out + 1] = redis.call('HGET', key, 'p') == '1' and 1 or 0
+        end
+        return out
+        """;
+
     /// <summary>
     /// KEYS[1] a wallet. ARGV: delta. A top-up adds to the quota; a debit only if what is left covers it (the leases
     /// count as spent). Returns 1, or 0 for a refused debit.

@@ -24,12 +24,13 @@ internal static class KeyDirectory
     {
         long skip = (long)(Math.Max(1, page) - 1) * PageSize;
         (int[] ids, int total) = runtime.Keys.Page(userId, status, search, (int)Math.Min(skip, int.MaxValue), skip > int.MaxValue ? 0 : PageSize);
+        TokenView?[] views = runtime.ReadTokens(ids, runtime.NowMs); // one store round trip for the page in cluster mode
         var rows = new List<KeyRow>(ids.Length);
-        foreach (int id in ids)
+        for (int i = 0; i < ids.Length; i++)
         {
-            if (Find(runtime, id) is { } row)
+            if (runtime.Store.FindToken(ids[i]) is { } label && views[i] is { } view)
             {
-                rows.Add(row);
+                rows.Add(new KeyRow(label, view, TokenJson.DisplayStatus(view)));
             }
         }
 

@@ -81,6 +81,22 @@ public sealed class QuotaRuntime : IAsyncDisposable
         return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view, fresh) : view;
     }
 
+    /// <summary>
+    /// A listing's page of keys as the API shows them (null: no such key), fresh; in cluster mode the whole page's numbers
+    /// come from the store in one round trip.
+    /// </summary>
+    public global::Quota.Engine.Model.TokenView?[] ReadTokens(int[] tokenIds, long nowMs)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        var views = new global::Quota.Engine.Model.TokenView?[tokenIds.Length];
+        for (int i = 0; i < tokenIds.Length; i++)
+        {
+            views[i] = Engine.ReadToken(tokenIds[i], nowMs);
+        }
+
+        return Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.OverlayPage(node, views) : views;
+    }
+
     /// <summary>A wallet as the API shows it (in cluster mode, the store's numbers).</summary>
     public global::Quota.Engine.Model.UserView? ReadUser(int userId)
     {
