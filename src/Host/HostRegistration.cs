@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Quota.Host.Admin;
 using Quota.Host.Configuration;
 using Quota.Host.ConsoleUi;
+using Quota.Host.Limits;
 using Quota.Host.Operations;
 using Quota.Host.Quota;
 using Quota.Host.Relay;
@@ -81,6 +82,7 @@ public static class HostRegistration
         app.MapGroup("/api/gateway_keys").RequireAdminKey().MapGatewayKeys();
         app.MapGroup("/api/quota").MapQuota(); // checks the admin or a gateway key in its handlers (the hot path: no endpoint filter)
         app.MapGroup("/v1").MapRelay();
+        app.MapUsage(); // GET /api/oauth/usage: the relay key's own windows, for status lines
         app.MapOperations();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOpenApi("/openapi/{documentName}.json");

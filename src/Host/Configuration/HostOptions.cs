@@ -72,6 +72,12 @@ public sealed class RelayOptions
     /// instead, because standard SDKs sleep for the whole <c>Retry-After</c> before retrying (README, "Retry-After").
     /// </summary>
     public int RetryAfterMaxSeconds { get; set; } = (int)global::Quota.Engine.Hosting.QuotaRefusal.DefaultRetryAfterMax.TotalSeconds;
+
+    /// <summary>
+    /// The share of a key's 5-hour or 7-day window used (0 … 1) at which <c>/v1/messages</c> answers
+    /// <c>anthropic-ratelimit-unified-status: allowed_warning</c> (docs/relay.md "Unified limits").
+    /// </summary>
+    public double UnifiedWarnAt { get; set; } = Limits.UnifiedLimits.DefaultWarnAt;
 }
 
 public sealed class UpstreamOptions

@@ -50,6 +50,7 @@ public static class OptionsRegistration
             .Validate(o => o.Upstream.UsageGraceSeconds is >= 0 and <= 60, "Relay:Upstream:UsageGraceSeconds must be 0 … 60")
             .Validate(o => o.RetryAfterMaxSeconds >= 0 && o.RetryAfterMaxSeconds <= QuotaRefusal.RetryAfterMaxLimit.TotalSeconds,
                 $"Relay:RetryAfterMaxSeconds must be 0 … {QuotaRefusal.RetryAfterMaxLimit.TotalSeconds}")
+            .Validate(o => o.UnifiedWarnAt is > 0 and <= 1, "Relay:UnifiedWarnAt must be a fraction above 0 and at most 1")
             .Validate(o => o.Responses.UnknownContextTokens is >= 0 and <= 10_000_000, "Relay:Responses:UnknownContextTokens must be 0 … 10000000")
             .Validate(o => o.Responses.RememberedMax is >= 0 and <= 10_000_000, "Relay:Responses:RememberedMax must be 0 … 10000000")
             .ValidateOnStart();

@@ -271,6 +271,7 @@ internal sealed partial class RelayCall(
             if (request.Endpoint == RelayEndpoint.Messages)
             {
                 AnthropicShape.RateLimitHeaders(context.Response, token, now, request.Model);
+                Limits.UnifiedHeaders.Add(context, token, now, request.Model, refused: false);
             }
         }
     }
