@@ -105,6 +105,44 @@ public sealed class AgentCliTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     /// <summary>
+    /// Claude Code is told this relay's 5-hour window in the unified headers it reads for its status line and warnings
+    /// (recorded by a pass-through proxy between it and the relay): a window of 4 requests, one spent before, reads 0.25
+    /// on its streamed answer (the headers leave before the stream is settled), and the status-line endpoint reads 50 %
+    /// after it. Claude Code 2.1.337 with an API key emits no <c>rate_limit_event</c> in its stream-json output (that is
+    /// for subscription accounts), so the headers are where it shows.
+    /// </summary>
+    [AgentCliFact(AgentClis.Claude)]
+    public async Task ClaudeCode_IsToldTheRelaysFiveHourUtilization_AndTheStatusLineEndpointFollowsIt()
+    {
+        (int token, string key) = await KeyAsync(new { quota_policy = new { period_mode = "preset_5h", quota = 4, metric = "requests" } });
+        using (HttpResponseMessage first = await MessageAsync(key))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, first.StatusCode);
+        }
+
+        await ConsumeRowAsync(token);
+        await using RecordingProxy proxy = await RecordingProxy.StartAsync(relay.Host.Client.BaseAddress!);
+
+        (int exit, string stdout, string stderr) = await RecordedAsync(AgentClis.ClaudeAsync(proxy.BaseAddress, key, ClaudeModel, "say hi", RunBound));
+
+        Assert.True(exit == 0, $"claude exited {exit}\n{stdout}\n{stderr}");
+        RecordingProxy.Answer answer = Assert.Single(proxy.Answers, a => a.PathAndQuery.StartsWith("/v1/messages?", StringComparison.Ordinal));
+        output.WriteLine(string.Join("\n", answer.Headers.Where(h => h.Key.StartsWith("anthropic-ratelimit-unified-", StringComparison.Ordinal)).Select(h => $"{h.Key}: {h.Value}")));
+        Assert.Equal(200, answer.Status);
+        Assert.Equal("allowed", answer.Headers["anthropic-ratelimit-unified-status"]);
+        Assert.Equal("0.25", answer.Headers["anthropic-ratelimit-unified-5h-utilization"]);
+        Assert.Equal("five_hour", answer.Headers["anthropic-ratelimit-unified-representative-claim"]);
+        long reset = (await relay.Host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("quota_policy").GetProperty("next_reset_at").GetInt64();
+        Assert.Equal(reset.ToString(CultureInfo.InvariantCulture), answer.Headers["anthropic-ratelimit-unified-5h-reset"]);
+        await AssertUsedRequestsAsync(token, 2);
+        using var usage = new HttpRequestMessage(HttpMethod.Get, new Uri(proxy.BaseAddress, "/api/oauth/usage"));
+        usage.Headers.Add("x-api-key", key);
+        using HttpResponseMessage statusLine = await relay.Host.Client.SendAsync(usage);
+        JsonElement fiveHour = JsonDocument.Parse(await statusLine.Content.ReadAsStringAsync()).RootElement.GetProperty("five_hour");
+        Assert.Equal(50, fiveHour.GetProperty("utilization").GetDouble());
+    }
+
+    /// <summary>
     /// Claude Code prints the relay's own sentence (from Anthropic's error object): which limit, and when it recovers.
     /// It sends one request: the relay's <c>x-should-retry: false</c> stops the retries it makes for other 429s
     /// (against a 429 without it, Claude Code 2.1.337 retried for over a minute with backoff).
@@ -162,15 +200,34 @@ public sealed class AgentCliTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<(int Id, string Key, long Spent)> SpentFiveHourKeyAsync()
     {
         (int token, string key) = await KeyAsync(new { quota_policy = new { period_mode = "preset_5h", quota = 10 } });
+        using HttpResponseMessage first = await MessageAsync(key);
+        Assert.Equal(System.Net.HttpStatusCode.OK, first.StatusCode);
+        await ConsumeRowAsync(token);
+        return (token, key, (await relay.Host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("used_quota").GetInt64());
+    }
+
+    /// <summary>One small Messages request of the key, straight to the relay.</summary>
+    private async Task<HttpResponseMessage> MessageAsync(string key)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
         {
             Content = new StringContent($$"""{"model":"{{ClaudeModel}}","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("x-api-key", key);
-        using HttpResponseMessage first = await relay.Host.Client.SendAsync(request);
-        Assert.Equal(System.Net.HttpStatusCode.OK, first.StatusCode);
-        await ConsumeRowAsync(token);
-        return (token, key, (await relay.Host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("used_quota").GetInt64());
+        return await relay.Host.Client.SendAsync(request);
+    }
+
+    /// <summary>The key's requests policy has counted <paramref name="expected"/> requests, once the relay settled them (within ~30 s).</summary>
+    private async Task AssertUsedRequestsAsync(int token, long expected)
+    {
+        long used = 0;
+        for (int attempt = 0; attempt < 600 && used != expected; attempt++)
+        {
+            used = (await relay.Host.GetJsonAsync($"/api/tokens/{token}")).GetProperty("quota_policy").GetProperty("used_quota").GetInt64();
+            await Task.Delay(used == expected ? 0 : 50);
+        }
+
+        Assert.Equal(expected, used);
     }
 
     /// <summary>The relay refused the CLI's one request: nothing more reached the provider and nothing more was charged.</summary>
