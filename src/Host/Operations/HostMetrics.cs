@@ -24,6 +24,7 @@ public sealed class HostMetrics
         AuthThrottled = meter.CreateCounter<long>("quota_auth_throttled_total", description: "Requests refused with 429 because their address failed to authenticate too often");
         AlertsUndelivered = meter.CreateCounter<long>("quota_alerts_undelivered_total", description: "Alert messages given up after Alerts:AttemptsMax failed deliveries, by webhook");
         meter.CreateObservableCounter("quota_shadow_refusals_total", () => runtime.Engine.ShadowRefusalCount, description: "Requests admitted that a shadow policy would have refused (one per such policy), since the process started");
+        meter.CreateObservableCounter("quota_key_store_lookups_total", () => runtime.KeyStoreLookups, description: "Relay keys looked up in the store (only until the start's pass over the labels ends; then an unknown key reads nothing)");
         meter.CreateObservableGauge("quota_alerts_queued", () => alerts.Queued, description: "Alert crossings detected and not yet written to the outbox");
     }
 

@@ -17,14 +17,6 @@ public static class ApiKeys
     /// <summary>SHA-256 of the key, hex: what the store keeps instead of the key.</summary>
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
-    /// <summary><see cref="Hash"/> into <paramref name="hex"/> (<see cref="HashChars"/> long), without allocating (the per-request lookups).</summary>
-    public static void Hash(ReadOnlySpan<char> key, Span<char> hex)
-    {
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        Digest(key, digest);
-        Convert.TryToHexStringLower(digest, hex, out _);
-    }
-
     public static string Preview(string key) => key.Length < 11 ? "sk-…" : $"{key[..7]}…{key[^4..]}";
 
     /// <summary>SHA-256 of a secret, to compare against with <see cref="SecretEquals"/>.</summary>
@@ -60,7 +52,8 @@ public static class ApiKeys
     private static ReadOnlySpan<char> BearerSpan(string? header) =>
         header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header.AsSpan(7).Trim() : default;
 
-    private static void Digest(ReadOnlySpan<char> text, Span<byte> digest)
+    /// <summary>SHA-256 of <paramref name="text"/>'s UTF-8 into <paramref name="digest"/>, without allocating.</summary>
+    internal static void Digest(ReadOnlySpan<char> text, Span<byte> digest)
     {
         int length = Encoding.UTF8.GetMaxByteCount(text.Length);
         byte[]? rented = length > StackBytesMax ? ArrayPool<byte>.Shared.Rent(length) : null;

@@ -64,15 +64,18 @@ public sealed class KeyIndex
 
     /// <summary>
     /// Builds the index from the labels, once (later calls return the same task): each label whose key the engine has is
-    /// indexed with its status; <paramref name="afterScan"/> is then told the ids of every label the scan read and of
+    /// indexed with its status; <paramref name="scanned"/> is given every label the scan read, under this index's lock, unless a
+    /// write of that key came first; <paramref name="afterScan"/> is then told the ids of every label the scan read and of
     /// those whose key the engine does not have (orphans, which it removes). Writes that arrive meanwhile win over what
-    /// the scan read.
+    /// the scan read: a writer that tells this index first (<see cref="Save"/>, <see cref="Remove"/>) and then its own
+    /// lookups cannot be overwritten by <paramref name="scanned"/>.
     /// </summary>
-    internal Task BuildAsync(Func<IEnumerable<TokenDocument>> labels, Action<IReadOnlySet<int>, IReadOnlyList<int>> afterScan, CancellationToken cancellationToken)
+    internal Task BuildAsync(Func<IEnumerable<TokenDocument>> labels, Action<TokenDocument> scanned, Action<IReadOnlySet<int>, IReadOnlyList<int>> afterScan,
+        CancellationToken cancellationToken)
     {
         lock (gate)
         {
-            return build ??= Task.Run(() => Build(labels(), afterScan, cancellationToken), cancellationToken);
+            return build ??= Task.Run(() => Build(labels(), scanned, afterScan, cancellationToken), cancellationToken);
         }
     }
 
@@ -88,7 +91,8 @@ public sealed class KeyIndex
         (task ?? throw new InvalidOperationException("the key index is not being built")).GetAwaiter().GetResult();
     }
 
-    private void Build(IEnumerable<TokenDocument> labels, Action<IReadOnlySet<int>, IReadOnlyList<int>> afterScan, CancellationToken cancellationToken)
+    private void Build(IEnumerable<TokenDocument> labels, Action<TokenDocument> scanned, Action<IReadOnlySet<int>, IReadOnlyList<int>> afterScan,
+        CancellationToken cancellationToken)
     {
         var seen = new HashSet<int>();
         var orphans = new List<int>();
@@ -104,6 +108,7 @@ public sealed class KeyIndex
                     continue; // a write since the scan began knows better
                 }
 
+                scanned(label);
                 if (view is null)
                 {
                     orphans.Add(label.Id);

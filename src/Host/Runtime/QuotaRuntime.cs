@@ -15,7 +15,8 @@ namespace Quota.Host.Runtime;
 /// </summary>
 public sealed class QuotaRuntime : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, int> tokensByHash = new(StringComparer.Ordinal);
+    private readonly KeyHashes keyHashes = new();
+    private long keyStoreLookups;
     /// <summary>The users that are in a price group other than the default one.</summary>
     private readonly ConcurrentDictionary<int, string> groupsByUser = new();
     private readonly BearerSecret adminBearer;
@@ -117,9 +118,11 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// sync applies again — writing the label (docs/cluster.md "Configuration"); deleting it would leave the document
     /// unappliable, its id taken. Runs in the background so the host serves as soon as recovery ends.
     /// </summary>
-    public Task IndexKeysAsync(CancellationToken cancellationToken = default) => Keys.BuildAsync(Store.AllTokens, SettleKeysWithLabels, cancellationToken);
+    /// <para>The same pass fills the relay's key hashes (<see cref="FindTokenByKey"/>) and then marks them complete.</para>
+    public Task IndexKeysAsync(CancellationToken cancellationToken = default) =>
+        Keys.BuildAsync(Store.AllTokens, label => keyHashes.Set(label.KeyHash, label.Id), SettleKeysWithLabels, cancellationToken);
 
-    private void SettleKeysWithLabels(IReadOnlySet<int> labelled, IReadOnlyList<int> orphans)
+    private void SettleLabels(IReadOnlySet<int> labelled, IReadOnlyList<int> orphans)
     {
         foreach (int tokenId in labelled)
         {
@@ -153,6 +156,12 @@ public sealed class QuotaRuntime : IAsyncDisposable
         settled = true;
     }
 
+    private void SettleKeysWithLabels(IReadOnlySet<int> labelled, IReadOnlyList<int> orphans)
+    {
+        SettleLabels(labelled, orphans);
+        keyHashes.MarkComplete(); // every label's hash was put by the scan, or by its write since (see KeyIndex.BuildAsync)
+    }
+
     /// <summary>
     /// Whether a key reached by id (not by its secret) may be used: yes once the start's settling has deleted the keys
     /// without labels (see <see cref="IndexKeysAsync"/>); until then, if its label exists.
@@ -160,46 +169,56 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public bool IsLabelled(int tokenId) => settled || tokenId > lastRecoveredTokenId || Store.FindToken(tokenId) is not null;
 
     /// <summary>Writes a key's label (created, renamed, or applied from the cluster's store) and indexes it.</summary>
+    /// <remarks>The key index first: it tells the background scan that this write knows better than what it read.</remarks>
     internal void SaveLabel(TokenDocument label)
     {
         Store.UpsertToken(label);
-        tokensByHash[label.KeyHash] = label.Id;
         Keys.Save(label);
+        keyHashes.Set(label.KeyHash, label.Id);
     }
 
     /// <summary>Deletes a key's label (after its engine key): the store first, then the lookups (see <see cref="FindTokenByKey"/>).</summary>
     internal void RemoveLabel(TokenDocument label)
     {
         Store.DeleteToken(label.Id);
-        tokensByHash.TryRemove(label.KeyHash, out _);
         Keys.Remove(label.Id);
+        keyHashes.Remove(label.KeyHash);
     }
 
-    /// <summary>The key's id, by the hash of the key (computed on the stack and looked up as a span: no allocation per request).</summary>
+    /// <summary>How many key lookups had to read the store (only before the start's pass over the labels has ended; a metric).</summary>
+    public long KeyStoreLookups => Interlocked.Read(ref keyStoreLookups);
+
+    /// <summary>The key's id, by the hash of the key (computed on the stack: no allocation per request); null: unknown.</summary>
     /// <remarks>
-    /// Filled lazily (no label scan at start): a key not seen yet is looked up in the store's unique index on the hash and
-    /// remembered. The store is read again after remembering it, so a delete that raced the lookup (it deletes the label,
+    /// Once the start's pass over the labels has filled the key hashes (<see cref="IndexKeysAsync"/>), a key not there is
+    /// unknown, with no store read. Until then a key not seen yet is looked up in the store's unique index on the hash and
+    /// remembered; the store is read again after remembering it, so a delete that raced the lookup (it deletes the label,
     /// then forgets the hash) cannot leave a stale entry behind.
     /// </remarks>
     public int? FindTokenByKey(string key)
     {
-        Span<char> hash = stackalloc char[ApiKeys.HashChars];
-        ApiKeys.Hash(key, hash);
-        if (tokensByHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out int id))
+        var digest = KeyDigest.OfKey(key);
+        if (keyHashes.TryFind(digest, out int id))
         {
             return id;
         }
 
-        string keyHash = new(hash);
+        if (keyHashes.IsComplete)
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref keyStoreLookups);
+        string keyHash = digest.ToHex();
         if (Store.FindTokenByHash(keyHash) is not { } label)
         {
             return null;
         }
 
-        tokensByHash[keyHash] = label.Id;
+        keyHashes.Set(keyHash, label.Id);
         if (Store.FindToken(label.Id) is null)
         {
-            tokensByHash.TryRemove(keyHash, out _);
+            keyHashes.Remove(keyHash);
             return null;
         }
 
