@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Quota.Host.Admin;
+using Quota.Host.Cluster;
 using Quota.Host.Configuration;
 using Quota.Host.ConsoleUi;
 using Quota.Host.Limits;
@@ -80,6 +81,11 @@ public static class HostRegistration
         app.MapGroup("/api/tokens").RequireAdminKey().MapTokens();
         app.MapGroup("/api/logs").RequireAdminKey().MapLogs();
         app.MapGroup("/api/gateway_keys").RequireAdminKey().MapGatewayKeys();
+        if (app.Configuration["Cluster:Store"] is { Length: > 0 })
+        {
+            app.MapGroup("/api/cluster").RequireAdminKey().MapCluster(); // docs/cluster.md "Store data loss"
+        }
+
         app.MapGroup("/api/quota").MapQuota(); // checks the admin or a gateway key in its handlers (the hot path: no endpoint filter)
         app.MapGroup("/v1").MapRelay();
         app.MapUsage(); // GET /api/oauth/usage: the relay key's own windows, for status lines

@@ -22,7 +22,7 @@ namespace Quota.Host.Cluster;
 /// version order, each only if newer than what this node has applied (so a slower read never applies an older state
 /// over a newer one).</para>
 /// </summary>
-public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILogger logger)
+public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ClusterLedger ledger, ILogger logger)
 {
     private readonly ConcurrentDictionary<int, TokenDocumentInStore> tokens = new();
     private readonly Lock applying = new();
@@ -107,6 +107,7 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
     {
         lock (applying)
         {
+            var kept = new List<LedgerDocument>();
             for (int i = 0; i < changes.Length; i++)
             {
                 if (changes[i].Version <= Version)
@@ -117,17 +118,39 @@ public sealed class ClusterConfig(QuotaRuntime runtime, ClusterStore store, ILog
                 if (documents[i] is { } json)
                 {
                     Apply(changes[i].Member, json);
+                    kept.Add(new LedgerDocument { Member = changes[i].Member, Version = changes[i].Version, Value = json });
                 }
 
                 Interlocked.Exchange(ref version, changes[i].Version);
             }
 
+            ledger.Save(kept); // a copy for a store that loses its data (docs/cluster.md "Store data loss")
             return Version;
+        }
+    }
+
+    /// <summary>
+    /// The keys' documents as this node kept them (<see cref="ClusterLedger"/>), for a node that starts while the store has
+    /// lost its data: it knows its keys' real shape without the store, and applies everything again once the store is back.
+    /// </summary>
+    public void LoadKept()
+    {
+        foreach (LedgerDocument doc in ledger.All())
+        {
+            if (doc.Member.StartsWith("t:", StringComparison.Ordinal) && JsonSerializer.Deserialize<TokenDocumentInStore>(doc.Value) is { } token)
+            {
+                tokens[token.Id] = token;
+            }
         }
     }
 
     private void Apply(string member, string json)
     {
+        if (member.StartsWith("q:", StringComparison.Ordinal))
+        {
+            return; // a wallet's or key budget's quota: the store's account holds it; this node only keeps a copy
+        }
+
         if (member.StartsWith("u:", StringComparison.Ordinal))
         {
             ApplyUser(JsonSerializer.Deserialize<UserDocumentInStore>(json)!);

@@ -17,4 +17,10 @@ internal static partial class ClusterLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Applying the cluster's configuration failed; the next announcement or poll tries again")]
     public static partial void SyncFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Cluster node {NodeId}: the store does not carry epoch {Epoch} any more (it lost its data, or another cluster wrote it): admitting nothing until the store is rebuilt (docs/cluster.md \"Store data loss\")")]
+    public static partial void StoreLost(ILogger logger, string nodeId, string epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cluster node {NodeId}: the store was rebuilt (epoch {Epoch}); admitting again")]
+    public static partial void StoreRebuilt(ILogger logger, string nodeId, string epoch);
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Quota.Engine.Hosting;
 using Quota.Engine.Model;
 using Quota.Host.Runtime;
 
@@ -9,8 +10,11 @@ namespace Quota.Host.Cluster;
 /// and runs the node's loop — every report interval it reports usage, renews leases, learns pauses, gives idle leases
 /// back; every poll interval it also applies configuration it missed and sweeps usage no lease covers. On a clean stop
 /// it reports once more and gives every lease back.
+/// <para>A store that lost its data (docs/cluster.md "Store data loss") is found by its epoch: the node stops admitting
+/// (<see cref="State"/>), and takes part in the store's rebuild (<see cref="ClusterRebuild"/>) once one is started.</para>
 /// </summary>
-public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> options, ILogger<ClusterNode> logger) : IHostedService, IAsyncDisposable
+public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> options, IOptions<QuotaEngineOptions> engineOptions,
+    ILogger<ClusterNode> logger) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan IdleLease = TimeSpan.FromSeconds(2);
     // The claim on the NodeId, renewed every report: a process killed without a stop holds it this long at most (long
@@ -25,10 +29,23 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     private Task loop = Task.CompletedTask;
     private Task configWorker = Task.CompletedTask;
     private int storeFailures;
+    private ClusterLedger? ledger;
+    private ClusterRebuild? rebuild;
+    private volatile StoreState state;
+    // The members seen live at the last claim while serving: whom a rebuild waits for by default.
+    private volatile string[] liveMembers = [];
 
     public ClusterStore Store => store ?? throw new InvalidOperationException("the cluster node has not started");
     public ClusterConfig Config { get; private set; } = null!;
     internal LeaseGate Gate { get; private set; } = null!;
+
+    /// <summary>Whether this node admits (serving), or found the store emptied or changed (lost), or has contributed to its rebuild and waits for the others.</summary>
+    public StoreState State => state;
+
+    /// <summary>The members this node saw live (claimed within the last minute) when it last served: whom a reseed waits for by default.</summary>
+    public IReadOnlyList<string> LiveMembers => liveMembers;
+
+    internal ClusterRebuild Rebuild => rebuild ?? throw new InvalidOperationException("the cluster node has not started");
 
     /// <summary>The 503 when the store is out of reach and this node's leases cannot cover a request (fail closed).</summary>
     public const string UnavailableMessage = "the cluster store is unreachable and this node holds no lease that covers the request; retry";
@@ -51,10 +68,12 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         store = await ClusterStore.ConnectAsync(settings).ConfigureAwait(false);
-        await ClaimNodeIdAsync(store).ConfigureAwait(false);
-        Config = new ClusterConfig(runtime, store, logger);
-        Gate = new LeaseGate(runtime, store, Config, settings);
+        ledger = new ClusterLedger(engineOptions.Value.DataDir);
+        string storeEpoch = await ClaimNodeIdAsync(store).ConfigureAwait(false);
+        Config = new ClusterConfig(runtime, store, ledger, logger);
+        Gate = new LeaseGate(runtime, store, Config, settings, () => state == StoreState.Serving, EpochLost);
         reports = new ClusterReports(runtime, store, Config);
+        rebuild = new ClusterRebuild(runtime, store, reports, ledger, settings);
         configWorker = Task.Run(() => Config.RunAsync(stopping.Token), CancellationToken.None);
         // The store client's callback only records the version: the worker applies it (never block the multiplexer).
         await store.Subscriber.SubscribeAsync(store.EventsChannel, (_, message) =>
@@ -64,17 +83,59 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
                 Config.Announce(announced);
             }
         }).ConfigureAwait(false);
-        await Config.SyncAsync().ConfigureAwait(false); // serve nothing before this node has the cluster's configuration
-        await ReportAsync(reports.Sweep(runtime.NowMs)).ConfigureAwait(false); // what the last run used and did not report
-        foreach (string account in await store.LeasedAccountsAsync().ConfigureAwait(false))
+        if (ledger.Epoch is null)
         {
-            // The last run's leases end with it, but for what its open reservations (recovered from the log) still hold.
-            await store.SetLeaseAsync(account, reports.HeldAfterRestart(account, runtime.NowMs), TimeSpan.FromSeconds(settings.LeaseSeconds)).ConfigureAwait(false);
+            // A node that never knew an epoch: a new node joining a running cluster, or the first node of a new one.
+            ledger.Epoch = storeEpoch.Length > 0 ? storeEpoch : await store.CreateEpochAsync(Guid.NewGuid().ToString("N")).ConfigureAwait(false);
+            storeEpoch = ledger.Epoch;
         }
+
+        store.Epoch = ledger.Epoch;
+        if (store.Epoch != storeEpoch)
+        {
+            // The store lost its data while this node was down: serve nothing, keep the keys' shapes for the rebuild.
+            state = StoreState.Lost;
+            Config.LoadKept();
+            runtime.Cluster = this;
+            loop = Task.Run(() => RunAsync(stopping.Token), CancellationToken.None);
+            ClusterLog.StoreLost(logger, settings.NodeId, store.Epoch);
+            return;
+        }
+
+        await Config.SyncAsync().ConfigureAwait(false); // serve nothing before this node has the cluster's configuration
+        await ReportAsync(reports.Sweep(reports.AllTokens(), runtime.NowMs)).ConfigureAwait(false); // what the last run used and did not report
+        await LeaseRecoveredAsync().ConfigureAwait(false);
 
         runtime.Cluster = this;
         loop = Task.Run(() => RunAsync(stopping.Token), CancellationToken.None);
         ClusterLog.Joined(logger, settings.NodeId, Config.Version);
+    }
+
+    /// <summary>
+    /// The last run's leases end with it, but for what its open reservations (recovered from the log) still hold: the store
+    /// leases exactly that, and the gate gives back their unused part once they have ended.
+    /// </summary>
+    private async Task LeaseRecoveredAsync()
+    {
+        var lease = TimeSpan.FromSeconds(settings.LeaseSeconds);
+        var leased = new HashSet<string>(await Store.LeasedAccountsAsync().ConfigureAwait(false), StringComparer.Ordinal);
+        foreach ((AccountRef account, AccountReport report, long held) in reports!.Everything(runtime.NowMs))
+        {
+            if (leased.Remove(account.Key))
+            {
+                await Store.SetLeaseAsync(account.Key, held, lease).ConfigureAwait(false);
+                if (held > 0)
+                {
+                    Gate.Adopt(account, held, report.UsedTotal);
+                    Gate.Recovered(account.TokenId);
+                }
+            }
+        }
+
+        foreach (string gone in leased)
+        {
+            await Store.SetLeaseAsync(gone, 0, lease).ConfigureAwait(false); // an account this node no longer has (a past window)
+        }
     }
 
     /// <summary>
@@ -83,18 +144,36 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     /// holder is alive, and this node refuses to start. One that only runs down was left by a process killed without a
     /// stop: this node waits it out (<see cref="Claim"/> at most).
     /// </summary>
-    private async Task ClaimNodeIdAsync(ClusterStore claimed)
+    private async Task<string> ClaimNodeIdAsync(ClusterStore claimed)
     {
         long left = long.MaxValue;
-        for (long held; (held = await claimed.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false)) > 0; left = held)
+        ClaimReply reply;
+        for (; (reply = await claimed.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false)).HeldElsewhereMs > 0; left = reply.HeldElsewhereMs)
         {
-            if (held > left)
+            if (reply.HeldElsewhereMs > left)
             {
                 throw new InvalidOperationException(
                     $"Cluster:NodeId '{settings.NodeId}' is held by another live node; give every node its own id (and keep it across its restarts)");
             }
 
             await Task.Delay(200).ConfigureAwait(false);
+        }
+
+        return reply.StoreEpoch;
+    }
+
+    /// <summary>
+    /// A guarded script found the store is not the one this node knows (emptied, restarted without persistence, failed over
+    /// to an empty replica): stop admitting at once, and drop what is left of every lease here — nothing is admitted against
+    /// it any more. The holds open now are leased again by the rebuild.
+    /// </summary>
+    internal void EpochLost()
+    {
+        if (state == StoreState.Serving)
+        {
+            state = StoreState.Lost;
+            Gate.DropLeases();
+            ClusterLog.StoreLost(logger, settings.NodeId, Store.Epoch);
         }
     }
 
@@ -129,15 +208,33 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
             {
                 try
                 {
-                    await TickAsync(final: false).ConfigureAwait(false);
+                    if (state == StoreState.Lost)
+                    {
+                        Gate.FinishEndedReservations();
+                    }
+                    else
+                    {
+                        await TickAsync(final: false).ConfigureAwait(false); // rebuilding: reports keep the adopted leases renewed
+                    }
+
                     if (Environment.TickCount64 - lastPoll >= settings.PollIntervalMs)
                     {
                         lastPoll = Environment.TickCount64;
+                        if (state != StoreState.Serving)
+                        {
+                            await RecoverAsync().ConfigureAwait(false);
+                            continue;
+                        }
+
                         await Config.SyncAsync().ConfigureAwait(false);
-                        await ReportAsync(reports!.Sweep(runtime.NowMs)).ConfigureAwait(false);
+                        await ReportAsync(reports!.Sweep(Gate.TakeMoved(StillOpen), runtime.NowMs)).ConfigureAwait(false);
                     }
 
                     storeFailures = 0;
+                }
+                catch (Exception exception) when (ClusterStore.IsEpochError(exception))
+                {
+                    EpochLost();
                 }
                 catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
                 {
@@ -160,10 +257,19 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         if (!final && claimNow - lastClaimTicks >= 1000) // once a second is enough for a 10 s claim, and costs few round trips
         {
             lastClaimTicks = claimNow;
-            if (await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false) > 0)
+            ClaimReply claim = await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false);
+            if (claim.HeldElsewhereMs > 0)
             {
                 ClusterLog.NodeIdTaken(logger, settings.NodeId); // only after this process lost the store for longer than the claim
             }
+
+            if (claim.StoreEpoch != Store.Epoch)
+            {
+                EpochLost(); // an idle node learns it too, within a second
+                return;
+            }
+
+            liveMembers = [.. claim.Members.Where(m => m.SeenAgoMs < 60_000).Select(m => m.Node)];
         }
 
         Gate.FinishEndedReservations();
@@ -193,6 +299,16 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
 
         foreach (LeaseCell cell in live)
         {
+            if (Volatile.Read(ref cell.RecoveredHeld) > 0)
+            {
+                AccountRef account = cell.Account;
+                await Gate.GiveBackRecoveredAsync(cell, () =>
+                {
+                    var fresh = new Dictionary<int, TokenView?>();
+                    return (reports!.Held(account, fresh), reports.UsedTotal(account, fresh));
+                }).ConfigureAwait(false);
+            }
+
             bool windowOver = cell.Account.Kind == AccountKind.Window && nowMs >= cell.Account.WindowEndMs;
             if (final || windowOver || cell.Paused || now - Volatile.Read(ref cell.LastUsedTicks) > IdleLease.TotalMilliseconds)
             {
@@ -200,6 +316,59 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
             }
         }
     }
+
+    /// <summary>
+    /// Not serving: keeps the NodeId claimed, contributes to a rebuild of the epoch this node knew once one is started, and
+    /// serves again once the rebuild it contributed to has ended.
+    /// </summary>
+    private async Task RecoverAsync()
+    {
+        await Store.ClaimNodeAsync(processToken, Claim).ConfigureAwait(false);
+        RebuildStatus status = await Store.RebuildStatusAsync().ConfigureAwait(false);
+        if (state == StoreState.Lost && status.RebuildingFrom == Store.Epoch)
+        {
+            string to = await Rebuild.ContributeAsync(Gate, status.StoreEpoch).ConfigureAwait(false);
+            ledger!.Epoch = Store.Epoch = to;
+            state = StoreState.Rebuilding;
+            status = await Store.RebuildStatusAsync().ConfigureAwait(false);
+        }
+
+        if (state == StoreState.Rebuilding && status.RebuildingFrom.Length == 0 && status.StoreEpoch == Store.Epoch)
+        {
+            state = StoreState.Serving;
+            await Config.SyncAsync().ConfigureAwait(false); // documents other nodes brought back
+            ClusterLog.StoreRebuilt(logger, settings.NodeId, Store.Epoch);
+        }
+    }
+
+    /// <summary>
+    /// Starts the rebuild of a store that lost its data (<c>POST /api/cluster/reseed</c>), waiting for
+    /// <paramref name="nodes"/> (each contributes on its next poll); this node contributes at once. See docs/cluster.md.
+    /// </summary>
+    public async Task<(bool Started, string EpochOrReason)> ReseedAsync(IReadOnlyList<string> nodes)
+    {
+        if (state == StoreState.Serving)
+        {
+            // The store may have lost its data since the last poll: look before refusing.
+            if ((await Store.RebuildStatusAsync().ConfigureAwait(false)).StoreEpoch == Store.Epoch)
+            {
+                return (false, "the store has not lost its data: this node serves at its epoch");
+            }
+
+            EpochLost();
+        }
+
+        string from = state == StoreState.Lost ? Store.Epoch : Rebuild.From ?? Store.Epoch;
+        (bool started, string epoch) = await Store.BeginRebuildAsync(from, Guid.NewGuid().ToString("N"), nodes).ConfigureAwait(false);
+        if (started && state == StoreState.Lost)
+        {
+            await RecoverAsync().ConfigureAwait(false);
+        }
+
+        return (started, epoch);
+    }
+
+    private bool StillOpen(int tokenId) => runtime.Engine.ReadToken(tokenId, runtime.NowMs) is { ReservedQuotaUnits: > 0 };
 
     private async Task ReportAsync(List<AccountReport> batch)
     {
@@ -212,6 +381,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     public async ValueTask DisposeAsync()
     {
         stopping.Dispose();
+        ledger?.Dispose();
         if (store is not null)
         {
             await store.DisposeAsync().ConfigureAwait(false);

@@ -17,14 +17,16 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
         new(a.Key, UsedTotal(a, views), a.Kind == AccountKind.Window ? a.Quota : -1, a.Pauses, LeaseGate.ExpireAt(a));
 
     /// <summary>
-    /// Every account of every key whose usage moved since the last sweep, leased here or not: reservations that a crash
-    /// left open, expiries, settles of keys this node holds no lease on.
+    /// Every account of the keys whose usage may have moved since the last sweep without a lease report covering it —
+    /// <paramref name="moved"/>: the keys of the reservations the gate finished (settles, refunds, expiries) and of the
+    /// open reservations a restart recovered — and whose usage did move. Bounded by the traffic, never a scan of every key
+    /// (docs/cluster.md "Reports").
     /// </summary>
-    public List<AccountReport> Sweep(long nowMs)
+    public List<AccountReport> Sweep(IEnumerable<int> moved, long nowMs)
     {
         var reports = new List<AccountReport>();
         var walletsDone = new HashSet<int>();
-        for (int tokenId = 1; tokenId <= runtime.Engine.LastTokenId; tokenId++)
+        foreach (int tokenId in moved)
         {
             if (config.Token(tokenId) is not { } doc || runtime.Engine.ReadToken(tokenId, nowMs) is not { } view ||
                 (sweptUsage.TryGetValue(tokenId, out long before) && before == view.UsedQuotaUnits))
@@ -33,81 +35,119 @@ internal sealed class ClusterReports(QuotaRuntime runtime, ClusterStore store, C
             }
 
             sweptUsage[tokenId] = view.UsedQuotaUnits;
-            var views = new Dictionary<int, TokenView?> { [tokenId] = view };
-            if (walletsDone.Add(doc.UserId))
+            foreach (AccountRef account in AccountsOf(doc, view, walletsDone))
             {
-                reports.Add(Of(AccountRef.Wallet(store, doc), views));
-            }
-
-            reports.Add(Of(AccountRef.Budget(store, doc), views)); // unlimited keys too: their usage is counted there
-            foreach (PolicyView window in view.Policies)
-            {
-                if (AccountRef.Window(store, doc, window) is { } account)
-                {
-                    reports.Add(Of(account, views));
-                }
+                reports.Add(Of(account, new Dictionary<int, TokenView?> { [tokenId] = view }));
             }
         }
 
         return reports;
     }
 
-    /// <summary>
-    /// What this node's recovered open reservations hold on the account whose store key is <paramref name="account"/>
-    /// (in its metric): the lease it must keep after a restart. 0 for an account it no longer has.
-    /// </summary>
-    public long HeldAfterRestart(string account, long nowMs)
+    /// <summary>Every key this node's engine has (a start's sweep, a rebuild's contribution): ids 1 … the last one.</summary>
+    public IEnumerable<int> AllTokens()
     {
-        string[] parts = account[store.AccountsPrefix.Length..].Split(':'); // kind, id[, policy index, window start]
-        string kind = parts[0];
-        int id = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-        if (kind == "w")
+        for (int tokenId = 1; tokenId <= runtime.Engine.LastTokenId; tokenId++)
         {
-            return runtime.Engine.ReadUser(id)?.ReservedQuotaUnits ?? 0;
+            yield return tokenId;
+        }
+    }
+
+    /// <summary>
+    /// Every account of every key this node knows, with its report and what this node's open reservations hold on it: what
+    /// a rebuild of the store needs from this node (docs/cluster.md "Store data loss").
+    /// </summary>
+    public List<(AccountRef Account, AccountReport Report, long Held)> Everything(long nowMs)
+    {
+        var all = new List<(AccountRef, AccountReport, long)>();
+        var walletsDone = new HashSet<int>();
+        foreach (int tokenId in AllTokens())
+        {
+            if (config.Token(tokenId) is { } doc && runtime.Engine.ReadToken(tokenId, nowMs) is { } view)
+            {
+                var views = new Dictionary<int, TokenView?> { [tokenId] = view };
+                foreach (AccountRef account in AccountsOf(doc, view, walletsDone))
+                {
+                    all.Add((account, Of(account, views), Held(account, views)));
+                }
+            }
         }
 
-        TokenView? view = runtime.Engine.ReadToken(id, nowMs);
-        if (kind == "k" || view is null)
+        return all;
+    }
+
+    /// <summary>The accounts of a key: its user's wallet (once per user in <paramref name="walletsDone"/>), its budget (unlimited keys too: their usage is counted there), each enabled policy's current window.</summary>
+    private IEnumerable<AccountRef> AccountsOf(TokenDocumentInStore doc, TokenView view, HashSet<int> walletsDone)
+    {
+        if (walletsDone.Add(doc.UserId))
+        {
+            yield return AccountRef.Wallet(store, doc);
+        }
+
+        yield return AccountRef.Budget(store, doc);
+        foreach (PolicyView window in view.Policies)
+        {
+            if (AccountRef.Window(store, doc, window) is { } account)
+            {
+                yield return account;
+            }
+        }
+    }
+
+    /// <summary>What this node's open reservations hold on the account (in its metric): the lease it must keep after a restart or a rebuild.</summary>
+    public long Held(AccountRef a, Dictionary<int, TokenView?> views)
+    {
+        if (a.Kind == AccountKind.Wallet)
+        {
+            return runtime.Engine.ReadUser(a.UserId)?.ReservedQuotaUnits ?? 0;
+        }
+
+        TokenView? view = View(a, views);
+        if (view is null || a.Kind == AccountKind.Budget)
         {
             return view?.ReservedQuotaUnits ?? 0;
         }
 
-        int index = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
-        long start = long.Parse(parts[3], System.Globalization.CultureInfo.InvariantCulture);
-        return view.Policies.FirstOrDefault(w => w.Index == index && w.PeriodStartMs == start)?.ReservedQuotaUnits ?? 0;
+        return Window(a, view)?.ReservedQuotaUnits ?? 0;
+    }
+
+    private TokenView? View(AccountRef a, Dictionary<int, TokenView?> views)
+    {
+        if (!views.TryGetValue(a.TokenId, out TokenView? view))
+        {
+            views[a.TokenId] = view = runtime.Engine.ReadToken(a.TokenId, runtime.NowMs);
+        }
+
+        return view;
+    }
+
+    private static PolicyView? Window(AccountRef a, TokenView view)
+    {
+        foreach (PolicyView window in view.Policies)
+        {
+            if (window.Index == a.PolicyIndex && window.PeriodStartMs == a.WindowStartMs)
+            {
+                return window;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>This node's cumulative usage of the account (-1: unknown here now, e.g. a window the local engine has left).</summary>
-    private long UsedTotal(AccountRef a, Dictionary<int, TokenView?> views)
+    public long UsedTotal(AccountRef a, Dictionary<int, TokenView?> views)
     {
         if (a.Kind == AccountKind.Wallet)
         {
             return runtime.Engine.ReadUser(a.UserId)?.UsedQuotaUnits ?? -1;
         }
 
-        if (!views.TryGetValue(a.TokenId, out TokenView? view))
-        {
-            views[a.TokenId] = view = runtime.Engine.ReadToken(a.TokenId, runtime.NowMs);
-        }
-
+        TokenView? view = View(a, views);
         if (view is null)
         {
             return -1;
         }
 
-        if (a.Kind == AccountKind.Budget)
-        {
-            return view.UsedQuotaUnits;
-        }
-
-        foreach (PolicyView window in view.Policies)
-        {
-            if (window.Index == a.PolicyIndex && window.PeriodStartMs == a.WindowStartMs)
-            {
-                return window.UsedQuotaUnits;
-            }
-        }
-
-        return -1;
+        return a.Kind == AccountKind.Budget ? view.UsedQuotaUnits : Window(a, view)?.UsedQuotaUnits ?? -1;
     }
 }

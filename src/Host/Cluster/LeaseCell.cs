@@ -76,6 +76,19 @@ internal sealed class LeaseCell(AccountRef account)
     /// <summary>The cluster-wide usage as the store last told this node.</summary>
     public long StoreUsed;
 
+    /// <summary>What the gate's holds on this account charged in total (in its metric).</summary>
+    public long Charged;
+
+    /// <summary>
+    /// What reservations the gate holds nothing for (recovered at a restart, or open across a rebuild) held on the account
+    /// when the store leased it to this node again, until they have all ended and their unused part was given back.
+    /// </summary>
+    public long RecoveredHeld;
+
+    /// <summary>The engine's usage of the account and <see cref="Charged"/> when <see cref="RecoveredHeld"/> was set.</summary>
+    public long RecoveredUsedBase;
+    public long RecoveredChargedBase;
+
     public readonly SemaphoreSlim Refill = new(1, 1);
 
     public bool LeaseValid(long nowTicks) => Volatile.Read(ref LeaseUntilTicks) > nowTicks;

@@ -11,16 +11,22 @@ namespace Quota.Host.Cluster;
 /// to its model, each in its metric — all or none. A lease that runs short is refilled by one grant from the store
 /// (sized from recent demand, shrinking with the headroom; near exhaustion, exactly what the request needs).
 /// The settle, refund or expiry of the reservation gives the unused part back to the lease (<see cref="Finish"/>).
+/// <para>Nothing is admitted while <paramref name="serving"/> says the store is not the one this node knows; a guarded
+/// script that finds so calls <paramref name="epochLost"/> (docs/cluster.md "Store data loss").</para>
 /// </summary>
-internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, ClusterConfig config, ClusterOptions options)
+internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, ClusterConfig config, ClusterOptions options, Func<bool> serving, Action epochLost)
 {
     private readonly ConcurrentDictionary<string, LeaseCell> cells = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ReservationId, Hold[]> holds = new();
+    // Keys whose usage moved by a finish since the last sweep, and keys with open reservations a restart or rebuild
+    // recovered (their finishes are not seen here): what the sweep reads, instead of every key.
+    private readonly ConcurrentDictionary<int, byte> moved = new();
+    private readonly ConcurrentDictionary<int, byte> recovered = new();
     private readonly TimeSpan lease = TimeSpan.FromSeconds(options.LeaseSeconds);
     // A lease here ends a third of its life before the store's: the store never counts a lease this node still spends.
     private readonly long leaseLocalMs = options.LeaseSeconds * 2000L / 3;
 
-    private readonly record struct Hold(LeaseCell Cell, long Amount, int Epoch);
+    private readonly record struct Hold(LeaseCell Cell, long Amount, int Epoch, int TokenId);
 
     internal ICollection<LeaseCell> Cells => cells.Values;
 
@@ -34,6 +40,11 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     /// </summary>
     public async Task<GateVerdict> HoldAsync(int tokenId, ReserveRequest request, ReservationId id)
     {
+        if (!serving())
+        {
+            return GateVerdict.StoreUnavailable; // the store lost its data (or is being rebuilt): admit nothing
+        }
+
         TokenDocumentInStore? doc = config.Token(tokenId);
         TokenView? view = runtime.Engine.ReadToken(tokenId, runtime.NowMs);
         if (doc is null || view is null)
@@ -58,7 +69,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
             }
 
             Interlocked.Increment(ref cell.InFlight);
-            taken.Add(new Hold(cell, amount, Volatile.Read(ref cell.Epoch)));
+            taken.Add(new Hold(cell, amount, Volatile.Read(ref cell.Epoch), tokenId));
         }
 
         holds[id] = [.. taken];
@@ -84,8 +95,103 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
                 PolicyMetric.Requests when hold.Cell.Account.Kind == AccountKind.Window => hold.Amount,
                 _ => chargedUnits,
             };
+            Interlocked.Add(ref hold.Cell.Charged, charged);
             Release(hold, hold.Amount - charged);
             Interlocked.Exchange(ref hold.Cell.Dirty, 1);
+            moved.TryAdd(hold.TokenId, 0);
+        }
+    }
+
+    /// <summary>
+    /// The keys the next sweep reads: those a finish moved since the last call, and those with recovered open reservations
+    /// (<paramref name="stillOpen"/> says whether a key still has any; one that has none is swept once more, then dropped).
+    /// </summary>
+    internal List<int> TakeMoved(Func<int, bool> stillOpen)
+    {
+        var keys = new List<int>();
+        foreach (int tokenId in moved.Keys)
+        {
+            moved.TryRemove(tokenId, out _);
+            keys.Add(tokenId);
+        }
+
+        foreach (int tokenId in recovered.Keys)
+        {
+            keys.Add(tokenId);
+            if (!stillOpen(tokenId))
+            {
+                recovered.TryRemove(tokenId, out _);
+            }
+        }
+
+        return keys;
+    }
+
+    /// <summary>A key with open reservations this gate holds nothing for (recovered at a restart, or held before a rebuild): swept until they end.</summary>
+    internal void Recovered(int tokenId) => recovered.TryAdd(tokenId, 0);
+
+    /// <summary>The store is not the one this node knows: every lease here is void (holds of it give nothing back to a later one).</summary>
+    internal void DropLeases()
+    {
+        foreach (LeaseCell cell in cells.Values)
+        {
+            Interlocked.Increment(ref cell.Epoch);
+            Interlocked.Exchange(ref cell.Available, 0);
+            Volatile.Write(ref cell.LeaseUntilTicks, 0);
+            Volatile.Write(ref cell.RecoveredHeld, 0);
+        }
+    }
+
+    /// <summary>
+    /// After a restart or a rebuild, the store leases this node exactly <paramref name="held"/> on the account: what its
+    /// open reservations hold. The gate's own open holds on it lease it again (their unused parts come back to this node's
+    /// lease when they end); the rest belongs to reservations the gate holds nothing for (recovered from the log), whose
+    /// unused part <see cref="GiveBackRecoveredAsync"/> gives back once none is open.
+    /// </summary>
+    internal void Adopt(AccountRef account, long held, long usedNow)
+    {
+        LeaseCell cell = cells.GetOrAdd(account.Key, static (_, a) => new LeaseCell(a), account);
+        int epoch = Volatile.Read(ref cell.Epoch);
+        long adopted = 0;
+        foreach (KeyValuePair<ReservationId, Hold[]> entry in holds)
+        {
+            Hold[] renewed = [.. entry.Value.Select(h => h.Cell == cell ? h with { Epoch = epoch } : h)];
+            adopted += entry.Value.Where(h => h.Cell == cell).Sum(h => h.Amount);
+            holds.TryUpdate(entry.Key, renewed, entry.Value);
+        }
+
+        Volatile.Write(ref cell.RecoveredChargedBase, Volatile.Read(ref cell.Charged));
+        Volatile.Write(ref cell.RecoveredUsedBase, usedNow);
+        Volatile.Write(ref cell.RecoveredHeld, Math.Max(0, held - adopted));
+        Volatile.Write(ref cell.LeaseUntilTicks, Environment.TickCount64 + leaseLocalMs);
+        Volatile.Write(ref cell.LastUsedTicks, Environment.TickCount64);
+    }
+
+    /// <summary>
+    /// Gives back what recovered reservations held on <paramref name="cell"/> and did not charge, once none is open:
+    /// <paramref name="reserved"/> (what the engine holds on the account now) is 0 with no hold of the gate's in flight.
+    /// What they charged is what the engine counted since the adoption less what the gate's holds charged (read first, so a
+    /// finish in between can only make the give-back smaller).
+    /// </summary>
+    internal async Task GiveBackRecoveredAsync(LeaseCell cell, Func<(long Reserved, long Used)> read)
+    {
+        if (Volatile.Read(ref cell.RecoveredHeld) == 0 || Volatile.Read(ref cell.InFlight) > 0)
+        {
+            return;
+        }
+
+        long gateCharged = Volatile.Read(ref cell.Charged) - Volatile.Read(ref cell.RecoveredChargedBase);
+        (long reserved, long used) = read();
+        if (reserved != 0 || used < 0)
+        {
+            return;
+        }
+
+        long recoveredCharged = Math.Max(0, used - Volatile.Read(ref cell.RecoveredUsedBase) - gateCharged);
+        long unused = Interlocked.Exchange(ref cell.RecoveredHeld, 0) - recoveredCharged;
+        if (unused > 0)
+        {
+            await store.GiveBackAsync(cell.Account.Key, unused).ConfigureAwait(false);
         }
     }
 
@@ -144,6 +250,11 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
                 }
                 catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
                 {
+                    if (ClusterStore.IsEpochError(exception))
+                    {
+                        epochLost();
+                    }
+
                     return GateVerdict.StoreUnavailable;
                 }
 
@@ -201,6 +312,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     internal async Task LapseAsync(LeaseCell cell)
     {
         Interlocked.Increment(ref cell.Epoch);
+        Volatile.Write(ref cell.RecoveredHeld, 0); // gone with the store's lease
         long left = Interlocked.Exchange(ref cell.Available, 0);
         if (left > 0)
         {
@@ -231,6 +343,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
         {
             // The store let this lease lapse (no report reached it in time): nothing of it may be spent any more.
             Interlocked.Increment(ref cell.Epoch);
+            Volatile.Write(ref cell.RecoveredHeld, 0);
             Interlocked.Exchange(ref cell.Available, 0);
         }
     }

@@ -30,6 +30,7 @@ public abstract class StoreScriptsContract(StoreServer redis) : IAsyncLifetime
     {
         ClusterStore store = await ClusterStore.ConnectAsync(new ClusterOptions { Store = redis.ConnectionString, NodeId = nodeId, KeyPrefix = prefix });
         stores.Add(store);
+        store.Epoch = await store.CreateEpochAsync(Guid.NewGuid().ToString("N")); // the first node sets it, the others take it
         return store;
     }
 
