@@ -33,8 +33,9 @@ public readonly record struct UnifiedLimits(PolicyView? FiveHour, PolicyView? Se
     {
         ArgumentNullException.ThrowIfNull(token);
         PolicyView? fiveHour = null, sevenDay = null;
-        foreach (PolicyView policy in token.Policies)
+        for (int i = 0; i < token.Policies.Count; i++) // an index, not foreach: no enumerator boxed per answer
         {
+            PolicyView policy = token.Policies[i];
             if (!PolicyNames.Limits(policy.Spec) || policy.Spec.QuotaUnits <= 0 ||
                 (model is not null && policy.Index != refusedBy && !policy.Spec.AppliesTo(model)))
             {
