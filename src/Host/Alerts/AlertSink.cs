@@ -11,10 +11,10 @@ namespace Quota.Host.Alerts;
 /// once per window, so it holds at most the accounts × thresholds of one burst unless the outbox cannot be written;
 /// <see cref="Queued"/> (the <c>quota_alerts_queued</c> gauge) shows how far the outbox is behind.
 /// </summary>
-/// <remarks>It also tells the key index of keys a policy paused or restored (<see cref="Runtime.KeyStatusChanges"/>).</remarks>
 /// <remarks>
-/// It also holds the events the host makes itself (<see cref="Enqueue"/>: <c>quota.recovered</c>,
-/// <c>quota.burn_rate_warning</c>), delivered the same way, and hands the engine's events to <see cref="RecoveryWatch"/>.
+/// It also tells the key index of keys a policy paused or restored (<see cref="Runtime.KeyStatusChanges"/>), hands the
+/// engine's events to <see cref="RecoveryWatch"/>, and holds the events the host makes itself (<see cref="Enqueue"/>:
+/// <c>quota.recovered</c>, <c>quota.burn_rate_warning</c>, one per window each), delivered the same way.
 /// </remarks>
 public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, RecoveryWatch? recoveries = null) : IAuditSink
 {
