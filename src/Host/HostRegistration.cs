@@ -44,6 +44,8 @@ public static class HostRegistration
         }
 
         services.AddSingleton<KeyStatusChanges>();
+        services.AddSingleton<Alerts.RecoveryWatch>();
+        services.AddSingleton<Alerts.BurnRateAlerts>();
         services.AddSingleton<Alerts.AlertSink>();
         services.AddSingleton<Alerts.AlertDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<Alerts.AlertDispatcher>()); // stops before the runtime closes the store

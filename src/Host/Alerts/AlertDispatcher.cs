@@ -18,7 +18,7 @@ namespace Quota.Host.Alerts;
 /// </summary>
 public sealed partial class AlertDispatcher(
     AlertSink sink, QuotaRuntime runtime, IOptions<AlertsOptions> options, IHttpClientFactory clients, HostMetrics metrics, TimeProvider time,
-    ILogger<AlertDispatcher> logger) : BackgroundService
+    ILogger<AlertDispatcher> logger, RecoveryWatch recoveries) : BackgroundService
 {
     public const string HttpClientName = "alerts";
     private const int BatchMax = 100;
@@ -56,8 +56,9 @@ public sealed partial class AlertDispatcher(
     {
         try
         {
-            MoveAllToOutbox(); // a burst goes in whole, batch after batch, at the outbox's pace
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            CollectRecoveries(now);
+            MoveAllToOutbox(); // a burst goes in whole, batch after batch, at the outbox's pace
             foreach (OutboxDocument message in runtime.Store.DueInOutbox(now, BatchMax))
             {
                 await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
@@ -73,6 +74,17 @@ public sealed partial class AlertDispatcher(
         {
             // The one boundary for store faults (the config store's file): logged, retried next round, never fatal.
             LogOutboxFailed(logger, exception);
+        }
+    }
+
+    /// <summary>Queues a <c>quota.recovered</c> event for every exhausted window that admits again (docs/alerts.md "Recovery").</summary>
+    private void CollectRecoveries(long now)
+    {
+        var recovered = new List<AlertMessage>();
+        recoveries.Collect(now, tokenId => runtime.Engine.ReadToken(tokenId, now) is not null, recovered);
+        foreach (AlertMessage message in recovered)
+        {
+            sink.Enqueue(message);
         }
     }
 
@@ -103,16 +115,26 @@ public sealed partial class AlertDispatcher(
         {
             AlertMessage message = AlertMessage.From(alert);
             metrics.Alerts.Add(1, new KeyValuePair<string, object?>("scope", message.Scope), new KeyValuePair<string, object?>("threshold", message.ThresholdPercent));
-            string body = message.ToJson();
-            foreach (string target in settings.Webhooks.Keys)
-            {
-                messages.Add(new OutboxDocument { Id = message.Id + "|" + target, EventId = message.Id, Target = target, Body = body, CreatedMs = now, NextAttemptMs = now });
-            }
+            AddPerWebhook(messages, message, now);
+        }
+
+        while (messages.Count < BatchMax * 10 && sink.TryTake(out AlertMessage? hostMade))
+        {
+            AddPerWebhook(messages, hostMade!, now);
         }
 
         runtime.Store.AddToOutbox(messages);
         messages.Clear();
         return sink.Queued > 0;
+    }
+
+    private void AddPerWebhook(List<OutboxDocument> messages, AlertMessage message, long now)
+    {
+        string body = message.ToJson();
+        foreach (string target in settings.Webhooks.Keys)
+        {
+            messages.Add(new OutboxDocument { Id = message.Id + "|" + target, EventId = message.Id, Target = target, Body = body, CreatedMs = now, NextAttemptMs = now });
+        }
     }
 
     private async Task DeliverAsync(OutboxDocument message, CancellationToken cancellationToken)

@@ -11,10 +11,15 @@ namespace Quota.Host.Alerts;
 /// once per window, so it holds at most the accounts × thresholds of one burst unless the outbox cannot be written;
 /// <see cref="Queued"/> (the <c>quota_alerts_queued</c> gauge) shows how far the outbox is behind.
 /// </summary>
-/// <remarks>It also tells the key index of keys a policy paused or restored (<see cref="Runtime.KeyStatusChanges"/>).</remarks>
-public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null) : IAuditSink
+/// <remarks>
+/// It also tells the key index of keys a policy paused or restored (<see cref="Runtime.KeyStatusChanges"/>), hands the
+/// engine's events to <see cref="RecoveryWatch"/>, and holds the events the host makes itself (<see cref="Enqueue"/>:
+/// <c>quota.recovered</c>, <c>quota.burn_rate_warning</c>, one per window each), delivered the same way.
+/// </remarks>
+public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, RecoveryWatch? recoveries = null) : IAuditSink
 {
     private readonly ConcurrentQueue<AuditEvent> queue = new();
+    private readonly ConcurrentQueue<AlertMessage> hostMade = new();
     private long queued;
     private volatile Action? persist;
 
@@ -29,11 +34,31 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null) : 
             statusChanges?.Mark(auditEvent.TokenId);
         }
 
+        recoveries?.Record(auditEvent);
         if (auditEvent.Action == AuditAction.ThresholdReached)
         {
             queue.Enqueue(auditEvent);
             Interlocked.Increment(ref queued);
         }
+    }
+
+    /// <summary>Queues an event the host made (not the engine) for the outbox, like a crossing.</summary>
+    public void Enqueue(AlertMessage message)
+    {
+        hostMade.Enqueue(message);
+        Interlocked.Increment(ref queued);
+    }
+
+    /// <summary>Takes the oldest queued host-made event (the dispatcher, one reader at a time).</summary>
+    internal bool TryTake(out AlertMessage? message)
+    {
+        if (!hostMade.TryDequeue(out message))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref queued);
+        return true;
     }
 
     /// <summary>Takes the oldest queued crossing (the dispatcher, one reader at a time).</summary>

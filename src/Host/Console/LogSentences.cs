@@ -70,12 +70,15 @@ internal static class LogSentences
     /// <summary>The console's type label key of a row (the filter's vocabulary).</summary>
     public static string TypeKey(LogDocument row) => row.Kind == LogKind.Consume ? "consume" : ActionOf(row.Kind);
 
-    /// <summary>The row as a sentence in the current UI culture; <paramref name="formatTime"/> writes an instant (Unix ms).</summary>
-    public static string Render(LogDocument row, string keyName, Func<long, string> formatTime)
+    /// <summary>
+    /// The row as a sentence in the current UI culture; <paramref name="formatTime"/> writes an instant (Unix ms). A key
+    /// without a name reads as its id (the store gives back an empty name as null: LiteDB's mapper).
+    /// </summary>
+    public static string Render(LogDocument row, string? keyName, Func<long, string> formatTime)
     {
         ArgumentNullException.ThrowIfNull(row);
         ArgumentNullException.ThrowIfNull(formatTime);
-        string key = keyName.Length > 0 ? keyName : "#" + row.TokenId.ToString(CultureInfo.InvariantCulture);
+        string key = !string.IsNullOrEmpty(keyName) ? keyName : "#" + row.TokenId.ToString(CultureInfo.InvariantCulture);
         string policy = row.PolicyIndex >= 0 ? PolicyLabel(row) : T.Get("Log_AllPolicies");
         string next = row.WindowEndMs > 0 ? formatTime(row.WindowEndMs) : "—";
         return row.Kind switch

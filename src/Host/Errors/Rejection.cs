@@ -19,6 +19,7 @@ public static class Rejection
         if (runtime.ReadToken(tokenId, now, fresh: false) is { } view)
         {
             RecordRefusal(context, runtime, view, outcome, model, now);
+            context.RequestServices.GetRequiredService<Alerts.RecoveryWatch>().Notice(view); // a refusal is how a used-up window is seen most
             RateLimitHeaders.Add(context.Response, view, now, model, outcome.PolicyIndex);
             if (status == 429 && view.Policies.FirstOrDefault(p => p.Index == outcome.PolicyIndex) is { } policy)
             {

@@ -21,13 +21,18 @@ public static class UnifiedHeaders
     public const string SevenDayReset = "anthropic-ratelimit-unified-7d-reset";
     public const string RepresentativeClaim = "anthropic-ratelimit-unified-representative-claim";
 
-    /// <summary>Writes the headers of <paramref name="token"/> for a request for <paramref name="model"/>; returns what they said.</summary>
-    public static UnifiedLimits Add(HttpContext context, TokenView token, long nowMs, string? model, bool refused, int refusedBy = -1)
+    /// <summary>The limits of <paramref name="token"/> for a request for <paramref name="model"/>, with the host's <c>Relay:UnifiedWarnAt</c>.</summary>
+    public static UnifiedLimits Of(HttpContext context, TokenView token, long nowMs, string? model, bool refused = false, int refusedBy = -1)
     {
         ArgumentNullException.ThrowIfNull(context);
         double warnAt = context.RequestServices.GetRequiredService<IOptions<RelayOptions>>().Value.UnifiedWarnAt;
-        UnifiedLimits limits = UnifiedLimits.Of(token, nowMs, warnAt, model, refused, refusedBy);
-        IHeaderDictionary headers = context.Response.Headers;
+        return UnifiedLimits.Of(token, nowMs, warnAt, model, refused, refusedBy);
+    }
+
+    public static void Write(HttpResponse response, in UnifiedLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        IHeaderDictionary headers = response.Headers;
         headers[Status] = limits.StatusName;
         Window(headers, FiveHourUtilization, FiveHourReset, limits.FiveHour);
         Window(headers, SevenDayUtilization, SevenDayReset, limits.SevenDay);
@@ -35,8 +40,6 @@ public static class UnifiedHeaders
         {
             headers[RepresentativeClaim] = claim;
         }
-
-        return limits;
     }
 
     /// <summary>Used ÷ quota as the headers write it: at most four decimals, invariant (<c>0</c>, <c>0.8</c>, <c>0.3333</c>, <c>1</c>).</summary>

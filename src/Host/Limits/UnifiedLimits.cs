@@ -33,8 +33,9 @@ public readonly record struct UnifiedLimits(PolicyView? FiveHour, PolicyView? Se
     {
         ArgumentNullException.ThrowIfNull(token);
         PolicyView? fiveHour = null, sevenDay = null;
-        foreach (PolicyView policy in token.Policies)
+        for (int i = 0; i < token.Policies.Count; i++) // an index, not foreach: no enumerator boxed per answer
         {
+            PolicyView policy = token.Policies[i];
             if (!PolicyNames.Limits(policy.Spec) || policy.Spec.QuotaUnits <= 0 ||
                 (model is not null && policy.Index != refusedBy && !policy.Spec.AppliesTo(model)))
             {
@@ -91,7 +92,15 @@ public readonly record struct UnifiedLimits(PolicyView? FiveHour, PolicyView? Se
     }
 
     /// <summary>The window's end in Unix seconds, rounded up (a reset is never announced early).</summary>
-    public static long ResetSeconds(PolicyView policy) => (policy.PeriodEndMs + 999) / 1000;
+    public static long ResetSeconds(PolicyView policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return (policy.PeriodEndMs + 999) / 1000;
+    }
+
+    /// <summary>The same reset in ISO 8601, UTC: <c>2026-12-08T07:38:54Z</c> (<c>/api/oauth/usage</c>, the console's <c>&lt;time&gt;</c>).</summary>
+    public static string ResetIso(PolicyView policy) =>
+        DateTimeOffset.FromUnixTimeSeconds(ResetSeconds(policy)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The policies that count as the 5-hour window. A session window (a 5-hour window that starts with the first

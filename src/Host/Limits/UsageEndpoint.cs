@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Quota.Engine.Model;
@@ -48,7 +47,6 @@ public static class UsageEndpoint
         return TypedResults.Ok(new OAuthUsage(Window(limits.FiveHour), Window(limits.SevenDay)));
     }
 
-    private static UsageWindow? Window(PolicyView? policy) => policy is null ? null : new UsageWindow(
-        UnifiedLimits.TenThousandths(policy) / 100.0,
-        DateTimeOffset.FromUnixTimeSeconds(UnifiedLimits.ResetSeconds(policy)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+    private static UsageWindow? Window(PolicyView? policy) =>
+        policy is null ? null : new UsageWindow(UnifiedLimits.TenThousandths(policy) / 100.0, UnifiedLimits.ResetIso(policy));
 }

@@ -268,11 +268,16 @@ internal sealed partial class RelayCall(
         if (!context.Response.HasStarted && (view ?? runtime.ReadToken(tokenId, now, fresh: false)) is { } token)
         {
             RateLimitHeaders.Add(context.Response, token, now, request.Model);
+            Limits.UnifiedLimits limits = Limits.UnifiedHeaders.Of(context, token, now, request.Model);
             if (request.Endpoint == RelayEndpoint.Messages)
             {
                 AnthropicShape.RateLimitHeaders(context.Response, token, now, request.Model);
-                Limits.UnifiedHeaders.Add(context, token, now, request.Model, refused: false);
+                Limits.UnifiedHeaders.Write(context.Response, limits);
             }
+
+            // every route's answer tells the alerts what it read: a window used up, a weekly window burning too fast
+            context.RequestServices.GetRequiredService<Alerts.RecoveryWatch>().Notice(token);
+            context.RequestServices.GetRequiredService<Alerts.BurnRateAlerts>().Notice(token, limits, now);
         }
     }
 

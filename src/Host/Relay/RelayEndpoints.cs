@@ -115,7 +115,7 @@ public static class RelayEndpoints
         if (endpoint == RelayEndpoint.Messages && runtime.ReadToken(tokenId, runtime.NowMs, fresh: false) is { } view)
         {
             AnthropicShape.RateLimitHeaders(context.Response, view, runtime.NowMs, model, refused.PolicyIndex);
-            Limits.UnifiedHeaders.Add(context, view, runtime.NowMs, model, refused: true, refused.PolicyIndex);
+            Limits.UnifiedHeaders.Write(context.Response, Limits.UnifiedHeaders.Of(context, view, runtime.NowMs, model, refused: true, refused.PolicyIndex));
         }
 
         return refusal;
