@@ -22,6 +22,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     // recovered (their finishes are not seen here): what the sweep reads, instead of every key.
     private readonly ConcurrentDictionary<int, byte> moved = new();
     private readonly ConcurrentDictionary<int, byte> recovered = new();
+    private readonly FailOpenBudget failOpen = new(options.FailOpenUnits);
     private readonly TimeSpan lease = TimeSpan.FromSeconds(options.LeaseSeconds);
     // A lease here ends a third of its life before the store's: the store never counts a lease this node still spends.
     private readonly long leaseLocalMs = options.LeaseSeconds * 2000L / 3;
@@ -58,6 +59,13 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
         {
             LeaseCell cell = cells.GetOrAdd(account.Key, static (_, a) => new LeaseCell(a), account);
             GateVerdict verdict = await TakeAsync(cell, amount).ConfigureAwait(false);
+            if (verdict.Unavailable && failOpen.TryTake(account, amount))
+            {
+                Interlocked.Increment(ref cell.InFlight);
+                taken.Add(new Hold(cell, amount, FailOpenBudget.Epoch, tokenId)); // held on no lease: gives nothing back to one
+                continue;
+            }
+
             if (!verdict.IsOk)
             {
                 foreach (Hold hold in taken)

@@ -249,7 +249,8 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     public async Task WithoutTheStore_ANodeServesFromItsLease_ThenRefusesWith503()
     {
         using var store = new RedisServer(); // its own, to kill
-        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=3");
+        // A lease long enough to outlive the kill on a loaded machine (it lapses here after two thirds of it: 10 s).
+        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=15");
         await rig.Nodes[0].CreateUserAsync();
         (_, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100_000));
         (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
@@ -258,7 +259,7 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         store.Dispose();
         Assert.Equal(HttpStatusCode.OK, (await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10)).Status); // the lease still covers it
         HttpStatusCode status = HttpStatusCode.OK;
-        for (int attempt = 0; attempt < 100 && status == HttpStatusCode.OK; attempt++)
+        for (int attempt = 0; attempt < 300 && status == HttpStatusCode.OK; attempt++) // until the lease lapsed here (bounded: 30 s)
         {
             await Task.Delay(100);
             (status, _) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
@@ -268,6 +269,34 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         using HttpResponseMessage write = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/users", new { name = "later", quota = 5 });
         Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode); // a configuration write without the store: retry later, never a 500
         Assert.Contains("service_unavailable", await write.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithFailOpenUnits_ANodeWithoutTheStoreOrALease_AdmitsThatMuchPerAccount_ThenRefusesWith503()
+    {
+        using var store = new RedisServer(); // its own, to kill
+        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=3", "--Cluster:FailOpenUnits=30");
+        await rig.Nodes[0].CreateUserAsync();
+        (_, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100_000));
+        (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], first!, 10));
+
+        store.Dispose();
+        await Task.Delay(3_000); // every lease lapsed here (two thirds of 3 s after its last renewal)
+        int admitted = 0;
+        HttpStatusCode status = HttpStatusCode.OK;
+        for (int attempt = 0; attempt < 10 && status == HttpStatusCode.OK; attempt++)
+        {
+            (status, string? id) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+            if (id is not null)
+            {
+                admitted++;
+                await ClusterRig.SettleAsync(rig.Nodes[0], id, 10);
+            }
+        }
+
+        Assert.Equal(3, admitted); // 30 units of each account (wallet, budget, window), 10 a request
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
     }
 
     [Fact]

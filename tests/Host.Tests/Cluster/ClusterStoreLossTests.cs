@@ -34,7 +34,7 @@ public sealed class ClusterStoreLossTests
             int port = redis.Port;
             redis.Dispose();
             await Task.Delay(500); // the nodes see the store go away (and serve from their leases meanwhile)
-            return new RedisServer(port); // back, empty, where the nodes look for it
+            return RedisServer.OnPort(port); // back, empty, where the nodes look for it
         });
 
     private static async Task StoreLossAsync(Func<RedisServer, Task<RedisServer>> loseTheData)

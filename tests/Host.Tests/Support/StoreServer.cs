@@ -8,13 +8,20 @@ namespace Quota.Host.Tests.Support;
 /// A real <c>redis-server</c> (Debian's package; `.ci/run` installs it) on a free loopback port, in memory only, for one
 /// test class. Cluster tests need the real store: its scripts are the product.
 /// </summary>
-public sealed class RedisServer(int port) : StoreServer("redis-server", port => ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    "apt-get install redis-server", port)
+public sealed class RedisServer : StoreServer
 {
     public RedisServer()
         : this(0)
     {
     }
+
+    private RedisServer(int port)
+        : base("redis-server", port => ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "apt-get install redis-server", port)
+    {
+    }
+
+    /// <summary>A redis-server on <paramref name="port"/>: a store restarted (empty) where its clients look for it.</summary>
+    public static RedisServer OnPort(int port) => new(port);
 }
 
 /// <summary>
