@@ -59,7 +59,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
         {
             LeaseCell cell = cells.GetOrAdd(account.Key, static (_, a) => new LeaseCell(a), account);
             GateVerdict verdict = await TakeAsync(cell, amount).ConfigureAwait(false);
-            if (verdict.Unavailable && failOpen.TryTake(account, amount))
+            if (verdict.Unavailable && serving() && failOpen.TryTake(account, amount)) // unreachable, not lost: a lost store never fails open
             {
                 Interlocked.Increment(ref cell.InFlight);
                 taken.Add(new Hold(cell, amount, FailOpenBudget.Epoch, tokenId)); // held on no lease: gives nothing back to one

@@ -79,7 +79,10 @@ public sealed class ClusterStoreLossTests
                 if (attempt == 300)
                 {
                     JsonElement window = (await first.GetFromJsonAsync<JsonElement>($"/api/tokens/{exhaustedId}")).GetProperty("quota_policies")[0];
-                    Assert.Fail($"the last {ExhaustedQuota - charged} units of the window were never granted: {window}");
+                    await using ConnectionMultiplexer look = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+                    string accounts = string.Join("; ", await Task.WhenAll(look.GetServers()[0].Keys(pattern: $"loss:a:p:{exhaustedId}:*")
+                        .Select(async k => k.ToString() + " " + string.Join(",", (await look.GetDatabase().HashGetAllAsync(k)).Select(e => $"{e.Name}={e.Value}")))));
+                    Assert.Fail($"the last {ExhaustedQuota - charged} units of the window were never granted: {window}; store: {accounts}");
                 }
 
                 await Task.Delay(100);
