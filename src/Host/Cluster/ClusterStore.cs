@@ -260,6 +260,10 @@ public sealed class ClusterStore : IAsyncDisposable
     public Task SetLeaseAsync(string account, long units, TimeSpan lease) =>
         Db.ScriptEvaluateAsync(StoreScripts.SetLease, GuardedKeys((RedisKey)account), GuardedArgs(NodeId, units, (long)lease.TotalMilliseconds));
 
+    /// <summary>Releases this node's whole lease of the account (see <see cref="StoreScripts.ReleaseLease"/>).</summary>
+    public Task ReleaseLeaseAsync(string account) =>
+        Db.ScriptEvaluateAsync(StoreScripts.ReleaseLease, GuardedKeys((RedisKey)account), GuardedArgs(NodeId));
+
     public Task GiveBackAsync(string account, long units) => Db.ScriptEvaluateAsync(StoreScripts.GiveBack, GuardedKeys((RedisKey)account), GuardedArgs(NodeId, units));
 
     /// <summary>An account as the store has it: the cluster-wide numbers.</summary>

@@ -138,6 +138,15 @@ internal static class StoreScripts
         """;
 
     /// <summary>
+    /// KEYS: epoch, rebuild, the account; ARGV: epoch, node. Releases the node's whole lease of the account: it holds
+    /// nothing there (no open reservation), so whatever the store still counts as its lease is headroom again.
+    /// </summary>
+    public const string ReleaseLease = EpochGuard + """
+        redis.call('HDEL', KEYS[3], 'h:' .. ARGV[2], 'e:' .. ARGV[2])
+        return 0
+        """;
+
+    /// <summary>
     /// KEYS: epoch, rebuild, the account; ARGV: epoch, node, units, lease ms. Sets the node's lease to exactly <c>units</c>
     /// (0: none): at a restart, what its recovered open reservations still hold; whatever else its last run had leased is
     /// gone with it.

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Quota.Host.Cluster;
 using System.Net;
 using System.Net.Http.Json;
 using Quota.Host.Tests.Support;
@@ -297,6 +299,35 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
 
         Assert.Equal(3, admitted); // 30 units of each account (wallet, budget, window), 10 a request
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+    }
+
+    [Fact]
+    public async Task ALeaseTheStoreHoldsForAnIdleNode_BeyondWhatTheNodeCounts_IsReleased()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 1);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(1_000));
+        (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], first!, 10));
+
+        // A grant the store applied for this node whose answer never reached it (a timeout under load): the same NodeId asks.
+        ClusterStore node = rig.Nodes[0].Services.GetRequiredService<ClusterNode>().Store;
+        await using ClusterStore lost = await ClusterStore.ConnectAsync(new ClusterOptions
+        {
+            Store = redis.ConnectionString, NodeId = node.NodeId, KeyPrefix = node.AccountsPrefix[..^"a:".Length],
+        });
+        lost.Epoch = node.Epoch;
+        long windowStartMs = (await rig.Nodes[0].GetJsonAsync($"/api/tokens/{id}")).GetProperty("quota_policies")[0].GetProperty("period_start").GetInt64() * 1000;
+        Assert.Equal(50, (await lost.GrantAsync(node.WindowAccount(id, 0, windowStartMs), 50, 50, 1_000, TimeSpan.FromSeconds(30), 0, graceful: false)).Granted);
+
+        long leased = -1;
+        for (int attempt = 0; attempt < 100 && leased != 0; attempt++) // the node goes idle after 2 s
+        {
+            await Task.Delay(100);
+            leased = (await rig.Nodes[0].GetJsonAsync($"/api/tokens/{id}")).GetProperty("quota_policies")[0].GetProperty("reserved_quota").GetInt64();
+        }
+
+        Assert.Equal(0, leased);
     }
 
     [Fact]
