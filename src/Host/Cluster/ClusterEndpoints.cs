@@ -16,8 +16,11 @@ public sealed record ClusterStatus(string NodeId, string State, string Epoch, st
 /// /api/cluster (cluster mode only): a node's view of the store, and the reseed that rebuilds a store that lost its data
 /// from the nodes' own durable state (docs/cluster.md "Store data loss"; <c>quotactl cluster status|reseed</c>).
 /// </summary>
-public static class ClusterEndpoints
+public static partial class ClusterEndpoints
 {
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    private static partial System.Text.RegularExpressions.Regex NodeIdPattern();
+
     public static RouteGroupBuilder MapCluster(this RouteGroupBuilder group)
     {
         group.MapGet("/", StatusAsync).WithSummary("This node's view of the cluster store").Produces<ClusterStatus>();
@@ -47,9 +50,9 @@ public static class ClusterEndpoints
             }
 
             nodes = body.Value!.Nodes;
-            if (nodes is not null && (nodes.Length == 0 || nodes.Any(n => string.IsNullOrWhiteSpace(n) || n.Length > 200)))
+            if (nodes is not null && (nodes.Length == 0 || nodes.Any(n => n is null || !NodeIdPattern().IsMatch(n))))
             {
-                return Problem.Invalid("nodes", "must list at least one node id, each a non-empty string of at most 200 characters");
+                return Problem.Invalid("nodes", "must list at least one node id, each 1 … 64 letters, digits, '.', '_' or '-' (as Cluster:NodeId)");
             }
         }
 

@@ -73,7 +73,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
         Config = new ClusterConfig(runtime, store, ledger, logger);
         Gate = new LeaseGate(runtime, store, Config, settings, () => state == StoreState.Serving, EpochLost);
         reports = new ClusterReports(runtime, store, Config);
-        rebuild = new ClusterRebuild(runtime, store, reports, ledger, settings);
+        rebuild = new ClusterRebuild(runtime, store, Config, reports, ledger, settings);
         configWorker = Task.Run(() => Config.RunAsync(stopping.Token), CancellationToken.None);
         // The store client's callback only records the version: the worker applies it (never block the multiplexer).
         await store.Subscriber.SubscribeAsync(store.EventsChannel, (_, message) =>

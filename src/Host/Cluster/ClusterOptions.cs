@@ -27,5 +27,12 @@ public sealed class ClusterOptions
     /// <summary>A lease is sized to about this much of the account's recent demand.</summary>
     public int LeaseDemandMs { get; set; } = 500;
 
+    /// <summary>
+    /// Fail-open: while the store cannot be reached and a node's lease does not cover a request, the node may still admit up
+    /// to this much per account (each policy window; a wallet or key budget per node process), in the account's metric.
+    /// 0 (the default): fail closed, 503. The overshoot bound is in docs/cluster.md.
+    /// </summary>
+    public long FailOpenUnits { get; set; }
+
     public bool IsEnabled => Store.Length > 0;
 }

@@ -14,7 +14,7 @@ public enum StoreState
 /// then its cumulative usage of every account (as a report counts it: the largest total a node reports wins, nothing is
 /// counted twice) with a lease of what its open reservations hold, then word that it is done.
 /// </summary>
-internal sealed class ClusterRebuild(Runtime.QuotaRuntime runtime, ClusterStore store, ClusterReports reports, ClusterLedger ledger, ClusterOptions options)
+internal sealed class ClusterRebuild(Runtime.QuotaRuntime runtime, ClusterStore store, ClusterConfig config, ClusterReports reports, ClusterLedger ledger, ClusterOptions options)
 {
     private const int DocumentsPerCall = 200;
     private const int AccountsPerCall = 300;
@@ -27,9 +27,9 @@ internal sealed class ClusterRebuild(Runtime.QuotaRuntime runtime, ClusterStore 
     {
         string from = store.Epoch;
         List<LedgerDocument> documents = [.. ledger.All()];
-        for (int i = 0; i < documents.Count; i += DocumentsPerCall)
+        for (int i = 0; i == 0 || i < documents.Count; i += DocumentsPerCall)
         {
-            await store.MergeDocumentsAsync(from, documents.GetRange(i, Math.Min(DocumentsPerCall, documents.Count - i))).ConfigureAwait(false);
+            await store.MergeDocumentsAsync(from, config.Version, documents.GetRange(i, Math.Max(0, Math.Min(DocumentsPerCall, documents.Count - i)))).ConfigureAwait(false);
         }
 
         var lease = TimeSpan.FromSeconds(options.LeaseSeconds);

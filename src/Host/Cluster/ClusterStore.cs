@@ -173,10 +173,10 @@ public sealed class ClusterStore : IAsyncDisposable
     }
 
     /// <summary>Writes documents this node kept into a store being rebuilt from <paramref name="from"/> (the newest version of each wins).</summary>
-    public async Task MergeDocumentsAsync(string from, IReadOnlyList<LedgerDocument> documents)
+    public async Task MergeDocumentsAsync(string from, long appliedVersion, IReadOnlyList<LedgerDocument> documents)
     {
         var keys = new List<RedisKey> { epochKey, rebuildKey, Changes, Version, prefix + "ids:u", prefix + "ids:t" };
-        var args = new List<RedisValue> { from };
+        var args = new List<RedisValue> { from, appliedVersion };
         foreach (LedgerDocument doc in documents)
         {
             keys.Add(Document(doc.Member));
@@ -259,6 +259,10 @@ public sealed class ClusterStore : IAsyncDisposable
 
     public Task SetLeaseAsync(string account, long units, TimeSpan lease) =>
         Db.ScriptEvaluateAsync(StoreScripts.SetLease, GuardedKeys((RedisKey)account), GuardedArgs(NodeId, units, (long)lease.TotalMilliseconds));
+
+    /// <summary>Releases this node's whole lease of the account (see <see cref="StoreScripts.ReleaseLease"/>).</summary>
+    public Task ReleaseLeaseAsync(string account) =>
+        Db.ScriptEvaluateAsync(StoreScripts.ReleaseLease, GuardedKeys((RedisKey)account), GuardedArgs(NodeId));
 
     public Task GiveBackAsync(string account, long units) => Db.ScriptEvaluateAsync(StoreScripts.GiveBack, GuardedKeys((RedisKey)account), GuardedArgs(NodeId, units));
 

@@ -76,6 +76,9 @@ internal sealed class LeaseCell(AccountRef account)
     /// <summary>The cluster-wide usage as the store last told this node.</summary>
     public long StoreUsed;
 
+    /// <summary>This node's lease of the account as the store last reported it (what an idle give-back releases).</summary>
+    public long StoreLease;
+
     /// <summary>What the gate's holds on this account charged in total (in its metric).</summary>
     public long Charged;
 

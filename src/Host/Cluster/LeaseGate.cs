@@ -22,6 +22,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     // recovered (their finishes are not seen here): what the sweep reads, instead of every key.
     private readonly ConcurrentDictionary<int, byte> moved = new();
     private readonly ConcurrentDictionary<int, byte> recovered = new();
+    private readonly FailOpenBudget failOpen = new(options.FailOpenUnits);
     private readonly TimeSpan lease = TimeSpan.FromSeconds(options.LeaseSeconds);
     // A lease here ends a third of its life before the store's: the store never counts a lease this node still spends.
     private readonly long leaseLocalMs = options.LeaseSeconds * 2000L / 3;
@@ -58,6 +59,13 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
         {
             LeaseCell cell = cells.GetOrAdd(account.Key, static (_, a) => new LeaseCell(a), account);
             GateVerdict verdict = await TakeAsync(cell, amount).ConfigureAwait(false);
+            if (verdict.Unavailable && serving() && failOpen.TryTake(account, amount)) // unreachable, not lost: a lost store never fails open
+            {
+                Interlocked.Increment(ref cell.InFlight);
+                taken.Add(new Hold(cell, amount, FailOpenBudget.Epoch, tokenId)); // held on no lease: gives nothing back to one
+                continue;
+            }
+
             if (!verdict.IsOk)
             {
                 foreach (Hold hold in taken)
@@ -321,12 +329,39 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     }
 
     /// <summary>Gives an idle lease back to the store, so other nodes can have its headroom.</summary>
+    /// <remarks>
+    /// With no hold open here (and no recovered reservation), the store's whole lease of this node on the account is
+    /// released, not only what this node counts as left: a grant the store applied but whose answer never arrived (a
+    /// timeout under load) would otherwise stay leased, renewed by every report, and refuse the last units of a strict
+    /// window on every node. Done under the refill lock, so no grant crosses it; the lease's epoch moves first, so a hold
+    /// finishing meanwhile gives nothing back to a lease that is gone.
+    /// </remarks>
     internal async Task GiveBackIdleAsync(LeaseCell cell)
     {
-        long left = Interlocked.Exchange(ref cell.Available, 0);
-        if (left > 0)
+        if (!await cell.Refill.WaitAsync(0).ConfigureAwait(false))
         {
-            await store.GiveBackAsync(cell.Account.Key, left).ConfigureAwait(false);
+            return; // a grant is under way: the account is not idle after all
+        }
+
+        try
+        {
+            long left = Interlocked.Exchange(ref cell.Available, 0);
+            Interlocked.Increment(ref cell.Epoch);
+            if (Volatile.Read(ref cell.InFlight) == 0 && Volatile.Read(ref cell.RecoveredHeld) == 0)
+            {
+                if (left > 0 || Interlocked.Exchange(ref cell.StoreLease, 0) > 0)
+                {
+                    await store.ReleaseLeaseAsync(cell.Account.Key).ConfigureAwait(false);
+                }
+            }
+            else if (left > 0)
+            {
+                await store.GiveBackAsync(cell.Account.Key, left).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            cell.Refill.Release();
         }
     }
 
@@ -335,6 +370,7 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     {
         Volatile.Write(ref cell.StoreUsed, reply.Used);
         cell.Paused = reply.Paused;
+        Volatile.Write(ref cell.StoreLease, reply.Lease);
         if (reply.Lease > 0)
         {
             Volatile.Write(ref cell.LeaseUntilTicks, Math.Max(Volatile.Read(ref cell.LeaseUntilTicks), sentTicks + leaseLocalMs));

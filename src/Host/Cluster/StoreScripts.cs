@@ -138,6 +138,15 @@ internal static class StoreScripts
         """;
 
     /// <summary>
+    /// KEYS: epoch, rebuild, the account; ARGV: epoch, node. Releases the node's whole lease of the account: it holds
+    /// nothing there (no open reservation), so whatever the store still counts as its lease is headroom again.
+    /// </summary>
+    public const string ReleaseLease = EpochGuard + """
+        redis.call('HDEL', KEYS[3], 'h:' .. ARGV[2], 'e:' .. ARGV[2])
+        return 0
+        """;
+
+    /// <summary>
     /// KEYS: epoch, rebuild, the account; ARGV: epoch, node, units, lease ms. Sets the node's lease to exactly <c>units</c>
     /// (0: none): at a restart, what its recovered open reservations still hold; whatever else its last run had leased is
     /// gone with it.
@@ -312,13 +321,15 @@ internal static class StoreScripts
 
     /// <summary>
     /// KEYS: epoch, rebuild, change set, version counter, user id counter, key id counter, then per document its store key
-    /// and (a quota document) its account (else the document key again). ARGV: the old epoch, then per document its
-    /// member, version and value. A document newer than the store's copy is written (the newest version wins); a quota
-    /// document also sets its account's quota; the counters never go below what a document shows.
+    /// and (a quota document) its account (else the document key again). ARGV: the old epoch, the configuration version
+    /// the node has applied, then per document its member, version and value. A document newer than the store's copy is
+    /// written (the newest version wins); a quota document also sets its account's quota; the counters never go below what
+    /// a document shows, the version counter never below what a node applied (so no later save reuses a version it has).
     /// </summary>
     public const string MergeDocuments = RebuildGuard + """
-        for i = 0, (#ARGV - 1) / 3 - 1 do
-          local member, version, value = ARGV[2 + i * 3], tonumber(ARGV[3 + i * 3]), ARGV[4 + i * 3]
+        if tonumber(redis.call('GET', KEYS[4]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[4], ARGV[2]) end
+        for i = 0, (#ARGV - 2) / 3 - 1 do
+          local member, version, value = ARGV[3 + i * 3], tonumber(ARGV[4 + i * 3]), ARGV[5 + i * 3]
           local doc, account = KEYS[7 + i * 2], KEYS[8 + i * 2]
           local stored = redis.call('ZSCORE', KEYS[3], member)
           if not stored or tonumber(stored) < version then

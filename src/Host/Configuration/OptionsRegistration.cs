@@ -42,6 +42,7 @@ public static class OptionsRegistration
             .Validate(o => o.PollIntervalMs is >= 100 and <= 60_000, "Cluster:PollIntervalMs must be 100 … 60000")
             .Validate(o => o.LeaseDemandMs is >= 1 and <= 60_000, "Cluster:LeaseDemandMs must be 1 … 60000")
             .Validate(o => o.KeyPrefix.Length is >= 1 and <= 64, "Cluster:KeyPrefix must be 1 … 64 characters")
+            .Validate(o => o.FailOpenUnits >= 0, "Cluster:FailOpenUnits must be 0 (off: fail closed) or more")
             .ValidateOnStart();
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection("Relay"))
             .Validate(o => o.Upstream.BaseUrl.Length == 0 || Uri.TryCreate(o.Upstream.BaseUrl, UriKind.Absolute, out _), "Relay:Upstream:BaseUrl must be an absolute URL")

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Quota.Host.Cluster;
 using System.Net;
 using System.Net.Http.Json;
 using Quota.Host.Tests.Support;
@@ -249,7 +251,8 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     public async Task WithoutTheStore_ANodeServesFromItsLease_ThenRefusesWith503()
     {
         using var store = new RedisServer(); // its own, to kill
-        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=3");
+        // A lease long enough to outlive the kill on a loaded machine (it lapses here after two thirds of it: 10 s).
+        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=15");
         await rig.Nodes[0].CreateUserAsync();
         (_, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100_000));
         (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
@@ -258,7 +261,7 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         store.Dispose();
         Assert.Equal(HttpStatusCode.OK, (await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10)).Status); // the lease still covers it
         HttpStatusCode status = HttpStatusCode.OK;
-        for (int attempt = 0; attempt < 100 && status == HttpStatusCode.OK; attempt++)
+        for (int attempt = 0; attempt < 300 && status == HttpStatusCode.OK; attempt++) // until the lease lapsed here (bounded: 30 s)
         {
             await Task.Delay(100);
             (status, _) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
@@ -268,6 +271,63 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
         using HttpResponseMessage write = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/users", new { name = "later", quota = 5 });
         Assert.Equal(HttpStatusCode.ServiceUnavailable, write.StatusCode); // a configuration write without the store: retry later, never a 500
         Assert.Contains("service_unavailable", await write.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithFailOpenUnits_ANodeWithoutTheStoreOrALease_AdmitsThatMuchPerAccount_ThenRefusesWith503()
+    {
+        using var store = new RedisServer(); // its own, to kill
+        await using ClusterRig rig = await ClusterRig.StartAsync(store.ConnectionString, 1, "--Cluster:LeaseSeconds=3", "--Cluster:FailOpenUnits=30");
+        await rig.Nodes[0].CreateUserAsync();
+        (_, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(100_000));
+        (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], first!, 10));
+
+        store.Dispose();
+        await Task.Delay(3_000); // every lease lapsed here (two thirds of 3 s after its last renewal)
+        int admitted = 0;
+        HttpStatusCode status = HttpStatusCode.OK;
+        for (int attempt = 0; attempt < 10 && status == HttpStatusCode.OK; attempt++)
+        {
+            (status, string? id) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+            if (id is not null)
+            {
+                admitted++;
+                await ClusterRig.SettleAsync(rig.Nodes[0], id, 10);
+            }
+        }
+
+        Assert.Equal(3, admitted); // 30 units of each account (wallet, budget, window), 10 a request
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+    }
+
+    [Fact]
+    public async Task ALeaseTheStoreHoldsForAnIdleNode_BeyondWhatTheNodeCounts_IsReleased()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 1);
+        await rig.Nodes[0].CreateUserAsync();
+        (int id, string key) = await rig.Nodes[0].CreateTokenAsync(StrictDaily(1_000));
+        (_, string? first) = await ClusterRig.ReserveAsync(rig.Nodes[0], key, 10);
+        Assert.Equal(HttpStatusCode.OK, await ClusterRig.SettleAsync(rig.Nodes[0], first!, 10));
+
+        // A grant the store applied for this node whose answer never reached it (a timeout under load): the same NodeId asks.
+        ClusterStore node = rig.Nodes[0].Services.GetRequiredService<ClusterNode>().Store;
+        await using ClusterStore lost = await ClusterStore.ConnectAsync(new ClusterOptions
+        {
+            Store = redis.ConnectionString, NodeId = node.NodeId, KeyPrefix = node.AccountsPrefix[..^"a:".Length],
+        });
+        lost.Epoch = node.Epoch;
+        long windowStartMs = (await rig.Nodes[0].GetJsonAsync($"/api/tokens/{id}")).GetProperty("quota_policies")[0].GetProperty("period_start").GetInt64() * 1000;
+        Assert.Equal(50, (await lost.GrantAsync(node.WindowAccount(id, 0, windowStartMs), 50, 50, 1_000, TimeSpan.FromSeconds(30), 0, graceful: false)).Granted);
+
+        long leased = -1;
+        for (int attempt = 0; attempt < 100 && leased != 0; attempt++) // the node goes idle after 2 s
+        {
+            await Task.Delay(100);
+            leased = (await rig.Nodes[0].GetJsonAsync($"/api/tokens/{id}")).GetProperty("quota_policies")[0].GetProperty("reserved_quota").GetInt64();
+        }
+
+        Assert.Equal(0, leased);
     }
 
     [Fact]

@@ -8,8 +8,21 @@ namespace Quota.Host.Tests.Support;
 /// A real <c>redis-server</c> (Debian's package; `.ci/run` installs it) on a free loopback port, in memory only, for one
 /// test class. Cluster tests need the real store: its scripts are the product.
 /// </summary>
-public sealed class RedisServer() : StoreServer("redis-server", port => ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    "apt-get install redis-server");
+public sealed class RedisServer : StoreServer
+{
+    public RedisServer()
+        : this(0)
+    {
+    }
+
+    private RedisServer(int port)
+        : base("redis-server", port => ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "apt-get install redis-server", port)
+    {
+    }
+
+    /// <summary>A redis-server on <paramref name="port"/>: a store restarted (empty) where its clients look for it.</summary>
+    public static RedisServer OnPort(int port) => new(port);
+}
 
 /// <summary>
 /// Microsoft Garnet (<c>dotnet tool install -g garnet-server</c>; `.ci/run` does it), with Lua scripting on and run as
@@ -32,10 +45,11 @@ public abstract class StoreServer : IDisposable
     private readonly Process process;
     private int stopped;
 
-    protected StoreServer(string executable, Func<string, string[]> arguments, string install)
+    /// <param name="port">The port to listen on (a store restarted where its clients look for it), or 0 for a free one.</param>
+    protected StoreServer(string executable, Func<string, string[]> arguments, string install, int port = 0)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        Port = FreePort();
+        Port = port == 0 ? FreePort() : port;
         var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in arguments(Port.ToString(System.Globalization.CultureInfo.InvariantCulture)))
         {

@@ -18,6 +18,7 @@ internal static class QuotactlCommand
         root.Add(PolicyCommands.Build(runner));
         root.Add(LogCommands.Build(runner));
         root.Add(ImportCommand.Build(runner));
+        root.Add(ClusterCommands.Build(runner));
 
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
