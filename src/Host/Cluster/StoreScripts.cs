@@ -182,10 +182,16 @@ internal static class StoreScripts
 
     /// <summary>
     /// Saves one configuration document. KEYS: document, change set, version counter, budget account ('' : none).
-    /// ARGV: member, JSON, events channel, budget (-1: unchanged; else quota := used + budget, so what is left is the budget).
-    /// Returns the new configuration version.
+    /// ARGV: member, JSON, events channel, budget (-1: unchanged; else quota := used + budget, so what is left is the budget),
+    /// and the configuration version the save was checked against (-1: none; else nothing is written unless it is still the
+    /// store's version: an admin save's version check, docs/api.md "Versions").
+    /// Returns the new configuration version, or 0 when the checked version is no longer the store's.
     /// </summary>
     public const string SaveDocument = """
+        local expected = tonumber(ARGV[5] or '-1')
+        if expected >= 0 and tonumber(redis.call('GET', KEYS[3]) or '0') ~= expected then
+          return 0
+        end
         redis.call('SET', KEYS[1], ARGV[2])
         local budget = tonumber(ARGV[4])
         if budget >= 0 then
