@@ -19,6 +19,7 @@ internal static class ApplicationRegistration
 
         services.AddSingleton<KeyService>();
         services.AddSingleton<UserService>();
+        services.AddSingleton<Admission>();
         return services;
     }
 }

@@ -51,4 +51,13 @@ internal sealed class ClusterAccounts(ClusterNode node, QuotaRuntime runtime) : 
     public bool UpdateUser(UserDocument label, long checkpoint) => ClusterAdmin.UpdateUser(node, label, checkpoint);
 
     public SpecError CreditUser(int userId, long deltaUnits) => ClusterAdmin.CreditUser(node, runtime, userId, deltaUnits);
+
+    public async ValueTask<Admitted> HoldAsync(int tokenId, ReserveRequest request, ReserveOutcome reserved)
+    {
+        GateVerdict verdict = await node.AdmitAsync(tokenId, request, reserved.Id).ConfigureAwait(false);
+        return verdict.IsOk ? new Admitted(reserved, false)
+            : new Admitted(new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex), verdict.Unavailable);
+    }
+
+    public void Finished(ReservationId id, long chargedUnits, long tokens, bool refunded) => node.Gate.Finish(id, chargedUnits, tokens, refunded);
 }

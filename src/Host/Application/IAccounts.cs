@@ -41,4 +41,10 @@ internal interface IAccounts
     bool UpdateUser(UserDocument label, long checkpoint);
 
     SpecError CreditUser(int userId, long deltaUnits);
+
+    /// <inheritdoc cref="Admission.ConfirmAsync"/>
+    ValueTask<Admitted> HoldAsync(int tokenId, ReserveRequest request, ReserveOutcome reserved);
+
+    /// <inheritdoc cref="Admission.Finished"/>
+    void Finished(ReservationId id, long chargedUnits, long tokens, bool refunded);
 }

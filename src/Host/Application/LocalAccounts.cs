@@ -111,4 +111,11 @@ internal sealed class LocalAccounts(QuotaRuntime runtime) : IAccounts
     }
 
     public SpecError CreditUser(int userId, long deltaUnits) => runtime.Engine.CreditUser(userId, deltaUnits);
+
+    public ValueTask<Admitted> HoldAsync(int tokenId, ReserveRequest request, ReserveOutcome reserved) => new(new Admitted(reserved, Unavailable: false));
+
+    public void Finished(ReservationId id, long chargedUnits, long tokens, bool refunded)
+    {
+        // The engine's finish is the whole of it on one host.
+    }
 }
