@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Quota.Host.Admin;
+using Quota.Host.Application;
 using Quota.Host.Cluster;
 using Quota.Host.Configuration;
 using Quota.Host.ConsoleUi;
@@ -36,7 +37,9 @@ public static class HostRegistration
         services.AddHostedService<KeyIndexBuilder>(); // after start, in the background: no label scan delays serving
         services.AddSingleton<Admin.LogRetention>();
         services.AddHostedService(provider => provider.GetRequiredService<Admin.LogRetention>());
-        if (configuration["Cluster:Store"] is { Length: > 0 })
+        bool cluster = configuration["Cluster:Store"] is { Length: > 0 };
+        services.AddQuotaApplication(cluster); // the one choice between one host and a cluster node above the engine
+        if (cluster)
         {
             services.AddSingleton<Cluster.ClusterNode>(); // stops before the runtime: its last report and lease give-back come first
             services.AddHostedService(provider => provider.GetRequiredService<Cluster.ClusterNode>());

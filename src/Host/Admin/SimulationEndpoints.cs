@@ -37,9 +37,9 @@ public static class SimulationEndpoints
         return group;
     }
 
-    private static async Task<IResult> SimulateAsync(int id, HttpRequest request, QuotaRuntime runtime)
+    private static async Task<IResult> SimulateAsync(int id, HttpRequest request, QuotaRuntime runtime, Application.KeyService keys)
     {
-        if (runtime.Store.FindToken(id) is null || runtime.ReadToken(id, runtime.NowMs) is null)
+        if (keys.Find(id) is null)
         {
             return Problem.NotFound($"token {id}");
         }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Quota.Engine;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
+using Quota.Host.Application;
 using Quota.Host.Errors;
 using Quota.Host.Runtime;
 
@@ -15,9 +16,9 @@ public static class TokenEndpoints
         group.MapPost("/", CreateAsync).Accepts<TokenInput>("application/json").WithSummary("Create an API key (the key is returned only here)")
             .Produces<TokenResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapGet("/", List).WithSummary("List keys, filtered by user and display_status").Produces<TokenPage>();
-        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } token ? Results.Ok(token) : Problem.NotFound($"token {id}"))
-            .WithSummary("Read a key with its policies").Produces<TokenResponse>().ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPut("/{id:int}", UpdateAsync).Accepts<TokenInput>("application/json").WithSummary("Update a key; quota_policy/quota_policies replace its policies")
+        group.MapGet("/{id:int}", (int id, KeyService keys, HttpResponse response) => Answer(keys, id, response) ?? Problem.NotFound($"token {id}"))
+            .WithSummary("Read a key with its policies (its version in ETag)").Produces<TokenResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{id:int}", UpdateAsync).Accepts<TokenInput>("application/json").WithSummary("Update a key; quota_policy/quota_policies replace its policies; If-Match: its ETag, or 409 version_conflict")
             .Produces<TokenResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapDelete("/{id:int}", DeleteAsync).WithSummary("Delete a key, its policies and open reservations")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
@@ -27,7 +28,7 @@ public static class TokenEndpoints
         return group;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, QuotaRuntime runtime)
+    private static async Task<IResult> CreateAsync(HttpRequest request, QuotaRuntime runtime, KeyService keys)
     {
         JsonBody.Outcome<TokenInput> body = await JsonBody.ReadAsync<TokenInput>(request);
         if (!body.IsOk)
@@ -58,53 +59,29 @@ public static class TokenEndpoints
             Status = fields.Status ?? TokenStatus.Enabled,
             Policies = fields.Policies ?? [],
         };
-        (SaveOutcome created, TokenDocument? label, string? key) = Create(runtime, spec, input.Name ?? "");
+        (SaveOutcome created, _, string? key) = keys.Create(spec, input.Name ?? "");
         if (!created.IsOk)
         {
             return SaveError(created, policyPrefix);
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(runtime.ReadToken(created.Id, runtime.NowMs)!, label!, key));
+        KeyRecord record = keys.Find(created.Id)!;
+        Versions.Tag(request.HttpContext.Response, record.Version);
+        return Results.Created($"/api/tokens/{created.Id}", TokenJson.ToJson(record.View, record.Label, key));
     }
 
-    /// <summary>Creates a key in the engine, then its label (name, key hash, preview) and lookup entry; the full key is returned only here (the console uses it too).</summary>
-    internal static (SaveOutcome Outcome, TokenDocument? Label, string? Key) Create(QuotaRuntime runtime, TokenSpec spec, string name)
+    private static async Task<IResult> UpdateAsync(int id, HttpRequest request, QuotaRuntime runtime, KeyService keys)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
-        ArgumentNullException.ThrowIfNull(spec);
-        LabelNames.Require(name);
-        if (runtime.Cluster is { } cluster)
-        {
-            return Cluster.ClusterAdmin.CreateToken(cluster, runtime, spec, name);
-        }
-
-        SaveOutcome created = runtime.Engine.CreateToken(spec, runtime.NowMs);
-        if (!created.IsOk)
-        {
-            return (created, null, null);
-        }
-
-        string key = ApiKeys.NewKey();
-        var label = new TokenDocument
-        {
-            Id = created.Id,
-            UserId = spec.UserId,
-            Name = name,
-            KeyHash = ApiKeys.Hash(key),
-            KeyPreview = ApiKeys.Preview(key),
-            CreatedMs = runtime.NowMs,
-        };
-        runtime.SaveLabel(label);
-        return (created, label, key);
-    }
-
-    private static async Task<IResult> UpdateAsync(int id, HttpRequest request, QuotaRuntime runtime)
-    {
-        TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null)
+        if (runtime.Store.FindToken(id) is null)
         {
             return Problem.NotFound($"token {id}");
+        }
+
+        (string? ifVersion, IResult? badHeader) = Versions.IfMatch(request);
+        if (badHeader is not null)
+        {
+            return badHeader;
         }
 
         JsonBody.Outcome<TokenInput> body = await JsonBody.ReadAsync<TokenInput>(request);
@@ -119,52 +96,24 @@ public static class TokenEndpoints
             return Problem.Invalid(field!, error!);
         }
 
-        SaveOutcome saved = Update(runtime, label, update, body.Value!.Name);
-        if (!saved.IsOk)
+        WriteOutcome saved = keys.Update(id, update, body.Value!.Name, ifVersion);
+        if (saved.Conflict)
         {
-            return SaveError(saved, PolicyPrefix(body.Value!));
+            return Versions.Conflict($"token {id}", keys.Find(id)?.Version);
+        }
+
+        if (!saved.Saved.IsOk)
+        {
+            return SaveError(saved.Saved, PolicyPrefix(body.Value!));
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Ok(Read(runtime, id));
+        return Answer(keys, id, request.HttpContext.Response) ?? Problem.NotFound($"token {id}");
     }
 
-    /// <summary>Updates a key in the engine, then its label (the name); nothing changes on an error (the console uses it too).</summary>
-    internal static SaveOutcome Update(QuotaRuntime runtime, TokenDocument label, TokenUpdate update, string? name)
+    private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, KeyService keys, HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
-        ArgumentNullException.ThrowIfNull(label);
-        ArgumentNullException.ThrowIfNull(update);
-        LabelNames.Require(name);
-        if (runtime.Cluster is { } cluster)
-        {
-            return Cluster.ClusterAdmin.UpdateToken(cluster, label.Id, update, name);
-        }
-
-        SaveOutcome saved = runtime.Engine.UpdateToken(label.Id, update, runtime.NowMs);
-        if (!saved.IsOk)
-        {
-            return saved;
-        }
-
-        runtime.Watched.Observe(label.Id); // a lowered budget or quota can put the key near exhaustion without a log row
-
-        if (name is not null && name != label.Name)
-        {
-            label.Name = name;
-            runtime.SaveLabel(label);
-        }
-        else
-        {
-            runtime.Keys.Touch(label.Id); // its status may have changed
-        }
-
-        return saved;
-    }
-
-    private static async Task<IResult> DeleteAsync(int id, QuotaRuntime runtime, HttpContext context)
-    {
-        switch (Delete(runtime, id))
+        switch (keys.Delete(id))
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -176,31 +125,7 @@ public static class TokenEndpoints
         return Results.NoContent();
     }
 
-    /// <summary>Deletes a key (engine first, then its label and lookup entry); nothing changes on an error (the console uses it too).</summary>
-    public static SpecError Delete(QuotaRuntime runtime, int id)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        TokenDocument? label = runtime.Store.FindToken(id);
-        if (label is null)
-        {
-            return SpecError.TokenNotFound;
-        }
-
-        if (runtime.Cluster is { } cluster)
-        {
-            return Cluster.ClusterAdmin.DeleteToken(cluster, id);
-        }
-
-        SpecError error = runtime.Engine.DeleteToken(id, runtime.NowMs);
-        if (error == SpecError.None)
-        {
-            runtime.RemoveLabel(label);
-        }
-
-        return error;
-    }
-
-    private static async Task<IResult> ResetAsync(int id, int? policy_id, QuotaRuntime runtime, HttpContext context)
+    private static async Task<IResult> ResetAsync(int id, int? policy_id, QuotaRuntime runtime, KeyService keys, HttpContext context)
     {
         int index = -1;
         if (policy_id is { } policyId)
@@ -213,7 +138,7 @@ public static class TokenEndpoints
             index = position;
         }
 
-        switch (Reset(runtime, id, index))
+        switch (keys.Reset(id, index))
         {
             case SpecError.TokenNotFound:
                 return Problem.NotFound($"token {id}");
@@ -224,46 +149,28 @@ public static class TokenEndpoints
         }
 
         await runtime.AcknowledgeAsync(context.RequestAborted);
-        return Results.Ok(Read(runtime, id));
-    }
-
-    /// <summary>Clears one policy's window (or all, <paramref name="index"/> -1): in the store in cluster mode (the console uses it too).</summary>
-    public static SpecError Reset(QuotaRuntime runtime, int id, int index)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        SpecError error = runtime.Cluster is { } cluster
-            ? Cluster.ClusterAdmin.ResetPolicies(cluster, runtime, id, index)
-            : runtime.Engine.ResetPolicies(id, index, runtime.NowMs);
-        runtime.Keys.Touch(id); // a reset restores a paused key
-        return error;
+        return Answer(keys, id, context.Response) ?? Problem.NotFound($"token {id}");
     }
 
     /// <summary>One page from the key index (docs/operations.md "At scale"): only the page's labels and live views are read.</summary>
-    private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, QuotaRuntime runtime)
+    private static Microsoft.AspNetCore.Http.HttpResults.Ok<TokenPage> List(int? user_id, string? status, int? p, int? size, KeyService keys)
     {
         int page = Math.Max(1, p ?? 1), pageSize = Math.Clamp(size ?? 20, 1, 100);
-        long skip = (long)(page - 1) * pageSize;
-        if (skip > int.MaxValue)
-        {
-            return TypedResults.Ok(new TokenPage([], runtime.Keys.Page(user_id, status, null, 0, 0).Total));
-        }
-
-        (int[] ids, int total) = runtime.Keys.Page(user_id, status, null, (int)skip, pageSize);
-        TokenView?[] views = runtime.ReadTokens(ids, runtime.NowMs);
-        var items = new List<TokenResponse>(ids.Length);
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (runtime.Store.FindToken(ids[i]) is { } label && views[i] is { } view)
-            {
-                items.Add(TokenJson.ToJson(view, label));
-            }
-        }
-
-        return TypedResults.Ok(new TokenPage(items, total));
+        (IReadOnlyList<KeyRecord> rows, int total) = keys.Page(user_id, status, null, (long)(page - 1) * pageSize, pageSize);
+        return TypedResults.Ok(new TokenPage([.. rows.Select(r => TokenJson.ToJson(r.View, r.Label))], total));
     }
 
-    private static TokenResponse? Read(QuotaRuntime runtime, int id) =>
-        runtime.Store.FindToken(id) is { } label && runtime.ReadToken(id, runtime.NowMs) is { } view ? TokenJson.ToJson(view, label) : null;
+    /// <summary>The key as the API answers it, its version in the ETag header; null when there is no such key.</summary>
+    private static IResult? Answer(KeyService keys, int id, HttpResponse response)
+    {
+        if (keys.Find(id) is not { } record)
+        {
+            return null;
+        }
+
+        Versions.Tag(response, record.Version);
+        return Results.Ok(TokenJson.ToJson(record.View, record.Label));
+    }
 
     /// <summary>
     /// The fields of a create or update body, translated into the engine's <see cref="TokenUpdate"/> (null fields are

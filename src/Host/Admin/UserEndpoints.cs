@@ -1,5 +1,6 @@
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
+using Quota.Host.Application;
 using Quota.Host.Errors;
 using Quota.Host.Relay;
 using Quota.Host.Runtime;
@@ -22,16 +23,17 @@ public static class UserEndpoints
     {
         group.MapPost("/", CreateAsync).Accepts<UserInput>("application/json").WithSummary("Create a user with a wallet")
             .Produces<UserResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
-        group.MapGet("/{id:int}", (int id, QuotaRuntime runtime) => Read(runtime, id) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"))
-            .WithSummary("Read a user's wallet").Produces<UserResponse>().ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPut("/{id:int}", UpdateAsync).Accepts<UserInput>("application/json").WithSummary("Rename a user or change its price group")
-            .Produces<UserResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id:int}", (int id, UserService users, HttpResponse response) => Read(users, id, response) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}"))
+            .WithSummary("Read a user's wallet (its version in ETag)").Produces<UserResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{id:int}", UpdateAsync).Accepts<UserInput>("application/json")
+            .WithSummary("Rename a user or change its price group; If-Match: its ETag, or 409 version_conflict")
+            .Produces<UserResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:int}/quota", CreditAsync).Accepts<UserInput>("application/json").WithSummary("Top up (delta > 0) or debit a wallet")
             .Produces<UserResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, QuotaRuntime runtime, Pricing pricing)
+    private static async Task<IResult> CreateAsync(HttpRequest request, QuotaRuntime runtime, UserService users)
     {
         JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
         if (!body.IsOk)
@@ -49,12 +51,12 @@ public static class UserEndpoints
             return Problem.Invalid("quota", "is required and must not be negative");
         }
 
-        if (GroupProblem(pricing, body.Value.Group) is { } badGroup)
+        if (users.GroupProblem(body.Value.Group) is { } badGroup)
         {
             return Problem.Invalid("group", badGroup);
         }
 
-        SaveOutcome created = Create(runtime, body.Value.Name ?? "", quota, body.Value.Group);
+        SaveOutcome created = users.Create(body.Value.Name ?? "", quota, body.Value.Group);
         if (!created.IsOk)
         {
             return created.Error switch
@@ -66,43 +68,17 @@ public static class UserEndpoints
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Created($"/api/users/{created.Id}", Read(runtime, created.Id));
+        return Results.Created($"/api/users/{created.Id}", Read(users, created.Id, request.HttpContext.Response));
     }
 
-    /// <summary>
-    /// Why <paramref name="group"/> cannot be a user's price group, or null when it can: absent, <c>default</c> or a group
-    /// of <c>Pricing:Groups</c> (the console checks its form with it too).
-    /// </summary>
-    public static string? GroupProblem(Pricing pricing, string? group)
+    private static async Task<IResult> UpdateAsync(int id, HttpRequest request, UserService users)
     {
-        ArgumentNullException.ThrowIfNull(pricing);
-        return group is null || pricing.IsGroup(group) ? null
-            : $"is not a price group: use {Pricing.DefaultGroup}{string.Concat(pricing.Groups.Where(g => g != Pricing.DefaultGroup).Order(StringComparer.Ordinal).Select(g => ", " + g))} (Pricing:Groups)";
-    }
-
-    /// <summary>Creates a user's wallet in the engine, then its label (the console uses it too); <paramref name="group"/> is checked by <see cref="GroupProblem"/>.</summary>
-    public static SaveOutcome Create(QuotaRuntime runtime, string name, long quotaUnits, string? group = null)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        LabelNames.Require(name);
-        group = StoredGroup(group);
-        if (runtime.Cluster is { } cluster)
+        (string? ifVersion, IResult? badHeader) = Versions.IfMatch(request);
+        if (badHeader is not null)
         {
-            return Cluster.ClusterAdmin.CreateUser(cluster, runtime, name, quotaUnits, group);
+            return badHeader;
         }
 
-        SaveOutcome created = runtime.Engine.CreateUser(quotaUnits);
-        if (created.IsOk)
-        {
-            runtime.SaveUser(new UserDocument { Id = created.Id, Name = name, CreatedMs = runtime.NowMs, Group = group });
-            runtime.RebaseWalletAlerts(created.Id);
-        }
-
-        return created;
-    }
-
-    private static async Task<IResult> UpdateAsync(int id, HttpRequest request, QuotaRuntime runtime, Pricing pricing)
-    {
         JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
         if (!body.IsOk)
         {
@@ -119,54 +95,21 @@ public static class UserEndpoints
             return Problem.Invalid("name", badName);
         }
 
-        if (GroupProblem(pricing, body.Value.Group) is { } badGroup)
+        if (users.GroupProblem(body.Value.Group) is { } badGroup)
         {
             return Problem.Invalid("group", badGroup);
         }
 
-        if (!Update(runtime, id, body.Value.Name, body.Value.Group))
+        WriteOutcome saved = users.Update(id, body.Value.Name, body.Value.Group, ifVersion);
+        if (saved.Conflict)
         {
-            return Problem.NotFound($"user {id}");
+            return Versions.Conflict($"user {id}", users.Find(id)?.Version);
         }
 
-        return Results.Ok(Read(runtime, id));
+        return saved.Saved.IsOk && Read(users, id, request.HttpContext.Response) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}");
     }
 
-    /// <summary>
-    /// Renames a user or moves it to another price group (null: unchanged); false when there is no such user. The next
-    /// request of its keys is priced in the new group (the console uses it too).
-    /// </summary>
-    public static bool Update(QuotaRuntime runtime, int id, string? name, string? group)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        if (runtime.ReadUser(id) is null || runtime.Store.FindUser(id) is not { } label)
-        {
-            return false;
-        }
-
-        if (name is not null)
-        {
-            LabelNames.Require(name);
-            label.Name = name;
-        }
-
-        label.Group = group is null ? label.Group : StoredGroup(group);
-        if (runtime.Cluster is { } cluster)
-        {
-            Cluster.ClusterAdmin.UpdateUser(cluster, label);
-        }
-        else
-        {
-            runtime.SaveUser(label);
-        }
-
-        return true;
-    }
-
-    /// <summary>The default group is stored as none, so that a user in it follows the default group's configuration.</summary>
-    private static string? StoredGroup(string? group) => group == Pricing.DefaultGroup ? null : group;
-
-    private static async Task<IResult> CreditAsync(int id, HttpRequest request, QuotaRuntime runtime)
+    private static async Task<IResult> CreditAsync(int id, HttpRequest request, QuotaRuntime runtime, UserService users)
     {
         JsonBody.Outcome<UserInput> body = await JsonBody.ReadAsync<UserInput>(request);
         if (!body.IsOk)
@@ -179,7 +122,7 @@ public static class UserEndpoints
             return Problem.Invalid("delta", "is required");
         }
 
-        switch (Credit(runtime, id, delta))
+        switch (users.Credit(id, delta))
         {
             case SpecError.UserNotFound:
                 return Problem.NotFound($"user {id}");
@@ -190,32 +133,19 @@ public static class UserEndpoints
         }
 
         await runtime.AcknowledgeAsync(request.HttpContext.RequestAborted);
-        return Results.Ok(Read(runtime, id));
+        return Read(users, id, request.HttpContext.Response) is { } user ? Results.Ok(user) : Problem.NotFound($"user {id}");
     }
 
-    /// <summary>Tops up or debits a wallet (in the store, in cluster mode), then rebases its alerts (the console uses it too).</summary>
-    public static SpecError Credit(QuotaRuntime runtime, int id, long delta)
+    /// <summary>The user as the API answers it, its version in the ETag header; null when there is no such user.</summary>
+    private static UserResponse? Read(UserService users, int id, HttpResponse response)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
-        SpecError credited = runtime.Cluster is { } cluster
-            ? Cluster.ClusterAdmin.CreditUser(cluster, runtime, id, delta)
-            : runtime.Engine.CreditUser(id, delta);
-        if (credited == SpecError.None)
-        {
-            runtime.RebaseWalletAlerts(id);
-        }
-
-        return credited;
-    }
-
-    private static UserResponse? Read(QuotaRuntime runtime, int id)
-    {
-        if (runtime.ReadUser(id) is not { } user)
+        if (users.Find(id) is not { } user)
         {
             return null;
         }
 
-        UserDocument? label = runtime.Store.FindUser(id);
-        return new UserResponse(id, label?.Name ?? "", label?.Group ?? Pricing.DefaultGroup, user.QuotaUnits, user.UsedQuotaUnits, user.ReservedQuotaUnits, (label?.CreatedMs ?? 0) / 1000);
+        Versions.Tag(response, user.Version);
+        return new UserResponse(id, user.Name, user.Group, user.Wallet.QuotaUnits, user.Wallet.UsedQuotaUnits, user.Wallet.ReservedQuotaUnits,
+            (user.Label?.CreatedMs ?? 0) / 1000);
     }
 }

@@ -26,11 +26,14 @@ internal static class ClusterAdmin
         return new SaveOutcome(SpecError.None, id, -1);
     }
 
-    /// <summary>Saves a user's name and price group (its wallet untouched) for every node.</summary>
-    public static void UpdateUser(ClusterNode node, UserDocument label)
+    /// <summary>
+    /// Saves a user's name and price group (its wallet untouched) for every node; false (nothing written) when
+    /// <paramref name="expectedVersion"/> (≥ 0) is no longer the store's configuration version.
+    /// </summary>
+    public static bool UpdateUser(ClusterNode node, UserDocument label, long expectedVersion = -1)
     {
         string json = JsonSerializer.Serialize(new UserDocumentInStore(label.Id, label.Name, label.CreatedMs, label.Group));
-        node.Config.SyncThrough(node.Store.SaveDocument("u:" + label.Id, json, node.Store.WalletAccount(label.Id), budget: -1));
+        return Saved(node, node.Store.SaveDocument("u:" + label.Id, json, node.Store.WalletAccount(label.Id), budget: -1, expectedVersion));
     }
 
     public static SpecError CreditUser(ClusterNode node, QuotaRuntime runtime, int userId, long deltaUnits)
@@ -84,11 +87,15 @@ internal static class ClusterAdmin
         return (new SaveOutcome(SpecError.None, id, -1), runtime.Store.FindToken(id), key);
     }
 
-    public static SaveOutcome UpdateToken(ClusterNode node, int tokenId, TokenUpdate update, string? name)
+    /// <summary>
+    /// Saves a key's changed document; <c>Stale</c> (nothing written) when <paramref name="expectedVersion"/> (≥ 0) is no
+    /// longer the store's configuration version.
+    /// </summary>
+    public static (SaveOutcome Outcome, bool Stale) UpdateToken(ClusterNode node, int tokenId, TokenUpdate update, string? name, long expectedVersion = -1)
     {
         if (node.Config.Token(tokenId) is not { } doc)
         {
-            return new SaveOutcome(SpecError.TokenNotFound, tokenId, -1);
+            return (new SaveOutcome(SpecError.TokenNotFound, tokenId, -1), false);
         }
 
         TokenDocumentInStore updated = doc with
@@ -110,11 +117,11 @@ internal static class ClusterAdmin
         });
         if (error != SpecError.None)
         {
-            return new SaveOutcome(error, tokenId, policyIndex);
+            return (new SaveOutcome(error, tokenId, policyIndex), false);
         }
 
-        Save(node, updated, update.RemainQuotaUnits ?? -1);
-        return new SaveOutcome(SpecError.None, tokenId, -1);
+        bool saved = Save(node, updated, update.RemainQuotaUnits ?? -1, expectedVersion);
+        return (new SaveOutcome(SpecError.None, tokenId, -1), !saved);
     }
 
     public static SpecError DeleteToken(ClusterNode node, int tokenId)
@@ -150,6 +157,18 @@ internal static class ClusterAdmin
         return SpecError.None;
     }
 
-    private static void Save(ClusterNode node, TokenDocumentInStore doc, long budget) =>
-        node.Config.SyncThrough(node.Store.SaveDocument("t:" + doc.Id, JsonSerializer.Serialize(doc), node.Store.BudgetAccount(doc.Id), budget));
+    private static bool Save(ClusterNode node, TokenDocumentInStore doc, long budget, long expectedVersion = -1) =>
+        Saved(node, node.Store.SaveDocument("t:" + doc.Id, JsonSerializer.Serialize(doc), node.Store.BudgetAccount(doc.Id), budget, expectedVersion));
+
+    /// <summary>Applies a save here before it is answered; false when the store refused it (0: its version check failed).</summary>
+    private static bool Saved(ClusterNode node, long version)
+    {
+        if (version == 0)
+        {
+            return false;
+        }
+
+        node.Config.SyncThrough(version);
+        return true;
+    }
 }

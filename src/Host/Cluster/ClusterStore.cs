@@ -317,11 +317,12 @@ public sealed class ClusterStore : IAsyncDisposable
 
     /// <summary>
     /// Saves a user's or key's document, and (<paramref name="budgetAccount"/>, <paramref name="budget"/> ≥ 0) sets what
-    /// is left of its account, in one script: all of it or none. Returns the configuration version it made.
+    /// is left of its account, in one script: all of it or none. Returns the configuration version it made, or 0 (nothing
+    /// written) when <paramref name="expectedVersion"/> (≥ 0) is no longer the store's configuration version.
     /// </summary>
-    public long SaveDocument(string member, string json, string budgetAccount, long budget) =>
+    public long SaveDocument(string member, string json, string budgetAccount, long budget, long expectedVersion = -1) =>
         (long)Db.ScriptEvaluate(StoreScripts.SaveDocument, GuardedKeys(Document(member), Changes, Version, budgetAccount, Document(QuotaMember(budgetAccount))),
-            GuardedArgs(member, json, EventsChannel.ToString(), budget, QuotaMember(budgetAccount)));
+            GuardedArgs(member, json, EventsChannel.ToString(), budget, QuotaMember(budgetAccount), expectedVersion));
 
     /// <summary>The members (<c>u:7</c>, <c>t:12</c>) changed after <paramref name="version"/>, oldest first, with their versions.</summary>
     public (string Member, long Version)[] ChangesAfter(long version) =>

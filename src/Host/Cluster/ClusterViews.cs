@@ -53,10 +53,30 @@ internal static class ClusterViews
         return views;
     }
 
-    public static UserView Overlay(ClusterNode node, UserView local)
+    /// <summary>Wallets with the store's numbers (the local engine's balance is lifted out of reach), in one store round trip.</summary>
+    public static UserView?[] OverlayUsers(ClusterNode node, UserView?[] locals)
     {
-        AccountReading wallet = node.Store.ReadAccount(node.Store.WalletAccount(local.UserId));
-        return local with { QuotaUnits = wallet.Quota - wallet.Used, UsedQuotaUnits = wallet.Used, ReservedQuotaUnits = wallet.Leased };
+        var accounts = new List<string>(locals.Length);
+        foreach (UserView? local in locals)
+        {
+            if (local is not null)
+            {
+                accounts.Add(node.Store.WalletAccount(local.UserId));
+            }
+        }
+
+        Dictionary<string, AccountReading> readings = node.Store.ReadAccounts(accounts);
+        var views = new UserView?[locals.Length];
+        for (int i = 0; i < locals.Length; i++)
+        {
+            if (locals[i] is { } local)
+            {
+                AccountReading wallet = readings[node.Store.WalletAccount(local.UserId)];
+                views[i] = local with { QuotaUnits = wallet.Quota - wallet.Used, UsedQuotaUnits = wallet.Used, ReservedQuotaUnits = wallet.Leased };
+            }
+        }
+
+        return views;
     }
 
     /// <summary>The store accounts a fresh read of the key needs: each enabled window's, and the budget's.</summary>

@@ -255,10 +255,16 @@ internal static class StoreScripts
     /// <summary>
     /// Saves one configuration document. KEYS: epoch, rebuild, document, change set, version counter, budget account
     /// (or the document again: none), the budget's quota document. ARGV: epoch, member, JSON, events channel, budget (-1:
-    /// unchanged; else quota := used + budget, so what is left is the budget), the quota document's member.
-    /// Returns the new configuration version.
+    /// unchanged; else quota := used + budget, so what is left is the budget), the quota document's member, and the
+    /// configuration version the save was checked against (-1: none; else nothing is written unless it is still the store's
+    /// version: an admin save's version check, docs/api.md "Versions").
+    /// Returns the new configuration version, or 0 when the checked version is no longer the store's.
     /// </summary>
     public const string SaveDocument = Guard + RecordQuota + """
+        local expected = tonumber(ARGV[7] or '-1')
+        if expected >= 0 and tonumber(redis.call('GET', KEYS[5]) or '0') ~= expected then
+          return 0
+        end
         redis.call('SET', KEYS[3], ARGV[3])
         local version = redis.call('INCR', KEYS[5])
         redis.call('ZADD', KEYS[4], version, ARGV[2])

@@ -19,6 +19,10 @@ public sealed class KeyFormModel
     public bool Unlimited { get; set; }
     public string? ExpiresAt { get; set; }
     public List<PolicyFormModel> Policies { get; set; } = [];
+    /// <summary>The version of the key the form was rendered from (docs/api.md "Versions"): a save made on an older one is refused.</summary>
+    public string? Version { get; set; }
+    /// <summary>The budget left the form was rendered with: the budget is saved only when the operator changed it.</summary>
+    public string? RemainShown { get; set; }
     /// <summary>Which submit button was pressed: <c>simulate</c> replays the key's log under the form's policies and saves nothing.</summary>
     public string? Intent { get; set; }
 
@@ -36,6 +40,8 @@ public sealed class KeyFormModel
             Name = key.Label.Name,
             UserId = key.View.UserId.ToString(CultureInfo.InvariantCulture),
             RemainQuota = key.View.RemainQuotaUnits.ToString(CultureInfo.InvariantCulture),
+            RemainShown = key.View.RemainQuotaUnits.ToString(CultureInfo.InvariantCulture),
+            Version = key.Version,
             Unlimited = key.View.UnlimitedQuota,
             ExpiresAt = key.View.ExpiresAtMs == -1 ? null : OperatorClock.ToInput(key.View.ExpiresAtMs, operatorZone),
         };

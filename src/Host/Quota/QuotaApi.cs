@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Quota.Engine.Model;
+using Quota.Host.Application;
 using Quota.Host.Cluster;
 using Quota.Host.Errors;
 using Quota.Host.Operations;
@@ -13,10 +14,12 @@ internal sealed class QuotaApi(IServiceProvider services)
     private QuotaRuntime? runtime;
     private HostMetrics? metrics;
     private GatewayKeys? gateways;
+    private Admission? admission;
 
     private QuotaRuntime Runtime => runtime ??= services.GetRequiredService<QuotaRuntime>();
     private HostMetrics Metrics => metrics ??= services.GetRequiredService<HostMetrics>();
     private GatewayKeys Gateways => gateways ??= services.GetRequiredService<GatewayKeys>();
+    private Admission Admission => admission ??= services.GetRequiredService<Admission>();
 
     public async Task ReserveAsync(HttpContext context)
     {
@@ -54,7 +57,7 @@ internal sealed class QuotaApi(IServiceProvider services)
         if (input.RequestId is not { } requestId)
         {
             ReserveOutcome reserved = quota.Engine.Reserve(tokenId.Value, request, quota.NowMs);
-            await AnswerAsync(context, quota, caller, tokenId.Value, request, input.Model, await AdmitAsync(quota, tokenId.Value, request, reserved));
+            await AnswerAsync(context, quota, caller, tokenId.Value, request, input.Model, await Admission.ConfirmAsync(tokenId.Value, request, reserved));
             return;
         }
 
@@ -73,10 +76,10 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
-        (ReserveOutcome Outcome, bool Unavailable) admitted = (found.Reserve, false);
+        var admitted = new Admitted(found.Reserve, Unavailable: false);
         try
         {
-            admitted = await AdmitAsync(quota, tokenId.Value, request, found.Reserve);
+            admitted = await Admission.ConfirmAsync(tokenId.Value, request, found.Reserve);
         }
         finally
         {
@@ -91,20 +94,8 @@ internal sealed class QuotaApi(IServiceProvider services)
         await AnswerAsync(context, quota, caller, tokenId.Value, request, input.Model, admitted);
     }
 
-    /// <summary>In cluster mode, holds the local engine's reservation on the cluster's leases (refunded if refused).</summary>
-    private static async Task<(ReserveOutcome Outcome, bool Unavailable)> AdmitAsync(QuotaRuntime quota, int tokenId, ReserveRequest request, ReserveOutcome outcome)
-    {
-        if (!outcome.IsOk || quota.Cluster is not { } cluster)
-        {
-            return (outcome, false);
-        }
-
-        GateVerdict verdict = await cluster.AdmitAsync(tokenId, request, outcome.Id);
-        return verdict.IsOk ? (outcome, false) : (new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex), verdict.Unavailable);
-    }
-
     /// <summary>Answers a reserve: refused, or reserved (owned by <paramref name="caller"/>, the credential that may finish it) once its record is acknowledged under the configured durability.</summary>
-    private async Task AnswerAsync(HttpContext context, QuotaRuntime quota, int caller, int tokenId, ReserveRequest request, string? model, (ReserveOutcome Outcome, bool Unavailable) admitted)
+    private async Task AnswerAsync(HttpContext context, QuotaRuntime quota, int caller, int tokenId, ReserveRequest request, string? model, Admitted admitted)
     {
         if (admitted.Unavailable)
         {
@@ -156,7 +147,7 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
-        quota.Cluster?.Gate.Finish(id, outcome.ChargedUnits, input.Tokens ?? -1, refunded: false);
+        Admission.Finished(id, outcome.ChargedUnits, input.Tokens ?? -1, refunded: false);
         Gateways.Finished(id);
 
         await quota.AcknowledgeAsync(context.RequestAborted);
@@ -180,7 +171,7 @@ internal sealed class QuotaApi(IServiceProvider services)
             return;
         }
 
-        quota.Cluster?.Gate.Finish(id, 0, 0, refunded: true);
+        Admission.Finished(id, 0, 0, refunded: true);
         Gateways.Finished(id);
 
         await quota.AcknowledgeAsync(context.RequestAborted);

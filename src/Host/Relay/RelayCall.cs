@@ -180,7 +180,7 @@ internal sealed partial class RelayCall(
         EndUpstream();
         using Activity? span = HostTelemetry.Source.StartActivity("refund");
         FinishOutcome outcome = runtime.Engine.Refund(reservation, runtime.NowMs);
-        runtime.Cluster?.Gate.Finish(reservation, 0, 0, refunded: true);
+        context.RequestServices.GetRequiredService<Application.Admission>().Finished(reservation, 0, 0, refunded: true);
         span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString());
         if (outcome.Result != FinishResult.Ok)
         {
@@ -230,7 +230,7 @@ internal sealed partial class RelayCall(
         FinishOutcome outcome = runtime.Engine.Settle(reservation, charged, tokens, now);
         if (outcome.Result == FinishResult.Ok)
         {
-            runtime.Cluster?.Gate.Finish(reservation, outcome.ChargedUnits, tokens, refunded: false);
+            context.RequestServices.GetRequiredService<Application.Admission>().Finished(reservation, outcome.ChargedUnits, tokens, refunded: false);
         }
 
         span?.SetTag(HostTelemetry.FinishResult, outcome.Result.ToString()).SetTag(HostTelemetry.ChargedUnits, outcome.ChargedUnits);

@@ -174,17 +174,13 @@ public static class RelayEndpoints
 
         span?.SetTag(HostTelemetry.Model, request.Model).SetTag(HostTelemetry.EstimateUnits, request.EstimateUnits);
         var ask = new ReserveRequest(request.EstimateUnits, request.PromptTokens + request.CompletionTokens, request.Model);
-        ReserveOutcome reserved = Reserve(runtime, tokenId, ask);
-        if (reserved.IsOk && runtime.Cluster is { } cluster)
+        Application.Admitted admitted = await context.RequestServices.GetRequiredService<Application.Admission>().ConfirmAsync(tokenId, ask, Reserve(runtime, tokenId, ask));
+        if (admitted.Unavailable)
         {
-            Cluster.GateVerdict verdict = await cluster.AdmitAsync(tokenId, ask, reserved.Id);
-            if (verdict.Unavailable)
-            {
-                return OpenAiError.Result(503, "service_unavailable", Cluster.ClusterNode.UnavailableMessage);
-            }
-
-            reserved = verdict.IsOk ? reserved : new ReserveOutcome(verdict.Result, ReservationId.None, 0, verdict.PolicyIndex);
+            return OpenAiError.Result(503, "service_unavailable", Cluster.ClusterNode.UnavailableMessage);
         }
+
+        ReserveOutcome reserved = admitted.Outcome;
 
         span?.SetTag(HostTelemetry.Decision, reserved.Result.ToString());
         Operations.HostMetrics.Count(context, reserved.Result);

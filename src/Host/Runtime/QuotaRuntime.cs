@@ -73,36 +73,14 @@ public sealed class QuotaRuntime : IAsyncDisposable
     public Cluster.ClusterNode? Cluster { get; internal set; }
 
     /// <summary>
-    /// A key as the API shows it: the engine's view, or in cluster mode the cluster's numbers (<paramref name="fresh"/>:
-    /// asked of the store; otherwise as this node's leases last heard them).
+    /// A key as the relay sees it: the engine's view, or in cluster mode the cluster's numbers (<paramref name="fresh"/>:
+    /// asked of the store; otherwise as this node's leases last heard them). The admin API, the console and /me read
+    /// through <see cref="Application.KeyService"/>.
     /// </summary>
     public global::Quota.Engine.Model.TokenView? ReadToken(int tokenId, long nowMs, bool fresh = true)
     {
         global::Quota.Engine.Model.TokenView? view = Engine.ReadToken(tokenId, nowMs);
         return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view, fresh) : view;
-    }
-
-    /// <summary>
-    /// A listing's page of keys as the API shows them (null: no such key), fresh; in cluster mode the whole page's numbers
-    /// come from the store in one round trip.
-    /// </summary>
-    public global::Quota.Engine.Model.TokenView?[] ReadTokens(int[] tokenIds, long nowMs)
-    {
-        ArgumentNullException.ThrowIfNull(tokenIds);
-        var views = new global::Quota.Engine.Model.TokenView?[tokenIds.Length];
-        for (int i = 0; i < tokenIds.Length; i++)
-        {
-            views[i] = Engine.ReadToken(tokenIds[i], nowMs);
-        }
-
-        return Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.OverlayPage(node, views) : views;
-    }
-
-    /// <summary>A wallet as the API shows it (in cluster mode, the store's numbers).</summary>
-    public global::Quota.Engine.Model.UserView? ReadUser(int userId)
-    {
-        global::Quota.Engine.Model.UserView? view = Engine.ReadUser(userId);
-        return view is not null && Cluster is { } node ? global::Quota.Host.Cluster.ClusterViews.Overlay(node, view) : view;
     }
 
     /// <summary>The listings' index of key labels (built after start by <see cref="IndexKeysAsync"/>).</summary>

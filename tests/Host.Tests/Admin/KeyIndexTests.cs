@@ -99,6 +99,7 @@ public sealed class KeyIndexTests : IDisposable
 
     private static async Task AssertSameAsFullScanAsync(HostUnderTest host, QuotaRuntime runtime, int[] users)
     {
+        Application.KeyService keys = host.Services.GetRequiredService<Application.KeyService>();
         string?[] statuses = [null, .. KeyIndex.Statuses, "paused"];
         int?[] userFilters = [null, .. users.Select(u => (int?)u)];
         foreach (int? user in userFilters)
@@ -124,11 +125,11 @@ public sealed class KeyIndexTests : IDisposable
                 foreach (int page in new[] { 1, 2 })
                 {
                     (int[] expected, int expectedTotal) = FullScan(runtime, users[1], status, search, page, KeyDirectory.PageSize);
-                    (IReadOnlyList<KeyRow> rows, int total) = KeyDirectory.Page(runtime, status, search, users[1], page);
+                    (IReadOnlyList<KeyRow> rows, int total) = KeyDirectory.Page(keys, status, search, users[1], page);
                     Assert.Equal(expected, rows.Select(r => r.Label.Id));
                     Assert.Equal(expectedTotal, total);
                     (expected, expectedTotal) = FullScan(runtime, null, status, search, page, KeyDirectory.PageSize);
-                    (rows, total) = KeyDirectory.Page(runtime, status, search, null, page);
+                    (rows, total) = KeyDirectory.Page(keys, status, search, null, page);
                     Assert.Equal(expected, rows.Select(r => r.Label.Id));
                     Assert.Equal(expectedTotal, total);
                 }
