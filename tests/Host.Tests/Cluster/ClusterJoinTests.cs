@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Quota.Engine.Model;
 using Quota.Host.Cluster;
+using Quota.Host.Runtime;
 using Quota.Host.Tests.Support;
 
 namespace Quota.Host.Tests.Cluster;
@@ -27,7 +28,7 @@ public sealed class ClusterJoinTests(RedisServer redis) : IClassFixture<RedisSer
         for (int i = 0; i < Keys; i++)
         {
             int id = ids[i] = seeding.NextId("t");
-            var doc = new TokenDocumentInStore(id, userId, "k" + id, $"hash{id:D8}", "sk-…" + id, 1, TokenStatus.Enabled, false, -1, [Daily], false);
+            var doc = new TokenDocumentInStore(id, userId, "k" + id, ApiKeys.Hash("sk-join-" + id), "sk-…" + id, 1, TokenStatus.Enabled, false, -1, [Daily], false);
             seeding.SaveDocument("t:" + id, JsonSerializer.Serialize(doc), seeding.BudgetAccount(id), 1_000);
         }
 
