@@ -119,14 +119,14 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
     {
         var lease = TimeSpan.FromSeconds(settings.LeaseSeconds);
         var leased = new HashSet<string>(await Store.LeasedAccountsAsync().ConfigureAwait(false), StringComparer.Ordinal);
-        foreach ((AccountRef account, AccountReport report, long held) in reports!.Everything(runtime.NowMs))
+        foreach ((AccountRef account, _, long held) in reports!.Everything(runtime.NowMs))
         {
             if (leased.Remove(account.Key))
             {
                 await Store.SetLeaseAsync(account.Key, held, lease).ConfigureAwait(false);
                 if (held > 0)
                 {
-                    Gate.Adopt(account, held, report.UsedTotal);
+                    Gate.Adopt(account, held);
                     Gate.Recovered(account.TokenId);
                 }
             }
@@ -299,15 +299,7 @@ public sealed class ClusterNode(QuotaRuntime runtime, IOptions<ClusterOptions> o
 
         foreach (LeaseCell cell in live)
         {
-            if (Volatile.Read(ref cell.RecoveredHeld) > 0)
-            {
-                AccountRef account = cell.Account;
-                await Gate.GiveBackRecoveredAsync(cell, () =>
-                {
-                    var fresh = new Dictionary<int, TokenView?>();
-                    return (reports!.Held(account, fresh), reports.UsedTotal(account, fresh));
-                }).ConfigureAwait(false);
-            }
+            LeaseGate.EndRecovered(cell, () => reports!.Held(cell.Account, []));
 
             bool windowOver = cell.Account.Kind == AccountKind.Window && nowMs >= cell.Account.WindowEndMs;
             if (final || windowOver || cell.Paused || now - Volatile.Read(ref cell.LastUsedTicks) > IdleLease.TotalMilliseconds)

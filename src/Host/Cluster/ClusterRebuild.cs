@@ -40,11 +40,11 @@ internal sealed class ClusterRebuild(Runtime.QuotaRuntime runtime, ClusterStore 
             await store.ContributeAsync(from, batch, lease).ConfigureAwait(false);
         }
 
-        foreach ((AccountRef account, AccountReport report, long held) in accounts)
+        foreach ((AccountRef account, _, long held) in accounts)
         {
             if (held > 0)
             {
-                gate.Adopt(account, held, report.UsedTotal); // the store leases it again: its unused part comes back when it ends
+                gate.Adopt(account, held); // the store leases it again until they have ended
                 gate.Recovered(account.TokenId);
             }
         }

@@ -79,18 +79,11 @@ internal sealed class LeaseCell(AccountRef account)
     /// <summary>This node's lease of the account as the store last reported it (what an idle give-back releases).</summary>
     public long StoreLease;
 
-    /// <summary>What the gate's holds on this account charged in total (in its metric).</summary>
-    public long Charged;
-
     /// <summary>
     /// What reservations the gate holds nothing for (recovered at a restart, or open across a rebuild) held on the account
-    /// when the store leased it to this node again, until they have all ended and their unused part was given back.
+    /// when the store leased it to this node again; 0 once they have all ended. While it is not 0 the lease is kept whole.
     /// </summary>
     public long RecoveredHeld;
-
-    /// <summary>The engine's usage of the account and <see cref="Charged"/> when <see cref="RecoveredHeld"/> was set.</summary>
-    public long RecoveredUsedBase;
-    public long RecoveredChargedBase;
 
     public readonly SemaphoreSlim Refill = new(1, 1);
 

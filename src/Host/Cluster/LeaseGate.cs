@@ -103,7 +103,6 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
                 PolicyMetric.Requests when hold.Cell.Account.Kind == AccountKind.Window => hold.Amount,
                 _ => chargedUnits,
             };
-            Interlocked.Add(ref hold.Cell.Charged, charged);
             Release(hold, hold.Amount - charged);
             Interlocked.Exchange(ref hold.Cell.Dirty, 1);
             moved.TryAdd(hold.TokenId, 0);
@@ -151,55 +150,29 @@ internal sealed class LeaseGate(QuotaRuntime runtime, ClusterStore store, Cluste
     }
 
     /// <summary>
-    /// After a restart or a rebuild, the store leases this node exactly <paramref name="held"/> on the account: what its
-    /// open reservations hold. The gate's own open holds on it lease it again (their unused parts come back to this node's
-    /// lease when they end); the rest belongs to reservations the gate holds nothing for (recovered from the log), whose
-    /// unused part <see cref="GiveBackRecoveredAsync"/> gives back once none is open.
+    /// After a restart or a rebuild, the store leases this node exactly <paramref name="held"/> on the account: what the
+    /// reservations open here hold (recovered from the log, or held across the rebuild; their finishes give nothing back to
+    /// this lease). The lease is kept until none of them is open (<see cref="EndRecovered"/>); then, idle, the whole lease
+    /// is released (<see cref="GiveBackIdleAsync"/>), their unused part with it.
     /// </summary>
-    internal void Adopt(AccountRef account, long held, long usedNow)
+    internal void Adopt(AccountRef account, long held)
     {
         LeaseCell cell = cells.GetOrAdd(account.Key, static (_, a) => new LeaseCell(a), account);
-        int epoch = Volatile.Read(ref cell.Epoch);
-        long adopted = 0;
-        foreach (KeyValuePair<ReservationId, Hold[]> entry in holds)
-        {
-            Hold[] renewed = [.. entry.Value.Select(h => h.Cell == cell ? h with { Epoch = epoch } : h)];
-            adopted += entry.Value.Where(h => h.Cell == cell).Sum(h => h.Amount);
-            holds.TryUpdate(entry.Key, renewed, entry.Value);
-        }
-
-        Volatile.Write(ref cell.RecoveredChargedBase, Volatile.Read(ref cell.Charged));
-        Volatile.Write(ref cell.RecoveredUsedBase, usedNow);
-        Volatile.Write(ref cell.RecoveredHeld, Math.Max(0, held - adopted));
+        Interlocked.Increment(ref cell.Epoch); // holds from before give nothing back: all they held is in RecoveredHeld
+        Volatile.Write(ref cell.RecoveredHeld, held);
         Volatile.Write(ref cell.LeaseUntilTicks, Environment.TickCount64 + leaseLocalMs);
         Volatile.Write(ref cell.LastUsedTicks, Environment.TickCount64);
     }
 
     /// <summary>
-    /// Gives back what recovered reservations held on <paramref name="cell"/> and did not charge, once none is open:
-    /// <paramref name="reserved"/> (what the engine holds on the account now) is 0 with no hold of the gate's in flight.
-    /// What they charged is what the engine counted since the adoption less what the gate's holds charged (read first, so a
-    /// finish in between can only make the give-back smaller).
+    /// The adopted reservations have all ended once the engine holds nothing on the account (<paramref name="reserved"/>,
+    /// read after no hold of the gate's was seen in flight): from then on the cell's lease is an ordinary one.
     /// </summary>
-    internal async Task GiveBackRecoveredAsync(LeaseCell cell, Func<(long Reserved, long Used)> read)
+    internal static void EndRecovered(LeaseCell cell, Func<long> reserved)
     {
-        if (Volatile.Read(ref cell.RecoveredHeld) == 0 || Volatile.Read(ref cell.InFlight) > 0)
+        if (Volatile.Read(ref cell.RecoveredHeld) > 0 && Volatile.Read(ref cell.InFlight) == 0 && reserved() == 0)
         {
-            return;
-        }
-
-        long gateCharged = Volatile.Read(ref cell.Charged) - Volatile.Read(ref cell.RecoveredChargedBase);
-        (long reserved, long used) = read();
-        if (reserved != 0 || used < 0)
-        {
-            return;
-        }
-
-        long recoveredCharged = Math.Max(0, used - Volatile.Read(ref cell.RecoveredUsedBase) - gateCharged);
-        long unused = Interlocked.Exchange(ref cell.RecoveredHeld, 0) - recoveredCharged;
-        if (unused > 0)
-        {
-            await store.GiveBackAsync(cell.Account.Key, unused).ConfigureAwait(false);
+            Volatile.Write(ref cell.RecoveredHeld, 0);
         }
     }
 

@@ -9,6 +9,10 @@ namespace Quota.Host.Cluster;
 /// time, ms). Headroom = q − u − the leases that have not lapsed.</para>
 /// <para>Reports are cumulative (the node sends what it has used in total, from its own recovered log), so sending
 /// one twice, or again after a crash, adds nothing twice.</para>
+/// <para>The store's <c>epoch</c> marker names the data it holds; <c>rebuild</c> (a hash: <c>from</c> the old epoch,
+/// <c>n:N</c> a node still to contribute, <c>c:N</c> one that has) exists while a store that lost its data is rebuilt
+/// from the nodes. A wallet's or key budget's quota is also kept as a document (<c>q:w:7</c>, <c>q:k:12</c>) so that every
+/// node has a copy of it.</para>
 /// </summary>
 internal static class StoreScripts
 {

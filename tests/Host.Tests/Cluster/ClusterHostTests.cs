@@ -340,6 +340,32 @@ public sealed class ClusterHostTests(RedisServer redis) : IClassFixture<RedisSer
     }
 
     [Fact]
+    public async Task TheClusterRoutes_ShowTheStoreState_AndRefuseAReseedThatIsNotNeeded_OrNamesNoValidNode()
+    {
+        await using ClusterRig rig = await ClusterRig.StartAsync(redis.ConnectionString, 1);
+        System.Text.Json.JsonElement status = await rig.Nodes[0].GetJsonAsync("/api/cluster");
+        Assert.Equal("serving", status.GetProperty("state").GetString());
+        Assert.Equal(status.GetProperty("epoch").GetString(), status.GetProperty("store_epoch").GetString());
+
+        using HttpResponseMessage badNode = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/cluster/reseed", new { nodes = (string[])["n1", "not a node id"] });
+        Assert.Equal(HttpStatusCode.BadRequest, badNode.StatusCode);
+        Assert.Contains("\"field\":\"nodes\"", await badNode.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using HttpResponseMessage notLost = await rig.Nodes[0].Admin.PostAsJsonAsync("/api/cluster/reseed", new { nodes = (string[])["node0"] });
+        Assert.Equal(HttpStatusCode.Conflict, notLost.StatusCode); // the store has its data: nothing is rebuilt
+        Assert.Equal("serving", (await rig.Nodes[0].GetJsonAsync("/api/cluster")).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task ANegativeFailOpenUnits_StopsTheHostWithAClearMessage()
+    {
+        using var dir = new TempDirectory();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => HostUnderTest.StartAsync(dir.Path, null, null,
+            $"--Cluster:Store={redis.ConnectionString}", "--Cluster:NodeId=n1", "--Cluster:FailOpenUnits=-1"));
+        Assert.Contains("Cluster:FailOpenUnits", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ClusterModeWithoutANodeId_StopsTheHostWithAClearMessage()
     {
         using var dir = new TempDirectory();
