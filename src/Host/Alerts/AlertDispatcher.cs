@@ -15,6 +15,11 @@ namespace Quota.Host.Alerts;
 /// A 2xx marks a message delivered; anything else (a redirect too: <see cref="WebhookTransport"/>, or no answer) schedules a retry with exponential backoff, until
 /// <c>Alerts:AttemptsMax</c>. The outbox lives in the data directory's LiteDB file, so a restart loses none: on stop the
 /// queue is moved into it, and the next start delivers what is pending (docs/alerts.md).
+/// <para>
+/// A round reads the outbox only when something may be due there: messages this process just added, a retry whose time
+/// has come (kept in memory: only this class writes the outbox), or, at the first round, whatever a previous run left.
+/// An idle host's rounds touch no store (docs/operations.md "At scale").
+/// </para>
 /// </summary>
 public sealed partial class AlertDispatcher(
     AlertSink sink, QuotaRuntime runtime, IOptions<AlertsOptions> options, IHttpClientFactory clients, HostMetrics metrics, TimeProvider time,
@@ -26,7 +31,14 @@ public sealed partial class AlertDispatcher(
 
     private readonly AlertsOptions settings = options.Value;
     private readonly List<OutboxDocument> unsaved = [];
+    private readonly PriorityQueue<long, long> retriesAtMs = new(); // when messages that failed are tried again (the dispatcher's loop only)
+    private bool outboxRead; // the first round has read the outbox (a previous run's messages)
+    private int added; // 1: messages were added to the outbox since the last read (set on a checkpoint's thread too)
     private long lastPruneMs;
+    private long outboxReads;
+
+    /// <summary>Rounds that read the outbox (tests: an idle host reads it once).</summary>
+    internal long OutboxReads => Interlocked.Read(ref outboxReads);
 
     /// <summary>Messages not yet delivered (tests and operators).</summary>
     public int Pending => runtime.Store.PendingInOutbox();
@@ -58,9 +70,9 @@ public sealed partial class AlertDispatcher(
         {
             MoveAllToOutbox(); // a burst goes in whole, batch after batch, at the outbox's pace
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            foreach (OutboxDocument message in runtime.Store.DueInOutbox(now, BatchMax))
+            if (MayBeDue(now))
             {
-                await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
+                await DeliverDueAsync(now, cancellationToken).ConfigureAwait(false);
             }
 
             if (now - lastPruneMs > (long)TimeSpan.FromHours(1).TotalMilliseconds)
@@ -72,7 +84,43 @@ public sealed partial class AlertDispatcher(
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // The one boundary for store faults (the config store's file): logged, retried next round, never fatal.
+            Interlocked.Exchange(ref added, 1); // the next round reads the outbox again
             LogOutboxFailed(logger, exception);
+        }
+    }
+
+    /// <summary>Whether the outbox may hold a message due at <paramref name="now"/> (then it is read, and what this knew is settled).</summary>
+    private bool MayBeDue(long now)
+    {
+        bool retryDue = retriesAtMs.TryPeek(out _, out long retryAtMs) && retryAtMs <= now;
+        return Interlocked.Exchange(ref added, 0) == 1 | retryDue | !outboxRead;
+    }
+
+    private async Task DeliverDueAsync(long now, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref outboxReads);
+        if (!outboxRead && runtime.Store.DueInOutbox(long.MaxValue, 1) is [var earliest])
+        {
+            retriesAtMs.Enqueue(earliest.NextAttemptMs, earliest.NextAttemptMs); // a previous run's message, due later maybe
+        }
+
+        outboxRead = true;
+        IReadOnlyList<OutboxDocument> due = runtime.Store.DueInOutbox(now, BatchMax);
+        if (due.Count < BatchMax)
+        {
+            while (retriesAtMs.TryPeek(out _, out long atMs) && atMs <= now)
+            {
+                retriesAtMs.Dequeue(); // read just now: every message due by now is in this batch
+            }
+        }
+        else
+        {
+            Interlocked.Exchange(ref added, 1); // more than a batch is due: the next round reads again
+        }
+
+        foreach (OutboxDocument message in due)
+        {
+            await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -110,7 +158,11 @@ public sealed partial class AlertDispatcher(
             }
         }
 
-        runtime.Store.AddToOutbox(messages);
+        if (runtime.Store.AddToOutbox(messages) > 0)
+        {
+            Interlocked.Exchange(ref added, 1);
+        }
+
         messages.Clear();
         return sink.Queued > 0;
     }
@@ -164,6 +216,7 @@ public sealed partial class AlertDispatcher(
             else
             {
                 message.NextAttemptMs = now + Backoff(message.Attempts);
+                retriesAtMs.Enqueue(message.NextAttemptMs, message.NextAttemptMs);
                 LogRetry(logger, message.EventId, message.Target, message.Attempts, error);
             }
         }
