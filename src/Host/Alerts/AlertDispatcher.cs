@@ -18,7 +18,7 @@ namespace Quota.Host.Alerts;
 /// <para>
 /// A round reads the outbox only when something may be due there: messages this process just added, a retry whose time
 /// has come (kept in memory: only this class writes the outbox), or, at the first round, whatever a previous run left.
-/// An idle host's rounds touch no store (docs/operations.md "At scale").
+/// An idle dispatcher sleeps until a crossing is queued or a retry is due (docs/operations.md "At scale").
 /// </para>
 /// </summary>
 public sealed partial class AlertDispatcher(
@@ -37,6 +37,11 @@ public sealed partial class AlertDispatcher(
     private long lastPruneMs;
     private long outboxReads;
 
+    private long rounds;
+
+    /// <summary>Rounds run (tests: an idle dispatcher sleeps instead of running one every <c>Alerts:PollMs</c>).</summary>
+    internal long Rounds => Interlocked.Read(ref rounds);
+
     /// <summary>Rounds that read the outbox (tests: an idle host reads it once).</summary>
     internal long OutboxReads => Interlocked.Read(ref outboxReads);
 
@@ -51,7 +56,9 @@ public sealed partial class AlertDispatcher(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                Interlocked.Increment(ref rounds);
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
+                await SleepWhileIdleAsync(stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -88,6 +95,32 @@ public sealed partial class AlertDispatcher(
             LogOutboxFailed(logger, exception);
         }
     }
+
+    /// <summary>
+    /// With nothing queued, added or due, sleeps until a crossing is queued or the next retry is due (at most
+    /// <see cref="IdleSleepMax"/>), instead of waking every <c>Alerts:PollMs</c>.
+    /// </summary>
+    private async Task SleepWhileIdleAsync(CancellationToken cancellationToken)
+    {
+        if (!outboxRead || Volatile.Read(ref added) == 1 || sink.Queued > 0)
+        {
+            return;
+        }
+
+        TimeSpan sleep = IdleSleepMax;
+        if (retriesAtMs.TryPeek(out _, out long retryAtMs))
+        {
+            long untilMs = retryAtMs - time.GetUtcNow().ToUnixTimeMilliseconds();
+            sleep = untilMs <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(untilMs, (long)IdleSleepMax.TotalMilliseconds));
+        }
+
+        if (sleep > TimeSpan.Zero)
+        {
+            await Task.WhenAny(sink.WhenQueuedAsync(), Task.Delay(sleep, time, cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly TimeSpan IdleSleepMax = TimeSpan.FromMinutes(1);
 
     /// <summary>Whether the outbox may hold a message due at <paramref name="now"/> (then it is read, and what this knew is settled).</summary>
     private bool MayBeDue(long now)

@@ -17,6 +17,7 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null) : 
     private readonly ConcurrentQueue<AuditEvent> queue = new();
     private long queued;
     private volatile Action? persist;
+    private TaskCompletionSource? sleeper; // the dispatcher, asleep until a crossing arrives (set only while it sleeps)
 
     /// <summary>Crossings received and not yet taken for the outbox.</summary>
     public long Queued => Interlocked.Read(ref queued);
@@ -33,7 +34,24 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null) : 
         {
             queue.Enqueue(auditEvent);
             Interlocked.Increment(ref queued);
+            Interlocked.Exchange(ref sleeper, null)?.TrySetResult(); // lock-free; only the first crossing after a quiet spell finds it
         }
+    }
+
+    /// <summary>
+    /// Completes when a crossing is queued (at once if one is): the dispatcher waits on it instead of polling while idle.
+    /// One waiter at a time.
+    /// </summary>
+    internal Task WhenQueuedAsync()
+    {
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref sleeper, waiter);
+        if (Queued > 0 && Interlocked.Exchange(ref sleeper, null) is { } missed)
+        {
+            missed.TrySetResult(); // queued before the waiter was visible
+        }
+
+        return waiter.Task;
     }
 
     /// <summary>Takes the oldest queued crossing (the dispatcher, one reader at a time).</summary>
