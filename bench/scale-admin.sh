@@ -2,8 +2,11 @@
 # The host at scale: seeds a data directory with N keys (and 1.3·N log rows) through the engine and the config store
 # (bench/Engine.Benchmarks --seed-scale), starts the real host on it, and times: start until /healthz answers, the
 # first key listing (it waits for the key index, built after start), then the median of 10 calls of each admin and
-# console page. Prints a markdown table per N, with the load average (bench/README.md "Host at scale").
+# console page, the idle CPU over a minute, and how long a clean stop takes. Prints a markdown table per N, with the
+# load average (bench/README.md "Host at scale").
 #   bench/scale-admin.sh [keys …]        default: 100000 1000000
+#   SCALE_SEEDS=dir bench/scale-admin.sh   keeps each seeded directory in dir/<keys> and copies it on later runs
+#                                          (seeding a million keys takes minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-100000 1000000}")
@@ -27,7 +30,12 @@ for keys in "${sizes[@]}"; do
   pid=
   trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
   rows=$((keys * 13 / 10))
-  dotnet "$seed" --seed-scale "$dir" "$keys" "$rows" >&2
+  if [ -n "${SCALE_SEEDS:-}" ] && [ -d "$SCALE_SEEDS/$keys" ]; then
+    rm -rf "$dir"; cp -r "$SCALE_SEEDS/$keys" "$dir"
+  else
+    dotnet "$seed" --seed-scale "$dir" "$keys" "$rows" >&2
+    if [ -n "${SCALE_SEEDS:-}" ]; then mkdir -p "$SCALE_SEEDS"; cp -r "$dir" "$SCALE_SEEDS/$keys"; fi
+  fi
   start=$(date +%s.%N)
   dotnet "$host" --urls "$base" --Quota:DataDir="$dir" --Quota:AdminKey="$admin_key" --Logging:LogLevel:Default=Warning >"$dir/host.out" 2>&1 &
   pid=$!
@@ -63,9 +71,18 @@ for keys in "${sizes[@]}"; do
   echo "| GET /api/logs?before=$((rows / 2)) | $(median_ms "$base/api/logs?before=$((rows / 2))" "${auth[@]}") |"
   echo "| GET /api/logs?token_id=42 | $(median_ms "$base/api/logs?token_id=42" "${auth[@]}") |"
   echo "| GET /api/logs?user_id=7 | $(median_ms "$base/api/logs?user_id=7" "${auth[@]}") |"
-  echo
-  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); host RSS: $(($(grep VmRSS /proc/$pid/status | awk '{print $2}') / 1024)) MB"
+  # Idle: a minute without requests, after the pages above (the key index is built); CPU ticks are 1/100 s.
+  sleep 10
+  ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+  before=$(ticks); sleep 60; idle=$(( $(ticks) - before ))
+  rss=$(($(grep VmRSS /proc/$pid/status | awk '{print $2}') / 1024))
+  stopping=$(date +%s.%N)
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  stopped=$(echo "$(date +%s.%N) - $stopping" | bc)
+  echo "| idle CPU over 60 s (% of one core) | $(echo "scale=2; $idle / 60" | bc) |"
+  printf '| clean stop (SIGTERM until the process exits) | %.0f |\n' "$(echo "$stopped * 1000" | bc)"
+  echo
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); host RSS before the stop: $rss MB ($((rss * 1024 * 1024 / keys)) bytes a key)"
   rm -rf "$dir"
   trap - EXIT
 done

@@ -15,6 +15,11 @@ namespace Quota.Host.Alerts;
 /// A 2xx marks a message delivered; anything else (a redirect too: <see cref="WebhookTransport"/>, or no answer) schedules a retry with exponential backoff, until
 /// <c>Alerts:AttemptsMax</c>. The outbox lives in the data directory's LiteDB file, so a restart loses none: on stop the
 /// queue is moved into it, and the next start delivers what is pending (docs/alerts.md).
+/// <para>
+/// A round reads the outbox only when something may be due there: messages this process just added, a retry whose time
+/// has come (kept in memory: only this class writes the outbox), or, at the first round, whatever a previous run left.
+/// An idle dispatcher sleeps until a crossing is queued or a retry is due (docs/operations.md "At scale").
+/// </para>
 /// </summary>
 public sealed partial class AlertDispatcher(
     AlertSink sink, QuotaRuntime runtime, IOptions<AlertsOptions> options, IHttpClientFactory clients, HostMetrics metrics, TimeProvider time,
@@ -26,7 +31,19 @@ public sealed partial class AlertDispatcher(
 
     private readonly AlertsOptions settings = options.Value;
     private readonly List<OutboxDocument> unsaved = [];
+    private readonly PriorityQueue<long, long> retriesAtMs = new(); // when messages that failed are tried again (the dispatcher's loop only)
+    private bool outboxRead; // the first round has read the outbox (a previous run's messages)
+    private int added; // 1: messages were added to the outbox since the last read (set on a checkpoint's thread too)
     private long lastPruneMs;
+    private long outboxReads;
+
+    private long rounds;
+
+    /// <summary>Rounds run (tests: an idle dispatcher sleeps instead of running one every <c>Alerts:PollMs</c>).</summary>
+    internal long Rounds => Interlocked.Read(ref rounds);
+
+    /// <summary>Rounds that read the outbox (tests: an idle host reads it once).</summary>
+    internal long OutboxReads => Interlocked.Read(ref outboxReads);
 
     /// <summary>Messages not yet delivered (tests and operators).</summary>
     public int Pending => runtime.Store.PendingInOutbox();
@@ -39,7 +56,9 @@ public sealed partial class AlertDispatcher(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                Interlocked.Increment(ref rounds);
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
+                await SleepWhileIdleAsync(stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -56,12 +75,13 @@ public sealed partial class AlertDispatcher(
     {
         try
         {
-            long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            CollectRecoveries(now);
+            CollectRecoveries(time.GetUtcNow().ToUnixTimeMilliseconds());
             MoveAllToOutbox(); // a burst goes in whole, batch after batch, at the outbox's pace
-            foreach (OutboxDocument message in runtime.Store.DueInOutbox(now, BatchMax))
+            bool mayBeDue = MayBeDue(time.GetUtcNow().ToUnixTimeMilliseconds());
+            long now = time.GetUtcNow().ToUnixTimeMilliseconds(); // read after the flag is taken: whatever raised it is due by now
+            if (mayBeDue)
             {
-                await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
+                await DeliverDueAsync(now, cancellationToken).ConfigureAwait(false);
             }
 
             if (now - lastPruneMs > (long)TimeSpan.FromHours(1).TotalMilliseconds)
@@ -73,6 +93,7 @@ public sealed partial class AlertDispatcher(
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // The one boundary for store faults (the config store's file): logged, retried next round, never fatal.
+            Interlocked.Exchange(ref added, 1); // the next round reads the outbox again
             LogOutboxFailed(logger, exception);
         }
     }
@@ -80,11 +101,77 @@ public sealed partial class AlertDispatcher(
     /// <summary>Queues a <c>quota.recovered</c> event for every exhausted window that admits again (docs/alerts.md "Recovery").</summary>
     private void CollectRecoveries(long now)
     {
+        if (recoveries.Count == 0)
+        {
+            return;
+        }
+
         var recovered = new List<AlertMessage>();
         recoveries.Collect(now, tokenId => runtime.Engine.ReadToken(tokenId, now) is not null, recovered);
         foreach (AlertMessage message in recovered)
         {
             sink.Enqueue(message);
+        }
+    }
+
+    /// <summary>
+    /// With nothing queued, added or due, and no exhausted window to watch for its recovery, sleeps until a crossing is queued or the next retry is due (at most
+    /// <see cref="IdleSleepMax"/>), instead of waking every <c>Alerts:PollMs</c>.
+    /// </summary>
+    private async Task SleepWhileIdleAsync(CancellationToken cancellationToken)
+    {
+        if (!outboxRead || Volatile.Read(ref added) == 1 || sink.Queued > 0 || recoveries.Count > 0)
+        {
+            return;
+        }
+
+        TimeSpan sleep = IdleSleepMax;
+        if (retriesAtMs.TryPeek(out _, out long retryAtMs))
+        {
+            long untilMs = retryAtMs - time.GetUtcNow().ToUnixTimeMilliseconds();
+            sleep = untilMs <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(untilMs, (long)IdleSleepMax.TotalMilliseconds));
+        }
+
+        if (sleep > TimeSpan.Zero)
+        {
+            await Task.WhenAny(sink.WhenQueuedAsync(), Task.Delay(sleep, time, cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly TimeSpan IdleSleepMax = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether the outbox may hold a message due at <paramref name="now"/> (then it is read, and what this knew is settled).</summary>
+    private bool MayBeDue(long now)
+    {
+        bool retryDue = retriesAtMs.TryPeek(out _, out long retryAtMs) && retryAtMs <= now;
+        return Interlocked.Exchange(ref added, 0) == 1 | retryDue | !outboxRead;
+    }
+
+    private async Task DeliverDueAsync(long now, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref outboxReads);
+        if (!outboxRead && runtime.Store.DueInOutbox(long.MaxValue, 1) is [var earliest])
+        {
+            retriesAtMs.Enqueue(earliest.NextAttemptMs, earliest.NextAttemptMs); // a previous run's message, due later maybe
+        }
+
+        outboxRead = true;
+        IReadOnlyList<OutboxDocument> due = runtime.Store.DueInOutbox(now, BatchMax);
+        if (due.Count < BatchMax)
+        {
+            while (retriesAtMs.TryPeek(out _, out long atMs) && atMs <= now)
+            {
+                retriesAtMs.Dequeue(); // read just now: every message due by now is in this batch
+            }
+        }
+        else
+        {
+            Interlocked.Exchange(ref added, 1); // more than a batch is due: the next round reads again
+        }
+
+        foreach (OutboxDocument message in due)
+        {
+            await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -123,7 +210,11 @@ public sealed partial class AlertDispatcher(
             AddPerWebhook(messages, hostMade!, now);
         }
 
-        runtime.Store.AddToOutbox(messages);
+        if (runtime.Store.AddToOutbox(messages) > 0)
+        {
+            Interlocked.Exchange(ref added, 1);
+        }
+
         messages.Clear();
         return sink.Queued > 0;
     }
@@ -186,6 +277,7 @@ public sealed partial class AlertDispatcher(
             else
             {
                 message.NextAttemptMs = now + Backoff(message.Attempts);
+                retriesAtMs.Enqueue(message.NextAttemptMs, message.NextAttemptMs);
                 LogRetry(logger, message.EventId, message.Target, message.Attempts, error);
             }
         }

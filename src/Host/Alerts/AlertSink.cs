@@ -22,6 +22,7 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, Re
     private readonly ConcurrentQueue<AlertMessage> hostMade = new();
     private long queued;
     private volatile Action? persist;
+    private TaskCompletionSource? sleeper; // the dispatcher, asleep until a crossing arrives (set only while it sleeps)
 
     /// <summary>Crossings received and not yet taken for the outbox.</summary>
     public long Queued => Interlocked.Read(ref queued);
@@ -39,6 +40,7 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, Re
         {
             queue.Enqueue(auditEvent);
             Interlocked.Increment(ref queued);
+            Interlocked.Exchange(ref sleeper, null)?.TrySetResult(); // lock-free; only the first crossing after a quiet spell finds it
         }
     }
 
@@ -47,6 +49,7 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, Re
     {
         hostMade.Enqueue(message);
         Interlocked.Increment(ref queued);
+        Interlocked.Exchange(ref sleeper, null)?.TrySetResult();
     }
 
     /// <summary>Takes the oldest queued host-made event (the dispatcher, one reader at a time).</summary>
@@ -59,6 +62,22 @@ public sealed class AlertSink(Runtime.KeyStatusChanges? statusChanges = null, Re
 
         Interlocked.Decrement(ref queued);
         return true;
+    }
+
+    /// <summary>
+    /// Completes when a crossing is queued (at once if one is): the dispatcher waits on it instead of polling while idle.
+    /// One waiter at a time.
+    /// </summary>
+    internal Task WhenQueuedAsync()
+    {
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref sleeper, waiter);
+        if (Queued > 0 && Interlocked.Exchange(ref sleeper, null) is { } missed)
+        {
+            missed.TrySetResult(); // queued before the waiter was visible
+        }
+
+        return waiter.Task;
     }
 
     /// <summary>Takes the oldest queued crossing (the dispatcher, one reader at a time).</summary>

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 using Quota.Host.Configuration;
 using Quota.Host.Errors;
@@ -27,16 +26,16 @@ public enum AuthSurface
 
 /// <summary>
 /// Slows down guessing (docs/operations.md "Failed authentication"): each client address may fail to authenticate
-/// <see cref="SecurityOptions.FailedAuthLimit"/> times per window (a fixed-window limiter per address); once over,
+/// <see cref="SecurityOptions.FailedAuthLimit"/> times per window (a fixed window per address, opened by its first failure: <see cref="FailureWindows"/>); once over,
 /// every request from that address gets 429 with <c>Retry-After</c> until the window ends, the right key included
 /// (else a guess that is right would still tell itself apart). Other addresses are never affected. Only a credential
 /// that was presented and refused counts, never a request that sent none. IPv6 addresses count per /64, since one
 /// host commonly holds a whole /64.
 /// The check on every request is a lock-free dictionary lookup of the address in the (usually empty) set of throttled ones.
 /// </summary>
-public sealed class FailedAuthThrottle : IDisposable
+public sealed class FailedAuthThrottle
 {
-    private readonly PartitionedRateLimiter<IPAddress> failures;
+    private readonly FailureWindows failures;
     private readonly ConcurrentDictionary<IPAddress, long> throttledUntilMs = new();
     private readonly TimeProvider time;
     private readonly HostMetrics metrics;
@@ -48,11 +47,7 @@ public sealed class FailedAuthThrottle : IDisposable
         this.time = time;
         this.metrics = metrics;
         this.logger = logger;
-        var limit = new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = o.FailedAuthLimit, Window = TimeSpan.FromSeconds(o.FailedAuthWindowSeconds), QueueLimit = 0, AutoReplenishment = true,
-        };
-        failures = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address => RateLimitPartition.GetFixedWindowLimiter(address, _ => limit));
+        failures = new FailureWindows(o.FailedAuthLimit, TimeSpan.FromSeconds(o.FailedAuthWindowSeconds), time);
     }
 
     /// <summary>Records a refused bearer credential (a request that sent none is not counted).</summary>
@@ -80,13 +75,11 @@ public sealed class FailedAuthThrottle : IDisposable
             return;
         }
 
-        using RateLimitLease lease = failures.AttemptAcquire(address);
-        if (lease.IsAcquired)
+        if (failures.Fail(address) is not { } retryAfter)
         {
             return;
         }
 
-        TimeSpan retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : TimeSpan.FromSeconds(1);
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (!throttledUntilMs.TryGetValue(address, out long until) || until <= now)
         {
@@ -155,7 +148,6 @@ public sealed class FailedAuthThrottle : IDisposable
         _ => "key_lookup",
     };
 
-    public void Dispose() => failures.Dispose();
 }
 
 /// <summary>Refuses every request from a throttled client before anything else reads it (<see cref="FailedAuthThrottle"/>).</summary>

@@ -20,8 +20,6 @@ internal sealed class KeyHashes
     /// <summary>Whether every label's hash is here, so that a miss means an unknown key.</summary>
     public bool IsComplete => complete;
 
-    public int Count => idsByDigest.Count;
-
     public bool TryFind(in KeyDigest digest, out int tokenId) => idsByDigest.TryGetValue(digest, out tokenId);
 
     public void Set(string keyHash, int tokenId) => idsByDigest[KeyDigest.FromHex(keyHash)] = tokenId;

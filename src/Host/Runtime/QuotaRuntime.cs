@@ -94,9 +94,9 @@ public sealed class QuotaRuntime : IAsyncDisposable
     /// every path by id or by key needs both (the label to find it, the engine to use it). Not in cluster mode
     /// (<c>deleteUnlabelled</c> false): there the key was handed out by the store's document, which the node's first
     /// sync applies again — writing the label (docs/cluster.md "Configuration"); deleting it would leave the document
-    /// unappliable, its id taken. Runs in the background so the host serves as soon as recovery ends.
+    /// unappliable, its id taken. Runs in the background so the host serves as soon as recovery ends. The same pass fills
+    /// the relay's key hashes (<see cref="FindTokenByKey"/>) and then marks them complete.
     /// </summary>
-    /// <para>The same pass fills the relay's key hashes (<see cref="FindTokenByKey"/>) and then marks them complete.</para>
     public Task IndexKeysAsync(CancellationToken cancellationToken = default) =>
         Keys.BuildAsync(Store.AllTokens, label => keyHashes.Set(label.KeyHash, label.Id), SettleKeysWithLabels, cancellationToken);
 

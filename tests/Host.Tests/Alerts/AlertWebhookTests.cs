@@ -130,6 +130,27 @@ public sealed class AlertWebhookTests
         }
     }
 
+    [Fact]
+    public async Task AnIdleDispatcher_Sleeps_AndReadsTheOutboxOnlyWhenSomethingMayBeDue()
+    {
+        await using LoopbackReceiver receiver = await LoopbackReceiver.StartAsync(failFirst: 1);
+        using var data = new TempDirectory();
+        await using HostUnderTest host = await HostUnderTest.StartAsync(data.Path, null, null, Settings(receiver));
+        AlertDispatcher dispatcher = host.Services.GetRequiredService<AlertDispatcher>();
+        await Task.Delay(1000); // 50 rounds at 20 ms if it polled: it sleeps after the first, which reads what a previous run left
+        Assert.InRange(dispatcher.OutboxReads, 1, 2);
+        Assert.InRange(dispatcher.Rounds, 1, 3);
+
+        (_, string key) = await host.CreateTokenAsync(new { user_id = await host.CreateUserAsync(), remain_quota = 10_000, quota_policy = new { period_mode = "daily", quota = 100 } });
+        await ChargeAsync(host, key, 85); // crosses 80: refused once, then delivered on its retry
+        Assert.Single(await DeliveredAsync(host, receiver, 1));
+        Assert.Equal(1, receiver.Refused);
+        (long readsAfter, long roundsAfter) = (dispatcher.OutboxReads, dispatcher.Rounds);
+        await Task.Delay(1000);
+        Assert.Equal(readsAfter, dispatcher.OutboxReads);
+        Assert.InRange(dispatcher.Rounds - roundsAfter, 0, 2);
+    }
+
     private static async Task ChargeAsync(HostUnderTest host, string key, long amount)
     {
         using HttpResponseMessage reserve = await host.Admin.PostAsJsonAsync("/api/quota/reserve", new { key, amount });
