@@ -46,16 +46,19 @@ public sealed partial class QuotaEngine
             case DeltaKind.RunStarted:
                 reservations.RecoverEpoch(record.Epoch);
                 break;
+            case DeltaKind.LeaseGrant or DeltaKind.LeaseReport:
+                ApplyLease(record, SlotFor(KeyFor(record), record.PolicyIndex));
+                break;
             default:
                 throw new InvalidDataException($"unknown delta kind {record.Kind}");
         }
     }
 
-    private static void ApplyReset(in DeltaRecord record, KeyState key, PolicySlot slot)
+    private void ApplyReset(in DeltaRecord record, KeyState key, PolicySlot slot)
     {
         if (record.Kind == DeltaKind.WindowReset)
         {
-            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs);
+            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs, options.LeasedWindows);
         }
         else
         {

@@ -202,7 +202,8 @@ public sealed partial class QuotaEngine
         if (policy.Restart is { } restart)
         {
             // A new window object, published with the configuration: reserves of the old configuration keep to the old one.
-            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs);
+            slot.CloseLease();
+            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs, options.LeasedWindows);
         }
         else if (policy.Move is { } move)
         {

@@ -167,7 +167,8 @@ internal readonly struct ChainLink
         ReserveResult result = window!.Cell.TryReserve(policy!.InMetric(amount, tokens), policy.Boundary, out ushort generation);
         if (result != ReserveResult.Ok && !policy.Shadow)
         {
-            return result;
+            // Leased, the word is this node's lease: too little of it says nothing about the window yet (the authority decides).
+            return window.Cell.IsLeased ? ReserveResult.LeaseShort : result;
         }
 
         holds.Generations |= (long)generation << (index * 16);

@@ -32,6 +32,12 @@ public enum ReserveResult : byte
     TooManyOpenReservations = 10,
     /// <summary>The delta log cannot take another record right now; nothing was changed.</summary>
     LogFull = 11,
+    /// <summary>
+    /// Leased windows only (<see cref="EngineOptions.LeasedWindows"/>): this node's lease of the window named by
+    /// <see cref="ReserveOutcome.Account"/> is too small; nothing was changed. The synchronous reserve never waits:
+    /// <see cref="QuotaEngine.ReserveAsync"/> asks the lease authority for more and decides again.
+    /// </summary>
+    LeaseShort = 12,
 }
 
 /// <summary>The outcome of a settle or refund.</summary>

@@ -1,0 +1,260 @@
+using Quota.Engine.Accounts;
+using Quota.Engine.Leases;
+using Quota.Engine.Model;
+using Quota.Engine.Persistence;
+
+namespace Quota.Engine;
+
+// Leased windows (docs/design.md "Leases"): the async door into admission and the reports. The synchronous Reserve never
+// waits: a window whose lease is too small refuses with LeaseShort; ReserveAsync then asks the authority for more, adds the
+// grant to the lease (one LeaseGrant record) and decides again. ReportLeasesAsync moves charged units from the node's lease
+// to the window's usage at the authority and gives back ended windows' leases (one LeaseReport record each). Grants and
+// reports change a window under its key's lock, where rollovers and saves do, so the log orders them exactly.
+public sealed partial class QuotaEngine
+{
+    /// <summary>
+    /// Reserves like <see cref="Reserve(int, in ReserveRequest, long)"/>; when a leased window's lease is short, asks the
+    /// lease authority for more and tries again, so the outcome is what one node with the whole window would decide (a
+    /// grant of 0 refuses with <see cref="ReserveResult.PolicyExhausted"/> or <see cref="ReserveResult.PolicyEstimateTooLarge"/>).
+    /// Completes synchronously, without allocating, whenever no lease is short. After
+    /// <see cref="EngineLimits.LeaseAttemptsMax"/> grants that another node's requests took first it returns
+    /// <see cref="ReserveResult.LeaseShort"/> (transient: retry).
+    /// </summary>
+    public ValueTask<ReserveOutcome> ReserveAsync(int tokenId, ReserveRequest request, long nowMs, CancellationToken cancellationToken = default)
+    {
+        ReserveOutcome outcome = Reserve(tokenId, request, nowMs);
+        return outcome.Result == ReserveResult.LeaseShort && leases is not null
+            ? ReserveWithGrantsAsync(tokenId, request, nowMs, outcome, cancellationToken)
+            : new ValueTask<ReserveOutcome>(outcome);
+    }
+
+    private async ValueTask<ReserveOutcome> ReserveWithGrantsAsync(int tokenId, ReserveRequest request, long nowMs, ReserveOutcome outcome, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt < EngineLimits.LeaseAttemptsMax && outcome.Result == ReserveResult.LeaseShort; attempt++)
+        {
+            if (PlanGrant(outcome.Account, request) is not { } ask)
+            {
+                outcome = Reserve(tokenId, request, nowMs); // the window changed meanwhile: decide again
+                continue;
+            }
+
+            long granted = await leases!.GrantAsync(ask.Window, ask.Units, cancellationToken).ConfigureAwait(false);
+            if (granted <= 0)
+            {
+                return AuthorityRefusal(outcome, ask);
+            }
+
+            if (!TryAddGrant(ask, granted, nowMs))
+            {
+                // The window ended or the log is full: the node never held it, so it goes straight back.
+                await leases.ReportAsync(ask.Window, 0, granted, cancellationToken).ConfigureAwait(false);
+            }
+
+            outcome = Reserve(tokenId, request, nowMs);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>What a short window asks for: what the request lacks, and <see cref="EngineOptions.LeaseAheadRequests"/> more of it.</summary>
+    private readonly record struct GrantAsk(KeyState Key, PolicyWindow Counters, LeaseWindow Window, long Units, BoundaryMode Boundary);
+
+    private GrantAsk? PlanGrant(AccountId account, in ReserveRequest request)
+    {
+        if (account.Kind != AccountKind.Window || FindKey(account.OwnerId) is not { } key)
+        {
+            return null;
+        }
+
+        KeyConfig config = key.Config;
+        if (config.Windows[account.PolicyIndex] is not { } window || config.Policies[account.PolicyIndex] is not { } policy)
+        {
+            return null;
+        }
+
+        long need = policy.InMetric(request.AmountUnits, request.Tokens);
+        long room = window.Cell.Headroom;
+        // Strict admits when the lease covers the request; graceful while any lease is left (the boundary request may overshoot).
+        long shortfall = policy.Boundary == BoundaryMode.Strict ? need - room : 1 - room;
+        if (shortfall <= 0)
+        {
+            return null; // another request's finish gave enough back meanwhile
+        }
+
+        long units = Math.Min(shortfall + (need * options.LeaseAheadRequests), EngineLimits.PolicyQuotaMaxUnits);
+        var lease = new LeaseWindow(account, window.Cell.WindowStartMs, window.Cell.WindowEndMs, window.Cell.Generation, window.Cell.QuotaUnits);
+        return new GrantAsk(key, window, lease, units, policy.Boundary);
+    }
+
+    /// <summary>
+    /// The authority granted nothing: the window itself refuses, as one node with the whole window would — strict with some
+    /// lease left that does not cover the request: too large; otherwise exhausted.
+    /// </summary>
+    private static ReserveOutcome AuthorityRefusal(ReserveOutcome shortOutcome, GrantAsk ask)
+    {
+        bool someLeft = ask.Counters.Cell.Headroom > 0;
+        ReserveResult result = ask.Boundary == BoundaryMode.Strict && someLeft ? ReserveResult.PolicyEstimateTooLarge : ReserveResult.PolicyExhausted;
+        return shortOutcome with { Result = result };
+    }
+
+    /// <summary>Adds a grant to the lease it was asked for, under the key's lock, appended before it is published; false if that window is gone.</summary>
+    private bool TryAddGrant(GrantAsk ask, long granted, long nowMs)
+    {
+        KeyState key = ask.Key;
+        int index = ask.Window.Account.PolicyIndex;
+        var generation = (ushort)ask.Window.Generation;
+        if (!deltas.TryPromise(1))
+        {
+            return false;
+        }
+
+        try
+        {
+            lock (key.Gate)
+            {
+                if (key.Config.Windows[index] != ask.Counters || ask.Counters.Cell.Generation != generation)
+                {
+                    return false;
+                }
+
+                deltas.Append(DeltaRecord.LeaseGrant(key.TokenId, key.User.UserId, index, generation, granted, nowMs));
+                return ask.Counters.Cell.Grant(generation, granted);
+            }
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
+    }
+
+    /// <summary>
+    /// Reports every leased window's new charges to the lease authority, and the closing report of every leased window
+    /// that ended; with <paramref name="giveBackFree"/>, also gives back the free part of every current lease (before a
+    /// stop, or when traffic moves elsewhere). Each report is one LeaseReport record, appended before it changes the
+    /// window. A background loop calls this every ~100 ms. Returns the reports sent. Cost: one look at every key's policy
+    /// positions (allocation only for what is sent).
+    /// </summary>
+    public async ValueTask<int> ReportLeasesAsync(long nowMs, bool giveBackFree = false, CancellationToken cancellationToken = default)
+    {
+        if (leases is null)
+        {
+            return 0;
+        }
+
+        int sent = 0;
+        for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
+        {
+            if (FindKey(tokenId) is not { Slots: not null } key)
+            {
+                continue;
+            }
+
+            for (int index = 0; index < EngineLimits.PoliciesPerKeyMax; index++)
+            {
+                if (key.Slots[index] is not { } slot)
+                {
+                    continue;
+                }
+
+                if (TakeClosingReport(key, index, slot, nowMs) is { } closing)
+                {
+                    await leases.ReportAsync(closing.Window, closing.ChargedUnits, closing.GivenBackUnits, cancellationToken).ConfigureAwait(false);
+                    sent++;
+                }
+
+                if (TakeReport(key, index, slot, giveBackFree, nowMs) is { } report)
+                {
+                    await leases.ReportAsync(report.Window, report.ChargedUnits, report.GivenBackUnits, cancellationToken).ConfigureAwait(false);
+                    sent++;
+                }
+            }
+        }
+
+        return sent;
+    }
+
+    private readonly record struct LeaseReportPlan(LeaseWindow Window, long ChargedUnits, long GivenBackUnits);
+
+    private LeaseReportPlan? TakeClosingReport(KeyState key, int index, PolicySlot slot, long nowMs)
+    {
+        if (!slot.Closing.Pending || !deltas.TryPromise(1))
+        {
+            return null;
+        }
+
+        try
+        {
+            lock (key.Gate)
+            {
+                LeaseClosing closing = slot.Closing;
+                if (!closing.Pending)
+                {
+                    return null;
+                }
+
+                deltas.Append(DeltaRecord.LeaseReport(key.TokenId, key.User.UserId, index, closing.Generation, closing.ChargedUnits, closing.GivenBackUnits, closing: true, nowMs));
+                slot.Closing = default;
+                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), closing.WindowStartMs, closing.WindowEndMs, closing.Generation, closing.QuotaUnits);
+                return new LeaseReportPlan(window, closing.ChargedUnits, closing.GivenBackUnits);
+            }
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
+    }
+
+    private LeaseReportPlan? TakeReport(KeyState key, int index, PolicySlot slot, bool giveBackFree, long nowMs)
+    {
+        if (!slot.Cell.IsLeased || (slot.Cell.Used == slot.Cell.Reported && !(giveBackFree && slot.Cell.Headroom > 0)) || !deltas.TryPromise(1))
+        {
+            return null;
+        }
+
+        try
+        {
+            lock (key.Gate)
+            {
+                ref WindowCell cell = ref slot.Cell;
+                ushort generation = cell.Generation;
+                long charged = cell.Used - cell.Reported; // settles go on meanwhile: what they add is reported next time
+                long givenBack = giveBackFree ? cell.TakeForGiveBack(generation, long.MaxValue) : 0;
+                if (charged == 0 && givenBack == 0)
+                {
+                    return null;
+                }
+
+                // A crash between the take and the append loses only the give-back: the authority keeps counting it leased.
+                deltas.Append(DeltaRecord.LeaseReport(key.TokenId, key.User.UserId, index, generation, charged, givenBack, closing: false, nowMs));
+                cell.ApplyReport(generation, charged, givenBack);
+                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), cell.WindowStartMs, cell.WindowEndMs, generation, cell.QuotaUnits);
+                return new LeaseReportPlan(window, charged, givenBack);
+            }
+        }
+        finally
+        {
+            deltas.EndPromise(1);
+        }
+    }
+
+    /// <summary>Replay of a grant or a report: the same changes, in the generation the record names.</summary>
+    private static void ApplyLease(in DeltaRecord record, PolicySlot slot)
+    {
+        if (record.Kind == DeltaKind.LeaseGrant)
+        {
+            slot.Cell.Grant(record.Generation, record.GrantedUnits);
+        }
+        else if (record.Closing)
+        {
+            if (slot.Closing.Pending && slot.Closing.Generation == record.Generation)
+            {
+                slot.Closing = default;
+            }
+        }
+        else
+        {
+            slot.Cell.ReplayGiveBack(record.Generation, record.GivenBackUnits);
+            slot.Cell.ApplyReport(record.Generation, record.ReportedChargedUnits, record.GivenBackUnits);
+        }
+    }
+}
