@@ -57,7 +57,7 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>What a short window asks for: what the request lacks, and <see cref="EngineOptions.LeaseAheadRequests"/> more of it.</summary>
-    private readonly record struct GrantAsk(KeyState Key, PolicyWindow Counters, LeaseWindow Window, long Units, BoundaryMode Boundary);
+    private readonly record struct GrantAsk(KeyState Key, PolicyWindow Counters, ushort Generation, LeaseWindow Window, long Units, BoundaryMode Boundary);
 
     private GrantAsk? PlanGrant(AccountId account, in ReserveRequest request)
     {
@@ -82,8 +82,8 @@ public sealed partial class QuotaEngine
         }
 
         long units = Math.Min(shortfall + (need * options.LeaseAheadRequests), EngineLimits.PolicyQuotaMaxUnits);
-        var lease = new LeaseWindow(account, window.Cell.WindowStartMs, window.Cell.WindowEndMs, window.Cell.Generation, window.Cell.QuotaUnits);
-        return new GrantAsk(key, window, lease, units, policy.Boundary);
+        var lease = new LeaseWindow(account, window.Cell.WindowStartMs, window.Cell.WindowEndMs, window.Cell.QuotaUnits);
+        return new GrantAsk(key, window, window.Cell.Generation, lease, units, policy.Boundary);
     }
 
     /// <summary>
@@ -102,7 +102,7 @@ public sealed partial class QuotaEngine
     {
         KeyState key = ask.Key;
         int index = ask.Window.Account.PolicyIndex;
-        var generation = (ushort)ask.Window.Generation;
+        ushort generation = ask.Generation;
         if (!deltas.TryPromise(1))
         {
             return false;
@@ -194,7 +194,7 @@ public sealed partial class QuotaEngine
 
                 deltas.Append(DeltaRecord.LeaseReport(key.TokenId, key.User.UserId, index, closing.Generation, closing.ChargedUnits, closing.GivenBackUnits, closing: true, nowMs));
                 slot.Closing = default;
-                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), closing.WindowStartMs, closing.WindowEndMs, closing.Generation, closing.QuotaUnits);
+                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), closing.WindowStartMs, closing.WindowEndMs, closing.QuotaUnits);
                 return new LeaseReportPlan(window, closing.ChargedUnits, closing.GivenBackUnits);
             }
         }
@@ -227,7 +227,7 @@ public sealed partial class QuotaEngine
                 // A crash between the take and the append loses only the give-back: the authority keeps counting it leased.
                 deltas.Append(DeltaRecord.LeaseReport(key.TokenId, key.User.UserId, index, generation, charged, givenBack, closing: false, nowMs));
                 cell.ApplyReport(generation, charged, givenBack);
-                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), cell.WindowStartMs, cell.WindowEndMs, generation, cell.QuotaUnits);
+                var window = new LeaseWindow(AccountId.Window(key.TokenId, index), cell.WindowStartMs, cell.WindowEndMs, cell.QuotaUnits);
                 return new LeaseReportPlan(window, charged, givenBack);
             }
         }

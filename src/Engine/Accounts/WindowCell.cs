@@ -106,13 +106,26 @@ internal struct WindowCell
     }
 
     /// <summary>
-    /// Leased, second half of a report (and its replay): <paramref name="charged"/> more of the window's charges are
-    /// reported and <paramref name="givenBack"/> of the lease is returned; the net lease shrinks by both.
+    /// Leased, second half of a report (and its replay), under the key's lock: <paramref name="charged"/> more of the
+    /// window's charges are reported and <paramref name="givenBack"/> of the lease is returned; the net lease shrinks by
+    /// both, but never below 0. Charges beyond the lease (a graceful overshoot, an overrun) are in the authority's usage
+    /// from now on, so the node's debt for them is forgiven into the headroom word: the authority clamps the same way,
+    /// and one node alone then decides exactly as a window without leases would.
     /// </summary>
     public void ApplyReport(ushort generation, long charged, long givenBack)
     {
+        if (WindowWord.Generation(Volatile.Read(ref leased)) != generation)
+        {
+            return;
+        }
+
+        long after = Leased - charged - givenBack; // grants and reports change it under the key's lock only
+        Volatile.Write(ref leased, WindowWord.Pack(generation, Math.Max(0, after)));
         AddIfGeneration(ref reported, generation, charged, out _);
-        AddIfGeneration(ref leased, generation, -(charged + givenBack), out _);
+        if (after < 0)
+        {
+            AddIfGeneration(ref headroom, generation, -after, out _);
+        }
     }
 
     /// <summary>Replay of a give-back: the free lease it took.</summary>

@@ -3,16 +3,15 @@ using Quota.Engine.Accounts;
 namespace Quota.Engine.Leases;
 
 /// <summary>
-/// One window of one account, as a lease authority keys it: the account, the window's bounds (every node computes them
-/// with the same window math), the node's window generation (nodes that apply the same configuration history agree on
-/// it; it tells a window restarted by a save from the one before), and the quota the node's configuration gives it.
+/// One window of one account, as a lease authority keys it: the account and the window's bounds (every node computes them
+/// with the same window math, so nodes agree on them whenever they each roll their windows), and the quota the node's
+/// configuration gives it. A window a save restarts keeps its bounds, so the authority keeps counting its usage.
 /// </summary>
 /// <param name="Account">The account (a policy window of a key).</param>
 /// <param name="WindowStartMs">The window's start, UTC Unix ms.</param>
 /// <param name="WindowEndMs">The window's end (exclusive), UTC Unix ms.</param>
-/// <param name="Generation">The node's generation of the window (wraps at 65,536).</param>
 /// <param name="QuotaUnits">The window's quota in the policy's metric.</param>
-public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs, long WindowEndMs, int Generation, long QuotaUnits);
+public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs, long WindowEndMs, long QuotaUnits);
 
 /// <summary>
 /// The port through which an engine with leased windows (<see cref="EngineOptions.LeasedWindows"/>) gets and returns its
@@ -20,10 +19,10 @@ public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs,
 /// for. The engine decides every admission itself against its lease; the authority only hands out headroom and takes
 /// reports, so the same engine is correct alone and in a cluster.
 /// <para>Contract, per window: the authority keeps the reported usage and each node's net lease (granted − given back −
-/// charges reported, negative when a node's graceful overshoot or an overrun used more than it held), and grants
-/// <c>min(asked, quota − used − Σ max(0, lease))</c>, never less than 0. So the leases plus the reported usage never exceed
-/// the quota (docs/design.md invariant 12) except by charges above their estimates. <see cref="InMemoryLeaseAuthority"/>
-/// is the reference implementation.</para>
+/// charges reported, never below 0: charges beyond a lease — a graceful overshoot, an overrun — are usage, and the node
+/// forgives itself the same debt), and grants <c>min(asked, quota − used − Σ lease)</c>, never less than 0. So the leases
+/// plus the reported usage never exceed the quota (docs/design.md invariant 12) except by charges above their estimates
+/// and graceful overshoots. <see cref="InMemoryLeaseAuthority"/> is the reference implementation.</para>
 /// <para>Calls come from the engine's async paths (<see cref="QuotaEngine.ReserveAsync"/>,
 /// <see cref="QuotaEngine.ReportLeasesAsync"/>), never from the synchronous reserve; they may run concurrently.</para>
 /// </summary>

@@ -30,7 +30,7 @@ public sealed class InMemoryLeaseAuthority
             var all = new List<LeaseBook>(books.Count);
             foreach ((WindowKey key, Book book) in books)
             {
-                all.Add(new LeaseBook(key.Account, key.WindowStartMs, key.Generation, book.QuotaUnits, book.UsedUnits, new Dictionary<int, long>(book.LeasedByNode)));
+                all.Add(new LeaseBook(key.Account, key.WindowStartMs, book.QuotaUnits, book.UsedUnits, new Dictionary<int, long>(book.LeasedByNode)));
             }
 
             return all;
@@ -47,7 +47,7 @@ public sealed class InMemoryLeaseAuthority
             long held = 0;
             foreach (long lease in book.LeasedByNode.Values)
             {
-                held += Math.Max(0, lease);
+                held += lease;
             }
 
             long granted = Math.Clamp(book.QuotaUnits - book.UsedUnits - held, 0, askedUnits);
@@ -69,14 +69,15 @@ public sealed class InMemoryLeaseAuthority
         {
             Book book = BookOf(window);
             book.UsedUnits += chargedUnits;
-            book.LeasedByNode[nodeId] = book.LeasedByNode.GetValueOrDefault(nodeId) - chargedUnits - givenBackUnits;
+            // Charges beyond the lease (a graceful overshoot, an overrun) are usage now; the node's lease does not go negative.
+            book.LeasedByNode[nodeId] = Math.Max(0, book.LeasedByNode.GetValueOrDefault(nodeId) - chargedUnits - givenBackUnits);
         }
     }
 
     /// <summary>The window's books, made on first sight; the quota follows the latest configuration a node sent.</summary>
     private Book BookOf(LeaseWindow window)
     {
-        var key = new WindowKey(window.Account, window.WindowStartMs, window.Generation);
+        var key = new WindowKey(window.Account, window.WindowStartMs);
         if (!books.TryGetValue(key, out Book? book))
         {
             books[key] = book = new Book();
@@ -86,7 +87,7 @@ public sealed class InMemoryLeaseAuthority
         return book;
     }
 
-    private readonly record struct WindowKey(AccountId Account, long WindowStartMs, int Generation);
+    private readonly record struct WindowKey(AccountId Account, long WindowStartMs);
 
     private sealed class Book
     {
@@ -110,8 +111,7 @@ public sealed class InMemoryLeaseAuthority
 /// <summary>One window's books at an <see cref="InMemoryLeaseAuthority"/>.</summary>
 /// <param name="Account">The account.</param>
 /// <param name="WindowStartMs">The window's start, UTC Unix ms.</param>
-/// <param name="Generation">The nodes' generation of the window.</param>
 /// <param name="QuotaUnits">The quota last sent.</param>
 /// <param name="UsedUnits">Usage reported by every node.</param>
-/// <param name="LeasedByNode">Each node's net lease: granted − given back − charges reported.</param>
-public sealed record LeaseBook(AccountId Account, long WindowStartMs, int Generation, long QuotaUnits, long UsedUnits, IReadOnlyDictionary<int, long> LeasedByNode);
+/// <param name="LeasedByNode">Each node's net lease: granted − given back − charges reported, never below 0.</param>
+public sealed record LeaseBook(AccountId Account, long WindowStartMs, long QuotaUnits, long UsedUnits, IReadOnlyDictionary<int, long> LeasedByNode);
