@@ -30,34 +30,34 @@ public sealed partial class QuotaEngine
 
     private async ValueTask<ReserveOutcome> ReserveWithGrantsAsync(int tokenId, ReserveRequest request, long nowMs, ReserveOutcome outcome, CancellationToken cancellationToken)
     {
+        int shadowRefusedShort = 0;
         for (int attempt = 0; attempt < EngineLimits.LeaseAttemptsMax && outcome.Result == ReserveResult.LeaseShort; attempt++)
         {
-            if (PlanGrant(outcome.Account, request) is not { } ask)
+            if (PlanGrant(outcome.Account, request) is { } ask)
             {
-                outcome = Reserve(tokenId, request, nowMs); // the window changed meanwhile: decide again
-                continue;
+                long granted = await leases!.GrantAsync(ask.Window, ask.Units, cancellationToken).ConfigureAwait(false);
+                if (granted <= 0 && !ask.Shadow)
+                {
+                    return AuthorityRefusal(outcome, ask);
+                }
+
+                // A shadow policy refuses nothing: with nothing left it counts a shadow refusal, as without leases.
+                shadowRefusedShort |= granted <= 0 ? 1 << outcome.Account.PolicyIndex : 0;
+                if (granted > 0 && !TryAddGrant(ask, granted, nowMs))
+                {
+                    // The window ended or the log is full: the node never held it, so it goes straight back.
+                    await leases.ReportAsync(ask.Window, 0, granted, cancellationToken).ConfigureAwait(false);
+                }
             }
 
-            long granted = await leases!.GrantAsync(ask.Window, ask.Units, cancellationToken).ConfigureAwait(false);
-            if (granted <= 0)
-            {
-                return AuthorityRefusal(outcome, ask);
-            }
-
-            if (!TryAddGrant(ask, granted, nowMs))
-            {
-                // The window ended or the log is full: the node never held it, so it goes straight back.
-                await leases.ReportAsync(ask.Window, 0, granted, cancellationToken).ConfigureAwait(false);
-            }
-
-            outcome = Reserve(tokenId, request, nowMs);
+            outcome = Reserve(tokenId, request, nowMs, shadowRefusedShort); // with the grant, or the window changed meanwhile
         }
 
         return outcome;
     }
 
     /// <summary>What a short window asks for: what the request lacks, and <see cref="EngineOptions.LeaseAheadRequests"/> more of it.</summary>
-    private readonly record struct GrantAsk(KeyState Key, PolicyWindow Counters, ushort Generation, LeaseWindow Window, long Units, BoundaryMode Boundary);
+    private readonly record struct GrantAsk(KeyState Key, PolicyWindow Counters, ushort Generation, LeaseWindow Window, long Units, BoundaryMode Boundary, bool Shadow);
 
     private GrantAsk? PlanGrant(AccountId account, in ReserveRequest request)
     {
@@ -74,8 +74,9 @@ public sealed partial class QuotaEngine
 
         long need = policy.InMetric(request.AmountUnits, request.Tokens);
         long room = window.Cell.Headroom;
-        // Strict admits when the lease covers the request; graceful while any lease is left (the boundary request may overshoot).
-        long shortfall = policy.Boundary == BoundaryMode.Strict ? need - room : 1 - room;
+        // Both need some lease left (a request of 0 tokens too); strict also needs it to cover the request, while graceful
+        // admits on any (the boundary request may overshoot).
+        long shortfall = (policy.Boundary == BoundaryMode.Strict ? Math.Max(need, 1) : 1) - room;
         if (shortfall <= 0)
         {
             return null; // another request's finish gave enough back meanwhile
@@ -83,7 +84,7 @@ public sealed partial class QuotaEngine
 
         long units = Math.Min(shortfall + (need * options.LeaseAheadRequests), EngineLimits.PolicyQuotaMaxUnits);
         var lease = new LeaseWindow(account, window.Cell.WindowStartMs, window.Cell.WindowEndMs, window.Cell.QuotaUnits);
-        return new GrantAsk(key, window, window.Cell.Generation, lease, units, policy.Boundary);
+        return new GrantAsk(key, window, window.Cell.Generation, lease, units, policy.Boundary, policy.Shadow);
     }
 
     /// <summary>

@@ -22,7 +22,13 @@ public sealed partial class QuotaEngine
     /// of its request id, 0 = none) is kept with the reservation and in the log, so that the caller can find a repeated
     /// request after a restart (<see cref="ReservationsWithRequestKeys"/>); the engine does not deduplicate.
     /// </summary>
-    public ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs)
+    public ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs) => Reserve(tokenId, request, nowMs, shadowRefusedShort: 0);
+
+    /// <summary>
+    /// The reserve; <paramref name="shadowRefusedShort"/> names leased shadow windows the lease authority had nothing left
+    /// for: short of lease, they count a shadow refusal instead of reporting <see cref="ReserveResult.LeaseShort"/>.
+    /// </summary>
+    private ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs, int shadowRefusedShort)
     {
         long amountUnits = request.AmountUnits, tokens = request.Tokens;
         if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits || tokens is < 0 or > EngineLimits.TokensMax)
@@ -75,7 +81,7 @@ public sealed partial class QuotaEngine
                     return Rejected(ReserveResult.TooManyOpenReservations);
                 }
 
-                result = config.Chain.TryHold(amountUnits, tokens, policyMask, out holds, out refused);
+                result = config.Chain.TryHold(amountUnits, tokens, policyMask, shadowRefusedShort, out holds, out refused);
             }
 
             RaceHooks.ReachedOnRequestPath(RaceHooks.Point.ReserveDecided);

@@ -60,14 +60,16 @@ internal sealed class AdmissionChain
     /// <summary>
     /// Holds <paramref name="amount"/> (<paramref name="tokens"/> on tokens policies) on every link, in order; on the first
     /// refusal gives back what it took, in reverse, and returns the refusal with the link that refused.
+    /// <paramref name="shadowRefusedShort"/>: leased shadow windows that count a shadow refusal when short of lease (the
+    /// authority had nothing left for them) instead of reporting <see cref="ReserveResult.LeaseShort"/>.
     /// </summary>
-    public ReserveResult TryHold(long amount, long tokens, int policyMask, out ChainHolds holds, out AccountId refused)
+    public ReserveResult TryHold(long amount, long tokens, int policyMask, int shadowRefusedShort, out ChainHolds holds, out AccountId refused)
     {
         holds = default;
         ChainLink[] chain = links;
         for (int i = 0; i < chain.Length; i++)
         {
-            ReserveResult result = chain[i].TryHold(amount, tokens, policyMask, ref holds);
+            ReserveResult result = chain[i].TryHold(amount, tokens, policyMask, shadowRefusedShort, ref holds);
             if (result != ReserveResult.Ok)
             {
                 ReleaseBefore(i, amount, tokens, holds.HeldMask, holds.Generations);
@@ -140,7 +142,7 @@ internal readonly struct ChainLink
     /// <summary>The rules of a window link (null for a balance).</summary>
     public PolicyConfig? Policy => policy;
 
-    public ReserveResult TryHold(long amount, long tokens, int policyMask, ref ChainHolds holds)
+    public ReserveResult TryHold(long amount, long tokens, int policyMask, int shadowRefusedShort, ref ChainHolds holds)
     {
         switch (Id.Kind)
         {
@@ -152,11 +154,11 @@ internal readonly struct ChainLink
             case AccountKind.KeyBudget:
                 return key!.Budget.TryReserve(amount) ? ReserveResult.Ok : ReserveResult.InsufficientKeyQuota;
             default:
-                return TryHoldWindow(amount, tokens, policyMask, ref holds);
+                return TryHoldWindow(amount, tokens, policyMask, shadowRefusedShort, ref holds);
         }
     }
 
-    private ReserveResult TryHoldWindow(long amount, long tokens, int policyMask, ref ChainHolds holds)
+    private ReserveResult TryHoldWindow(long amount, long tokens, int policyMask, int shadowRefusedShort, ref ChainHolds holds)
     {
         int index = Id.PolicyIndex, bit = 1 << index;
         if ((policyMask & bit) == 0)
@@ -165,10 +167,15 @@ internal readonly struct ChainLink
         }
 
         ReserveResult result = window!.Cell.TryReserve(policy!.InMetric(amount, tokens), policy.Boundary, out ushort generation);
-        if (result != ReserveResult.Ok && !policy.Shadow)
+        if (result != ReserveResult.Ok && window.Cell.IsLeased && (!policy.Shadow || (shadowRefusedShort & bit) == 0))
         {
             // Leased, the word is this node's lease: too little of it says nothing about the window yet (the authority decides).
-            return window.Cell.IsLeased ? ReserveResult.LeaseShort : result;
+            return ReserveResult.LeaseShort;
+        }
+
+        if (result != ReserveResult.Ok && !policy.Shadow)
+        {
+            return result;
         }
 
         holds.Generations |= (long)generation << (index * 16);
