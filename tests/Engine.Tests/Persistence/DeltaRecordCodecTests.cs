@@ -124,14 +124,14 @@ public sealed class DeltaRecordCodecTests
         var engine = new QuotaEngine(options, sink, leases: authority.ForNode(1));
         long now = T0;
         int token = engine.CreateToken(new TokenSpec { UserId = engine.CreateUser(10_000).Id, RemainQuotaUnits = 5_000, Policies = [Policy(1_000), Policy(300, PeriodMode.Daily, BoundaryMode.Strict)] }, now).Id;
-        ReserveOutcome open = (await engine.ReserveAsync(token, new ReserveRequest(40), now));
-        Assert.True(open.IsOk);
-        Assert.True(engine.Settle((await engine.ReserveAsync(token, new ReserveRequest(50), now)).Id, 45, now).Result == FinishResult.Ok);
-        Assert.True((await engine.ReportLeasesAsync(now)) > 0);                      // charges reported
+        Assert.True((await engine.ReserveAsync(token, new ReserveRequest(40), now)).IsOk);             // a grant; left open
+        ReserveOutcome settled = await engine.ReserveAsync(token, new ReserveRequest(50), now);
+        Assert.Equal(FinishResult.Ok, engine.Settle(settled.Id, 45, now).Result);
+        Assert.True(await engine.ReportLeasesAsync(now) > 0);                                           // charges reported
         now += (long)TimeSpan.FromHours(6).TotalMilliseconds;
-        engine.RollDueWindows(now);                                                          // policy 0's window ends: a closing report
+        engine.RollDueWindows(now);                                                                      // policy 0's window ends: a closing report
         Assert.True((await engine.ReserveAsync(token, new ReserveRequest(10), now)).IsOk);
-        Assert.True((await engine.ReportLeasesAsync(now, giveBackFree: true)) > 0); // closing, and free leases given back
+        Assert.True(await engine.ReportLeasesAsync(now, giveBackFree: true) > 0);                       // the closing, and free leases given back
 
         var replayed = new QuotaEngine(options);
         foreach ((DeltaRecord record, byte[]? payload) in sink.Records)
