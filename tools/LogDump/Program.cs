@@ -80,5 +80,7 @@ static string Describe(DeltaRecord r) => r.Kind switch
     DeltaKind.ManualReset => FormattableString.Invariant($"cleared={r.ClearedUnits} restores={r.Restores}"),
     DeltaKind.UserCredit => FormattableString.Invariant($"delta={r.DeltaUnits}"),
     DeltaKind.RunStarted => FormattableString.Invariant($"epoch={r.Epoch}"),
+    DeltaKind.LeaseGrant => FormattableString.Invariant($"policy={r.PolicyIndex} generation={r.Generation} granted={r.GrantedUnits}"),
+    DeltaKind.LeaseReport => FormattableString.Invariant($"policy={r.PolicyIndex} generation={r.Generation} charged={r.ReportedChargedUnits} given_back={r.GivenBackUnits} closing={r.Closing}"),
     _ => "",
 };
