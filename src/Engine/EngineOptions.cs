@@ -28,12 +28,14 @@ public sealed record EngineOptions
     /// on too: the windows' words mean the lease then. Each window keeps the mode it started in, so turning it on or off
     /// for an existing data directory takes effect per window, at its next rollover or restart.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public bool LeasedWindows { get; init; }
 
     /// <summary>
     /// Leased: how many requests' worth a short lease asks for beyond what the request needs, 0 … 1,000 (default 4): a
     /// larger ask saves authority round trips and lets other nodes' requests find less headroom while it lasts.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public int LeaseAheadRequests { get; init; } = 4;
 
     internal long ReservationTtlMs => (long)ReservationTtl.TotalMilliseconds;

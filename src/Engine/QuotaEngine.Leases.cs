@@ -20,6 +20,7 @@ public sealed partial class QuotaEngine
     /// <see cref="EngineLimits.LeaseAttemptsMax"/> grants that another node's requests took first it returns
     /// <see cref="ReserveResult.LeaseShort"/> (transient: retry).
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public ValueTask<ReserveOutcome> ReserveAsync(int tokenId, ReserveRequest request, long nowMs, CancellationToken cancellationToken = default)
     {
         ReserveOutcome outcome = Reserve(tokenId, request, nowMs);
@@ -135,6 +136,7 @@ public sealed partial class QuotaEngine
     /// window. A background loop calls this every ~100 ms. Returns the reports sent. Cost: one look at every key's policy
     /// positions (allocation only for what is sent).
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public async ValueTask<int> ReportLeasesAsync(long nowMs, bool giveBackFree = false, CancellationToken cancellationToken = default)
     {
         if (leases is null)

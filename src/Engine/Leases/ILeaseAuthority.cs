@@ -11,6 +11,7 @@ namespace Quota.Engine.Leases;
 /// <param name="WindowStartMs">The window's start, UTC Unix ms.</param>
 /// <param name="WindowEndMs">The window's end (exclusive), UTC Unix ms.</param>
 /// <param name="QuotaUnits">The window's quota in the policy's metric.</param>
+[System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
 public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs, long WindowEndMs, long QuotaUnits);
 
 /// <summary>
@@ -26,6 +27,7 @@ public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs,
 /// <para>Calls come from the engine's async paths (<see cref="QuotaEngine.ReserveAsync"/>,
 /// <see cref="QuotaEngine.ReportLeasesAsync"/>), never from the synchronous reserve; they may run concurrently.</para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
 public interface ILeaseAuthority
 {
     /// <summary>Grants this node up to <paramref name="askedUnits"/> (≥ 1) of the window's headroom; returns the grant, 0 … asked.</summary>

@@ -7,6 +7,7 @@ namespace Quota.Engine.Leases;
 /// reference for store adapters): the <see cref="ILeaseAuthority"/> contract written as plainly as possible. Each node
 /// speaks through its own port (<see cref="ForNode"/>). Thread-safe: every call takes one lock.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
 public sealed class InMemoryLeaseAuthority
 {
     private readonly Lock gate = new();
@@ -114,4 +115,5 @@ public sealed class InMemoryLeaseAuthority
 /// <param name="QuotaUnits">The quota last sent.</param>
 /// <param name="UsedUnits">Usage reported by every node.</param>
 /// <param name="LeasedByNode">Each node's net lease: granted − given back − charges reported, never below 0.</param>
+[System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
 public sealed record LeaseBook(AccountId Account, long WindowStartMs, long QuotaUnits, long UsedUnits, IReadOnlyDictionary<int, long> LeasedByNode);
