@@ -24,9 +24,9 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Policy windows admit against this node's lease from a lease authority (cluster mode) instead of their local quota
-    /// (docs/design.md "Leases"). Off by default. An engine recovering or checkpointing a leased node's log must have it
-    /// on too: the windows' words mean the lease then. Each window keeps the mode it started in, so turning it on or off
-    /// for an existing data directory takes effect per window, at its next rollover or restart.
+    /// (docs/design.md "Leases"). Off by default. Each window keeps the mode it started in (the log records it), so
+    /// turning it on for an existing data directory takes effect per window, at its next rollover or restart; a data
+    /// directory that holds leased windows refuses to open without it.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public bool LeasedWindows { get; init; }

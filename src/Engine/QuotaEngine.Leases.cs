@@ -240,9 +240,39 @@ public sealed partial class QuotaEngine
         }
     }
 
-    /// <summary>Replay of a grant or a report: the same changes, in the generation the record names.</summary>
+    /// <summary>Whether some window admits against a lease or still owes the authority its closing report (after recovery).</summary>
+    internal bool HoldsLeases()
+    {
+        for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
+        {
+            if (FindKey(tokenId) is not { Slots: not null } key)
+            {
+                continue;
+            }
+
+            foreach (PolicySlot? slot in key.Slots)
+            {
+                if (slot is not null && (slot.Cell.IsLeased || slot.Closing.Pending))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Replay of a grant or a report: the same changes, in the generation the record names. A grant or a running report
+    /// on a window the log did not start leased is a corrupt log (a closing report names a window that ended).
+    /// </summary>
     private static void ApplyLease(in DeltaRecord record, PolicySlot slot)
     {
+        if (!record.Closing && !slot.Cell.IsLeased)
+        {
+            throw new InvalidDataException($"{record.Kind} record for token {record.TokenId} policy {record.PolicyIndex}, whose window is not leased");
+        }
+
         if (record.Kind == DeltaKind.LeaseGrant)
         {
             slot.Cell.Grant(record.Generation, record.GrantedUnits);

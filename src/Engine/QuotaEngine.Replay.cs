@@ -54,11 +54,11 @@ public sealed partial class QuotaEngine
         }
     }
 
-    private void ApplyReset(in DeltaRecord record, KeyState key, PolicySlot slot)
+    private static void ApplyReset(in DeltaRecord record, KeyState key, PolicySlot slot)
     {
         if (record.Kind == DeltaKind.WindowReset)
         {
-            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs, options.LeasedWindows);
+            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs, record.StartsLeased);
         }
         else
         {

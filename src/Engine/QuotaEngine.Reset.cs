@@ -220,8 +220,9 @@ public sealed partial class QuotaEngine
         Window window = WindowMath.Compute(config.Rule, nowMs);
         ushort generation = NextGeneration(key, index, slot);
         bool restores = slot.IsPaused && config.Spec.AutoResume;
-        deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
-        StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs, options.LeasedWindows);
+        bool leased = options.LeasedWindows;
+        deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, leased, restores, nowMs));
+        StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs, leased);
         rollovers.Add(window.EndMs, key.TokenId, index);
         if (restores)
         {

@@ -63,7 +63,7 @@ public sealed partial class QuotaEngine
             audits.Add((AuditAction.UpdateRestore, index, TokenStatus.Disabled));
         }
 
-        var empty = new WindowRestart(unchecked((ushort)(slot.Cell.Generation + 1)), 0, 0, 0);
+        var empty = new WindowRestart(unchecked((ushort)(slot.Cell.Generation + 1)), 0, 0, 0, options.LeasedWindows);
         return new PolicySave(spec, empty, null, 0, 0, TokenStatus.None);
     }
 
@@ -95,7 +95,7 @@ public sealed partial class QuotaEngine
             pausedFrom = TokenStatus.None;
         }
 
-        var restart = new WindowRestart(unchecked((ushort)((slot?.Cell.Generation ?? 0) + 1)), spec.QuotaUnits, window.StartMs, window.EndMs);
+        var restart = new WindowRestart(unchecked((ushort)((slot?.Cell.Generation ?? 0) + 1)), spec.QuotaUnits, window.StartMs, window.EndMs, options.LeasedWindows);
         return Exhaustion(index, spec, status, nowMs, 0, new PolicySave(spec, restart, null, 0, 0, pausedFrom), audits);
     }
 
@@ -203,7 +203,7 @@ public sealed partial class QuotaEngine
         {
             // A new window object, published with the configuration: reserves of the old configuration keep to the old one.
             slot.CloseLease();
-            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs, options.LeasedWindows);
+            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs, restart.Leased);
         }
         else if (policy.Move is { } move)
         {

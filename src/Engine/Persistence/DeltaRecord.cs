@@ -109,9 +109,13 @@ public readonly record struct DeltaRecord
     internal static DeltaRecord KeepAlive(ReservationId id, int tokenId, int userId, long expiresAtMs) =>
         new(DeltaKind.KeepAlive, tokenId, userId, -1, id.Value, 0, 0, expiresAtMs, 0);
 
-    /// <summary>A window rolled over: generation <paramref name="generation"/> starts empty; <paramref name="restores"/> lifts this policy's pause.</summary>
-    internal static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool restores, long atMs) =>
-        new(DeltaKind.WindowReset, tokenId, userId, policyIndex, 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
+    /// <summary>
+    /// A window rolled over: generation <paramref name="generation"/> starts empty, <paramref name="leased"/> or not (the
+    /// mode is the log's, never the options' at replay; older records, never leased, carry 0); <paramref name="restores"/>
+    /// lifts this policy's pause.
+    /// </summary>
+    internal static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool leased, bool restores, long atMs) =>
+        new(DeltaKind.WindowReset, tokenId, userId, policyIndex, leased ? 1 : 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
 
     /// <summary>An operator cleared <paramref name="clearedUnits"/> of the current window's usage; <paramref name="restores"/> lifts the pause.</summary>
     internal static DeltaRecord ManualReset(int tokenId, int userId, int policyIndex, long clearedUnits, bool restores, long atMs) =>
@@ -185,6 +189,8 @@ public readonly record struct DeltaRecord
     public bool Closing => (Aux & (1L << 16)) != 0;
     /// <summary>WindowReset: the new window's quota, in the policy's metric.</summary>
     public long QuotaUnits => (long)((ulong)Aux >> 17);
+    /// <summary>WindowReset: the new window admits against a lease (docs/design.md "Leases").</summary>
+    public bool StartsLeased => Kind == DeltaKind.WindowReset && RawReservationId != 0;
     /// <summary>WindowReset: the new window's start, UTC Unix ms.</summary>
     public long WindowStartMs => A;
     /// <summary>WindowReset: the new window's end (exclusive), UTC Unix ms.</summary>

@@ -104,6 +104,12 @@ public sealed class PersistentEngine : IAsyncDisposable
         PersistenceOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts)
     {
         (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time, alerts);
+        if (!options.Engine.LeasedWindows && engine.HoldsLeases())
+        {
+            // Without an authority those windows could neither admit nor give their leases back (docs/design.md "Leases").
+            throw new InvalidOperationException("the data directory holds leased windows: open it with EngineOptions.LeasedWindows and a lease authority");
+        }
+
         if (report.Corruption is not null)
         {
             // Never append behind garbage: everything good is in the recovered engine, so snapshot it and resume

@@ -143,6 +143,39 @@ public sealed class LeasedEngineTests
     }
 
     [Fact]
+    public async Task ADataDirWithLeasedWindows_OpenedWithoutLeasedWindows_IsRefused()
+    {
+        using var directory = new TempDirectory();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(now));
+        var persistence = new PersistenceOptions { DataDir = directory.Path, CheckpointInterval = TimeSpan.FromHours(1), TickInterval = TimeSpan.FromMinutes(1), Engine = options };
+        await using (var first = PersistentEngine.Open(persistence, time, leases: authority.ForNode(7)))
+        {
+            QuotaEngine e = first.Engine;
+            int key = e.CreateToken(new TokenSpec { UserId = e.CreateUser(10_000).Id, RemainQuotaUnits = 10_000, Policies = [Policy(500, PeriodMode.Daily)] }, now).Id;
+            Assert.True((await e.ReserveAsync(key, new ReserveRequest(20), now)).IsOk);
+        }
+
+        var error = Assert.Throws<InvalidOperationException>(() => PersistentEngine.Open(persistence with { Engine = options with { LeasedWindows = false } }, time));
+        Assert.Contains("LeasedWindows", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ALeaseRecord_OnAWindowTheLogDidNotStartLeased_IsCorrupt()
+    {
+        var log = new RecordingSink();
+        var local = new QuotaEngine(options with { LeasedWindows = false }, log);
+        int key = local.CreateToken(new TokenSpec { UserId = local.CreateUser(10_000).Id, RemainQuotaUnits = 10_000, Policies = [Policy(500, PeriodMode.Daily)] }, now).Id;
+        var replayed = new QuotaEngine(options);
+        foreach ((DeltaRecord record, byte[]? payload) in log.Records)
+        {
+            replayed.Apply(record, payload);
+        }
+
+        var grant = DeltaRecord.LeaseGrant(key, replayed.FindKey(key)!.User.UserId, 0, replayed.FindKey(key)!.Slots![0]!.Cell.Generation, 100, now);
+        Assert.Throws<InvalidDataException>(() => replayed.Apply(grant, null));
+    }
+
+    [Fact]
     public void ALeaseAuthority_WithoutLeasedWindows_IsRefused()
     {
         var error = Assert.Throws<ArgumentException>(() => new QuotaEngine(new EngineOptions(), leases: authority.ForNode(1)));

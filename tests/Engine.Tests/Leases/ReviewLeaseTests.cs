@@ -74,7 +74,7 @@ public sealed class ReviewLeaseTests
 
     // "Each window keeps the mode it started in" (EngineOptions.LeasedWindows): replay decides a window's mode from the
     // options, not from the log, and LeaseGrant/LeaseReport replay onto a window that is not leased.
-    [Fact(Skip = "open defect, docs/design.md \"Leases\"")]
+    [Fact]
     public async Task ALeasedLog_ReplayedWithoutLeasedWindows_DoesNotAddTheGrantsToTheQuota()
     {
         var authority = new InMemoryLeaseAuthority();

@@ -19,7 +19,7 @@ public sealed class DeltaRecordCodecTests
         DeltaRecord.Settle(Id, 123_456, 789, 42, 0, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
         DeltaRecord.Refund(Id, 123_456, 789, 42, 1_782_532_500_003),
         DeltaRecord.KeepAlive(Id, 123_456, 789, 1_782_532_900_000),
-        DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, restores: true, 1_782_532_500_004),
+        DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, leased: true, restores: true, 1_782_532_500_004),
         DeltaRecord.ManualReset(123_456, 789, 2, 5_000, restores: true, 1_782_532_500_005),
         DeltaRecord.UserCredit(789, -EngineLimits.BalanceMaxUnits, 1_782_532_500_006),
         DeltaRecord.TokenSave(123_456, 789, 1_782_532_500_007),
