@@ -45,7 +45,7 @@ internal struct WindowCell
     public readonly long QuotaUnits => Volatile.Read(in quota);
     public readonly long Reserved => IsLeased ? Leased - (Used - Reported) - Headroom : QuotaUnits - Used - Headroom;
     public readonly bool IsLeased => Volatile.Read(in isLeased);
-    /// <summary>Leased mode: the node's net lease in this window (granted − given back − charges reported).</summary>
+    /// <summary>Leased mode: the node's net lease in this window (granted − given back − charges reported; negative: a debt).</summary>
     public readonly long Leased => WindowWord.Value(Volatile.Read(in leased));
     /// <summary>Leased mode: the charges of this window already reported to the authority.</summary>
     public readonly long Reported => WindowWord.Value(Volatile.Read(in reported));
@@ -108,23 +108,15 @@ internal struct WindowCell
     /// <summary>
     /// Leased, second half of a report (and its replay), under the key's lock: <paramref name="charged"/> more of the
     /// window's charges are reported and <paramref name="givenBack"/> of the lease is returned; the net lease shrinks by
-    /// both, but never below 0. Charges beyond the lease (a graceful overshoot, an overrun) are in the authority's usage
-    /// from now on, so the node's debt for them is forgiven into the headroom word: the authority clamps the same way,
-    /// and one node alone then decides exactly as a window without leases would.
+    /// both. It is signed: charges beyond the lease (a graceful overshoot, an overrun) leave a debt (a negative lease, and
+    /// a negative headroom) that the next grant pays first. Nothing is clamped on either side, so a grant and a report
+    /// that cross on the way to the authority commute: the node and the authority always agree on the net lease.
     /// </summary>
     public void ApplyReport(ushort generation, long charged, long givenBack)
     {
-        if (WindowWord.Generation(Volatile.Read(ref leased)) != generation)
+        if (AddIfGeneration(ref leased, generation, -charged - givenBack, out _))
         {
-            return;
-        }
-
-        long after = Leased - charged - givenBack; // grants and reports change it under the key's lock only
-        Volatile.Write(ref leased, WindowWord.Pack(generation, Math.Max(0, after)));
-        AddIfGeneration(ref reported, generation, charged, out _);
-        if (after < 0)
-        {
-            AddIfGeneration(ref headroom, generation, -after, out _);
+            AddIfGeneration(ref reported, generation, charged, out _);
         }
     }
 

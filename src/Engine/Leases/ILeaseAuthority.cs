@@ -20,10 +20,11 @@ public readonly record struct LeaseWindow(AccountId Account, long WindowStartMs,
 /// for. The engine decides every admission itself against its lease; the authority only hands out headroom and takes
 /// reports, so the same engine is correct alone and in a cluster.
 /// <para>Contract, per window: the authority keeps the reported usage and each node's net lease (granted − given back −
-/// charges reported, never below 0: charges beyond a lease — a graceful overshoot, an overrun — are usage, and the node
-/// forgives itself the same debt), and grants <c>min(asked, quota − used − Σ lease)</c>, never less than 0. So the leases
-/// plus the reported usage never exceed the quota (docs/design.md invariant 12) except by charges above their estimates
-/// and graceful overshoots. <see cref="InMemoryLeaseAuthority"/> is the reference implementation.</para>
+/// charges reported, signed: charges beyond a lease — a graceful overshoot, an overrun — are usage and a debt of that
+/// lease, which the node counts the same way), and grants <c>min(asked, quota − used − Σ max(0, lease) + debt)</c>, never
+/// less than 0, where debt is the asking node's <c>max(0, −lease)</c>. Nothing is clamped, so grants and reports
+/// commute. The positive leases plus the reported usage never exceed the quota (docs/design.md invariant 12) except by
+/// charges above their estimates and graceful overshoots. <see cref="InMemoryLeaseAuthority"/> is the reference implementation.</para>
 /// <para>Calls come from the engine's async paths (<see cref="QuotaEngine.ReserveAsync"/>,
 /// <see cref="QuotaEngine.ReportLeasesAsync"/>), never from the synchronous reserve; they may run concurrently.</para>
 /// </summary>

@@ -45,13 +45,15 @@ public sealed class InMemoryLeaseAuthority
         lock (gate)
         {
             Book book = BookOf(window);
-            long held = 0;
+            long held = 0; // a debt (a negative lease) is already in the usage: it holds nothing
             foreach (long lease in book.LeasedByNode.Values)
             {
-                held += lease;
+                held += Math.Max(0, lease);
             }
 
-            long granted = Math.Clamp(book.QuotaUnits - book.UsedUnits - held, 0, askedUnits);
+            // The asking node's own debt is paid from the grant first, so it may take that much more.
+            long debt = Math.Max(0, -book.LeasedByNode.GetValueOrDefault(nodeId));
+            long granted = Math.Clamp(book.QuotaUnits - book.UsedUnits - held + debt, 0, askedUnits);
             if (granted > 0)
             {
                 book.LeasedByNode[nodeId] = book.LeasedByNode.GetValueOrDefault(nodeId) + granted;
@@ -70,8 +72,9 @@ public sealed class InMemoryLeaseAuthority
         {
             Book book = BookOf(window);
             book.UsedUnits += chargedUnits;
-            // Charges beyond the lease (a graceful overshoot, an overrun) are usage now; the node's lease does not go negative.
-            book.LeasedByNode[nodeId] = Math.Max(0, book.LeasedByNode.GetValueOrDefault(nodeId) - chargedUnits - givenBackUnits);
+            // Charges beyond the lease (a graceful overshoot, an overrun) are usage now and a debt of the node's lease: signed,
+            // never clamped, so a report that overtakes a grant leaves the same net lease as one that follows it.
+            book.LeasedByNode[nodeId] = book.LeasedByNode.GetValueOrDefault(nodeId) - chargedUnits - givenBackUnits;
         }
     }
 
@@ -114,6 +117,6 @@ public sealed class InMemoryLeaseAuthority
 /// <param name="WindowStartMs">The window's start, UTC Unix ms.</param>
 /// <param name="QuotaUnits">The quota last sent.</param>
 /// <param name="UsedUnits">Usage reported by every node.</param>
-/// <param name="LeasedByNode">Each node's net lease: granted − given back − charges reported, never below 0.</param>
+/// <param name="LeasedByNode">Each node's net lease: granted − given back − charges reported (negative: a debt the next grant pays).</param>
 [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
 public sealed record LeaseBook(AccountId Account, long WindowStartMs, long QuotaUnits, long UsedUnits, IReadOnlyDictionary<int, long> LeasedByNode);
