@@ -12,6 +12,9 @@ namespace Quota.Engine;
 // reports change a window under its key's lock, where rollovers and saves do, so the log orders them exactly.
 public sealed partial class QuotaEngine
 {
+    /// <summary>Reports applied and durable whose authority call failed or was cancelled: the next report sends them first.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<LeaseReportPlan> unsentReports = new();
+
     /// <summary>
     /// Reserves like <see cref="Reserve(int, in ReserveRequest, long)"/>; when a leased window's lease is short, asks the
     /// lease authority for more and tries again, so the outcome is what one node with the whole window would decide (a
@@ -133,8 +136,10 @@ public sealed partial class QuotaEngine
     /// Reports every leased window's new charges to the lease authority, and the closing report of every leased window
     /// that ended; with <paramref name="giveBackFree"/>, also gives back the free part of every current lease (before a
     /// stop, or when traffic moves elsewhere). Each report is one LeaseReport record, appended before it changes the
-    /// window. A background loop calls this every ~100 ms. Returns the reports sent. Cost: one look at every key's policy
-    /// positions (allocation only for what is sent).
+    /// window; the authority hears of it only once those records are durable, so a crash can never take back a lease the
+    /// authority already handed on. A report whose authority call failed (the failure is rethrown) is sent again by the
+    /// next call. A background loop calls this every ~100 ms. Returns the reports sent. Cost: one look at every
+    /// key's policy positions (allocation only for what is sent).
     /// </summary>
     [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
     public async ValueTask<int> ReportLeasesAsync(long nowMs, bool giveBackFree = false, CancellationToken cancellationToken = default)
@@ -144,7 +149,12 @@ public sealed partial class QuotaEngine
             return 0;
         }
 
-        int sent = 0;
+        List<LeaseReportPlan>? taken = null;
+        while (unsentReports.TryDequeue(out LeaseReportPlan unsent))
+        {
+            (taken ??= []).Add(unsent);
+        }
+
         for (int tokenId = 1; tokenId <= LastTokenId; tokenId++)
         {
             if (FindKey(tokenId) is not { Slots: not null } key)
@@ -161,16 +171,43 @@ public sealed partial class QuotaEngine
 
                 if (TakeClosingReport(key, index, slot, nowMs) is { } closing)
                 {
-                    await leases.ReportAsync(closing.Window, closing.ChargedUnits, closing.GivenBackUnits, cancellationToken).ConfigureAwait(false);
-                    sent++;
+                    (taken ??= []).Add(closing);
                 }
 
                 if (TakeReport(key, index, slot, giveBackFree, nowMs) is { } report)
                 {
-                    await leases.ReportAsync(report.Window, report.ChargedUnits, report.GivenBackUnits, cancellationToken).ConfigureAwait(false);
-                    sent++;
+                    (taken ??= []).Add(report);
                 }
             }
+        }
+
+        return taken is null ? 0 : await SendWhenDurableAsync(taken, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends reports already applied and appended, once their records are durable. Reports add up and commute with grants,
+    /// so a failed one and those after it are kept, in any order, for the next call.
+    /// </summary>
+    private async ValueTask<int> SendWhenDurableAsync(List<LeaseReportPlan> taken, CancellationToken cancellationToken)
+    {
+        int sent = 0;
+        try
+        {
+            await deltas.WhenDurableAsync(cancellationToken).ConfigureAwait(false);
+            for (; sent < taken.Count; sent++)
+            {
+                LeaseReportPlan plan = taken[sent];
+                await leases!.ReportAsync(plan.Window, plan.ChargedUnits, plan.GivenBackUnits, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            for (int i = sent; i < taken.Count; i++)
+            {
+                unsentReports.Enqueue(taken[i]);
+            }
+
+            throw;
         }
 
         return sent;
@@ -227,7 +264,6 @@ public sealed partial class QuotaEngine
                     return null;
                 }
 
-                // A crash between the take and the append loses only the give-back: the authority keeps counting it leased.
                 deltas.Append(DeltaRecord.LeaseReport(key.TokenId, key.User.UserId, index, generation, charged, givenBack, closing: false, nowMs));
                 cell.ApplyReport(generation, charged, givenBack);
                 var window = new LeaseWindow(AccountId.Window(key.TokenId, index), cell.WindowStartMs, cell.WindowEndMs, cell.QuotaUnits);

@@ -245,6 +245,13 @@ public interface IDeltaSink
 
     /// <summary>Appends a record with a variable-size payload (configuration changes; cold path).</summary>
     void Append(in DeltaRecord record, byte[] payload);
+
+    /// <summary>
+    /// Completes once every record appended so far is durable (cold path: a lease report waits for its record before the
+    /// lease authority hears of it, docs/design.md "Leases"). A sink that keeps nothing, or keeps it synchronously,
+    /// completes at once (the default).
+    /// </summary>
+    ValueTask WhenDurableAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>The sink of a purely in-memory engine.</summary>

@@ -14,33 +14,55 @@ public sealed class ReviewLeaseTests
     private static int MakeKey(QuotaEngine e, long quota, BoundaryMode boundary) =>
         e.CreateToken(new TokenSpec { UserId = e.CreateUser(1_000_000).Id, RemainQuotaUnits = 1_000_000, Policies = [Policy(quota, PeriodMode.Daily, boundary)] }, T0).Id;
 
-    // Crash after a give-back reached the authority but before its LeaseReport record was durable (write-behind tail,
-    // or Durable mode: ReportLeasesAsync never waits for the commit): the restarted node holds the lease again while the
-    // authority has already handed it to another node.
-    [Fact(Skip = "open defect, docs/design.md \"Leases\"")]
+    // Crash after a give-back was taken but before its LeaseReport record was durable: the authority must not have heard
+    // of it yet, or the restarted node (which replays no give-back) and the node the authority handed it to would both
+    // spend it: 200 admitted in a strict window of 100.
+    [Fact]
     public async Task AGiveBackWhoseRecordIsLost_IsNotSpentTwice()
     {
         var authority = new InMemoryLeaseAuthority();
-        var log = new RecordingSink();
+        var log = new CommitGatedSink();
         var a = new QuotaEngine(Leased, log, leases: authority.ForNode(1));
         int token = MakeKey(a, 100, BoundaryMode.Strict);
         a.Refund((await a.ReserveAsync(token, new ReserveRequest(100), T0)).Id, T0); // node 1 leases all 100
-        Assert.Equal(1, await a.ReportLeasesAsync(T0, giveBackFree: true));          // ...and gives them back
+        log.Commit();
+        ValueTask<int> report = a.ReportLeasesAsync(T0, giveBackFree: true);          // ...and gives them back: not yet durable
 
-        var restarted = new QuotaEngine(Leased);
-        var records = log.Records;
-        Assert.Equal(DeltaKind.LeaseReport, records[^1].Record.Kind);
-        foreach ((DeltaRecord record, byte[]? payload) in records.Take(records.Count - 1)) // the uncommitted tail is lost
+        var restarted = new QuotaEngine(Leased);                                     // the crash: the uncommitted tail is lost
+        foreach ((DeltaRecord record, byte[]? payload) in log.Committed)
         {
             restarted.Apply(record, payload);
         }
 
         var b = new QuotaEngine(Leased, leases: authority.ForNode(2));
         Assert.Equal(token, MakeKey(b, 100, BoundaryMode.Strict));
-        Assert.True((await b.ReserveAsync(token, new ReserveRequest(100), T0)).IsOk); // the authority had 100 free
-
+        ReserveOutcome other = await b.ReserveAsync(token, new ReserveRequest(100), T0);
         ReserveOutcome again = restarted.Reserve(token, 100, T0);
-        Assert.False(again.IsOk, "node 1 admitted 100 more: 200 admitted in a strict window of 100");
+        Assert.False(other.IsOk && again.IsOk, "200 admitted in a strict window of 100");
+        Assert.False(report.IsCompleted, "the report reached the authority before its record was durable");
+
+        log.Commit();
+        Assert.Equal(1, await report);                                                // durable now: the authority has it back
+        Assert.Equal(0, authority.Books().Single().LeasedByNode[1]);
+    }
+
+    // The authority call fails after the report was applied and its record appended: the report is kept and sent again.
+    [Fact]
+    public async Task AReportTheAuthorityFailedOn_IsSentAgain()
+    {
+        var authority = new InMemoryLeaseAuthority();
+        var port = new FailingReports(authority.ForNode(1)) { FailuresLeft = 1 };
+        var a = new QuotaEngine(Leased, leases: port);
+        int token = MakeKey(a, 100, BoundaryMode.Strict);
+        a.Settle((await a.ReserveAsync(token, new ReserveRequest(60), T0)).Id, 40, T0);
+
+        await Assert.ThrowsAsync<IOException>(async () => await a.ReportLeasesAsync(T0, giveBackFree: true));
+        Assert.Equal((0L, 60L), (authority.Books().Single().UsedUnits, authority.Books().Single().LeasedByNode[1]));
+
+        Assert.Equal(1, await a.ReportLeasesAsync(T0, giveBackFree: true));
+        LeaseBook book = authority.Books().Single();
+        Assert.Equal((40L, 0L), (book.UsedUnits, book.LeasedByNode[1]));
+        Assert.Equal(0, await a.ReportLeasesAsync(T0, giveBackFree: true));         // nothing twice
     }
 
     // A report that lands between the authority's grant and its TryAddGrant: the node forgives its overrun debt against
@@ -114,6 +136,56 @@ public sealed class ReviewLeaseTests
         Assert.Equal(100, nodes[0].ReadToken(token, now)!.Policies[0].UsedQuotaUnits); // carried locally
         ReserveOutcome other = await nodes[1].ReserveAsync(token, new ReserveRequest(100), now);
         Assert.False(other.IsOk, $"node 2 admitted 100 in a moved window already used up; books: {string.Join("; ", authority.Books().Select(b => $"{b.WindowStartMs}: used {b.UsedUnits}"))}");
+    }
+
+    /// <summary>A delta log whose commits a test releases: records appended since the last <see cref="Commit"/> are not durable.</summary>
+    private sealed class CommitGatedSink : IDeltaSink
+    {
+        private readonly RecordingSink records = new();
+        private int committedCount;
+        private TaskCompletionSource gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IEnumerable<(DeltaRecord Record, byte[]? Payload)> Committed => records.Records.Take(committedCount);
+
+        public bool HasCapacity => true;
+
+        public bool TryPromise(int records) => true;
+
+        public void EndPromise(int records)
+        {
+        }
+
+        public void Append(in DeltaRecord record) => records.Append(record);
+
+        public void Append(in DeltaRecord record, byte[] payload) => records.Append(record, payload);
+
+        public async ValueTask WhenDurableAsync(CancellationToken cancellationToken)
+        {
+            int appended = records.Records.Count;
+            while (Volatile.Read(ref committedCount) < appended)
+            {
+                await gate.Task.WaitAsync(cancellationToken);
+            }
+        }
+
+        public void Commit()
+        {
+            Volatile.Write(ref committedCount, records.Records.Count);
+            Interlocked.Exchange(ref gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
+        }
+    }
+
+    private sealed class FailingReports(ILeaseAuthority inner) : ILeaseAuthority
+    {
+        public int FailuresLeft;
+
+        public ValueTask<long> GrantAsync(LeaseWindow window, long askedUnits, CancellationToken cancellationToken) =>
+            inner.GrantAsync(window, askedUnits, cancellationToken);
+
+        public ValueTask ReportAsync(LeaseWindow window, long chargedUnits, long givenBackUnits, CancellationToken cancellationToken) =>
+            Interlocked.Decrement(ref FailuresLeft) >= 0
+                ? ValueTask.FromException(new IOException("the authority is unreachable"))
+                : inner.ReportAsync(window, chargedUnits, givenBackUnits, cancellationToken);
     }
 
     private sealed class ReportDuringGrant(ILeaseAuthority inner) : ILeaseAuthority
