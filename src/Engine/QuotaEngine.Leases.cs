@@ -39,6 +39,7 @@ public sealed partial class QuotaEngine
         {
             if (PlanGrant(outcome.Account, request) is { } ask)
             {
+                await SendPendingMoveAsync(ask.Key, outcome.Account.PolicyIndex, cancellationToken).ConfigureAwait(false);
                 long granted = await leases!.GrantAsync(ask.Window, ask.Units, cancellationToken).ConfigureAwait(false);
                 if (granted <= 0 && !ask.Shadow)
                 {
@@ -169,6 +170,7 @@ public sealed partial class QuotaEngine
                     continue;
                 }
 
+                await SendPendingMoveAsync(key, index, cancellationToken).ConfigureAwait(false);
                 if (TakeClosingReport(key, index, slot, nowMs) is { } closing)
                 {
                     (taken ??= []).Add(closing);
@@ -211,6 +213,26 @@ public sealed partial class QuotaEngine
         }
 
         return sent;
+    }
+
+    /// <summary>
+    /// Moves the authority's book of a window a save re-aligned, once the save is durable (before the window's next grant,
+    /// which must see its usage). A move the call fails on stays pending; a later save's move then starts where this one ended.
+    /// </summary>
+    private async ValueTask SendPendingMoveAsync(KeyState key, int index, CancellationToken cancellationToken)
+    {
+        if (key.Slots?[index] is not { PendingMove: { } move } slot)
+        {
+            return;
+        }
+
+        await deltas.WhenDurableAsync(cancellationToken).ConfigureAwait(false);
+        var window = new LeaseWindow(AccountId.Window(key.TokenId, index), move.ToStartMs, move.ToEndMs, slot.Cell.QuotaUnits);
+        await leases!.MoveAsync(move.FromStartMs, window, cancellationToken).ConfigureAwait(false);
+        lock (key.Gate)
+        {
+            slot.PendingMove = slot.PendingMove == move ? null : slot.PendingMove! with { FromStartMs = move.ToStartMs };
+        }
     }
 
     private readonly record struct LeaseReportPlan(LeaseWindow Window, long ChargedUnits, long GivenBackUnits);

@@ -1,5 +1,6 @@
 using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
+using Quota.Engine.Leases;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Windows;
@@ -207,6 +208,13 @@ public sealed partial class QuotaEngine
         }
         else if (policy.Move is { } move)
         {
+            if (slot.Cell.IsLeased && move.StartMs != slot.Cell.WindowStartMs)
+            {
+                // The authority keys the window by its start: its book (usage and every node's lease) moves with it.
+                long fromStartMs = slot.PendingMove?.FromStartMs ?? slot.Cell.WindowStartMs;
+                slot.PendingMove = new LeaseMove(fromStartMs, move.StartMs, move.EndMs);
+            }
+
             slot.Cell.MoveWindow(move.StartMs, move.EndMs);
         }
 

@@ -55,6 +55,12 @@ internal sealed class PolicySlot(PolicyConfig config)
     /// </summary>
     public Leases.LeaseClosing Closing;
 
+    /// <summary>
+    /// A leased window a save moved (new anchor or period, counters carried) whose book the authority has not moved yet
+    /// (docs/design.md "Leases"): sent before this window's next grant or report. <c>null</c>: none.
+    /// </summary>
+    public Leases.LeaseMove? PendingMove;
+
     /// <summary>The current window's counters (under the key's lock, or in recovery).</summary>
     public ref WindowCell Cell => ref Window.Cell;
 

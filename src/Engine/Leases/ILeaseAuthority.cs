@@ -39,4 +39,12 @@ public interface ILeaseAuthority
     /// window's usage) and <paramref name="givenBackUnits"/> of its lease returned. Either may be 0, neither is negative.
     /// </summary>
     ValueTask ReportAsync(LeaseWindow window, long chargedUnits, long givenBackUnits, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A save re-aligned a running window (new anchor or period, its counters carried): adds the book of the window that
+    /// started at <paramref name="fromStartMs"/> (its usage and every node's lease) to <paramref name="window"/>'s and
+    /// drops it. Every node that applies the save sends it; a book already moved is not there any more, so a repeat
+    /// changes nothing.
+    /// </summary>
+    ValueTask MoveAsync(long fromStartMs, LeaseWindow window, CancellationToken cancellationToken);
 }

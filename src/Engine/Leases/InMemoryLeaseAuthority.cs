@@ -78,6 +78,24 @@ public sealed class InMemoryLeaseAuthority
         }
     }
 
+    private void Move(long fromStartMs, LeaseWindow window)
+    {
+        lock (gate)
+        {
+            if (!books.Remove(new WindowKey(window.Account, fromStartMs), out Book? moved))
+            {
+                return; // another node moved it already
+            }
+
+            Book book = BookOf(window);
+            book.UsedUnits += moved.UsedUnits;
+            foreach ((int nodeId, long lease) in moved.LeasedByNode)
+            {
+                book.LeasedByNode[nodeId] = book.LeasedByNode.GetValueOrDefault(nodeId) + lease;
+            }
+        }
+    }
+
     /// <summary>The window's books, made on first sight; the quota follows the latest configuration a node sent.</summary>
     private Book BookOf(LeaseWindow window)
     {
@@ -107,6 +125,12 @@ public sealed class InMemoryLeaseAuthority
         public ValueTask ReportAsync(LeaseWindow window, long chargedUnits, long givenBackUnits, CancellationToken cancellationToken)
         {
             authority.Report(nodeId, window, chargedUnits, givenBackUnits);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask MoveAsync(long fromStartMs, LeaseWindow window, CancellationToken cancellationToken)
+        {
+            authority.Move(fromStartMs, window);
             return ValueTask.CompletedTask;
         }
     }

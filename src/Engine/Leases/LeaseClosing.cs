@@ -8,3 +8,9 @@ internal readonly record struct LeaseClosing(ushort Generation, long WindowStart
 {
     public bool Pending => WindowEndMs != 0;
 }
+
+/// <summary>
+/// A leased window a save re-aligned (docs/design.md "Leases"): the authority's book keyed by
+/// <see cref="FromStartMs"/> moves to the window's new bounds, usage and leases included.
+/// </summary>
+internal sealed record LeaseMove(long FromStartMs, long ToStartMs, long ToEndMs);
