@@ -186,20 +186,26 @@ public sealed class LeasedEngineTests
     public void Reserve_AgainstALiveLease_AllocatesNothing()
     {
         Assert.True(Completed(engine.ReserveAsync(token, new ReserveRequest(1), now)).IsOk); // the first one asks: a lease of 5
+        long grants = authority.GrantCalls;
         var rounds = new List<long>();
         for (int round = 0; round < 10 && (rounds.Count == 0 || rounds[^1] != 0); round++)
         {
             long allocated = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 20_000; i++)
             {
+                // Charged nothing, so the lease stays live: every reserve is admitted from it, none asks the authority.
                 ReserveOutcome outcome = Completed(engine.ReserveAsync(token, new ReserveRequest(1), now));
-                engine.Settle(outcome.Id, 1, now);
-                engine.Refund(engine.Reserve(token, 1, now).Id, now);
+                Assert.True(outcome.IsOk, "the live lease refused");
+                engine.Settle(outcome.Id, 0, now);
+                ReserveOutcome held = engine.Reserve(token, 1, now);
+                Assert.True(held.IsOk, "the live lease refused");
+                engine.Refund(held.Id, now);
             }
 
             rounds.Add(GC.GetAllocatedBytesForCurrentThread() - allocated);
         }
 
+        Assert.Equal(grants, authority.GrantCalls);
         Assert.True(rounds[^1] == 0, $"bytes per round: {string.Join(", ", rounds)}");
     }
 
