@@ -231,7 +231,8 @@ public sealed partial class QuotaEngine
         await leases!.MoveAsync(move.FromStartMs, window, cancellationToken).ConfigureAwait(false);
         lock (key.Gate)
         {
-            slot.PendingMove = slot.PendingMove == move ? null : slot.PendingMove! with { FromStartMs = move.ToStartMs };
+            // Cleared, unless a later save moved the window again meanwhile: that move now starts where this one ended.
+            slot.PendingMove = slot.PendingMove is { } later && later != move ? later with { FromStartMs = move.ToStartMs } : null;
         }
     }
 
