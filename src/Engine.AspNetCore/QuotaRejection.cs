@@ -24,7 +24,7 @@ public static class QuotaRejection
         ReserveResult.KeyNotFound or ReserveResult.KeyDisabled or ReserveResult.KeyExpired => StatusCodes.Status401Unauthorized,
         ReserveResult.KeyPaused or ReserveResult.PolicyExhausted or ReserveResult.PolicyEstimateTooLarge => StatusCodes.Status429TooManyRequests,
         ReserveResult.InsufficientUserQuota or ReserveResult.InsufficientKeyQuota => StatusCodes.Status403Forbidden,
-        ReserveResult.TooManyOpenReservations or ReserveResult.LogFull => StatusCodes.Status503ServiceUnavailable,
+        ReserveResult.TooManyOpenReservations or ReserveResult.LogFull or ReserveResult.LeaseShort => StatusCodes.Status503ServiceUnavailable,
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Ok is not a refusal"),
     };
 

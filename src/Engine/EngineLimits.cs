@@ -23,6 +23,8 @@ public static class EngineLimits
     public const long PolicyQuotaMaxUnits = 1L << 46;
     /// <summary>Largest wallet or key lifetime balance set by an operator.</summary>
     public const long BalanceMaxUnits = 1L << 60;
+    /// <summary>Grants one <see cref="QuotaEngine.ReserveAsync"/> asks for at most (each short window may need one, and another node's requests may take a grant first).</summary>
+    public const int LeaseAttemptsMax = (2 * PoliciesPerKeyMax) + 2;
     /// <summary>Bound on CAS retries of one counter update; exceeding it means livelock, not contention.</summary>
     internal const int CasRetriesMax = 1 << 20;
     /// <summary>The last instant the engine reasons about (9999-12-31T23:59:59.999Z): key expiries, clocks.</summary>

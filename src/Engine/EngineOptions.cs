@@ -22,6 +22,22 @@ public sealed record EngineOptions
     /// </summary>
     public IReadOnlyList<int> AlertThresholdsPercent { get; init; } = [];
 
+    /// <summary>
+    /// Policy windows admit against this node's lease from a lease authority (cluster mode) instead of their local quota
+    /// (docs/design.md "Leases"). Off by default. Each window keeps the mode it started in (the log records it), so
+    /// turning it on for an existing data directory takes effect per window, at its next rollover or restart; a data
+    /// directory that holds leased windows refuses to open without it.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
+    public bool LeasedWindows { get; init; }
+
+    /// <summary>
+    /// Leased: how many requests' worth a short lease asks for beyond what the request needs, 0 … 1,000 (default 4): a
+    /// larger ask saves authority round trips and lets other nodes' requests find less headroom while it lasts.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental("QE0001")]
+    public int LeaseAheadRequests { get; init; } = 4;
+
     internal long ReservationTtlMs => (long)ReservationTtl.TotalMilliseconds;
 
     /// <summary>Throws on a setting outside its bounds, naming it.</summary>
@@ -60,10 +76,15 @@ public sealed record EngineOptions
             }
         }
 
+        if (LeaseAheadRequests is < 0 or > 1_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LeaseAheadRequests), LeaseAheadRequests, "must be 0 … 1000");
+        }
+
         return this with { AlertThresholdsPercent = [.. AlertThresholdsPercent] };
     }
 
     /// <summary>The settings on one line, for the start-up log.</summary>
     public override string ToString() =>
-        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl} AlertThresholdsPercent=[{string.Join(",", AlertThresholdsPercent)}]";
+        $"KeysMax={KeysMax} UsersMax={UsersMax} ReservationsMax={ReservationsMax} ReservationTtl={ReservationTtl} AlertThresholdsPercent=[{string.Join(",", AlertThresholdsPercent)}] LeasedWindows={LeasedWindows} LeaseAheadRequests={LeaseAheadRequests}";
 }

@@ -188,42 +188,66 @@ public sealed partial class QuotaEngine
     private int ChargeAccounts(KeyState key, ref ReservationRecord record, long alertAtMs, out int unmarkedMask)
     {
         long amount = record.AmountUnits, charged = record.ChargedUnits;
+        int exhaustedMask = 0;
+        unmarkedMask = 0;
+        KeyConfig published = key.Config; // a window and the rules it was filled by come from one configuration
+        foreach (ref readonly ChainLink link in published.Chain.Links)
+        {
+            switch (link.Id.Kind)
+            {
+                case AccountKind.Wallet:
+                    ChargeWallet(key, amount, charged, alertAtMs);
+                    break;
+                case AccountKind.KeyBudget:
+                    key.Budget.Charge(amount, charged);
+                    break;
+                default:
+                    exhaustedMask |= ChargeWindow(key, in link, ref record, alertAtMs, ref unmarkedMask);
+                    break;
+            }
+        }
+
+        return exhaustedMask;
+    }
+
+    private void ChargeWallet(KeyState key, long amount, long charged, long alertAtMs)
+    {
         long balanceAfter = key.User.Wallet.Charge(amount, charged);
         if (key.User.Alerts is { } wallet && wallet.BaseUnits - balanceAfter >= wallet.FromUnits && alertAtMs >= 0 && (!alertsInReplay || alertAtMs > wallet.SinceMs))
         {
             AlertWallet(key, wallet, balanceAfter, charged, alertAtMs);
         }
+    }
 
-        key.Budget.Charge(amount, charged);
-        int exhaustedMask = 0;
-        unmarkedMask = 0;
-        KeyConfig published = key.Config; // a window and the rules it was filled by come from one configuration
-        for (int bits = record.PolicyMask; bits != 0; bits &= bits - 1)
+    /// <summary>Charges a window link if the reservation holds it; returns its bit if the window is now exhausted.</summary>
+    private int ChargeWindow(KeyState key, in ChainLink link, ref ReservationRecord record, long alertAtMs, ref int unmarkedMask)
+    {
+        int index = link.Id.PolicyIndex;
+        if ((record.PolicyMask & (1 << index)) == 0)
         {
-            int index = BitOperations.TrailingZeroCount(bits);
-            PolicyConfig config = published.Policies[index]!;
-            PolicyWindow window = published.Windows[index]!;
-            long held = config.InMetric(amount, record.TokenUnits), actual = config.InMetric(charged, record.ChargedTokens);
-            if (!window.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter))
-            {
-                continue;
-            }
-
-            if (usedAfter >= config.Alerts.FromUnits && alertAtMs >= 0)
-            {
-                AlertPolicy(key, index, window, config, usedAfter, actual, alertAtMs);
-            }
-
-            if (usedAfter < window.Cell.QuotaUnits) // the window's own quota: a save cuts it before it plans (CutQuotas)
-            {
-                continue;
-            }
-
-            exhaustedMask |= config.Shadow ? 0 : 1 << index; // a shadow policy's reply never says "exhausted"
-            unmarkedMask |= Volatile.Read(ref key.Slots![index]!.ExhaustedAtMs) == 0 ? 1 << index : 0;
+            return 0;
         }
 
-        return exhaustedMask;
+        PolicyConfig config = link.Policy!;
+        PolicyWindow window = link.PolicyWindow!;
+        long held = config.InMetric(record.AmountUnits, record.TokenUnits), actual = config.InMetric(record.ChargedUnits, record.ChargedTokens);
+        if (!window.Cell.Charge(record.GenerationOf(index), held, actual, out long usedAfter))
+        {
+            return 0;
+        }
+
+        if (usedAfter >= config.Alerts.FromUnits && alertAtMs >= 0)
+        {
+            AlertPolicy(key, index, window, config, usedAfter, actual, alertAtMs);
+        }
+
+        if (usedAfter < window.Cell.QuotaUnits) // the window's own quota: a save cuts it before it plans (CutQuotas)
+        {
+            return 0;
+        }
+
+        unmarkedMask |= Volatile.Read(ref key.Slots![index]!.ExhaustedAtMs) == 0 ? 1 << index : 0;
+        return config.Shadow ? 0 : 1 << index; // a shadow policy's reply never says "exhausted"
     }
 
     /// <summary>Under the key's lock: which windows this finish marks exhausted first, and which of them pause the key.</summary>
@@ -275,7 +299,7 @@ public sealed partial class QuotaEngine
     internal void Release(ref ReservationRecord record)
     {
         KeyState key = KeyOf(ref record);
-        ReleaseHolds(key, key.Config, record.AmountUnits, record.TokenUnits, record.PolicyMask, record.Generations);
+        key.Config.Chain.Release(record.AmountUnits, record.TokenUnits, record.PolicyMask, record.Generations);
     }
 
     private KeyState KeyOf(ref ReservationRecord record)

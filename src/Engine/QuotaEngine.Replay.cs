@@ -46,6 +46,9 @@ public sealed partial class QuotaEngine
             case DeltaKind.RunStarted:
                 reservations.RecoverEpoch(record.Epoch);
                 break;
+            case DeltaKind.LeaseGrant or DeltaKind.LeaseReport:
+                ApplyLease(record, SlotFor(KeyFor(record), record.PolicyIndex));
+                break;
             default:
                 throw new InvalidDataException($"unknown delta kind {record.Kind}");
         }
@@ -55,7 +58,7 @@ public sealed partial class QuotaEngine
     {
         if (record.Kind == DeltaKind.WindowReset)
         {
-            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs);
+            StartGeneration(slot, record.Generation, record.QuotaUnits, record.WindowStartMs, record.WindowEndMs, record.StartsLeased);
         }
         else
         {
@@ -84,20 +87,17 @@ public sealed partial class QuotaEngine
             PolicyMask = (byte)record.PolicyMask,
         };
         reservations.Restore(record.ReservationId, ReservationState.Open, fields);
-        key.User.Wallet.ReserveUnchecked(fields.AmountUnits);
-        key.Budget.ReserveUnchecked(fields.AmountUnits);
         KeyConfig config = key.Config;
         for (int bits = fields.PolicyMask; bits != 0; bits &= bits - 1)
         {
             int index = BitOperations.TrailingZeroCount(bits);
-            if (config.Windows[index] is not { } window)
+            if (config.Windows[index] is null)
             {
                 throw new InvalidDataException($"reservation {record.ReservationId} holds policy {index}, which key {record.TokenId} never had");
             }
-
-            window.Cell.ReplayReserve(fields.GenerationOf(index), config.Policies[index]!.InMetric(fields.AmountUnits, fields.TokenUnits));
         }
 
+        config.Chain.ReplayHold(fields.AmountUnits, fields.TokenUnits, fields.PolicyMask, fields.Generations);
         CountShadowRefusals(key, config, record.ShadowRefusedMask, record.Generations, record.AtMs, live: false);
     }
 

@@ -7,9 +7,10 @@ using Quota.Engine.Reservations;
 
 namespace Quota.Engine;
 
-// Reserve: the hot path. Holds an estimate on the wallet, the key budget and every enabled policy, all or
-// nothing (docs/design.md "Admission"). Each account is taken with one CAS; a later refusal gives the earlier ones back,
-// so a rejection leaves every counter as it was. Lock-free unless a window is due to roll over.
+// Reserve: the hot path. Holds an estimate on every account of the key's admission chain (the wallet, the key budget and
+// every enabled policy), all or nothing (docs/design.md "Admission", "The admission chain"). Each account is taken with
+// one CAS; a later refusal gives the earlier ones back in reverse (Accounts/AdmissionChain.cs), so a rejection leaves
+// every counter as it was and names the account that refused. Lock-free unless a window is due to roll over.
 public sealed partial class QuotaEngine
 {
     /// <summary>Reserves <paramref name="amountUnits"/> for a request of no named model and no token estimate.</summary>
@@ -21,7 +22,13 @@ public sealed partial class QuotaEngine
     /// of its request id, 0 = none) is kept with the reservation and in the log, so that the caller can find a repeated
     /// request after a restart (<see cref="ReservationsWithRequestKeys"/>); the engine does not deduplicate.
     /// </summary>
-    public ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs)
+    public ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs) => Reserve(tokenId, request, nowMs, shadowRefusedShort: 0);
+
+    /// <summary>
+    /// The reserve; <paramref name="shadowRefusedShort"/> names leased shadow windows the lease authority had nothing left
+    /// for: short of lease, they count a shadow refusal instead of reporting <see cref="ReserveResult.LeaseShort"/>.
+    /// </summary>
+    private ReserveOutcome Reserve(int tokenId, in ReserveRequest request, long nowMs, int shadowRefusedShort)
     {
         long amountUnits = request.AmountUnits, tokens = request.Tokens;
         if (amountUnits is <= 0 or > EngineLimits.AmountMaxUnits || tokens is < 0 or > EngineLimits.TokensMax)
@@ -51,7 +58,7 @@ public sealed partial class QuotaEngine
             {
                 if (!TryRollDueWindows(key, nowMs)) // rare: once per window; restores auto-resuming paused keys first
                 {
-                    return Abandoned(slot, previous, ReserveResult.LogFull);
+                    return Abandoned(slot, previous, ReserveResult.LogFull, AccountId.None);
                 }
 
                 config = key.Config;
@@ -64,9 +71,9 @@ public sealed partial class QuotaEngine
                 policyMask &= scope.MaskFor(request.Model);
             }
 
-            ReserveResult result = CheckKey(config, nowMs, out int failedPolicy);
-            long generations = 0;
-            int shadowRefused = 0;
+            ReserveResult result = CheckKey(config, nowMs, out int pausedBy);
+            AccountId refused = pausedBy < 0 ? AccountId.None : AccountId.Window(tokenId, pausedBy);
+            ChainHolds holds = default;
             if (result == ReserveResult.Ok)
             {
                 if (slot < 0 && (slot = reservations.TryClaim(out id, out previous)) < 0)
@@ -74,10 +81,8 @@ public sealed partial class QuotaEngine
                     return Rejected(ReserveResult.TooManyOpenReservations);
                 }
 
-                result = HoldAccounts(key, config, amountUnits, tokens, policyMask, out generations, out shadowRefused, out failedPolicy);
+                result = config.Chain.TryHold(amountUnits, tokens, policyMask, shadowRefusedShort, out holds, out refused);
             }
-
-            int heldMask = policyMask & ~shadowRefused;
 
             RaceHooks.ReachedOnRequestPath(RaceHooks.Point.ReserveDecided);
             // A save published another configuration meanwhile: what was decided may mix the two (the counters are read
@@ -86,7 +91,7 @@ public sealed partial class QuotaEngine
             {
                 if (result == ReserveResult.Ok)
                 {
-                    ReleaseHolds(key, config, amountUnits, tokens, heldMask, generations);
+                    config.Chain.Release(amountUnits, tokens, holds.HeldMask, holds.Generations);
                 }
 
                 continue;
@@ -94,9 +99,11 @@ public sealed partial class QuotaEngine
 
             if (result != ReserveResult.Ok)
             {
-                return Abandoned(slot, previous, result, failedPolicy);
+                return Abandoned(slot, previous, result, refused);
             }
 
+            long generations = holds.Generations;
+            int heldMask = holds.HeldMask, shadowRefused = holds.ShadowRefusedMask;
             ref ReservationRecord record = ref reservations[slot];
             record.Generations = generations;
             record.TokenId = tokenId;
@@ -123,18 +130,19 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>A refusal after the reservation record may have been claimed (<paramref name="slot"/> ≥ 0): the claim is given back.</summary>
-    private ReserveOutcome Abandoned(int slot, long previous, ReserveResult result, int policyIndex = -1)
+    private ReserveOutcome Abandoned(int slot, long previous, ReserveResult result, AccountId refused)
     {
         if (slot >= 0)
         {
             reservations.Abandon(slot, previous);
         }
 
-        return Rejected(result, policyIndex);
+        return Rejected(result, refused);
     }
 
-    private static ReserveOutcome Rejected(ReserveResult result, int policyIndex = -1) =>
-        new(result, ReservationId.None, 0, policyIndex);
+    /// <summary>A refusal; <paramref name="refused"/> names the account that refused (its policy position for a window).</summary>
+    private static ReserveOutcome Rejected(ReserveResult result, AccountId refused = default) =>
+        new(result, ReservationId.None, 0, refused.PolicyIndex) { Account = refused };
 
     /// <summary>The first admission check: known, not deleted, enabled, not expired, not paused by a policy.</summary>
     private static ReserveResult CheckKey(KeyConfig config, long nowMs, out int pausedIndex)
@@ -165,76 +173,6 @@ public sealed partial class QuotaEngine
         }
 
         return ReserveResult.Ok;
-    }
-
-    /// <summary>
-    /// Checks 2–4: wallet, key budget, then each enabled policy, by <paramref name="config"/>; on a refusal, gives back what
-    /// it took. A shadow policy whose window would refuse is not held and refuses nothing: it is reported in
-    /// <paramref name="shadowRefused"/> (with its window's generation in <paramref name="generations"/>) for the caller to
-    /// count once the request is admitted.
-    /// </summary>
-    private static ReserveResult HoldAccounts(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, out long generations, out int shadowRefused, out int failedPolicy)
-    {
-        failedPolicy = -1;
-        generations = 0;
-        shadowRefused = 0;
-        if (!key.User.Wallet.TryReserve(amount))
-        {
-            return ReserveResult.InsufficientUserQuota;
-        }
-
-        if (config.Unlimited)
-        {
-            key.Budget.ReserveUnchecked(amount); // not enforced, still tracked
-        }
-        else if (!key.Budget.TryReserve(amount))
-        {
-            key.User.Wallet.Release(amount);
-            return ReserveResult.InsufficientKeyQuota;
-        }
-
-        for (int held = 0, bits = policyMask; bits != 0; bits &= bits - 1)
-        {
-            int index = BitOperations.TrailingZeroCount(bits);
-            PolicyConfig policy = config.Policies[index]!;
-            ReserveResult result = config.Windows[index]!.Cell.TryReserve(policy.InMetric(amount, tokens), policy.Boundary, out ushort generation);
-            if (result != ReserveResult.Ok && policy.Shadow)
-            {
-                shadowRefused |= 1 << index;
-                generations |= (long)generation << (index * 16);
-                continue;
-            }
-
-            if (result != ReserveResult.Ok)
-            {
-                ReleaseHolds(key, config, amount, tokens, held, generations);
-                failedPolicy = index;
-                return result;
-            }
-
-            generations |= (long)generation << (index * 16);
-            held |= 1 << index;
-        }
-
-        return ReserveResult.Ok;
-    }
-
-    /// <summary>
-    /// Gives back what a reservation holds: the policies in <paramref name="policyMask"/> (each in its metric), the key
-    /// budget, the wallet. <paramref name="config"/> is the one it was held under, or any later one: a window object counts
-    /// in one metric for life (another metric is another object), and a window it no longer holds in is left alone by
-    /// the generation check.
-    /// </summary>
-    private static void ReleaseHolds(KeyState key, KeyConfig config, long amount, long tokens, int policyMask, long generations)
-    {
-        for (int bits = policyMask; bits != 0; bits &= bits - 1)
-        {
-            int index = BitOperations.TrailingZeroCount(bits);
-            config.Windows[index]!.Cell.Release(ReservationRecord.GenerationIn(generations, index), config.Policies[index]!.InMetric(amount, tokens));
-        }
-
-        key.Budget.Release(amount);
-        key.User.Wallet.Release(amount);
     }
 
     /// <summary>

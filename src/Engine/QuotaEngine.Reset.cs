@@ -220,8 +220,9 @@ public sealed partial class QuotaEngine
         Window window = WindowMath.Compute(config.Rule, nowMs);
         ushort generation = NextGeneration(key, index, slot);
         bool restores = slot.IsPaused && config.Spec.AutoResume;
-        deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, restores, nowMs));
-        StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs);
+        bool leased = options.LeasedWindows;
+        deltas.Append(DeltaRecord.WindowReset(key.TokenId, key.User.UserId, index, generation, config.QuotaUnits, window.StartMs, window.EndMs, leased, restores, nowMs));
+        StartGeneration(slot, generation, config.QuotaUnits, window.StartMs, window.EndMs, leased);
         rollovers.Add(window.EndMs, key.TokenId, index);
         if (restores)
         {
@@ -256,10 +257,11 @@ public sealed partial class QuotaEngine
     }
 
     /// <summary>Starts a window (under the lock, its record appended): exhausted_at cleared before the window is published.</summary>
-    private static void StartGeneration(PolicySlot slot, ushort generation, long quotaUnits, long startMs, long endMs)
+    private static void StartGeneration(PolicySlot slot, ushort generation, long quotaUnits, long startMs, long endMs, bool leased)
     {
         slot.ExhaustedAtMs = 0; // before the publish: a settle in the new window must find it unmarked
-        slot.Cell.Reset(generation, quotaUnits, 0, 0, startMs, endMs);
+        slot.CloseLease();
+        slot.Cell.Reset(generation, quotaUnits, startMs, endMs, leased);
         RaceHooks.Reached(RaceHooks.Point.WindowStartPublished);
     }
 

@@ -1,5 +1,6 @@
 using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
+using Quota.Engine.Leases;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Windows;
@@ -63,7 +64,7 @@ public sealed partial class QuotaEngine
             audits.Add((AuditAction.UpdateRestore, index, TokenStatus.Disabled));
         }
 
-        var empty = new WindowRestart(unchecked((ushort)(slot.Cell.Generation + 1)), 0, 0, 0);
+        var empty = new WindowRestart(unchecked((ushort)(slot.Cell.Generation + 1)), 0, 0, 0, options.LeasedWindows);
         return new PolicySave(spec, empty, null, 0, 0, TokenStatus.None);
     }
 
@@ -95,7 +96,7 @@ public sealed partial class QuotaEngine
             pausedFrom = TokenStatus.None;
         }
 
-        var restart = new WindowRestart(unchecked((ushort)((slot?.Cell.Generation ?? 0) + 1)), spec.QuotaUnits, window.StartMs, window.EndMs);
+        var restart = new WindowRestart(unchecked((ushort)((slot?.Cell.Generation ?? 0) + 1)), spec.QuotaUnits, window.StartMs, window.EndMs, options.LeasedWindows);
         return Exhaustion(index, spec, status, nowMs, 0, new PolicySave(spec, restart, null, 0, 0, pausedFrom), audits);
     }
 
@@ -202,10 +203,18 @@ public sealed partial class QuotaEngine
         if (policy.Restart is { } restart)
         {
             // A new window object, published with the configuration: reserves of the old configuration keep to the old one.
-            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs);
+            slot.CloseLease();
+            slot.Window = PolicyWindow.Start(restart.Generation, restart.QuotaUnits, restart.StartMs, restart.EndMs, restart.Leased);
         }
         else if (policy.Move is { } move)
         {
+            if (slot.Cell.IsLeased && move.StartMs != slot.Cell.WindowStartMs)
+            {
+                // The authority keys the window by its start: its book (usage and every node's lease) moves with it.
+                long fromStartMs = slot.PendingMove?.FromStartMs ?? slot.Cell.WindowStartMs;
+                slot.PendingMove = new LeaseMove(fromStartMs, move.StartMs, move.EndMs);
+            }
+
             slot.Cell.MoveWindow(move.StartMs, move.EndMs);
         }
 

@@ -1,5 +1,6 @@
 using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
+using Quota.Engine.Leases;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Reservations;
@@ -22,6 +23,7 @@ public sealed partial class QuotaEngine
     private IDeltaSink deltas;
     private IAuditSink audit;
     private readonly TimeProvider time;
+    private ILeaseAuthority? leases;
     private readonly UserState?[] users;
     private readonly KeyState?[] keys;
     private readonly ReservationTable reservations;
@@ -38,9 +40,19 @@ public sealed partial class QuotaEngine
     /// <param name="deltas">Receives every state change as a <see cref="DeltaRecord"/> (see <see cref="IDeltaSink"/>); null: none.</param>
     /// <param name="audit">Receives the owner-visible events (pauses, restores, resets, expiries); null: none.</param>
     /// <param name="time">The clock behind <see cref="NowMs"/>; null: the system clock.</param>
-    public QuotaEngine(EngineOptions? options = null, IDeltaSink? deltas = null, IAuditSink? audit = null, TimeProvider? time = null)
+    /// <param name="leases">
+    /// Where leased windows get their leases (<see cref="EngineOptions.LeasedWindows"/> must be on); null: none (an engine
+    /// with leased windows and no authority still recovers and reserves against the leases it has).
+    /// </param>
+    public QuotaEngine(EngineOptions? options = null, IDeltaSink? deltas = null, IAuditSink? audit = null, TimeProvider? time = null, ILeaseAuthority? leases = null)
     {
         this.options = (options ?? new EngineOptions()).Validated();
+        if (leases is not null && !this.options.LeasedWindows)
+        {
+            throw new ArgumentException("a lease authority needs EngineOptions.LeasedWindows", nameof(leases));
+        }
+
+        this.leases = leases;
         reservationTtlMs = this.options.ReservationTtlMs; // read per reserve: not a TimeSpan conversion each time
         this.deltas = deltas ?? NullDeltaSink.Instance;
         this.audit = audit ?? NullAuditSink.Instance;
@@ -55,9 +67,10 @@ public sealed partial class QuotaEngine
     /// <summary>The validated copy of the options this engine was built with.</summary>
     public EngineOptions Options => options;
 
-    /// <summary>Connects a recovered engine to its log and audit sinks, before it serves any request.</summary>
-    internal void Attach(IDeltaSink deltaSink, IAuditSink auditSink)
+    /// <summary>Connects a recovered engine to its log and audit sinks (and lease authority), before it serves any request.</summary>
+    internal void Attach(IDeltaSink deltaSink, IAuditSink auditSink, ILeaseAuthority? leaseAuthority = null)
     {
+        leases = leaseAuthority;
         deltas = deltaSink;
         audit = auditSink;
         alertsInReplay = false;

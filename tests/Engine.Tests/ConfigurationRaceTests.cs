@@ -1,3 +1,4 @@
+using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 using Quota.Engine.Tests.Support;
@@ -90,7 +91,7 @@ public sealed class ConfigurationRaceTests
         ReserveOutcome outcome = ReserveRacing(point, token, new ReserveRequest(5, Model: "m"),
             () => Save(token, strictOneForM with { Enabled = false, Models = ["other"] }, strictOneForM));
 
-        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 1), outcome);
+        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 1) { Account = AccountId.Window(token, 1) }, outcome);
         Assert.Empty(ConservationAudit.Check(t.Engine));
     }
 
@@ -107,7 +108,7 @@ public sealed class ConfigurationRaceTests
 
         ReserveOutcome outcome = ReserveRacing(point, token, new ReserveRequest(150), () => Save(token, Policy(200, boundary: BoundaryMode.Strict)));
 
-        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0), outcome);
+        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0) { Account = AccountId.Window(token, 0) }, outcome);
         Assert.Empty(ConservationAudit.Check(t.Engine));
         Assert.Equal(0, t.Policy0(token).ReservedQuotaUnits);
     }
@@ -125,7 +126,7 @@ public sealed class ConfigurationRaceTests
         ReserveOutcome outcome = ReserveRacing(point, token, new ReserveRequest(500), () => Assert.True(t.Engine.UpdateToken(token,
             new TokenUpdate { RemainQuotaUnits = 1_000, Policies = [Policy(5, boundary: BoundaryMode.Strict)] }, t.NowMs).IsOk));
 
-        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0), outcome);
+        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0) { Account = AccountId.Window(token, 0) }, outcome);
         Assert.Empty(ConservationAudit.Check(t.Engine));
     }
 
@@ -138,7 +139,7 @@ public sealed class ConfigurationRaceTests
         ReserveOutcome outcome = ReserveRacing(point, token, new ReserveRequest(5), () => Assert.True(t.Engine.UpdateToken(token,
             new TokenUpdate { Status = TokenStatus.Enabled, Policies = [Policy(1, boundary: BoundaryMode.Strict)] }, t.NowMs).IsOk));
 
-        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0), outcome);
+        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 0) { Account = AccountId.Window(token, 0) }, outcome);
     }
 
     /// <summary>Old: a strict 1-unit policy (5 units refused). New: that policy disabled (admitted). The reply is one of the two.</summary>

@@ -1,3 +1,4 @@
+using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 using Quota.Engine.Tests.Support;
@@ -103,7 +104,7 @@ public sealed class QuotaEngineMetricTests
 
         ReserveOutcome refused = Reserve(token, 40, tokens: 200, model: "gpt-4o");
 
-        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 1), refused);
+        Assert.Equal(new ReserveOutcome(ReserveResult.PolicyEstimateTooLarge, ReservationId.None, 0, 1) { Account = AccountId.Window(token, 1) }, refused);
         Assert.Equal(before, EngineState.Describe(t.Engine, t.NowMs));
         Assert.Empty(ConservationAudit.Check(t.Engine));
         IReadOnlyList<PolicyView> policies = t.Read(token).Policies;

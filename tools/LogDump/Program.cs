@@ -76,9 +76,11 @@ static string Describe(DeltaRecord r) => r.Kind switch
     DeltaKind.Settle or DeltaKind.Expire => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits} charged={r.ChargedUnits} exhausted={r.ExhaustedReply} marks={r.Marks}"),
     DeltaKind.Refund => FormattableString.Invariant($"reservation={r.ReservationId} estimate={r.EstimateUnits}"),
     DeltaKind.KeepAlive => FormattableString.Invariant($"reservation={r.ReservationId}"),
-    DeltaKind.WindowReset => FormattableString.Invariant($"generation={r.Generation} quota={r.QuotaUnits} start={r.WindowStartMs} end={r.WindowEndMs} restores={r.Restores}"),
+    DeltaKind.WindowReset => FormattableString.Invariant($"generation={r.Generation} quota={r.QuotaUnits} start={r.WindowStartMs} end={r.WindowEndMs} leased={r.StartsLeased} restores={r.Restores}"),
     DeltaKind.ManualReset => FormattableString.Invariant($"cleared={r.ClearedUnits} restores={r.Restores}"),
     DeltaKind.UserCredit => FormattableString.Invariant($"delta={r.DeltaUnits}"),
     DeltaKind.RunStarted => FormattableString.Invariant($"epoch={r.Epoch}"),
+    DeltaKind.LeaseGrant => FormattableString.Invariant($"policy={r.PolicyIndex} generation={r.Generation} granted={r.GrantedUnits}"),
+    DeltaKind.LeaseReport => FormattableString.Invariant($"policy={r.PolicyIndex} generation={r.Generation} charged={r.ReportedChargedUnits} given_back={r.GivenBackUnits} closing={r.Closing}"),
     _ => "",
 };

@@ -4,7 +4,8 @@ namespace Quota.Engine.Accounts;
 
 /// <summary>
 /// Everything the request path reads about a key besides its counters: status, expiry, whether the budget is enforced,
-/// which policies are in service and for which models, each policy's rules and the windows it counts in. Immutable and
+/// which policies are in service and for which models, each policy's rules and the windows it counts in, and the admission
+/// chain over them (<see cref="AdmissionChain"/>). Immutable and
 /// published whole with one reference write (<see cref="KeyState.Publish"/>), so a reserve that reads it once sees the
 /// old or the new configuration whole (docs/design.md "Invariants", configuration publication).
 /// </summary>
@@ -20,11 +21,13 @@ internal sealed class KeyConfig
     private static readonly PolicyConfig?[] NoPolicies = new PolicyConfig?[EngineLimits.PoliciesPerKeyMax];
     private static readonly PolicyWindow?[] NoWindows = new PolicyWindow?[EngineLimits.PoliciesPerKeyMax];
 
-    /// <summary>A key just made: enabled, never expires, budget enforced, no policies.</summary>
-    public static readonly KeyConfig Initial = new((int)TokenStatus.Enabled, -1, false, 0, null, NoPolicies, NoWindows);
+    /// <summary>The configuration of <paramref name="key"/> just made: enabled, never expires, budget enforced, no policies.</summary>
+    public static KeyConfig Initial(KeyState key) =>
+        new((int)TokenStatus.Enabled, -1, false, 0, null, NoPolicies, NoWindows, AdmissionChain.Build(key, false, NoPolicies, NoWindows));
 
-    public KeyConfig(int statusWord, long expiresAtMs, bool unlimited, int activeMask, ModelScope? scope, PolicyConfig?[] policies, PolicyWindow?[] windows)
+    public KeyConfig(int statusWord, long expiresAtMs, bool unlimited, int activeMask, ModelScope? scope, PolicyConfig?[] policies, PolicyWindow?[] windows, AdmissionChain chain)
     {
+        Chain = chain;
         StatusWord = statusWord;
         ExpiresAtMs = expiresAtMs;
         Unlimited = unlimited;
@@ -46,6 +49,8 @@ internal sealed class KeyConfig
     public readonly PolicyConfig?[] Policies;
     /// <summary>Each position's windows (null: never saved), by position: the counters <see cref="Policies"/> judge.</summary>
     public readonly PolicyWindow?[] Windows;
+    /// <summary>The accounts a request of this key is admitted through, in check order, built with this configuration.</summary>
+    public readonly AdmissionChain Chain;
 
     public TokenStatus OperatorStatus => (TokenStatus)(StatusWord & OperatorStatusMask);
 

@@ -9,14 +9,21 @@ namespace Quota.Engine.Accounts;
 /// in the policy positions, and becomes visible when <see cref="Publish"/> swaps in the new configuration whole: one
 /// reference write (docs/design.md "Invariants", configuration publication).
 /// </summary>
-internal sealed class KeyState(int tokenId, UserState user)
+internal sealed class KeyState
 {
-    public readonly int TokenId = tokenId;
-    public readonly UserState User = user;
+    public KeyState(int tokenId, UserState user)
+    {
+        TokenId = tokenId;
+        User = user;
+        Config = KeyConfig.Initial(this);
+    }
+
+    public readonly int TokenId;
+    public readonly UserState User;
     public readonly Lock Gate = new();
     public BalanceCell Budget;
     /// <summary>What the request path reads; replaced whole under <see cref="Gate"/>.</summary>
-    public volatile KeyConfig Config = KeyConfig.Initial;
+    public volatile KeyConfig Config;
     /// <summary>Policy positions (changed under <see cref="Gate"/>), allocated on the first policy save; null for keys without policies.</summary>
     public PolicySlot?[]? Slots;
 
@@ -53,7 +60,7 @@ internal sealed class KeyState(int tokenId, UserState user)
         }
 
         int status = (int)operatorStatus | paused | (deleted ? KeyConfig.DeletedFlag : 0);
-        Config = new KeyConfig(status, expiresAtMs, unlimited, active, ModelScope.Build(Slots), policies, windows);
+        Config = new KeyConfig(status, expiresAtMs, unlimited, active, ModelScope.Build(Slots), policies, windows, AdmissionChain.Build(this, unlimited, policies, windows));
     }
 
     /// <summary>Publishes again after a pause or a restore changed a position (under <see cref="Gate"/>).</summary>

@@ -49,6 +49,17 @@ internal sealed class PolicySlot(PolicyConfig config)
     /// when the next window restart would reach it): the guard that keeps 16-bit generations from wrapping onto a held one.
     /// </summary>
     public ushort OldestHeldGeneration;
+    /// <summary>
+    /// Leased: the last report of the window this position last ended (a rollover, or a restart by a save), until
+    /// <see cref="QuotaEngine.ReportLeasesAsync"/> sends it; default when there is none.
+    /// </summary>
+    public Leases.LeaseClosing Closing;
+
+    /// <summary>
+    /// A leased window a save moved (new anchor or period, counters carried) whose book the authority has not moved yet
+    /// (docs/design.md "Leases"): sent before this window's next grant or report. <c>null</c>: none.
+    /// </summary>
+    public Leases.LeaseMove? PendingMove;
 
     /// <summary>The current window's counters (under the key's lock, or in recovery).</summary>
     public ref WindowCell Cell => ref Window.Cell;
@@ -57,4 +68,26 @@ internal sealed class PolicySlot(PolicyConfig config)
     public bool IsActive => !Removed && Config.Spec.Enabled;
 
     public bool IsPaused => PausedFromStatus != TokenStatus.None;
+
+    /// <summary>
+    /// Before the current window ends (under the key's lock, or in recovery): a leased window's unreported charges and
+    /// the rest of its lease become its closing report. Holds of open reservations are given back with the lease: the
+    /// window they were taken in is over. A closing not yet sent is replaced (the authority then keeps counting that
+    /// ended window's lease as held: fewer admissions, never more).
+    /// </summary>
+    public void CloseLease()
+    {
+        ref WindowCell cell = ref Cell;
+        if (!cell.IsLeased)
+        {
+            return;
+        }
+
+        long charged = cell.Used - cell.Reported;
+        long givenBack = Math.Max(0, cell.Leased - charged);
+        if (charged != 0 || givenBack != 0)
+        {
+            Closing = new Leases.LeaseClosing(cell.Generation, cell.WindowStartMs, cell.WindowEndMs, cell.QuotaUnits, charged, givenBack);
+        }
+    }
 }

@@ -13,11 +13,11 @@ internal sealed class PolicyWindow
 {
     public WindowCell Cell;
 
-    /// <summary>A window that starts at <paramref name="generation"/>, empty, not yet published.</summary>
-    public static PolicyWindow Start(ushort generation, long quotaUnits, long startMs, long endMs)
+    /// <summary>A window that starts at <paramref name="generation"/>, empty (leased: with no lease), not yet published.</summary>
+    public static PolicyWindow Start(ushort generation, long quotaUnits, long startMs, long endMs, bool leased)
     {
         var window = new PolicyWindow();
-        window.Cell.Reset(generation, quotaUnits, 0, 0, startMs, endMs);
+        window.Cell.Reset(generation, quotaUnits, startMs, endMs, leased);
         return window;
     }
 }

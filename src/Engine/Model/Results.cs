@@ -1,3 +1,5 @@
+using Quota.Engine.Accounts;
+
 namespace Quota.Engine.Model;
 
 // Expected outcomes on the hot path. Values are in validation order and never renumbered;
@@ -30,6 +32,12 @@ public enum ReserveResult : byte
     TooManyOpenReservations = 10,
     /// <summary>The delta log cannot take another record right now; nothing was changed.</summary>
     LogFull = 11,
+    /// <summary>
+    /// Leased windows only (<see cref="EngineOptions.LeasedWindows"/>): this node's lease of the window named by
+    /// <see cref="ReserveOutcome.Account"/> is too small; nothing was changed. The synchronous reserve never waits:
+    /// <see cref="QuotaEngine.ReserveAsync"/> asks the lease authority for more and decides again.
+    /// </summary>
+    LeaseShort = 12,
 }
 
 /// <summary>The outcome of a settle or refund.</summary>
@@ -155,7 +163,10 @@ public readonly record struct ReservationView(
 /// </param>
 public readonly record struct ReserveRequest(long AmountUnits, long Tokens = 0, string? Model = null, long RequestKey = 0);
 
-/// <summary>The outcome of a reserve; <see cref="PolicyIndex"/> names the policy that refused (or -1).</summary>
+/// <summary>
+/// The outcome of a reserve; <see cref="Account"/> names the account that refused (and <see cref="PolicyIndex"/> its
+/// policy position, or -1).
+/// </summary>
 /// <param name="Result">Ok, or the first check that refused.</param>
 /// <param name="Id">The new reservation; <see cref="ReservationId.None"/> when refused.</param>
 /// <param name="ExpiresAtMs">When the reservation expires unless settled, refunded or kept alive first, UTC Unix ms (0 when refused).</param>
@@ -164,6 +175,12 @@ public readonly record struct ReserveOutcome(ReserveResult Result, ReservationId
 {
     /// <summary>The reservation was made.</summary>
     public bool IsOk => Result == ReserveResult.Ok;
+
+    /// <summary>
+    /// The account that refused: the wallet, the key budget, or the policy window that refused or paused the key;
+    /// <see cref="AccountId.None"/> for Ok and for refusals that are not about an account.
+    /// </summary>
+    public AccountId Account { get; init; }
 }
 
 /// <summary>The outcome of a settle or refund. A repeated call returns the first call's numbers with Replayed set.</summary>

@@ -267,6 +267,9 @@ internal sealed class DeltaLogWriter : IDeltaSink, IAsyncDisposable
         }
     }
 
+    /// <summary>Completes when every change appended so far is durable.</summary>
+    public ValueTask WhenDurableAsync(CancellationToken cancellationToken) => WhenCommittedAsync(AppendedThrough, cancellationToken);
+
     /// <summary>Completes when every change up to <paramref name="sequence"/> is durable.</summary>
     public async ValueTask WhenCommittedAsync(long sequence, CancellationToken cancellationToken = default)
     {

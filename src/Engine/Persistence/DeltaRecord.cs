@@ -27,6 +27,10 @@ public enum DeltaKind : byte
     KeepAlive = 17,
     /// <summary>A process started serving: the reservation ids it issues carry this epoch.</summary>
     RunStarted = 18,
+    /// <summary>Leased windows: the lease authority granted this node more of a window's headroom.</summary>
+    LeaseGrant = 19,
+    /// <summary>Leased windows: this node reported a window's charges to the authority and gave part of its lease back.</summary>
+    LeaseReport = 20,
 }
 
 /// <summary>
@@ -105,9 +109,13 @@ public readonly record struct DeltaRecord
     internal static DeltaRecord KeepAlive(ReservationId id, int tokenId, int userId, long expiresAtMs) =>
         new(DeltaKind.KeepAlive, tokenId, userId, -1, id.Value, 0, 0, expiresAtMs, 0);
 
-    /// <summary>A window rolled over: generation <paramref name="generation"/> starts empty; <paramref name="restores"/> lifts this policy's pause.</summary>
-    internal static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool restores, long atMs) =>
-        new(DeltaKind.WindowReset, tokenId, userId, policyIndex, 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
+    /// <summary>
+    /// A window rolled over: generation <paramref name="generation"/> starts empty, <paramref name="leased"/> or not (the
+    /// mode is the log's, never the options' at replay; older records, never leased, carry 0); <paramref name="restores"/>
+    /// lifts this policy's pause.
+    /// </summary>
+    internal static DeltaRecord WindowReset(int tokenId, int userId, int policyIndex, ushort generation, long quotaUnits, long startMs, long endMs, bool leased, bool restores, long atMs) =>
+        new(DeltaKind.WindowReset, tokenId, userId, policyIndex, leased ? 1 : 0, startMs, endMs, atMs, (quotaUnits << 17) | (restores ? 1L << 16 : 0) | generation);
 
     /// <summary>An operator cleared <paramref name="clearedUnits"/> of the current window's usage; <paramref name="restores"/> lifts the pause.</summary>
     internal static DeltaRecord ManualReset(int tokenId, int userId, int policyIndex, long clearedUnits, bool restores, long atMs) =>
@@ -127,6 +135,17 @@ public readonly record struct DeltaRecord
     internal static DeltaRecord RunStarted(int epoch, long atMs) =>
         new(DeltaKind.RunStarted, 0, 0, -1, 0, epoch, 0, atMs, 0);
 
+    /// <summary>The authority granted <paramref name="units"/> of window <paramref name="generation"/> of a policy to this node's lease.</summary>
+    internal static DeltaRecord LeaseGrant(int tokenId, int userId, int policyIndex, ushort generation, long units, long atMs) =>
+        new(DeltaKind.LeaseGrant, tokenId, userId, policyIndex, 0, units, 0, atMs, generation);
+
+    /// <summary>
+    /// This node reported <paramref name="chargedUnits"/> of window <paramref name="generation"/>'s charges and gave back
+    /// <paramref name="givenBackUnits"/> of its lease; <paramref name="closing"/>: the last report of a window that ended.
+    /// </summary>
+    internal static DeltaRecord LeaseReport(int tokenId, int userId, int policyIndex, ushort generation, long chargedUnits, long givenBackUnits, bool closing, long atMs) =>
+        new(DeltaKind.LeaseReport, tokenId, userId, policyIndex, 0, chargedUnits, givenBackUnits, atMs, generation | (closing ? 1L << 16 : 0));
+
     // ---- accessors, named by meaning ----
 
     /// <summary>Reserve, Settle, Expire, Refund, KeepAlive: the reservation the record is about.</summary>
@@ -135,7 +154,7 @@ public readonly record struct DeltaRecord
     public int PolicyMask => Policy & 0xF;
     /// <summary>Reserve: the shadow policies that would have refused it (counted in their windows, nothing held).</summary>
     public int ShadowRefusedMask => (Policy >> 4) & 0xF;
-    /// <summary>WindowReset, ManualReset: the policy's position (0 … 3).</summary>
+    /// <summary>WindowReset, ManualReset, LeaseGrant, LeaseReport: the policy's position (0 … 3).</summary>
     public int PolicyIndex => Policy;
     /// <summary>Reserve: the amount held. Refund: the estimate released.</summary>
     public long EstimateUnits => Kind == DeltaKind.Reserve ? A & LowMask : A;
@@ -155,10 +174,23 @@ public readonly record struct DeltaRecord
     public bool ExhaustedReply => (Aux & 1) != 0;
     /// <summary>Settle, Expire: exhaustion marks and pauses this finish made.</summary>
     public SettleMarks Marks => new((int)(Aux >> 1) & 0xF, (int)(Aux >> 5) & 0xF, (TokenStatus)(byte)(Aux >> 9));
-    /// <summary>WindowReset: the new window's generation, the tag a reservation's holds carry (it wraps at 65,536).</summary>
+    /// <summary>
+    /// WindowReset: the new window's generation, the tag a reservation's holds carry (it wraps at 65,536). LeaseGrant,
+    /// LeaseReport: the window's generation.
+    /// </summary>
     public ushort Generation => (ushort)Aux;
+    /// <summary>LeaseGrant: the units granted.</summary>
+    public long GrantedUnits => A;
+    /// <summary>LeaseReport: the charges reported.</summary>
+    public long ReportedChargedUnits => A;
+    /// <summary>LeaseReport: the lease given back.</summary>
+    public long GivenBackUnits => B;
+    /// <summary>LeaseReport: the last report of a window that ended (a rollover, or a restart by a save).</summary>
+    public bool Closing => (Aux & (1L << 16)) != 0;
     /// <summary>WindowReset: the new window's quota, in the policy's metric.</summary>
     public long QuotaUnits => (long)((ulong)Aux >> 17);
+    /// <summary>WindowReset: the new window admits against a lease (docs/design.md "Leases").</summary>
+    public bool StartsLeased => Kind == DeltaKind.WindowReset && RawReservationId != 0;
     /// <summary>WindowReset: the new window's start, UTC Unix ms.</summary>
     public long WindowStartMs => A;
     /// <summary>WindowReset: the new window's end (exclusive), UTC Unix ms.</summary>
@@ -213,6 +245,13 @@ public interface IDeltaSink
 
     /// <summary>Appends a record with a variable-size payload (configuration changes; cold path).</summary>
     void Append(in DeltaRecord record, byte[] payload);
+
+    /// <summary>
+    /// Completes once every record appended so far is durable (cold path: a lease report waits for its record before the
+    /// lease authority hears of it, docs/design.md "Leases"). A sink that keeps nothing, or keeps it synchronously,
+    /// completes at once (the default).
+    /// </summary>
+    ValueTask WhenDurableAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>The sink of a purely in-memory engine.</summary>

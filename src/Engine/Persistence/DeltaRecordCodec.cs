@@ -32,8 +32,9 @@ internal static class DeltaRecordCodec
     /// <summary>
     /// 2: one record per operation (TokenSave, marks on Settle/Expire, epochs in reservation ids). 3: a Reserve's policy
     /// byte also carries its shadow refusals (high four bits). Version 2 records are still read: their high bits are 0.
+    /// 4: LeaseGrant and LeaseReport records (leased windows); every record of versions 2 and 3 reads as it did.
     /// </summary>
-    public const byte CurrentVersion = 3;
+    public const byte CurrentVersion = 4;
     public const byte OldestReadableVersion = 2;
     private const byte HasPayloadFlag = 1;
 

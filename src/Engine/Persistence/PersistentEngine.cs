@@ -61,11 +61,17 @@ public sealed class PersistentEngine : IAsyncDisposable
     /// <param name="time">The clock of the engine and its loops; null: the system clock.</param>
     /// <param name="audit">Receives audit events besides the system log (optional).</param>
     /// <param name="openLog">Opens the log in a directory; defaults to FASTER (tests wrap it to inject faults).</param>
+    /// <param name="leases">The lease authority of a node with leased windows (<see cref="EngineOptions.LeasedWindows"/>); null: none.</param>
     public static PersistentEngine Open(
-        PersistenceOptions options, TimeProvider? time = null, IAuditSink? audit = null, Func<string, IDeltaLog>? openLog = null)
+        PersistenceOptions options, TimeProvider? time = null, IAuditSink? audit = null, Func<string, IDeltaLog>? openLog = null, Leases.ILeaseAuthority? leases = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options = options.Validated();
+        if (leases is not null && !options.Engine.LeasedWindows)
+        {
+            throw new ArgumentException("a lease authority needs EngineOptions.LeasedWindows", nameof(leases));
+        }
+
         time ??= TimeProvider.System;
         Directory.CreateDirectory(options.DataDir);
         var store = new LiteConfigStore(Path.Combine(options.DataDir, "quota.db"));
@@ -77,7 +83,7 @@ public sealed class PersistentEngine : IAsyncDisposable
             engine.StartRun(epoch);
             var logs = new SystemLogWriter(store); // its retry pause is wall-clock I/O backoff, not engine time
             IAuditSink sinks = audit is null ? logs : new TeeAuditSink(logs, audit);
-            engine.Attach(writer, sinks);
+            engine.Attach(writer, sinks, leases);
             var opened = new PersistentEngine(options, log, store, engine, writer, logs, sinks, report, time);
             opened.Start();
             return opened;
@@ -98,6 +104,12 @@ public sealed class PersistentEngine : IAsyncDisposable
         PersistenceOptions options, IDeltaLog log, LiteConfigStore store, TimeProvider time, IAuditSink? alerts)
     {
         (QuotaEngine engine, RecoveryReport report) = Persistence.Recovery.Run(options.Engine, log, store, time, alerts);
+        if (!options.Engine.LeasedWindows && engine.HoldsLeases())
+        {
+            // Without an authority those windows could neither admit nor give their leases back (docs/design.md "Leases").
+            throw new InvalidOperationException("the data directory holds leased windows: open it with EngineOptions.LeasedWindows and a lease authority");
+        }
+
         if (report.Corruption is not null)
         {
             // Never append behind garbage: everything good is in the recovered engine, so snapshot it and resume

@@ -1,4 +1,5 @@
 using Quota.Engine.Accounts;
+using Quota.Engine.Leases;
 using Quota.Engine.Model;
 using Quota.Engine.Reservations;
 using Quota.Engine.Windows;
@@ -11,14 +12,17 @@ namespace Quota.Engine.Persistence;
 /// number of the last delta record it contains. Written from engines no one else touches (a checkpoint replays the log
 /// into them, one partition of the users at a time: see <see cref="CheckpointWriter"/>), so it is consistent by construction.
 /// <para>Version 3 is a stream of tagged entries (a user, a key, a reservation) in any order, so a snapshot can be written
-/// partition by partition, and carries each policy's enforcement and its window's shadow refusal count; version 2 (users, then keys, then reservations, each in id order) is still read. A reader may
+/// partition by partition, and carries each policy's enforcement and its window's shadow refusal count; version 4 adds
+/// each window's lease words (leased mode, net lease, charges reported) and its pending closing report; versions 3 and 2
+/// (users, then keys, then reservations, each in id order) are still read, as windows that are not leased. A reader may
 /// keep only the users a predicate owns, with their keys and reservations. A version-2 policy enforces and has counted
 /// no shadow refusal.</para>
 /// </summary>
 internal static class SnapshotCodec
 {
     private const uint Magic = 0x504E_5351; // "QSNP"
-    private const int Version = 3;
+    private const int Version = 4;
+    private const int ShadowVersion = 3;
     private const int SequentialVersion = 2;
     private const byte EndTag = 0, UserTag = 1, KeyTag = 2, ReservationTag = 3;
 
@@ -107,7 +111,7 @@ internal static class SnapshotCodec
         using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         owns ??= static _ => true;
         int version = r.ReadUInt32() == Magic ? r.ReadInt32() : -1;
-        if (version is not (Version or SequentialVersion))
+        if (version is not (Version or ShadowVersion or SequentialVersion))
         {
             throw new InvalidDataException("not a quota engine snapshot of a known version");
         }
@@ -121,7 +125,7 @@ internal static class SnapshotCodec
         }
         else
         {
-            ReadTagged(r, engine, owns, pace);
+            ReadTagged(r, engine, owns, pace, version);
         }
 
         if (r.ReadUInt32() != Magic)
@@ -132,7 +136,7 @@ internal static class SnapshotCodec
         return engine;
     }
 
-    private static void ReadTagged(BinaryReader r, QuotaEngine engine, Func<int, bool> owns, Action? pace)
+    private static void ReadTagged(BinaryReader r, QuotaEngine engine, Func<int, bool> owns, Action? pace, int version)
     {
         for (byte tag = r.ReadByte(); tag != EndTag; tag = r.ReadByte())
         {
@@ -142,7 +146,7 @@ internal static class SnapshotCodec
                     ReadUser(r, engine, r.ReadInt32(), owns);
                     break;
                 case KeyTag:
-                    ReadKey(r, engine, r.ReadInt32(), owns, Version);
+                    ReadKey(r, engine, r.ReadInt32(), owns, version);
                     pace?.Invoke();
                     break;
                 case ReservationTag:
@@ -213,6 +217,11 @@ internal static class SnapshotCodec
             w.Write(shadowRefusals);
             w.Write(slot.Cell.WindowStartMs);
             w.Write(slot.Cell.WindowEndMs);
+            (bool isLeased, long leased, long reported) = slot.Cell.RawLeaseWords;
+            w.Write(isLeased);
+            w.Write(leased);
+            w.Write(reported);
+            WriteClosing(w, slot.Closing);
             w.Write(slot.ExhaustedAtMs);
             w.Write((byte)slot.PausedFromStatus);
             w.Write(slot.PausedGeneration);
@@ -239,8 +248,11 @@ internal static class SnapshotCodec
 
             QuotaPolicySpec spec = ReadSpec(r, version);
             long headroom = r.ReadInt64(), used = r.ReadInt64(), quota = r.ReadInt64();
-            long shadowRefusals = version >= Version ? r.ReadInt64() : WindowWord.Pack(WindowWord.Generation(used), 0);
+            long shadowRefusals = version >= ShadowVersion ? r.ReadInt64() : WindowWord.Pack(WindowWord.Generation(used), 0);
             long startMs = r.ReadInt64(), endMs = r.ReadInt64();
+            long unleased = WindowWord.Pack(WindowWord.Generation(used), 0);
+            (bool isLeased, long leased, long reported) = version >= Version ? (r.ReadBoolean(), r.ReadInt64(), r.ReadInt64()) : (false, unleased, unleased);
+            LeaseClosing closing = version >= Version ? ReadClosing(r) : default;
             long exhaustedAtMs = r.ReadInt64();
             var pausedFromStatus = (TokenStatus)r.ReadByte();
             ushort pausedGeneration = r.ReadUInt16();
@@ -253,6 +265,8 @@ internal static class SnapshotCodec
             PolicySlot slot = QuotaEngine.SlotFor(key, index);
             slot.Config = new PolicyConfig(spec, WindowRule.Create(spec.Mode, spec.CustomMinutes, spec.AnchorMs, spec.TimeZone), engine.Options.AlertThresholdsPercent);
             slot.Cell.RestoreRaw(headroom, used, quota, shadowRefusals, startMs, endMs);
+            slot.Cell.RestoreRawLease(isLeased, leased, reported);
+            slot.Closing = closing;
             slot.ExhaustedAtMs = exhaustedAtMs;
             slot.PausedFromStatus = pausedFromStatus;
             slot.PausedGeneration = pausedGeneration;
@@ -261,6 +275,19 @@ internal static class SnapshotCodec
 
         key?.Publish((TokenStatus)(statusWord & KeyConfig.OperatorStatusMask), unlimited, expiresAtMs, (statusWord & KeyConfig.DeletedFlag) != 0);
     }
+
+    private static void WriteClosing(BinaryWriter w, LeaseClosing closing)
+    {
+        w.Write(closing.Generation);
+        w.Write(closing.WindowStartMs);
+        w.Write(closing.WindowEndMs);
+        w.Write(closing.QuotaUnits);
+        w.Write(closing.ChargedUnits);
+        w.Write(closing.GivenBackUnits);
+    }
+
+    private static LeaseClosing ReadClosing(BinaryReader r) =>
+        new(r.ReadUInt16(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
 
     private static void WriteSpec(BinaryWriter w, QuotaPolicySpec spec)
     {
@@ -294,7 +321,7 @@ internal static class SnapshotCodec
         BoundaryMode = (BoundaryMode)r.ReadByte(),
         AutoResume = r.ReadBoolean(),
         Metric = (PolicyMetric)r.ReadByte(),
-        Enforcement = version >= Version ? (PolicyEnforcement)r.ReadByte() : PolicyEnforcement.Enforce,
+        Enforcement = version >= ShadowVersion ? (PolicyEnforcement)r.ReadByte() : PolicyEnforcement.Enforce,
         Models = ReadModels(r),
     };
 

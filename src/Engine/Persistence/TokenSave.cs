@@ -39,6 +39,7 @@ internal sealed record PolicySave(
     long ExhaustedAtMs,
     TokenStatus PausedFromStatus);
 
-internal sealed record WindowRestart(ushort Generation, long QuotaUnits, long StartMs, long EndMs);
+/// <summary>A window a save starts; <see cref="Leased"/>: it admits against a lease (saves of older versions: never).</summary>
+internal sealed record WindowRestart(ushort Generation, long QuotaUnits, long StartMs, long EndMs, bool Leased = false);
 
 internal sealed record WindowBounds(long StartMs, long EndMs);

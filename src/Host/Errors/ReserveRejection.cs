@@ -12,7 +12,7 @@ public static class ReserveRejection
         ReserveResult.KeyPaused or ReserveResult.PolicyExhausted or ReserveResult.PolicyEstimateTooLarge => (429, "token_quota_policy_exhausted"),
         ReserveResult.InsufficientUserQuota => (403, "insufficient_user_quota"),
         ReserveResult.InsufficientKeyQuota => (403, "pre_consume_token_quota_failed"),
-        ReserveResult.TooManyOpenReservations or ReserveResult.LogFull => (503, "service_unavailable"),
+        ReserveResult.TooManyOpenReservations or ReserveResult.LogFull or ReserveResult.LeaseShort => (503, "service_unavailable"),
         _ => throw new ArgumentOutOfRangeException(nameof(result), result, "Ok is not a rejection"),
     };
 
@@ -26,6 +26,7 @@ public static class ReserveRejection
         ReserveResult.InsufficientKeyQuota => "API key quota is not enough",
         ReserveResult.TooManyOpenReservations => "too many requests in flight; retry shortly",
         ReserveResult.LogFull => "the quota log cannot accept changes right now; retry shortly",
+        ReserveResult.LeaseShort => "this node's share of the quota is being renewed; retry shortly",
         ReserveResult.KeyPaused or ReserveResult.PolicyExhausted => "API key periodic quota is exhausted",
         ReserveResult.PolicyEstimateTooLarge => "this request needs more than the API key's periodic quota has left in this period",
         _ => throw new ArgumentOutOfRangeException(nameof(result), result, "Ok is not a rejection"),

@@ -1,3 +1,4 @@
+using Quota.Engine.Accounts;
 using Quota.Engine.Diagnostics;
 using Quota.Engine.Model;
 
@@ -94,18 +95,18 @@ internal sealed class ReferenceModel(long ttlMs)
         int paused = Array.FindIndex(key.Policies, p => p is { Paused: true });
         if (paused >= 0)
         {
-            return new(ReserveResult.KeyPaused, default, 0, paused);
+            return new(ReserveResult.KeyPaused, default, 0, paused) { Account = AccountId.Window(tokenId, paused) };
         }
 
         User user = Users[key.UserId];
         if (amount > user.Balance - user.Reserved)
         {
-            return new(ReserveResult.InsufficientUserQuota, default, 0, -1);
+            return new(ReserveResult.InsufficientUserQuota, default, 0, -1) { Account = AccountId.Wallet(key.UserId) };
         }
 
         if (!key.Unlimited && amount > key.Remain - key.Reserved)
         {
-            return new(ReserveResult.InsufficientKeyQuota, default, 0, -1);
+            return new(ReserveResult.InsufficientKeyQuota, default, 0, -1) { Account = AccountId.KeyBudget(tokenId) };
         }
 
         // A shadow policy judges like any other, but its "no" refuses nothing: counted (once the request is admitted), not held.
@@ -121,7 +122,7 @@ internal sealed class ReferenceModel(long ttlMs)
                 wouldRefuse[i] = verdict != ReserveResult.Ok;
                 if (verdict != ReserveResult.Ok && !p.Shadow)
                 {
-                    return new(verdict, default, 0, i);
+                    return new(verdict, default, 0, i) { Account = AccountId.Window(tokenId, i) };
                 }
             }
         }

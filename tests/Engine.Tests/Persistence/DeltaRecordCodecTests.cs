@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Quota.Engine.Leases;
 using Quota.Engine.Model;
 using Quota.Engine.Persistence;
 using Quota.Engine.Tests.Support;
@@ -18,12 +19,14 @@ public sealed class DeltaRecordCodecTests
         DeltaRecord.Settle(Id, 123_456, 789, 42, 0, 1_782_532_500_002, exhaustedReply: false, default, expired: true),
         DeltaRecord.Refund(Id, 123_456, 789, 42, 1_782_532_500_003),
         DeltaRecord.KeepAlive(Id, 123_456, 789, 1_782_532_900_000),
-        DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, restores: true, 1_782_532_500_004),
+        DeltaRecord.WindowReset(123_456, 789, 3, ushort.MaxValue, EngineLimits.PolicyQuotaMaxUnits, 1_782_500_000_000, 1_782_600_000_000, leased: true, restores: true, 1_782_532_500_004),
         DeltaRecord.ManualReset(123_456, 789, 2, 5_000, restores: true, 1_782_532_500_005),
         DeltaRecord.UserCredit(789, -EngineLimits.BalanceMaxUnits, 1_782_532_500_006),
         DeltaRecord.TokenSave(123_456, 789, 1_782_532_500_007),
         DeltaRecord.TokenDelete(123_456, 789, 1_782_532_500_008),
         DeltaRecord.RunStarted(ReservationId.EpochMax, 1_782_532_500_009),
+        DeltaRecord.LeaseGrant(123_456, 789, 1, 0xFFFE, EngineLimits.PolicyQuotaMaxUnits, 1_782_532_500_010),
+        DeltaRecord.LeaseReport(123_456, 789, 2, 0x1234, chargedUnits: 77, givenBackUnits: 88, closing: true, 1_782_532_500_011),
     ];
 
     [Fact]
@@ -56,6 +59,8 @@ public sealed class DeltaRecordCodecTests
         Assert.Equal((2, 5_000L, true), (decoded[6].PolicyIndex, decoded[6].ClearedUnits, decoded[6].Restores));
         Assert.Equal(-EngineLimits.BalanceMaxUnits, decoded[7].DeltaUnits);
         Assert.Equal(ReservationId.EpochMax, decoded[10].Epoch);
+        Assert.Equal((1, (ushort)0xFFFE, EngineLimits.PolicyQuotaMaxUnits), (decoded[11].PolicyIndex, decoded[11].Generation, decoded[11].GrantedUnits));
+        Assert.Equal((2, (ushort)0x1234, 77L, 88L, true), (decoded[12].PolicyIndex, decoded[12].Generation, decoded[12].ReportedChargedUnits, decoded[12].GivenBackUnits, decoded[12].Closing));
     }
 
     [Fact]
@@ -106,7 +111,57 @@ public sealed class DeltaRecordCodecTests
 
         Assert.Equal(EngineState.Describe(t.Engine, t.NowMs), EngineState.Describe(replayed, t.NowMs));
         DeltaKind[] written = sink.Records.Select(r => r.Record.Kind).Distinct().ToArray();
-        Assert.Equal(Enum.GetValues<DeltaKind>().Where(k => k != DeltaKind.RunStarted).Order(), written.Order()); // RunStarted: PersistentEngineTests
+        DeltaKind[] leaseKinds = [DeltaKind.LeaseGrant, DeltaKind.LeaseReport]; // written by leased engines: the test below
+        Assert.Equal(Enum.GetValues<DeltaKind>().Where(k => k != DeltaKind.RunStarted && !leaseKinds.Contains(k)).Order(), written.Order()); // RunStarted: PersistentEngineTests
+    }
+
+    [Fact]
+    public async Task EveryLeaseKindALeasedEngineWrites_ReplaysThroughTheCodec_ToTheSameState()
+    {
+        var sink = new RecordingSink();
+        var authority = new InMemoryLeaseAuthority();
+        var options = new EngineOptions { KeysMax = 64, UsersMax = 8, ReservationsMax = 1024, LeasedWindows = true };
+        var engine = new QuotaEngine(options, sink, leases: authority.ForNode(1));
+        long now = T0;
+        int token = engine.CreateToken(new TokenSpec { UserId = engine.CreateUser(10_000).Id, RemainQuotaUnits = 5_000, Policies = [Policy(1_000), Policy(300, PeriodMode.Daily, BoundaryMode.Strict)] }, now).Id;
+        Assert.True((await engine.ReserveAsync(token, new ReserveRequest(40), now)).IsOk);             // a grant; left open
+        ReserveOutcome settled = await engine.ReserveAsync(token, new ReserveRequest(50), now);
+        Assert.Equal(FinishResult.Ok, engine.Settle(settled.Id, 45, now).Result);
+        Assert.True(await engine.ReportLeasesAsync(now) > 0);                                           // charges reported
+        now += (long)TimeSpan.FromHours(6).TotalMilliseconds;
+        engine.RollDueWindows(now);                                                                      // policy 0's window ends: a closing report
+        Assert.True((await engine.ReserveAsync(token, new ReserveRequest(10), now)).IsOk);
+        Assert.True(await engine.ReportLeasesAsync(now, giveBackFree: true) > 0);                       // the closing, and free leases given back
+
+        var replayed = new QuotaEngine(options);
+        foreach ((DeltaRecord record, byte[]? payload) in sink.Records)
+        {
+            var buffer = new byte[DeltaRecordCodec.SizeOf(payload?.Length ?? 0)];
+            DeltaRecordCodec.Write(buffer, record, 1, payload);
+            Assert.Equal(DecodeStatus.Ok, DeltaRecordCodec.TryRead(buffer, out DeltaRecord decoded, out _, out ReadOnlySpan<byte> decodedPayload, out _));
+            replayed.Apply(decoded, decodedPayload);
+        }
+
+        Assert.Equal(EngineState.Describe(engine, now), EngineState.Describe(replayed, now));
+        Assert.Equal(LeaseWords(engine, token), LeaseWords(replayed, token));
+        DeltaKind[] written = sink.Records.Select(r => r.Record.Kind).Distinct().ToArray();
+        Assert.Contains(DeltaKind.LeaseGrant, written);
+        Assert.Contains(sink.Records, r => r.Record.Kind == DeltaKind.LeaseReport && r.Record.Closing);
+        Assert.Contains(sink.Records, r => r.Record.Kind == DeltaKind.LeaseReport && !r.Record.Closing && r.Record.GivenBackUnits > 0);
+    }
+
+    private static string LeaseWords(QuotaEngine engine, int token)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (Quota.Engine.Accounts.PolicySlot? slot in engine.FindKey(token)!.Slots!)
+        {
+            if (slot is not null)
+            {
+                text.Append($"{slot.Cell.Generation}: headroom {slot.Cell.Headroom} leased {slot.Cell.Leased} reported {slot.Cell.Reported} closing {slot.Closing}; ");
+            }
+        }
+
+        return text.ToString();
     }
 
     [Fact]

@@ -42,11 +42,11 @@ internal sealed class TestEngine
 {
     public static readonly long T0 = At("2026-06-27T01:15:00Z");
 
-    public TestEngine(long nowMs = 0, EngineOptions? options = null, Quota.Engine.Persistence.IDeltaSink? deltas = null)
+    public TestEngine(long nowMs = 0, EngineOptions? options = null, Quota.Engine.Persistence.IDeltaSink? deltas = null, Quota.Engine.Leases.ILeaseAuthority? leases = null)
     {
         NowMs = nowMs == 0 ? T0 : nowMs;
         Options = options ?? new EngineOptions { KeysMax = 1024, UsersMax = 1024, ReservationsMax = 4096 };
-        Engine = new QuotaEngine(Options, deltas, Audit);
+        Engine = new QuotaEngine(Options, deltas, Audit, leases: leases);
     }
 
     public EngineOptions Options { get; }
